@@ -1,0 +1,384 @@
+/*
+ * lease.c - the table of leases this node granted (see lease.h).
+ *
+ * A keepalive tick runs every LEASE_TICK_MS on the loop: it learns which
+ * sessions are alive from /proc once, then for each lease either releases
+ * it (owner gone), renews it (a third of its ttl passed since the last
+ * renewal), or, for keepalive=off, notes that its ttl ran out.  Store calls
+ * made by the tick carry a copy of (path, owner) and look the entry up
+ * again on reply, so an entry may be forgotten while a call is in flight.
+ *
+ * Entries are kept in a list: a node holds at most thousands of leases and
+ * the tick touches each anyway.
+ */
+#include "lease.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+#define LEASE_TICK_MS 250
+
+struct lease {
+	char *path;
+	char *owner_id;
+	struct lock_holder h; /* copy of the holder as last reported */
+	int64_t renewed_mono; /* local monotonic ms of the last grant/renewal */
+	bool lost;
+	int64_t lost_mono;
+	bool busy; /* a keepalive call is in flight */
+	TAILQ_ENTRY(lease) link;
+};
+
+TAILQ_HEAD(lease_list, lease);
+
+struct leases {
+	struct event_base *base;
+	struct store *st;
+	char *procfs;
+	struct event *tick;
+	struct lease_list list;
+	leases_event_cb *event_cb;
+	void *event_arg;
+};
+
+struct lease_call {
+	struct leases *lt;
+	char *path;
+	char *owner_id;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void holder_copy_clear(struct lock_holder *h)
+{
+	free(h->id);
+	free(h->node);
+	free(h->note);
+	memset(h, 0, sizeof(*h));
+}
+
+static int holder_copy(struct lock_holder *dst, const struct lock_holder *src)
+{
+	*dst = *src;
+	dst->id = strdup(src->id ? src->id : "");
+	dst->node = strdup(src->node ? src->node : "");
+	dst->note = NULL;
+	if (dst->id == NULL || dst->node == NULL) {
+		holder_copy_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void lease_free(struct lease *l)
+{
+	if (l == NULL)
+		return;
+	free(l->path);
+	free(l->owner_id);
+	holder_copy_clear(&l->h);
+	free(l);
+}
+
+static struct lease *lease_find(struct leases *lt, const char *path,
+				const char *owner_id)
+{
+	struct lease *l;
+
+	TAILQ_FOREACH(l, &lt->list, link)
+		if (strcmp(l->path, path) == 0 &&
+		    strcmp(l->owner_id, owner_id) == 0)
+			return l;
+	return NULL;
+}
+
+static void lease_drop(struct leases *lt, struct lease *l)
+{
+	TAILQ_REMOVE(&lt->list, l, link);
+	lease_free(l);
+}
+
+static void lease_mark_lost(struct lease *l)
+{
+	if (!l->lost) {
+		l->lost = true;
+		l->lost_mono = mono_ms();
+	}
+}
+
+static struct lease_call *lease_call_new(struct leases *lt,
+					 const struct lease *l)
+{
+	struct lease_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->lt = lt;
+	c->path = strdup(l->path);
+	c->owner_id = strdup(l->owner_id);
+	if (c->path == NULL || c->owner_id == NULL) {
+		free(c->path);
+		free(c->owner_id);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void lease_call_free(struct lease_call *c)
+{
+	free(c->path);
+	free(c->owner_id);
+	free(c);
+}
+
+static void on_keepalive_renewed(void *arg, const struct store_result *res)
+{
+	struct lease_call *c = arg;
+	struct lease *l = lease_find(c->lt, c->path, c->owner_id);
+
+	if (l == NULL)
+		goto out;
+	l->busy = false;
+	if (res->err == 0) {
+		l->renewed_mono = mono_ms();
+	} else if (res->err == -ESTALE) {
+		log_info("lease %s of %s was lost", c->path, c->owner_id);
+		lease_mark_lost(l);
+	}
+out:
+	lease_call_free(c);
+}
+
+static void on_owner_exit_released(void *arg, const struct store_result *res)
+{
+	struct lease_call *c = arg;
+	struct lease *l = lease_find(c->lt, c->path, c->owner_id);
+
+	if (res->err == 0 && res->kind == STORE_LOCK &&
+	    res->lock.nholders > 0 && c->lt->event_cb)
+		c->lt->event_cb(c->lt->event_arg, c->path, "owner-exit",
+				&res->lock.holders[0]);
+	if (l && res->err == -EIO) {
+		l->busy = false; /* try again on a later tick */
+	} else if (l) {
+		lease_drop(c->lt, l);
+	}
+	lease_call_free(c);
+}
+
+/* Is the owner of `l` still around on this node? */
+static bool lease_owner_alive(const struct lease *l, const pid_t *sids,
+			      size_t nsids)
+{
+	const char *scope = strrchr(l->owner_id, ':');
+
+	if (scope && scope[1] == 'p')
+		return l->h.pid > 0 &&
+		       (kill(l->h.pid, 0) == 0 || errno == EPERM);
+	return l->h.session > 0 && owner_session_in(sids, nsids, l->h.session);
+}
+
+static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
+			   const pid_t *sids, size_t nsids)
+{
+	struct lease_call *c;
+	int err;
+
+	if (l->lost) {
+		if (now - l->lost_mono > LEASE_STALE_MEMORY_MS)
+			lease_drop(lt, l);
+		return;
+	}
+	if (l->busy)
+		return;
+	if (l->h.keepalive == KEEPALIVE_OFF) {
+		if (now - l->renewed_mono > l->h.ttl_ms)
+			lease_mark_lost(l);
+		return;
+	}
+	if (lease_owner_alive(l, sids, nsids)) {
+		if (now - l->renewed_mono < l->h.ttl_ms / 3)
+			return;
+		c = lease_call_new(lt, l);
+		if (c == NULL)
+			return;
+		err = store_renew(lt->st, l->path, l->owner_id, l->h.token, 0,
+				  -1, NULL, 0, on_keepalive_renewed, c);
+	} else {
+		c = lease_call_new(lt, l);
+		if (c == NULL)
+			return;
+		err = store_release(lt->st, l->path, l->owner_id, l->h.token,
+				    false, on_owner_exit_released, c);
+	}
+	if (err < 0) {
+		lease_call_free(c);
+		return;
+	}
+	l->busy = true;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct leases *lt = arg;
+	struct lease *l, *next;
+	size_t max = 4096;
+	pid_t *sids = NULL;
+	long n = 0;
+	int64_t now = mono_ms();
+
+	(void)fd;
+	(void)what;
+	if (TAILQ_EMPTY(&lt->list))
+		return;
+	for (;;) {
+		pid_t *grown = realloc(sids, max * sizeof(*sids));
+
+		if (grown == NULL)
+			goto out;
+		sids = grown;
+		n = owner_live_sessions(lt->procfs, sids, max);
+		if (n < 0) {
+			log_warn(n, "keepalive: cannot read %s", lt->procfs);
+			goto out;
+		}
+		if ((size_t)n < max)
+			break;
+		max *= 2;
+	}
+	for (l = TAILQ_FIRST(&lt->list); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, link);
+		lease_tick_one(lt, l, now, sids, n);
+	}
+out:
+	free(sids);
+}
+
+int leases_new(struct event_base *base, struct store *st, const char *procfs,
+	       struct leases **out)
+{
+	struct leases *lt = calloc(1, sizeof(*lt));
+	struct timeval tv = {0, LEASE_TICK_MS * 1000};
+	int err = -ENOMEM;
+
+	if (lt == NULL)
+		return -ENOMEM;
+	TAILQ_INIT(&lt->list);
+	lt->base = base;
+	lt->st = st;
+	lt->procfs = strdup(procfs);
+	if (lt->procfs == NULL)
+		goto fail;
+	lt->tick = event_new(base, -1, EV_PERSIST, on_tick, lt);
+	if (lt->tick == NULL || event_add(lt->tick, &tv) < 0)
+		goto fail;
+	*out = lt;
+	return 0;
+fail:
+	leases_free(lt);
+	return err;
+}
+
+void leases_free(struct leases *lt)
+{
+	struct lease *l;
+
+	if (lt == NULL)
+		return;
+	while ((l = TAILQ_FIRST(&lt->list)) != NULL)
+		lease_drop(lt, l);
+	if (lt->tick)
+		event_free(lt->tick);
+	free(lt->procfs);
+	free(lt);
+}
+
+void leases_set_event_cb(struct leases *lt, leases_event_cb *cb, void *arg)
+{
+	lt->event_cb = cb;
+	lt->event_arg = arg;
+}
+
+int leases_granted(struct leases *lt, const char *path,
+		   const struct lock_holder *h, int64_t now_ms)
+{
+	struct lease *l = lease_find(lt, path, h->id);
+	int err;
+
+	(void)now_ms;
+	if (h->kind != HOLDER_LEASE)
+		return 0;
+	if (l == NULL) {
+		l = calloc(1, sizeof(*l));
+		if (l == NULL)
+			return -ENOMEM;
+		l->path = strdup(path);
+		l->owner_id = strdup(h->id);
+		if (l->path == NULL || l->owner_id == NULL) {
+			lease_free(l);
+			return -ENOMEM;
+		}
+		TAILQ_INSERT_TAIL(&lt->list, l, link);
+	}
+	holder_copy_clear(&l->h);
+	err = holder_copy(&l->h, h);
+	if (err < 0) {
+		lease_drop(lt, l);
+		return err;
+	}
+	l->renewed_mono = mono_ms();
+	l->lost = false;
+	return 0;
+}
+
+void leases_forget(struct leases *lt, const char *path, const char *owner_id)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l)
+		lease_drop(lt, l);
+}
+
+void leases_lost(struct leases *lt, const char *path, const char *owner_id)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l)
+		lease_mark_lost(l);
+}
+
+bool leases_is_stale(struct leases *lt, const char *path,
+		     const char *owner_id, int64_t current_token)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l == NULL)
+		return false;
+	return l->lost || l->h.token != current_token;
+}
+
+size_t leases_count(const struct leases *lt)
+{
+	const struct lease *l;
+	size_t n = 0;
+
+	TAILQ_FOREACH(l, &lt->list, link)
+		if (!l->lost)
+			n++;
+	return n;
+}

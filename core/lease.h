@@ -1,0 +1,65 @@
+/*
+ * lease.h - the leases this node granted, kept for two jobs:
+ *
+ *  - keepalive (SPEC section 3): a lease with keepalive=session is renewed
+ *    while its owner's session (owner=process: its process) is alive on
+ *    this node, and released with reason owner-exit as soon as it is gone;
+ *  - ESTALE: an owner whose lease expired or was broken meanwhile gets
+ *    ESTALE, not EPERM or ENOENT, when it next writes or unlinks, so a
+ *    paused holder learns it lost the lock.  Lost leases are remembered for
+ *    LEASE_STALE_MEMORY_MS.
+ *
+ * Redis stays the truth: this table only decides when to ask it.  Runs on
+ * the loop thread; the table owns its entries and copies every string it is
+ * given.
+ */
+#ifndef LOCKFS_LEASE_H
+#define LOCKFS_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "info.h"
+#include "owner.h"
+
+#define LEASE_STALE_MEMORY_MS (10 * 60 * 1000)
+
+struct event_base;
+struct store;
+struct leases;
+
+/* Called when keepalive ends a lease (reason "owner-exit") or finds it lost. */
+typedef void leases_event_cb(void *arg, const char *path, const char *reason,
+			     const struct lock_holder *h);
+
+int leases_new(struct event_base *base, struct store *st, const char *procfs,
+	       struct leases **out);
+void leases_free(struct leases *lt);
+
+void leases_set_event_cb(struct leases *lt, leases_event_cb *cb, void *arg);
+
+/*
+ * Record that holder `h` (a lease) holds `path` now, as a store result
+ * reported; replaces an earlier entry of the same owner and path.
+ */
+int leases_granted(struct leases *lt, const char *path,
+		   const struct lock_holder *h, int64_t now_ms);
+
+/* The owner released `path` (or learned it lost it): forget the entry. */
+void leases_forget(struct leases *lt, const char *path, const char *owner_id);
+
+/* Mark the entry lost (expired or broken) so later calls give ESTALE. */
+void leases_lost(struct leases *lt, const char *path, const char *owner_id);
+
+/*
+ * Did `owner_id` hold `path` through this node and lose it since (expired,
+ * broken, or a different grant now)?  `current_token` is the token the owner
+ * holds now (0 for none).
+ */
+bool leases_is_stale(struct leases *lt, const char *path,
+		     const char *owner_id, int64_t current_token);
+
+/* How many live leases this node keeps (for status). */
+size_t leases_count(const struct leases *lt);
+
+#endif

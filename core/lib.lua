@@ -1,0 +1,154 @@
+-- lib.lua - helpers prepended to every lockfs server-side script at build
+-- time (core/embed_lua.c concatenates this file and the script), so each
+-- script stays one atomic EVALSHA call while the rules live in one place.
+--
+-- Data model (every key under one hash tag, built by core/store.c):
+--   l:<node>   hash  holder id -> cmsgpack record of one holder; the key
+--                    expires with its last holder
+--   dx:<node>  zset  descendant nodes held exclusive -> their expiry (ms)
+--   ds:<node>  zset  descendant nodes held shared    -> their expiry (ms)
+--   f:<ns>     zset  lock file names directly in namespace ns -> expiry
+--   n:<ns>     hash  namespace attributes (mode uid gid ctime mtime)
+--   c:<ns>     set   names of child namespaces
+--   token      int   fencing-token counter, shared by every lock
+-- A holder is live while its `exp` is later than the Redis clock.  Index
+-- entries carry the expiry of what they count, so a check only has to drop
+-- expired members: nothing depends on a node noticing an expiry.
+--
+-- Replies are flat arrays: {status, now_ms, extra, kind, payload...}, kind
+-- 'L' (lock), 'N' (namespace), 'D' (listing) or '-' (nothing).
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Live holders of lock hash `key`, oldest grant first; expired ones are
+-- deleted on the way.
+local function live_holders(key, now)
+  local flat = redis.call('HGETALL', key)
+  local live = {}
+  for i = 1, #flat, 2 do
+    local rec = cmsgpack.unpack(flat[i + 1])
+    if rec.exp > now then
+      live[#live + 1] = rec
+    else
+      redis.call('HDEL', key, flat[i])
+    end
+  end
+  table.sort(live, function(a, b) return a.tok < b.tok end)
+  return live
+end
+
+local function find_holder(holders, id)
+  for i, h in ipairs(holders) do
+    if h.id == id then return h, i end
+  end
+  return nil, nil
+end
+
+-- Does any holder in `holders`, other than `id`, conflict with `mode`?
+local function holders_conflict(holders, id, mode)
+  for _, h in ipairs(holders) do
+    if h.id ~= id and not (mode == 's' and h.mode == 's') then
+      return true
+    end
+  end
+  return false
+end
+
+local function max_expiry(holders)
+  local m = 0
+  for _, h in ipairs(holders) do
+    if h.exp > m then m = h.exp end
+  end
+  return m
+end
+
+-- Make `key` live at least until `at` (ms); never shortens it.
+local function expire_at_least(key, at)
+  local cur = redis.call('PEXPIRETIME', key)
+  if cur == -1 or cur < at then
+    redis.call('PEXPIREAT', key, at)
+  end
+end
+
+-- Live members of an expiry-scored zset, after dropping the expired ones.
+local function zlive(key, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
+
+-- Rewrite the index entries of lock `node` (file `leaf` in the namespace
+-- whose f-key is `fkey`) after its holders changed to `holders`.  The
+-- ancestors' keys start at KEYS[first] as (l, dx, ds) triples.
+local function reindex(holders, fkey, leaf, node, first)
+  local exp = max_expiry(holders)
+  local mode = holders[1] and holders[1].mode or 'x'
+  for k = first, #KEYS, 3 do
+    local dx, ds = KEYS[k + 1], KEYS[k + 2]
+    if exp == 0 then
+      redis.call('ZREM', dx, node)
+      redis.call('ZREM', ds, node)
+    else
+      local into, other = dx, ds
+      if mode == 's' then into, other = ds, dx end
+      redis.call('ZADD', into, exp, node)
+      redis.call('ZREM', other, node)
+      expire_at_least(into, exp)
+    end
+  end
+  if exp == 0 then
+    redis.call('ZREM', fkey, leaf)
+  else
+    redis.call('ZADD', fkey, exp, leaf)
+    expire_at_least(fkey, exp)
+  end
+end
+
+-- Store `holders` back into lock hash `key` (holders changed in place).
+local function save_holders(key, holders)
+  redis.call('DEL', key)
+  if #holders == 0 then return end
+  for _, h in ipairs(holders) do
+    redis.call('HSET', key, h.id, cmsgpack.pack(h))
+  end
+  redis.call('PEXPIREAT', key, max_expiry(holders))
+end
+
+local function lock_reply(status, now, extra, holders, waiters)
+  local tok = 0
+  for _, h in ipairs(holders) do
+    if h.tok > tok then tok = h.tok end
+  end
+  local mode = holders[1] and holders[1].mode or 'x'
+  local r = {status, now, extra, 'L', mode, tok, waiters or 0, #holders}
+  for _, h in ipairs(holders) do
+    local f = {h.id, h.node, h.uid, h.gid, h.pid, h.sid, h.kind, h.mode,
+               h.tok, h.acq, h.ren, h.exp, h.ttl, h.ka, h.note}
+    for _, v in ipairs(f) do r[#r + 1] = v end
+  end
+  return r
+end
+
+local ROOT_NS_MODE = 1023 -- 01777: like /tmp, anyone may create, sticky
+
+-- Namespace attributes of hash `key`, or nil when it does not exist; the
+-- root namespace always exists, with defaults until someone changes them.
+local function ns_attrs(key, is_root)
+  local v = redis.call('HMGET', key, 'mode', 'uid', 'gid', 'ctime', 'mtime')
+  if v[1] then
+    return {tonumber(v[1]), tonumber(v[2]), tonumber(v[3]),
+            tonumber(v[4]), tonumber(v[5])}
+  end
+  if is_root then return {ROOT_NS_MODE, 0, 0, 0, 0} end
+  return nil
+end
+
+local function ns_reply(status, now, extra, a)
+  return {status, now, extra, 'N', a[1], a[2], a[3], a[4], a[5]}
+end
+
+local function plain_reply(status, now, extra)
+  return {status, now, extra or '', '-'}
+end

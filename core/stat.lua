@@ -1,0 +1,20 @@
+-- stat.lua - what a path is: a namespace, a held lock, or nothing.
+--
+-- KEYS: 1 n:<path>, 2 l:<node>, 3 n:<ns> (the namespace holding the path)
+-- ARGV: 1 path is the root '1'|'0', 2 path is a directory lock '1'|'0',
+--       3 ns is the root '1'|'0'
+-- Replies: OK with kind 'N' (namespace), 'L' (held lock) or '-' (nothing).
+local now = now_ms()
+if ARGV[1] == '1' then
+  return ns_reply('OK', now, '', ns_attrs(KEYS[1], true))
+end
+if not ns_attrs(KEYS[3], ARGV[3] == '1') then
+  return plain_reply('ENOENT', now)
+end
+if ARGV[2] ~= '1' then
+  local a = ns_attrs(KEYS[1], false)
+  if a then return ns_reply('OK', now, '', a) end
+end
+local holders = live_holders(KEYS[2], now)
+if #holders == 0 then return plain_reply('OK', now) end
+return lock_reply('OK', now, '', holders)

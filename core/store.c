@@ -1,0 +1,1157 @@
+/*
+ * store.c - the Redis store (see store.h).
+ *
+ * Owns one asynchronous hiredis connection attached to the caller's libevent
+ * loop, the SHAs of the server-side scripts, and every call in flight.
+ *
+ * A call is a small state machine with exactly one answer: it is queued
+ * while the connection is down, sent (EVALSHA, or EVAL until the SHA is
+ * known or after a NOSCRIPT), and answered either by the reply or by its
+ * deadline timer, whichever comes first.  A call answered by its deadline
+ * stays alive until Redis replies or the connection drops, so a late grant
+ * can be undone (compensated) instead of leaking a lock.
+ *
+ * The connection reconnects by itself with a capped backoff; scripts are
+ * loaded again on every connect.  Everything runs on the loop thread.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "log.h"
+#include "name.h"
+
+extern const char lua_acquire[], lua_renew[], lua_release[], lua_stat[],
+	lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
+
+enum script {
+	SCRIPT_ACQUIRE,
+	SCRIPT_RENEW,
+	SCRIPT_RELEASE,
+	SCRIPT_STAT,
+	SCRIPT_LIST,
+	SCRIPT_MKDIR,
+	SCRIPT_RMDIR,
+	SCRIPT_SETATTR,
+	SCRIPT_COUNT
+};
+
+static const char *const script_body[SCRIPT_COUNT] = {
+	lua_acquire, lua_renew, lua_release, lua_stat,
+	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr,
+};
+
+static const char *const script_name[SCRIPT_COUNT] = {
+	"acquire", "renew", "release", "stat",
+	"list",    "mkdir", "rmdir",   "setattr",
+};
+
+/* A growable argument vector (keys, then arguments) of binary strings. */
+struct args {
+	int n, cap;
+	char **v;
+	size_t *len;
+};
+
+struct call {
+	struct store *st;
+	enum script script;
+	int nkeys;
+	struct args a;
+	store_cb *cb;
+	void *arg;
+	struct event *deadline;
+	bool answered;
+	bool in_flight;
+	bool queued;
+	/* for compensation of a late grant */
+	char *comp_path;
+	char *comp_holder;
+	TAILQ_ENTRY(call) link;
+};
+
+TAILQ_HEAD(call_queue, call);
+
+struct store {
+	struct event_base *base;
+	redisAsyncContext *ac;
+	bool connected;
+	bool freeing;
+	char *host;
+	int port;
+	char *unix_path;
+	int db;
+	char *password;
+	char *keyprefix; /* "{prefix}:" */
+	int64_t timeout_ms;
+	char *sha[SCRIPT_COUNT];
+	struct event *reconnect;
+	int64_t backoff_ms;
+	struct call_queue queue;
+};
+
+static void store_connect(struct store *st);
+static void call_send(struct call *c);
+
+/* ---- argument vectors ---------------------------------------------- */
+
+static int args_add(struct args *a, const char *s, size_t len)
+{
+	if (a->n == a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		size_t *l;
+
+		if (v == NULL)
+			return -ENOMEM;
+		a->v = v;
+		l = realloc(a->len, cap * sizeof(*l));
+		if (l == NULL)
+			return -ENOMEM;
+		a->len = l;
+		a->cap = cap;
+	}
+	a->v[a->n] = malloc(len + 1);
+	if (a->v[a->n] == NULL)
+		return -ENOMEM;
+	memcpy(a->v[a->n], s, len);
+	a->v[a->n][len] = '\0';
+	a->len[a->n] = len;
+	a->n++;
+	return 0;
+}
+
+static int args_str(struct args *a, const char *s)
+{
+	return args_add(a, s, strlen(s));
+}
+
+static int args_fmt(struct args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int args_fmt(struct args *a, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EINVAL;
+	return args_add(a, buf, n);
+}
+
+/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
+static int args_key(struct args *a, const struct store *st, const char *type,
+		    const char *name, size_t len)
+{
+	size_t plen = strlen(st->keyprefix), tlen = strlen(type);
+	char *k = malloc(plen + tlen + 1 + len + 1);
+	int err;
+
+	if (k == NULL)
+		return -ENOMEM;
+	memcpy(k, st->keyprefix, plen);
+	memcpy(k + plen, type, tlen);
+	k[plen + tlen] = ':';
+	memcpy(k + plen + tlen + 1, name, len);
+	err = args_add(a, k, plen + tlen + 1 + len);
+	free(k);
+	return err;
+}
+
+static void args_clear(struct args *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- results ------------------------------------------------------- */
+
+static void result_clear(struct store_result *r)
+{
+	lock_state_clear(&r->lock);
+	for (size_t i = 0; i < r->nentries; i++)
+		free(r->entries[i].name);
+	free(r->entries);
+	memset(r, 0, sizeof(*r));
+}
+
+static int errno_of(const char *status)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} map[] = {
+		{"OK", 0},          {"EEXIST", EEXIST}, {"EAGAIN", EAGAIN},
+		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
+		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
+		{"EINVAL", EINVAL},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(status, map[i].name) == 0)
+			return -map[i].err;
+	return -EIO;
+}
+
+static int64_t elem_int(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return r->integer;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return strtoll(r->str, NULL, 10);
+	return 0;
+}
+
+static char *elem_dup(const redisReply *r, size_t *len)
+{
+	char *s;
+	size_t n = 0;
+
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		n = r->len;
+	s = malloc(n + 1);
+	if (s == NULL)
+		return NULL;
+	if (n)
+		memcpy(s, r->str, n);
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+#define HOLDER_FIELDS 15
+
+static int parse_holder(redisReply **e, struct lock_holder *h)
+{
+	h->id = elem_dup(e[0], NULL);
+	h->node = elem_dup(e[1], NULL);
+	h->uid = elem_int(e[2]);
+	h->gid = elem_int(e[3]);
+	h->pid = elem_int(e[4]);
+	h->session = elem_int(e[5]);
+	h->kind = e[6]->len && strcmp(e[6]->str, "handle") == 0 ? HOLDER_HANDLE
+								 : HOLDER_LEASE;
+	h->mode = e[7]->len && e[7]->str[0] == 's' ? LOCK_MODE_SHARED
+						  : LOCK_MODE_EXCLUSIVE;
+	h->token = elem_int(e[8]);
+	h->acquired_ms = elem_int(e[9]);
+	h->renewed_ms = elem_int(e[10]);
+	h->expires_ms = elem_int(e[11]);
+	h->ttl_ms = elem_int(e[12]);
+	h->keepalive = e[13]->len && strcmp(e[13]->str, "off") == 0
+			       ? KEEPALIVE_OFF
+			       : KEEPALIVE_SESSION;
+	h->note = elem_dup(e[14], &h->note_len);
+	if (h->id == NULL || h->node == NULL || h->note == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
+{
+	struct lock_state *ls = &res->lock;
+	size_t n;
+
+	if (r->elements < i + 4)
+		return -EIO;
+	ls->mode = r->element[i]->len && r->element[i]->str[0] == 's'
+			   ? LOCK_MODE_SHARED
+			   : LOCK_MODE_EXCLUSIVE;
+	ls->token = elem_int(r->element[i + 1]);
+	ls->waiters = elem_int(r->element[i + 2]);
+	n = elem_int(r->element[i + 3]);
+	i += 4;
+	if (r->elements != i + n * HOLDER_FIELDS)
+		return -EIO;
+	ls->holders = calloc(n ? n : 1, sizeof(*ls->holders));
+	if (ls->holders == NULL)
+		return -ENOMEM;
+	ls->nholders = n;
+	for (size_t k = 0; k < n; k++) {
+		int err = parse_holder(&r->element[i + k * HOLDER_FIELDS],
+				       &ls->holders[k]);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_listing(const redisReply *r, struct store_result *res)
+{
+	size_t n;
+
+	if (r->elements < 5)
+		return -EIO;
+	n = elem_int(r->element[4]);
+	if (r->elements != 5 + 2 * n)
+		return -EIO;
+	res->entries = calloc(n ? n : 1, sizeof(*res->entries));
+	if (res->entries == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		const redisReply *t = r->element[5 + 2 * k + 1];
+
+		res->entries[k].name = elem_dup(r->element[5 + 2 * k], NULL);
+		if (res->entries[k].name == NULL)
+			return -ENOMEM;
+		res->entries[k].is_namespace = t->len && t->str[0] == 'd';
+		res->nentries++;
+	}
+	return 0;
+}
+
+/* Turn a script reply into `res`; returns 0 or -EIO for a malformed one. */
+static int parse_reply(const redisReply *r, struct store_result *res)
+{
+	char kind;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4)
+		return -EIO;
+	for (int i = 0; i < 4; i++)
+		if (i != 1 && r->element[i]->type != REDIS_REPLY_STRING)
+			return -EIO;
+	res->err = errno_of(r->element[0]->str);
+	res->now_ms = elem_int(r->element[1]);
+	res->extra = r->element[2]->str;
+	kind = r->element[3]->len ? r->element[3]->str[0] : '-';
+	switch (kind) {
+	case 'N':
+		if (r->elements != 9)
+			return -EIO;
+		res->kind = STORE_NAMESPACE;
+		res->ns.mode = elem_int(r->element[4]);
+		res->ns.uid = elem_int(r->element[5]);
+		res->ns.gid = elem_int(r->element[6]);
+		res->ns.ctime_ms = elem_int(r->element[7]);
+		res->ns.mtime_ms = elem_int(r->element[8]);
+		return 0;
+	case 'L':
+		res->kind = STORE_LOCK;
+		return parse_lock(r, 4, res);
+	case 'D':
+		res->kind = STORE_LISTING;
+		return parse_listing(r, res);
+	default:
+		res->kind = STORE_NONE;
+		return 0;
+	}
+}
+
+/* ---- calls --------------------------------------------------------- */
+
+static void call_free(struct call *c)
+{
+	if (c == NULL)
+		return;
+	if (c->deadline)
+		event_free(c->deadline);
+	args_clear(&c->a);
+	free(c->comp_path);
+	free(c->comp_holder);
+	free(c);
+}
+
+static void call_answer(struct call *c, const struct store_result *res)
+{
+	if (c->answered)
+		return;
+	c->answered = true;
+	if (c->deadline)
+		evtimer_del(c->deadline);
+	c->cb(c->arg, res);
+}
+
+static void call_fail(struct call *c, int err)
+{
+	struct store_result res = {.err = err, .extra = ""};
+
+	call_answer(c, &res);
+}
+
+static void noop_cb(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* A grant arrived for a call whose caller was already told EIO: undo it. */
+static void call_compensate(struct call *c, const struct store_result *res)
+{
+	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
+	    strcmp(res->extra, "new") != 0)
+		return;
+	log_warnx("late grant of %s after a timeout: releasing it",
+		  c->comp_path);
+	if (store_release(c->st, c->comp_path, c->comp_holder,
+			  res->lock.token, false, noop_cb, NULL) < 0)
+		log_warnx("could not release %s; it expires with its ttl",
+			  c->comp_path);
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct call *c = privdata;
+	redisReply *reply = r;
+	struct store_result res = {.extra = ""};
+	int err;
+
+	(void)ac;
+	c->in_flight = false;
+	if (reply == NULL) { /* connection gone */
+		call_fail(c, -EIO);
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !c->st->freeing) {
+		free(c->st->sha[c->script]);
+		c->st->sha[c->script] = NULL;
+		call_send(c);
+		if (c->in_flight || c->queued)
+			return;
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_warnx("redis: script %s: %s", script_name[c->script],
+			  reply->str);
+		call_fail(c, -EIO);
+		goto done;
+	}
+	err = parse_reply(reply, &res);
+	if (err < 0) {
+		log_warnx("redis: malformed reply to script %s",
+			  script_name[c->script]);
+		call_fail(c, err);
+		goto clear;
+	}
+	if (c->answered)
+		call_compensate(c, &res);
+	else
+		call_answer(c, &res);
+clear:
+	result_clear(&res);
+done:
+	call_free(c);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->queued) {
+		TAILQ_REMOVE(&c->st->queue, c, link);
+		c->queued = false;
+	}
+	log_warnx("redis: %s timed out", script_name[c->script]);
+	call_fail(c, -EIO);
+	if (!c->in_flight)
+		call_free(c);
+}
+
+/*
+ * Send `c` now if connected, else queue it until the next connect.  On a
+ * failure to send, `c` is answered with an error; the caller frees it.
+ */
+static void call_send(struct call *c)
+{
+	struct store *st = c->st;
+	const char **argv = NULL;
+	size_t *lens = NULL;
+	char nkeys[16];
+	int argc = c->a.n + 3, i;
+
+	if (!st->connected || st->ac == NULL) {
+		if (!c->queued) {
+			TAILQ_INSERT_TAIL(&st->queue, c, link);
+			c->queued = true;
+		}
+		return;
+	}
+	argv = calloc(argc, sizeof(*argv));
+	lens = calloc(argc, sizeof(*lens));
+	if (argv == NULL || lens == NULL) {
+		call_fail(c, -ENOMEM);
+		goto out;
+	}
+	snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
+	if (st->sha[c->script]) {
+		argv[0] = "EVALSHA";
+		argv[1] = st->sha[c->script];
+	} else {
+		argv[0] = "EVAL";
+		argv[1] = script_body[c->script];
+	}
+	argv[2] = nkeys;
+	for (i = 0; i < 3; i++)
+		lens[i] = strlen(argv[i]);
+	for (i = 0; i < c->a.n; i++) {
+		argv[i + 3] = c->a.v[i];
+		lens[i + 3] = c->a.len[i];
+	}
+	if (redisAsyncCommandArgv(st->ac, on_reply, c, argc, argv, lens) !=
+	    REDIS_OK) {
+		call_fail(c, -EIO);
+		goto out;
+	}
+	c->in_flight = true;
+out:
+	free(argv);
+	free(lens);
+}
+
+/* Free `c` unless it still waits for Redis (queued or in flight). */
+static void call_release_if_idle(struct call *c)
+{
+	if (!c->in_flight && !c->queued)
+		call_free(c);
+}
+
+static struct call *call_new(struct store *st, enum script s, store_cb *cb,
+			     void *arg)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->st = st;
+	c->script = s;
+	c->cb = cb;
+	c->arg = arg;
+	c->deadline = evtimer_new(st->base, on_deadline, c);
+	if (c->deadline == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Arm the deadline and send; takes ownership of `c` whatever happens. */
+static int call_start(struct call *c, int err)
+{
+	struct timeval tv;
+
+	if (err < 0) {
+		call_free(c);
+		return err;
+	}
+	tv.tv_sec = c->st->timeout_ms / 1000;
+	tv.tv_usec = (c->st->timeout_ms % 1000) * 1000;
+	evtimer_add(c->deadline, &tv);
+	call_send(c);
+	call_release_if_idle(c);
+	return 0;
+}
+
+/* ---- connection ---------------------------------------------------- */
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+	redisReply *reply = r;
+	long s = (long)privdata;
+
+	if (reply == NULL || st == NULL)
+		return;
+	if (reply->type != REDIS_REPLY_STRING) {
+		log_warnx("redis: cannot load script %s: %s", script_name[s],
+			  reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+		return;
+	}
+	free(st->sha[s]);
+	st->sha[s] = strdup(reply->str);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+
+	(void)ac;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: %s: %s", (const char *)privdata, reply->str);
+}
+
+static void reconnect_later(struct store *st)
+{
+	struct timeval tv;
+
+	if (st->freeing)
+		return;
+	tv.tv_sec = st->backoff_ms / 1000;
+	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
+	evtimer_add(st->reconnect, &tv);
+	st->backoff_ms = st->backoff_ms * 2 > 1000 ? 1000 : st->backoff_ms * 2;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct store *st = ac->data;
+	struct call *c;
+
+	if (status != REDIS_OK) {
+		log_warnx("redis: cannot connect: %s", ac->errstr);
+		st->ac = NULL; /* hiredis frees it after this callback */
+		reconnect_later(st);
+		return;
+	}
+	log_info("redis: connected");
+	st->connected = true;
+	st->backoff_ms = 100;
+	redisEnableKeepAlive((redisContext *)&ac->c);
+	if (st->password)
+		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
+				  st->password);
+	if (st->db)
+		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
+				  "SELECT %d", st->db);
+	for (long s = 0; s < SCRIPT_COUNT; s++)
+		redisAsyncCommand(st->ac, on_script_loaded, (void *)s,
+				  "SCRIPT LOAD %s", script_body[s]);
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_send(c);
+		call_release_if_idle(c);
+	}
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct store *st = ac->data;
+
+	if (st == NULL)
+		return;
+	if (status != REDIS_OK)
+		log_warnx("redis: connection lost: %s", ac->errstr);
+	st->ac = NULL;
+	st->connected = false;
+	reconnect_later(st);
+}
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	store_connect(arg);
+}
+
+static void store_connect(struct store *st)
+{
+	redisAsyncContext *ac;
+
+	if (st->unix_path)
+		ac = redisAsyncConnectUnix(st->unix_path);
+	else
+		ac = redisAsyncConnect(st->host, st->port);
+	if (ac == NULL || ac->err) {
+		log_warnx("redis: cannot connect: %s",
+			  ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		reconnect_later(st);
+		return;
+	}
+	ac->data = st;
+	if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		reconnect_later(st);
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	st->ac = ac;
+}
+
+/*
+ * Parse "redis://[:password@]host[:port][/db]", "unix:/path" or
+ * "unix:///path" into `st`.
+ */
+static int parse_url(struct store *st, const char *url)
+{
+	const char *p, *at, *colon, *slash;
+	char *end;
+
+	if (strncmp(url, "unix:", 5) == 0) {
+		p = url + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		if (*p != '/')
+			return -EINVAL;
+		st->unix_path = strdup(p);
+		return st->unix_path ? 0 : -ENOMEM;
+	}
+	if (strncmp(url, "redis://", 8) != 0)
+		return -EINVAL;
+	p = url + 8;
+	at = strrchr(p, '@');
+	if (at) {
+		const char *pw = memchr(p, ':', at - p);
+
+		if (pw && pw + 1 < at && st->password == NULL) {
+			st->password = strndup(pw + 1, at - pw - 1);
+			if (st->password == NULL)
+				return -ENOMEM;
+		}
+		p = at + 1;
+	}
+	slash = strchr(p, '/');
+	colon = memchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
+	st->port = 6379;
+	if (colon) {
+		long port = strtol(colon + 1, &end, 10);
+
+		if (end == colon + 1 || port <= 0 || port > 65535 ||
+		    (*end && *end != '/'))
+			return -EINVAL;
+		st->port = port;
+	}
+	st->host = strndup(p, colon ? (size_t)(colon - p)
+				    : slash ? (size_t)(slash - p)
+					    : strlen(p));
+	if (st->host == NULL)
+		return -ENOMEM;
+	if (*st->host == '\0')
+		return -EINVAL;
+	if (slash && slash[1]) {
+		long db = strtol(slash + 1, &end, 10);
+
+		if (*end || db < 0 || db > 1000)
+			return -EINVAL;
+		st->db = db;
+	}
+	return 0;
+}
+
+int store_new(struct event_base *base, const struct store_config *cfg,
+	      struct store **out)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int err = -ENOMEM;
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->base = base;
+	TAILQ_INIT(&st->queue);
+	st->timeout_ms = cfg->backend_timeout_ms > 0 ? cfg->backend_timeout_ms
+						     : 5000;
+	st->backoff_ms = 100;
+	if (cfg->password) {
+		st->password = strdup(cfg->password);
+		if (st->password == NULL)
+			goto fail;
+	}
+	if (cfg->prefix == NULL || *cfg->prefix == '\0' ||
+	    strpbrk(cfg->prefix, "{}") != NULL) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if (asprintf(&st->keyprefix, "{%s}:", cfg->prefix) < 0) {
+		st->keyprefix = NULL;
+		goto fail;
+	}
+	err = parse_url(st, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	if (err < 0)
+		goto fail;
+	st->reconnect = evtimer_new(base, on_reconnect, st);
+	if (st->reconnect == NULL) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	store_connect(st);
+	*out = st;
+	return 0;
+fail:
+	store_free(st);
+	return err;
+}
+
+void store_free(struct store *st)
+{
+	struct call *c;
+
+	if (st == NULL)
+		return;
+	st->freeing = true;
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_fail(c, -EIO);
+		call_free(c);
+	}
+	if (st->ac) {
+		redisAsyncContext *ac = st->ac;
+
+		st->ac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac); /* fails what is in flight with NULL */
+	}
+	if (st->reconnect)
+		event_free(st->reconnect);
+	for (int s = 0; s < SCRIPT_COUNT; s++)
+		free(st->sha[s]);
+	free(st->host);
+	free(st->unix_path);
+	free(st->password);
+	free(st->keyprefix);
+	free(st);
+}
+
+bool store_connected(const struct store *st)
+{
+	return st->connected;
+}
+
+int store_probe(const struct store_config *cfg, char *why, size_t whylen)
+{
+	struct store tmp = {0};
+	struct timeval tv = {2, 0};
+	redisContext *rc = NULL;
+	redisReply *r = NULL;
+	int err;
+
+	err = parse_url(&tmp, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	if (err < 0) {
+		snprintf(why, whylen, "bad redis URL '%s'", cfg->url);
+		goto out;
+	}
+	if (cfg->password && tmp.password == NULL)
+		tmp.password = strdup(cfg->password);
+	rc = tmp.unix_path ? redisConnectUnixWithTimeout(tmp.unix_path, tv)
+			   : redisConnectWithTimeout(tmp.host, tmp.port, tv);
+	if (rc == NULL || rc->err) {
+		snprintf(why, whylen, "cannot reach redis at %s: %s", cfg->url,
+			 rc ? rc->errstr : "out of memory");
+		err = -EHOSTUNREACH;
+		goto out;
+	}
+	redisSetTimeout(rc, tv);
+	if (tmp.password) {
+		r = redisCommand(rc, "AUTH %s", tmp.password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(why, whylen, "redis refused the password");
+			err = -EACCES;
+			goto out;
+		}
+		freeReplyObject(r);
+	}
+	r = redisCommand(rc, "PEXPIRETIME lockfs-probe");
+	if (r == NULL) {
+		snprintf(why, whylen, "redis at %s does not answer: %s",
+			 cfg->url, rc->errstr);
+		err = -ETIMEDOUT;
+		goto out;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, whylen,
+			 "redis at %s is too old (lockfs needs 7.0+): %s",
+			 cfg->url, r->str);
+		err = -ENOTSUP;
+		goto out;
+	}
+	err = 0;
+out:
+	if (r)
+		freeReplyObject(r);
+	if (rc)
+		redisFree(rc);
+	free(tmp.host);
+	free(tmp.unix_path);
+	free(tmp.password);
+	return err;
+}
+
+/* ---- operations ---------------------------------------------------- */
+
+static bool is_root(const char *path)
+{
+	return path[0] == '\0';
+}
+
+/*
+ * Keys and first arguments shared by acquire, renew and release: see the
+ * KEYS layout at the top of acquire.lua.  Sets the leaf and node arguments
+ * aside in `leaf`/`node` for the caller to append where its script wants.
+ */
+static int lock_keys(struct call *c, const char *path, char **ns,
+		     char **node)
+{
+	struct store *st = c->st;
+	size_t lens[NAME_DEPTH_MAX + 1], n;
+	int err;
+
+	err = name_parent(path, ns);
+	if (err < 0)
+		return err;
+	err = name_lock_node(path, node);
+	if (err < 0)
+		return err;
+	n = name_ancestor_lengths(*node, lens, NAME_DEPTH_MAX + 1);
+	if (n > NAME_DEPTH_MAX + 1)
+		return -ENAMETOOLONG;
+	if ((err = args_key(&c->a, st, "token", "", 0)) < 0 ||
+	    (err = args_key(&c->a, st, "n", *ns, strlen(*ns))) < 0 ||
+	    (err = args_key(&c->a, st, "f", *ns, strlen(*ns))) < 0 ||
+	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
+	    (err = args_key(&c->a, st, "l", *node, strlen(*node))) < 0 ||
+	    (err = args_key(&c->a, st, "dx", *node, strlen(*node))) < 0 ||
+	    (err = args_key(&c->a, st, "ds", *node, strlen(*node))) < 0)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if ((err = args_key(&c->a, st, "l", *node, lens[i])) < 0 ||
+		    (err = args_key(&c->a, st, "dx", *node, lens[i])) < 0 ||
+		    (err = args_key(&c->a, st, "ds", *node, lens[i])) < 0)
+			return err;
+	}
+	c->nkeys = c->a.n;
+	return 0;
+}
+
+int store_acquire(struct store *st, const char *path,
+		  const struct store_holder *h, bool excl, store_cb *cb,
+		  void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_ACQUIRE, cb, arg);
+	char *ns = NULL, *node = NULL;
+	const char *leaf = name_base(path);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	err = lock_keys(c, path, &ns, &node);
+	if (err < 0)
+		goto out;
+	c->comp_path = strdup(path);
+	c->comp_holder = strdup(h->id);
+	if (c->comp_path == NULL || c->comp_holder == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if ((err = args_str(&c->a, h->id)) < 0 ||
+	    (err = args_str(&c->a, h->mode == LOCK_MODE_SHARED ? "s" : "x")) <
+		    0 ||
+	    (err = args_fmt(&c->a, "%lld", (long long)h->ttl_ms)) < 0 ||
+	    (err = args_str(&c->a, excl ? "e" : "")) < 0 ||
+	    (err = args_str(&c->a, leaf)) < 0 ||
+	    (err = args_str(&c->a, node)) < 0 ||
+	    (err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, h->node)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)h->uid)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)h->gid)) < 0 ||
+	    (err = args_fmt(&c->a, "%d", (int)h->pid)) < 0 ||
+	    (err = args_fmt(&c->a, "%d", (int)h->session)) < 0 ||
+	    (err = args_str(&c->a, holder_kind_name(h->kind))) < 0 ||
+	    (err = args_str(&c->a, keepalive_name(h->keepalive))) < 0 ||
+	    (err = args_str(&c->a, h->note ? h->note : "")) < 0)
+		goto out;
+out:
+	free(ns);
+	free(node);
+	return call_start(c, err);
+}
+
+int store_renew(struct store *st, const char *path, const char *holder_id,
+		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
+		size_t note_len, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_RENEW, cb, arg);
+	char *ns = NULL, *node = NULL;
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	err = lock_keys(c, path, &ns, &node);
+	if (err < 0)
+		goto out;
+	if ((err = args_str(&c->a, holder_id)) < 0 ||
+	    (err = args_fmt(&c->a, "%lld", (long long)token)) < 0)
+		goto out;
+	err = ttl_ms > 0 ? args_fmt(&c->a, "%lld", (long long)ttl_ms)
+			 : args_str(&c->a, "");
+	if (err < 0)
+		goto out;
+	err = keepalive >= 0 ? args_str(&c->a, keepalive_name(keepalive))
+			     : args_str(&c->a, "");
+	if (err < 0)
+		goto out;
+	if ((err = args_str(&c->a, note ? "1" : "0")) < 0 ||
+	    (err = args_add(&c->a, note ? note : "", note ? note_len : 0)) <
+		    0 ||
+	    (err = args_str(&c->a, name_base(path))) < 0 ||
+	    (err = args_str(&c->a, node)) < 0)
+		goto out;
+out:
+	free(ns);
+	free(node);
+	return call_start(c, err);
+}
+
+int store_release(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, bool force, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_RELEASE, cb, arg);
+	char *ns = NULL, *node = NULL;
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	err = lock_keys(c, path, &ns, &node);
+	if (err < 0)
+		goto out;
+	if ((err = args_str(&c->a, holder_id)) < 0 ||
+	    (err = args_fmt(&c->a, "%lld", (long long)token)) < 0 ||
+	    (err = args_str(&c->a, force ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, name_base(path))) < 0 ||
+	    (err = args_str(&c->a, node)) < 0)
+		goto out;
+out:
+	free(ns);
+	free(node);
+	return call_start(c, err);
+}
+
+int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_STAT, cb, arg);
+	char *ns = NULL, *node = NULL;
+	const char *leaf = name_base(path);
+	int err = 0;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if (is_root(path)) {
+		err = args_key(&c->a, st, "n", "", 0);
+		if (err < 0 || (err = args_key(&c->a, st, "l", "", 0)) < 0 ||
+		    (err = args_key(&c->a, st, "n", "", 0)) < 0)
+			goto out;
+	} else {
+		if ((err = name_parent(path, &ns)) < 0 ||
+		    (err = name_lock_node(path, &node)) < 0 ||
+		    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
+		    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
+		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0)
+			goto out;
+	}
+	c->nkeys = 3;
+	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0)
+		goto out;
+out:
+	free(ns);
+	free(node);
+	return call_start(c, err);
+}
+
+int store_list(struct store *st, const char *ns, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_LIST, cb, arg);
+	size_t len = strlen(ns);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((err = args_key(&c->a, st, "n", ns, len)) < 0 ||
+	    (err = args_key(&c->a, st, "c", ns, len)) < 0 ||
+	    (err = args_key(&c->a, st, "f", ns, len)) < 0)
+		goto out;
+	c->nkeys = 3;
+	err = args_str(&c->a, is_root(ns) ? "1" : "0");
+out:
+	return call_start(c, err);
+}
+
+int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
+		gid_t gid, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_MKDIR, cb, arg);
+	char *parent = NULL;
+	size_t len = strlen(path);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((err = name_parent(path, &parent)) < 0 ||
+	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
+	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
+	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "l", path, len)) < 0)
+		goto out;
+	c->nkeys = 4;
+	if ((err = args_str(&c->a, name_base(path))) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)mode)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)uid)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)gid)) < 0 ||
+	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
+		goto out;
+out:
+	free(parent);
+	return call_start(c, err);
+}
+
+int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_RMDIR, cb, arg);
+	char *parent = NULL;
+	size_t len = strlen(path);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((err = name_parent(path, &parent)) < 0 ||
+	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "c", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "f", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "dx", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "ds", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
+	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0)
+		goto out;
+	c->nkeys = 8;
+	if ((err = args_str(&c->a, name_base(path))) < 0 ||
+	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
+		goto out;
+out:
+	free(parent);
+	return call_start(c, err);
+}
+
+int store_setattr(struct store *st, const char *path, long mode, long uid,
+		  long gid, store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_SETATTR, cb, arg);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((err = args_key(&c->a, st, "n", path, strlen(path))) < 0)
+		goto out;
+	c->nkeys = 1;
+	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0)
+		goto out;
+	err = mode >= 0 ? args_fmt(&c->a, "%ld", mode) : args_str(&c->a, "");
+	if (err < 0)
+		goto out;
+	err = uid >= 0 ? args_fmt(&c->a, "%ld", uid) : args_str(&c->a, "");
+	if (err < 0)
+		goto out;
+	err = gid >= 0 ? args_fmt(&c->a, "%ld", gid) : args_str(&c->a, "");
+out:
+	return call_start(c, err);
+}

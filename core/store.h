@@ -1,0 +1,145 @@
+/*
+ * store.h - the Redis store: every lock and namespace operation as one
+ * atomic server-side script call, asynchronous on the caller's libevent
+ * loop (STYLE.md rules 5-7).
+ *
+ * A call takes a callback and an opaque argument and always ends in exactly
+ * one callback: with the script's answer, or with -EIO when Redis did not
+ * answer within backend_timeout (unreachable, frozen, or the connection
+ * broke).  The callback never runs inside the call that starts it.  While
+ * Redis is unreachable calls wait for a reconnection up to their deadline.
+ * An acquire that times out but is later found granted is released again
+ * by the store, so a caller that saw EIO never holds a lock it did not get.
+ *
+ * Paths are as in name.h ("" root, "a/b", "a/b/.lock").  All keys are built
+ * here from the prefix: "{PREFIX}:<type>:<name>", one hash tag per tree.
+ *
+ * Ownership: struct store_result and everything in it belong to the store
+ * and are valid only during the callback.
+ */
+#ifndef LOCKFS_STORE_H
+#define LOCKFS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "info.h"
+
+struct event_base;
+struct store;
+
+struct store_config {
+	const char *url;      /* redis://host:port[/db] or unix:/path */
+	const char *password; /* NULL for none */
+	const char *prefix;   /* the hash tag, e.g. "lockfs" */
+	int64_t backend_timeout_ms;
+};
+
+enum store_kind {
+	STORE_NONE = 0,
+	STORE_NAMESPACE,
+	STORE_LOCK,
+	STORE_LISTING,
+};
+
+struct ns_attr {
+	mode_t mode; /* permission bits incl. suid/sgid/sticky */
+	uid_t uid;
+	gid_t gid;
+	int64_t ctime_ms;
+	int64_t mtime_ms;
+};
+
+struct store_entry {
+	char *name;
+	bool is_namespace;
+};
+
+struct store_result {
+	int err;             /* 0 or -errno */
+	int64_t now_ms;      /* the Redis clock when the script ran */
+	const char *extra;   /* script-specific word, e.g. "new", "broken" */
+	enum store_kind kind;
+	struct ns_attr ns;        /* STORE_NAMESPACE */
+	struct lock_state lock;   /* STORE_LOCK */
+	size_t nentries;          /* STORE_LISTING */
+	struct store_entry *entries;
+};
+
+typedef void store_cb(void *arg, const struct store_result *res);
+
+/* Who asks for a lock, and how. */
+struct store_holder {
+	const char *id;   /* owner id or handle id */
+	const char *node;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	pid_t session;
+	enum holder_kind kind;
+	enum lock_mode mode;
+	int64_t ttl_ms;
+	enum keepalive keepalive;
+	const char *note; /* NULL for none */
+};
+
+/*
+ * Create a store on `base` and start connecting.  Returns 0 or -errno
+ * (-EINVAL for a bad URL or prefix).
+ */
+int store_new(struct event_base *base, const struct store_config *cfg,
+	      struct store **out);
+/* Fail every pending call with -EIO and free; NULL is a no-op. */
+void store_free(struct store *st);
+
+bool store_connected(const struct store *st);
+
+/*
+ * Check once, synchronously, that Redis at `cfg` answers and has the
+ * commands lockfs needs; `why` gets a message on failure.  For mount time.
+ */
+int store_probe(const struct store_config *cfg, char *why, size_t whylen);
+
+/* What `path` is (STORE_NONE, STORE_NAMESPACE or STORE_LOCK). */
+int store_stat(struct store *st, const char *path, store_cb *cb, void *arg);
+
+/* The entries of namespace `ns` (STORE_LISTING). */
+int store_list(struct store *st, const char *ns, store_cb *cb, void *arg);
+
+/*
+ * Take lock file `path` for `h`.  `excl` is O_EXCL.  Result: 0 with extra
+ * "new" or "renewed" and the lock; -EEXIST, -EAGAIN (busy), -ENOENT,
+ * -EISDIR.
+ */
+int store_acquire(struct store *st, const char *path,
+		  const struct store_holder *h, bool excl, store_cb *cb,
+		  void *arg);
+
+/*
+ * Renew `holder_id`'s hold on `path` (grant `token`, 0 for any); set the
+ * ttl when `ttl_ms` > 0, the keepalive when `keepalive` >= 0, the note when
+ * `note` is not NULL.  Result: 0 and the lock, or -ESTALE (extra "held" when
+ * another holder has the lock now, "free" otherwise).
+ */
+int store_renew(struct store *st, const char *path, const char *holder_id,
+		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
+		size_t note_len, store_cb *cb, void *arg);
+
+/*
+ * End `holder_id`'s hold on `path` (grant `token`, 0 for any), or with
+ * `force` every hold.  Result: 0 with extra "released" or "broken" and the
+ * ended holds as the lock; -ENOENT, -ESTALE, -EPERM.
+ */
+int store_release(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, bool force, store_cb *cb, void *arg);
+
+int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
+		gid_t gid, store_cb *cb, void *arg);
+int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg);
+
+/* chmod/chown a namespace: pass -1 for what stays. */
+int store_setattr(struct store *st, const char *path, long mode, long uid,
+		  long gid, store_cb *cb, void *arg);
+
+#endif

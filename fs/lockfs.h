@@ -1,0 +1,85 @@
+/*
+ * lockfs.h - the daemon's one context object, shared by the FUSE operations
+ * (ops.c), the control directory (control.c) and main.c.
+ *
+ * Everything in it is owned by main() and touched only on the loop thread:
+ * the FUSE session's requests, the store's replies and every timer are all
+ * dispatched by one libevent base, so nothing here needs a lock.
+ */
+#ifndef LOCKFS_LOCKFS_H
+#define LOCKFS_LOCKFS_H
+
+#define FUSE_USE_VERSION 35
+#include <fuse_lowlevel.h>
+
+#include "inode.h"
+#include "owner.h"
+#include "store.h"
+#include "options.h"
+
+struct event_base;
+struct store;
+struct leases;
+
+/* Permanent inode numbers. */
+#define INO_ROOT FUSE_ROOT_ID
+#define INO_CONTROL_DIR 2
+#define INO_CONTROL_STATUS 3
+
+enum control_file {
+	CONTROL_STATUS = 1,
+};
+
+struct lockfs {
+	const struct options *opt;
+	struct event_base *base;
+	struct fuse_session *se;
+	struct store *st;
+	struct leases *leases;
+	struct inode_table *inodes;
+	const char *procfs;
+	int64_t started_ms;
+	/* counters for status */
+	uint64_t grants, releases;
+};
+
+enum handle_type {
+	HANDLE_LOCK,
+	HANDLE_PLACEHOLDER,
+	HANDLE_CONTROL,
+	HANDLE_DIR,
+};
+
+/* What an open file (or directory) remembers. */
+struct handle {
+	enum handle_type type;
+	struct inode *in;
+	bool writer;         /* took or renewed the lease at open */
+	struct owner owner;  /* the lease's owner, for writes */
+	int64_t token;       /* the grant this handle belongs to */
+	char *text;          /* read snapshot (lock info, control file) */
+	size_t text_len;
+	struct store_entry *entries; /* HANDLE_DIR snapshot */
+	size_t nentries;
+};
+
+extern const struct fuse_lowlevel_ops lockfs_ops;
+
+void handle_free(struct handle *h);
+
+/* Create the permanent inodes.  Returns 0 or -ENOMEM. */
+int lockfs_inodes_init(struct lockfs *fs);
+
+/* control.c: the /.lockfs directory. */
+int control_lookup(struct lockfs *fs, const char *name, struct inode **out);
+void control_attr(struct lockfs *fs, const struct inode *in, struct stat *st);
+int control_open(struct lockfs *fs, struct inode *in,
+		 struct fuse_file_info *fi);
+void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
+		  size_t size, off_t off, struct fuse_file_info *fi);
+void control_release(struct lockfs *fs, struct inode *in,
+		     struct fuse_file_info *fi);
+void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,
+		     off_t off);
+
+#endif

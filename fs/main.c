@@ -1,0 +1,197 @@
+/*
+ * main.c - the lockfs daemon: options, mount, the event loop, teardown.
+ *
+ * One libevent loop drives everything (STYLE.md rule 5): the FUSE session's
+ * fd, the Redis connection (through hiredis's libevent adapter), timers and
+ * signals.  FUSE requests are read and dispatched one at a time from the
+ * loop; operations that need Redis answer later from their callbacks, so a
+ * slow or waiting request never holds the thread.
+ *
+ * Start-up checks Redis synchronously before mounting, so that a wrong URL
+ * or a server that is down fails the mount with a clear message instead of
+ * a mount whose every operation returns EIO.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lease.h"
+#include "lockfs.h"
+#include "lockfs_config.h"
+#include "log.h"
+#include "options.h"
+#include "store.h"
+
+struct loop_ctx {
+	struct lockfs *fs;
+	struct fuse_buf buf;
+};
+
+static void on_fuse_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop_ctx *lc = arg;
+	struct fuse_session *se = lc->fs->se;
+	int res;
+
+	(void)fd;
+	(void)what;
+	res = fuse_session_receive_buf(se, &lc->buf);
+	if (res == -EINTR || res == -EAGAIN)
+		return;
+	if (res <= 0) {
+		if (res < 0 && res != -ENODEV)
+			log_warn(res, "reading from the kernel");
+		event_base_loopbreak(lc->fs->base);
+		return;
+	}
+	fuse_session_process_buf(se, &lc->buf);
+	if (fuse_session_exited(se))
+		event_base_loopbreak(lc->fs->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct lockfs *fs = arg;
+
+	(void)what;
+	log_info("signal %d: unmounting", (int)sig);
+	fuse_session_exit(fs->se);
+	event_base_loopbreak(fs->base);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int run_loop(struct lockfs *fs)
+{
+	struct loop_ctx lc = {.fs = fs};
+	struct event *fuse_ev = NULL, *sig[3] = {NULL, NULL, NULL};
+	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+	int err = -ENOMEM;
+
+	fuse_ev = event_new(fs->base, fuse_session_fd(fs->se),
+			    EV_READ | EV_PERSIST, on_fuse_readable, &lc);
+	if (fuse_ev == NULL || event_add(fuse_ev, NULL) < 0)
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		sig[i] = evsignal_new(fs->base, signals[i], on_signal, fs);
+		if (sig[i] == NULL || event_add(sig[i], NULL) < 0)
+			goto out;
+	}
+	err = event_base_dispatch(fs->base) < 0 ? -EIO : 0;
+out:
+	for (int i = 0; i < 3; i++)
+		if (sig[i])
+			event_free(sig[i]);
+	if (fuse_ev)
+		event_free(fuse_ev);
+	free(lc.buf.mem);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = {0};
+	struct options opt;
+	struct lockfs fs = {0};
+	struct store_config scfg;
+	char why[512];
+	bool mounted = false;
+	int rc = 1, err;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (options_parse(&args, &opt) < 0)
+		goto out_args;
+	if (opt.show_version) {
+		printf("lockfs %s\n", LOCKFS_VERSION);
+		rc = 0;
+		goto out_opts;
+	}
+	if (opt.show_help) {
+		options_usage(argv[0]);
+		rc = 0;
+		goto out_opts;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out_opts;
+	if (cmd.mountpoint == NULL) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT "
+				"(see --help)\n",
+			argv[0]);
+		goto out_opts;
+	}
+	log_setup("lockfs", cmd.debug);
+	scfg = (struct store_config){
+		.url = opt.redis,
+		.password = opt.redis_password,
+		.prefix = opt.prefix,
+		.backend_timeout_ms = opt.backend_timeout_ms,
+	};
+	if (store_probe(&scfg, why, sizeof(why)) < 0) {
+		fprintf(stderr, "lockfs: %s\n", why);
+		goto out_opts;
+	}
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
+	    fuse_opt_add_arg(&args, "-ofsname=lockfs") != 0 ||
+	    fuse_opt_add_arg(&args, "-osubtype=lockfs") != 0)
+		goto out_opts;
+	fs.opt = &opt;
+	fs.procfs = "/proc";
+	fs.started_ms = wall_ms();
+	if (inodes_new(&fs.inodes) < 0 || lockfs_inodes_init(&fs) < 0)
+		goto out_fs;
+	fs.se = fuse_session_new(&args, &lockfs_ops, sizeof(lockfs_ops), &fs);
+	if (fs.se == NULL)
+		goto out_fs;
+	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
+		goto out_fs;
+	mounted = true;
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out_fs;
+	if (!cmd.foreground)
+		log_to_syslog();
+	fs.base = event_base_new();
+	if (fs.base == NULL)
+		goto out_fs;
+	err = store_new(fs.base, &scfg, &fs.st);
+	if (err < 0) {
+		log_warn(err, "cannot set up the redis store");
+		goto out_fs;
+	}
+	err = leases_new(fs.base, fs.st, fs.procfs, &fs.leases);
+	if (err < 0) {
+		log_warn(err, "cannot set up keepalive");
+		goto out_fs;
+	}
+	log_info("node %s mounted at %s (redis %s, prefix %s)", opt.node,
+		 cmd.mountpoint, opt.redis, opt.prefix);
+	err = run_loop(&fs);
+	rc = err < 0 ? 1 : 0;
+out_fs:
+	if (mounted)
+		fuse_session_unmount(fs.se);
+	leases_free(fs.leases);
+	store_free(fs.st);
+	if (fs.se)
+		fuse_session_destroy(fs.se);
+	if (fs.base)
+		event_base_free(fs.base);
+	inodes_free(fs.inodes);
+	free(cmd.mountpoint);
+out_opts:
+	options_clear(&opt);
+out_args:
+	fuse_opt_free_args(&args);
+	return rc;
+}

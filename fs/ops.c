@@ -1,0 +1,1410 @@
+/*
+ * ops.c - the FUSE low-level operations: each maps one file operation to one
+ * store call and answers from the store's callback (SPEC sections 1-4).
+ *
+ * No operation blocks the loop thread: an operation that needs Redis parks
+ * its fuse_req_t in a `struct op`, and the store's callback sends exactly one
+ * reply and frees the op.  Operations that need nothing from Redis (the
+ * control directory, placeholders, refusals) answer at once.
+ *
+ * Error mapping follows SPEC section 10; -EIO means Redis did not answer
+ * within backend_timeout.  The kernel checks permissions itself
+ * (default_permissions) from the modes reported here: lock files always
+ * show 0666 and their holder's uid/gid; namespaces their stored mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "command.h"
+#include "info.h"
+#include "lease.h"
+#include "lockfs.h"
+#include "log.h"
+#include "name.h"
+#include "owner.h"
+#include "store.h"
+
+#define XATTR_TOKEN "user.lockfs.token"
+
+/* One request waiting for the store. */
+struct op {
+	struct lockfs *fs;
+	fuse_req_t req;
+	struct inode *in;
+	char *path;
+	struct owner owner;
+	struct fuse_file_info fi;
+	struct handle *h;
+	size_t size;
+	off_t off;
+	int to_set;
+};
+
+/* ---- helpers --------------------------------------------------------- */
+
+static struct lockfs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct handle *handle_of(const struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+void handle_free(struct handle *h)
+{
+	if (h == NULL)
+		return;
+	free(h->text);
+	for (size_t i = 0; i < h->nentries; i++)
+		free(h->entries[i].name);
+	free(h->entries);
+	free(h);
+}
+
+static struct op *op_new(fuse_req_t req, struct inode *in, const char *path)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->fs = fs_of(req);
+	op->req = req;
+	op->in = in;
+	if (path && (op->path = strdup(path)) == NULL) {
+		free(op);
+		return NULL;
+	}
+	return op;
+}
+
+static void op_free(struct op *op)
+{
+	if (op == NULL)
+		return;
+	free(op->path);
+	free(op);
+}
+
+/* Answer `op` with an error and free it. */
+static void op_fail(struct op *op, int err)
+{
+	fuse_reply_err(op->req, -err);
+	op_free(op);
+}
+
+/* Start: if the store call could not even start, answer now. */
+static void op_started(struct op *op, int err)
+{
+	if (err < 0)
+		op_fail(op, err);
+}
+
+static int request_owner(fuse_req_t req, struct owner *o)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct lockfs *fs = fs_of(req);
+
+	return owner_from_request(fs->procfs, fs->opt->node, ctx->uid,
+				  ctx->gid, ctx->pid, fs->opt->owner, o);
+}
+
+static struct timespec ms_to_ts(int64_t ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	return ts;
+}
+
+static void lock_attr(const struct lock_state *ls, const char *path,
+		      uint64_t ino, struct stat *st)
+{
+	struct lock_state named = *ls;
+	const struct lock_holder *h = ls->nholders ? &ls->holders[0] : NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	memset(st, 0, sizeof(*st));
+	named.name = (char *)path;
+	if (info_format(&named, &text, &len) == 0)
+		free(text);
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | 0666;
+	st->st_nlink = 1;
+	st->st_size = len;
+	st->st_blksize = 4096;
+	if (h) {
+		st->st_uid = h->uid;
+		st->st_gid = h->gid;
+		st->st_ctim = ms_to_ts(h->acquired_ms);
+		st->st_mtim = ms_to_ts(h->renewed_ms);
+		st->st_atim = st->st_mtim;
+	}
+}
+
+static void ns_attr_to_stat(const struct ns_attr *a, uint64_t ino,
+			    struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | (a->mode & 07777);
+	st->st_nlink = 2;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = 0;
+	st->st_blksize = 4096;
+	st->st_ctim = ms_to_ts(a->ctime_ms);
+	st->st_mtim = ms_to_ts(a->mtime_ms);
+	st->st_atim = st->st_mtim;
+}
+
+/* Attributes of an open read-only placeholder: nothing held, yours. */
+static void placeholder_attr(fuse_req_t req, uint64_t ino, struct stat *st)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | 0666;
+	st->st_nlink = 1;
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+	st->st_ctim = st->st_mtim = st->st_atim = now;
+}
+
+static void fill_entry(struct fuse_entry_param *e, struct inode *in)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = 1;
+	e->attr_timeout = 0;
+	e->entry_timeout = 0;
+}
+
+/* Reply with an entry for `in`; takes a lookup reference on success. */
+static void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
+			const struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	fill_entry(&e, in);
+	e.attr = *st;
+	e.attr.st_ino = in->ino;
+	if (fuse_reply_entry(req, &e) == 0)
+		inodes_ref(in);
+	else
+		inodes_drop_if_unused(fs->inodes, in);
+}
+
+static const struct lock_holder *find_holder(const struct lock_state *ls,
+					     const char *id)
+{
+	for (size_t i = 0; i < ls->nholders; i++)
+		if (strcmp(ls->holders[i].id, id) == 0)
+			return &ls->holders[i];
+	return NULL;
+}
+
+/* The path of child `name` of directory inode `parent`, or -errno. */
+static int child_path(struct lockfs *fs, fuse_ino_t parent, const char *name,
+		      struct inode **pin, char **path)
+{
+	struct inode *p = inodes_get(fs->inodes, parent);
+
+	if (p == NULL)
+		return -ESTALE;
+	*pin = p;
+	if (p->kind != INODE_NAMESPACE)
+		return -ENOTDIR;
+	return name_join(p->path, name, path);
+}
+
+static bool is_control_name(const struct inode *parent, const char *name)
+{
+	return parent->ino == INO_ROOT && strcmp(name, NAME_CONTROL_DIR) == 0;
+}
+
+/* ---- lookup and getattr -------------------------------------------- */
+
+static void lookup_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	struct inode *in;
+	struct stat st;
+
+	if (res->err < 0)
+		goto fail;
+	if (res->kind == STORE_NAMESPACE) {
+		in = inodes_intern(fs->inodes, op->path, INODE_NAMESPACE);
+		if (in == NULL)
+			goto nomem;
+		ns_attr_to_stat(&res->ns, in->ino, &st);
+	} else if (res->kind == STORE_LOCK) {
+		in = inodes_intern(fs->inodes, op->path, INODE_LOCK);
+		if (in == NULL)
+			goto nomem;
+		lock_attr(&res->lock, op->path, in->ino, &st);
+	} else {
+		in = inodes_find(fs->inodes, op->path);
+		if (!(in && in->placeholders) &&
+		    !leases_is_stale(fs->leases, op->path, op->owner.id, 0)) {
+			op_fail(op, -ENOENT);
+			return;
+		}
+		/* an open placeholder, or a lease its owner lost (so that
+		 * its unlink reaches us and gets ESTALE) */
+		in = inodes_intern(fs->inodes, op->path, INODE_LOCK);
+		if (in == NULL)
+			goto nomem;
+		placeholder_attr(op->req, in->ino, &st);
+	}
+	reply_entry(fs, op->req, in, &st);
+	op_free(op);
+	return;
+nomem:
+	op_fail(op, -ENOMEM);
+	return;
+fail:
+	op_fail(op, res->err);
+}
+
+static void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *p = inodes_get(fs->inodes, parent), *in = NULL;
+	char *path = NULL;
+	struct op *op;
+	int err;
+
+	if (p && p->kind == INODE_CONTROL_DIR) {
+		err = control_lookup(fs, name, &in);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		struct stat st;
+
+		control_attr(fs, in, &st);
+		reply_entry(fs, req, in, &st);
+		return;
+	}
+	if (p && is_control_name(p, name)) {
+		struct stat st;
+
+		in = inodes_get(fs->inodes, INO_CONTROL_DIR);
+		control_attr(fs, in, &st);
+		reply_entry(fs, req, in, &st);
+		return;
+	}
+	err = child_path(fs, parent, name, &p, &path);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, NULL, path);
+	free(path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	op_started(op, store_stat(fs->st, op->path, lookup_done, op));
+}
+
+static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t n)
+{
+	inodes_forget(fs_of(req)->inodes, ino, n);
+}
+
+static void lockfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(req, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void lockfs_forget_multi(fuse_req_t req, size_t count,
+				struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		forget_one(req, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void getattr_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	if (res->kind == STORE_NAMESPACE && op->in->kind == INODE_NAMESPACE) {
+		ns_attr_to_stat(&res->ns, op->in->ino, &st);
+	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK) {
+		lock_attr(&res->lock, op->path, op->in->ino, &st);
+	} else if (op->in->kind == INODE_LOCK &&
+		   (op->in->placeholders || op->to_set)) {
+		placeholder_attr(op->req, op->in->ino, &st);
+	} else {
+		op_fail(op, -ENOENT);
+		return;
+	}
+	fuse_reply_attr(op->req, &st, 0);
+	op_free(op);
+}
+
+/* getattr, also used to answer setattr calls that change nothing stored */
+static void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
+{
+	struct lockfs *fs = fs_of(req);
+	struct op *op = op_new(req, in, in->path);
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->to_set = lenient;
+	op_started(op, store_stat(fs->st, op->path, getattr_done, op));
+}
+
+static void lockfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct stat st;
+
+	(void)fi;
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == INODE_CONTROL_DIR || in->kind == INODE_CONTROL_FILE) {
+		control_attr(fs, in, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	start_getattr(req, in, fi != NULL);
+}
+
+/* ---- acquiring: create and open ------------------------------------ */
+
+static void holder_for(struct lockfs *fs, const struct owner *o,
+		       struct store_holder *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = o->id;
+	h->node = fs->opt->node;
+	h->uid = o->uid;
+	h->gid = o->gid;
+	h->pid = o->pid;
+	h->session = o->session;
+	h->kind = HOLDER_LEASE;
+	h->mode = LOCK_MODE_EXCLUSIVE;
+	h->ttl_ms = fs->opt->ttl_ms;
+	h->keepalive = fs->opt->keepalive;
+}
+
+static void undo_grant_done(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/*
+ * The caller of a granted create/open is gone (the reply failed): a lock
+ * nobody will know about must not stay held.
+ */
+static void undo_grant(struct op *op, const char *extra, int64_t token)
+{
+	if (strcmp(extra, "new") != 0)
+		return;
+	log_info("%s: requester gone, releasing the new grant", op->path);
+	leases_forget(op->fs->leases, op->path, op->owner.id);
+	if (store_release(op->fs->st, op->path, op->owner.id, token, false,
+			  undo_grant_done, NULL) < 0)
+		log_warnx("%s: could not release; it expires with its ttl",
+			  op->path);
+}
+
+static void acquired(struct op *op, const struct store_result *res,
+		     bool is_create)
+{
+	struct lockfs *fs = op->fs;
+	const struct lock_holder *mine = find_holder(&res->lock, op->owner.id);
+	struct handle *h = calloc(1, sizeof(*h));
+	struct inode *in = op->in;
+	struct fuse_entry_param e;
+	int rc;
+
+	if (h == NULL || mine == NULL)
+		goto nomem;
+	if (in == NULL && (in = inodes_intern(fs->inodes, op->path,
+					      INODE_LOCK)) == NULL)
+		goto nomem;
+	if (strcmp(res->extra, "new") == 0)
+		fs->grants++;
+	leases_granted(fs->leases, op->path, mine, res->now_ms);
+	h->type = HANDLE_LOCK;
+	h->in = in;
+	h->writer = true;
+	h->owner = op->owner;
+	h->token = mine->token;
+	op->fi.fh = (uintptr_t)h;
+	op->fi.direct_io = 1;
+	op->fi.keep_cache = 0;
+	inodes_open(in);
+	if (is_create) {
+		fill_entry(&e, in);
+		lock_attr(&res->lock, op->path, in->ino, &e.attr);
+		rc = fuse_reply_create(op->req, &e, &op->fi);
+		if (rc == 0)
+			inodes_ref(in);
+	} else {
+		rc = fuse_reply_open(op->req, &op->fi);
+	}
+	if (rc != 0) {
+		inodes_close(fs->inodes, in);
+		handle_free(h);
+		undo_grant(op, res->extra, mine->token);
+	}
+	op_free(op);
+	return;
+nomem:
+	free(h);
+	undo_grant(op, res->extra, mine ? mine->token : 0);
+	op_fail(op, -ENOMEM);
+}
+
+static void acquire_done(void *arg, const struct store_result *res,
+			 bool is_create)
+{
+	struct op *op = arg;
+
+	if (res->err == 0) {
+		acquired(op, res, is_create);
+		return;
+	}
+	/* issue 3 turns a busy blocking acquire into a wait */
+	op_fail(op, res->err);
+}
+
+static void create_done(void *arg, const struct store_result *res)
+{
+	acquire_done(arg, res, true);
+}
+
+static void open_done(void *arg, const struct store_result *res)
+{
+	acquire_done(arg, res, false);
+}
+
+static int start_acquire(struct op *op, bool excl, store_cb *cb)
+{
+	struct store_holder h;
+	int err = request_owner(op->req, &op->owner);
+
+	if (err < 0)
+		return err;
+	holder_for(op->fs, &op->owner, &h);
+	return store_acquire(op->fs->st, op->path, &h, excl, cb, op);
+}
+
+/* A read-only O_CREAT of an absent lock: a local placeholder (SPEC 5). */
+static void create_placeholder(fuse_req_t req, const char *path,
+			       struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_intern(fs->inodes, path, INODE_LOCK);
+	struct handle *h = calloc(1, sizeof(*h));
+	struct fuse_entry_param e;
+
+	if (in == NULL || h == NULL) {
+		free(h);
+		inodes_drop_if_unused(fs->inodes, in);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->type = HANDLE_PLACEHOLDER;
+	h->in = in;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	in->placeholders++;
+	inodes_open(in);
+	fill_entry(&e, in);
+	placeholder_attr(req, in->ino, &e.attr);
+	if (fuse_reply_create(req, &e, fi) == 0) {
+		inodes_ref(in);
+		return;
+	}
+	in->placeholders--;
+	inodes_close(fs->inodes, in);
+	handle_free(h);
+}
+
+static void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *p = NULL;
+	char *path = NULL;
+	struct op *op;
+	int err;
+
+	(void)mode;
+	err = child_path(fs, parent, name, &p, &path);
+	if (err == 0 && is_control_name(p, name))
+		err = -EEXIST;
+	if (err < 0)
+		goto fail;
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		create_placeholder(req, path, fi);
+		free(path);
+		return;
+	}
+	op = op_new(req, NULL, path);
+	if (op == NULL) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	op->fi = *fi;
+	free(path);
+	op_started(op, start_acquire(op, (fi->flags & O_EXCL) != 0,
+				     create_done));
+	return;
+fail:
+	free(path);
+	fuse_reply_err(req, -err);
+}
+
+static void lockfs_open(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct handle *h;
+	struct op *op;
+	int err;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == INODE_CONTROL_FILE) {
+		err = control_open(fs, in, fi);
+		if (err < 0)
+			fuse_reply_err(req, -err);
+		else if (fuse_reply_open(req, fi) != 0)
+			control_release(fs, in, fi);
+		return;
+	}
+	if (in->kind != INODE_LOCK) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		h = calloc(1, sizeof(*h));
+		if (h == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		h->type = HANDLE_LOCK;
+		h->in = in;
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		inodes_open(in);
+		if (fuse_reply_open(req, fi) != 0) {
+			inodes_close(fs->inodes, in);
+			handle_free(h);
+		}
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->fi = *fi;
+	op_started(op, start_acquire(op, false, open_done));
+}
+
+static void lockfs_release(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h) {
+		if (h->type == HANDLE_CONTROL) {
+			control_release(fs, h->in, fi);
+			h = NULL;
+		} else {
+			if (h->type == HANDLE_PLACEHOLDER &&
+			    h->in->placeholders)
+				h->in->placeholders--;
+			inodes_close(fs->inodes, h->in);
+		}
+	}
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- read: the lock's state as text --------------------------------- */
+
+static void reply_text(fuse_req_t req, const struct handle *h, size_t size,
+		       off_t off)
+{
+	if (off < 0 || (size_t)off >= h->text_len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, h->text + off,
+			       size < h->text_len - off ? size
+							: h->text_len - off);
+}
+
+static void read_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lock_state empty = {0};
+	struct lock_state st;
+	int err;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	st = res->kind == STORE_LOCK ? res->lock : empty;
+	st.name = op->path;
+	free(op->h->text);
+	op->h->text = NULL;
+	err = info_format(&st, &op->h->text, &op->h->text_len);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	reply_text(op->req, op->h, op->size, op->off);
+	op_free(op);
+}
+
+static void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	struct op *op;
+
+	(void)ino;
+	if (h->type == HANDLE_CONTROL) {
+		control_read(fs, req, h->in, size, off, fi);
+		return;
+	}
+	if (off > 0 && h->text) {
+		reply_text(req, h, size, off);
+		return;
+	}
+	op = op_new(req, h->in, h->in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->h = h;
+	op->size = size;
+	op->off = off;
+	op_started(op, store_stat(fs->st, op->path, read_done, op));
+}
+
+/* ---- renewal: write, truncate, utimens ------------------------------ */
+
+/* Why a renewal failed, as SPEC section 3 wants it told. */
+static int renew_error(struct op *op, const struct store_result *res,
+		       bool by_handle)
+{
+	struct lockfs *fs = op->fs;
+
+	if (res->err != -ESTALE)
+		return res->err;
+	if (by_handle || leases_is_stale(fs->leases, op->path, op->owner.id,
+					 0)) {
+		leases_forget(fs->leases, op->path, op->owner.id);
+		return -ESTALE;
+	}
+	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
+}
+
+static void write_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	const struct lock_holder *mine;
+
+	if (res->err < 0) {
+		op_fail(op, renew_error(op, res, true));
+		return;
+	}
+	mine = find_holder(&res->lock, op->owner.id);
+	if (mine)
+		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+	fuse_reply_write(op->req, op->size);
+	op_free(op);
+}
+
+static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	struct command cmd;
+	struct op *op;
+	int err;
+
+	(void)ino;
+	(void)off;
+	if (h->type != HANDLE_LOCK || !h->writer) {
+		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
+		return;
+	}
+	err = command_parse(buf, size, &cmd);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, h->in, h->in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->owner = h->owner;
+	op->size = size;
+	op_started(op, store_renew(fs->st, op->path, h->owner.id, h->token,
+				   cmd.has_ttl ? cmd.ttl_ms : 0,
+				   cmd.has_keepalive ? (int)cmd.keepalive : -1,
+				   cmd.has_note ? cmd.note : NULL,
+				   cmd.note_len, write_done, op));
+}
+
+static void setattr_lock_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	const struct lock_holder *mine;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, renew_error(op, res, op->h != NULL));
+		return;
+	}
+	mine = find_holder(&res->lock, op->owner.id);
+	if (mine)
+		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+	lock_attr(&res->lock, op->path, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, 0);
+	op_free(op);
+}
+
+static void setattr_ns_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	ns_attr_to_stat(&res->ns, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, 0);
+	op_free(op);
+}
+
+static void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
+			 struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = fi ? handle_of(fi) : NULL;
+	struct op *op;
+	int err;
+
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (h && h->type == HANDLE_PLACEHOLDER) {
+		start_getattr(req, in, true);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (h && h->type == HANDLE_LOCK && h->writer) {
+		op->h = h;
+		op->owner = h->owner;
+	} else if ((err = request_owner(req, &op->owner)) < 0) {
+		op_fail(op, err);
+		return;
+	}
+	op_started(op, store_renew(fs->st, op->path, op->owner.id,
+				   op->h ? op->h->token : 0, 0, -1, NULL, 0,
+				   setattr_lock_done, op));
+}
+
+static void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	switch (in->kind) {
+	case INODE_LOCK:
+		setattr_lock(req, in, to_set, fi);
+		return;
+	case INODE_NAMESPACE:
+		if (to_set & FUSE_SET_ATTR_SIZE) {
+			fuse_reply_err(req, EISDIR);
+			return;
+		}
+		if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				FUSE_SET_ATTR_GID))) {
+			start_getattr(req, in, false); /* times: no-op */
+			return;
+		}
+		op = op_new(req, in, in->path);
+		if (op == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		op_started(op, store_setattr(
+				       fs->st, in->path,
+				       to_set & FUSE_SET_ATTR_MODE
+					       ? (long)(attr->st_mode & 07777)
+					       : -1,
+				       to_set & FUSE_SET_ATTR_UID
+					       ? (long)attr->st_uid
+					       : -1,
+				       to_set & FUSE_SET_ATTR_GID
+					       ? (long)attr->st_gid
+					       : -1,
+				       setattr_ns_done, op));
+		return;
+	default:
+		fuse_reply_err(req, EPERM);
+	}
+}
+
+/* ---- release: unlink ---------------------------------------------- */
+
+static void unlink_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	bool stale = leases_is_stale(fs->leases, op->path, op->owner.id, 0);
+	int err = res->err;
+
+	if (err == 0) {
+		fs->releases++;
+		for (size_t i = 0; i < res->lock.nholders; i++)
+			leases_lost(fs->leases, op->path,
+				    res->lock.holders[i].id);
+		leases_forget(fs->leases, op->path, op->owner.id);
+	} else if ((err == -ENOENT || err == -EPERM) && stale) {
+		err = -ESTALE;
+	}
+	if (err == -ESTALE)
+		leases_forget(fs->leases, op->path, op->owner.id);
+	fuse_reply_err(op->req, -err);
+	op_free(op);
+}
+
+static void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *p = NULL;
+	char *path = NULL;
+	struct op *op;
+	int err;
+
+	err = child_path(fs, parent, name, &p, &path);
+	if (err == 0 && is_control_name(p, name))
+		err = -EPERM;
+	if (err < 0) {
+		free(path);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, NULL, path);
+	free(path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	op_started(op, store_release(fs->st, op->path, op->owner.id, 0,
+				     op->owner.uid == 0, unlink_done, op));
+}
+
+/* ---- namespaces ----------------------------------------------------- */
+
+static void mkdir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct inode *in;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	in = inodes_intern(op->fs->inodes, op->path, INODE_NAMESPACE);
+	if (in == NULL) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
+	ns_attr_to_stat(&res->ns, in->ino, &st);
+	reply_entry(op->fs, op->req, in, &st);
+	op_free(op);
+}
+
+static void lockfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode)
+{
+	struct lockfs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct inode *p = NULL;
+	char *path = NULL;
+	struct op *op;
+	int err;
+
+	err = child_path(fs, parent, name, &p, &path);
+	if (err == 0 && is_control_name(p, name))
+		err = -EEXIST;
+	else if (err == 0 && name_is_dir_lock(name))
+		err = -EINVAL;
+	if (err < 0) {
+		free(path);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, NULL, path);
+	free(path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op_started(op, store_mkdir(fs->st, op->path, mode & 07777, ctx->uid,
+				   ctx->gid, mkdir_done, op));
+}
+
+static void rmdir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+
+	fuse_reply_err(op->req, -res->err);
+	op_free(op);
+}
+
+static void lockfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *p = NULL;
+	char *path = NULL;
+	struct op *op;
+	int err;
+
+	err = child_path(fs, parent, name, &p, &path);
+	if (err == 0 && is_control_name(p, name))
+		err = -EBUSY;
+	if (err < 0) {
+		free(path);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, NULL, path);
+	free(path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op_started(op, store_rmdir(fs->st, op->path, rmdir_done, op));
+}
+
+static void opendir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct handle *h;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL || (res->nentries && (h->entries = calloc(
+				 res->nentries, sizeof(*h->entries))) == NULL))
+		goto nomem;
+	h->type = HANDLE_DIR;
+	h->in = op->in;
+	for (size_t i = 0; i < res->nentries; i++) {
+		h->entries[i].name = strdup(res->entries[i].name);
+		if (h->entries[i].name == NULL)
+			goto nomem;
+		h->entries[i].is_namespace = res->entries[i].is_namespace;
+		h->nentries++;
+	}
+	op->fi.fh = (uintptr_t)h;
+	inodes_open(op->in);
+	if (fuse_reply_open(op->req, &op->fi) != 0) {
+		inodes_close(op->fs->inodes, op->in);
+		handle_free(h);
+	}
+	op_free(op);
+	return;
+nomem:
+	handle_free(h);
+	op_fail(op, -ENOMEM);
+}
+
+static void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == INODE_CONTROL_DIR) {
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (in->kind != INODE_NAMESPACE) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->fi = *fi;
+	op_started(op, store_list(fs->st, in->path, opendir_done, op));
+}
+
+static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
+{
+	char *path = NULL;
+	struct inode *in;
+	uint64_t h = 1469598103934665603ULL;
+
+	if (name_join(dir, name, &path) == 0) {
+		in = inodes_find(fs->inodes, path);
+		if (in) {
+			free(path);
+			return in->ino;
+		}
+		for (const char *s = path; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		free(path);
+	}
+	return h | (1ULL << 62);
+}
+
+static void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	char *buf, *p;
+	size_t used = 0;
+	size_t extra = ino == INO_ROOT ? 3 : 2; /* ".", "..", ".lockfs" */
+	size_t total;
+
+	if (h == NULL) {
+		control_readdir(fs, req, size, off);
+		return;
+	}
+	total = extra + h->nentries;
+	buf = malloc(size);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	for (size_t i = off; i < total; i++) {
+		struct stat st = {0};
+		const char *name;
+		size_t need;
+
+		if (i == 0) {
+			name = ".";
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = INO_ROOT;
+			st.st_mode = S_IFDIR;
+		} else if (i == 2 && extra == 3) {
+			name = NAME_CONTROL_DIR;
+			st.st_ino = INO_CONTROL_DIR;
+			st.st_mode = S_IFDIR;
+		} else {
+			const struct store_entry *e = &h->entries[i - extra];
+
+			name = e->name;
+			st.st_mode = e->is_namespace ? S_IFDIR : S_IFREG;
+			st.st_ino = entry_ino(fs, h->in->path, name);
+		}
+		need = fuse_add_direntry(req, p, size - used, name, &st, i + 1);
+		if (need > size - used)
+			break;
+		p += need;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			      struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h)
+		inodes_close(fs->inodes, h->in);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- extended attributes: the fencing token ------------------------- */
+
+static void xattr_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	char value[32];
+	int len;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	if (res->kind != STORE_LOCK) {
+		op_fail(op, -ENODATA);
+		return;
+	}
+	len = snprintf(value, sizeof(value), "%lld",
+		       (long long)res->lock.token);
+	if (op->size == 0)
+		fuse_reply_xattr(op->req, len);
+	else if (op->size < (size_t)len)
+		fuse_reply_err(op->req, ERANGE);
+	else
+		fuse_reply_buf(op->req, value, len);
+	op_free(op);
+}
+
+static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    size_t size)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL || in->kind != INODE_LOCK ||
+	    strcmp(name, XATTR_TOKEN) != 0) {
+		fuse_reply_err(req, in ? ENODATA : ESTALE);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->size = size;
+	op_started(op, store_stat(fs->st, op->path, xattr_done, op));
+}
+
+static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	size_t len = sizeof(XATTR_TOKEN);
+
+	if (in == NULL || in->kind != INODE_LOCK)
+		len = 0;
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, XATTR_TOKEN, len);
+}
+
+static void lockfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void lockfs_removexattr(fuse_req_t req, fuse_ino_t ino,
+			       const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+/* ---- refused and trivial operations ------------------------------- */
+
+static void lockfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname,
+			  unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void lockfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+static void lockfs_symlink(fuse_req_t req, const char *link,
+			   fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void lockfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, EPERM);
+}
+
+static void lockfs_flush(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {0};
+
+	(void)ino;
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = NAME_COMPONENT_MAX;
+	sv.f_files = inodes_count(fs_of(req)->inodes);
+	fuse_reply_statfs(req, &sv);
+}
+
+static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_EXPORT_SUPPORT |
+			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+}
+
+int lockfs_inodes_init(struct lockfs *fs)
+{
+	if (inodes_add_permanent(fs->inodes, INO_ROOT, "", INODE_NAMESPACE,
+				 0) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_DIR, NAME_CONTROL_DIR,
+				 INODE_CONTROL_DIR, 0) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_STATUS,
+				 NAME_CONTROL_DIR "/status",
+				 INODE_CONTROL_FILE, CONTROL_STATUS) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+const struct fuse_lowlevel_ops lockfs_ops = {
+	.init = lockfs_init,
+	.lookup = lockfs_lookup,
+	.forget = lockfs_forget,
+	.forget_multi = lockfs_forget_multi,
+	.getattr = lockfs_getattr,
+	.setattr = lockfs_setattr,
+	.mknod = lockfs_mknod,
+	.mkdir = lockfs_mkdir,
+	.unlink = lockfs_unlink,
+	.rmdir = lockfs_rmdir,
+	.symlink = lockfs_symlink,
+	.rename = lockfs_rename,
+	.link = lockfs_link,
+	.open = lockfs_open,
+	.read = lockfs_read,
+	.write = lockfs_write,
+	.flush = lockfs_flush,
+	.release = lockfs_release,
+	.fsync = lockfs_fsync,
+	.opendir = lockfs_opendir,
+	.readdir = lockfs_readdir,
+	.releasedir = lockfs_releasedir,
+	.statfs = lockfs_statfs,
+	.setxattr = lockfs_setxattr,
+	.getxattr = lockfs_getxattr,
+	.listxattr = lockfs_listxattr,
+	.removexattr = lockfs_removexattr,
+	.create = lockfs_create,
+};

@@ -1,0 +1,44 @@
+/*
+ * options.h - the daemon's options: `lockfs [-f] [-d] -o OPTS MOUNTPOINT`.
+ *
+ * lockfs's own -o options are taken out of the argument list; what remains
+ * (allow_other, fsname=..., -f, -d, the mount point) is for libfuse.  Secrets
+ * never come from the command line: the Redis password comes from the
+ * environment (LOCKFS_REDIS_PASSWORD), and so may the AMQP URL
+ * (LOCKFS_AMQP_URL) when amqp= is not given.
+ */
+#ifndef LOCKFS_OPTIONS_H
+#define LOCKFS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "command.h"
+#include "owner.h"
+
+struct fuse_args;
+
+struct options {
+	char *redis;
+	char *redis_password;
+	char *amqp;
+	char *prefix;
+	char *node;
+	int64_t ttl_ms;
+	int64_t backend_timeout_ms;
+	int64_t acquire_timeout_ms; /* 0: wait forever */
+	enum keepalive keepalive;
+	enum owner_scope owner;
+	bool show_help;
+	bool show_version;
+};
+
+/*
+ * Take lockfs's options out of `args` into `*o` (defaults filled in).  On a
+ * bad value prints a clear message to stderr and returns -EINVAL.
+ */
+int options_parse(struct fuse_args *args, struct options *o);
+void options_clear(struct options *o);
+void options_usage(const char *prog);
+
+#endif
