@@ -1,53 +1,148 @@
--- acquire.lua - take lock `node` as a lease or handle of holder ARGV[1].
+-- acquire.lua - take lock `node` as a lease or handle for holder ARGV[1],
+-- or queue for it, first come first served across the cluster.
 --
--- KEYS: 1 token, 2 n:<ns>, 3 f:<ns>, 4 n:<path>, 5 l:<node>, 6 dx:<node>,
---       7 ds:<node>, then (l, dx, ds) of every ancestor of node, root first.
--- ARGV: 1 holder id, 2 mode 'x'|'s', 3 ttl ms, 4 flags ('e' = O_EXCL),
---       5 leaf (file name in ns), 6 node, 7 ns is root '1'|'0',
---       8 path is a directory lock '1'|'0', 9 holder node, 10 uid, 11 gid,
---       12 pid, 13 session, 14 kind 'lease'|'handle', 15 keepalive, 16 note
+-- KEYS: the lock layout of lib.lua (K_*): token, n:<ns>, f:<ns>,
+--       n:<path>, wr, wseq, then (l, dx, ds, q, wx, ws) of the node and of
+--       every ancestor, root first.
+-- ARGV: 1 holder id, 2 mode 'x'|'s', 3 ttl ms, 4 flags ('e' O_EXCL, 'w'
+--       wait: queue when busy), 5 leaf (file name in ns), 6 node,
+--       7 ns is root '1'|'0', 8 path is a directory lock '1'|'0',
+--       9 holder node, 10 uid, 11 gid, 12 pid, 13 session,
+--       14 kind 'lease'|'handle', 15 keepalive, 16 note, 17 waiter id
+--       (unique per request, the same on every re-check), 18 waiter lease
+--       ms, 19 daemon node
+--
+-- A request is granted when no live holder conflicts with it along the
+-- tree and no live waiter that queued before it conflicts either; so a
+-- waiting request also blocks later conflicting requests.  A queued
+-- request calls again (same waiter id) whenever it may have become
+-- grantable; each call renews its waiter lease.
+--
 -- Replies (lock payload = the lock after the call):
 --   OK new | OK renewed   granted now, or already held by this holder
 --   EEXIST                O_EXCL and the file exists
---   EAGAIN                held by another holder or blocked along the tree
---   ENOENT                the namespace is gone
---   EISDIR                the path names a namespace
+--   EAGAIN                busy; with 'w' the request is queued and extra
+--                         is "<h|w>|<blocker expiry ms>|<blocker>": the
+--                         blocking holder's lock node, or waiter's id
+--   ENOENT | EISDIR       the namespace is gone | the path is a namespace
 local id, mode, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local excl = string.find(ARGV[4], 'e', 1, true) ~= nil
-local leaf, node = ARGV[5], ARGV[6]
+local wait = string.find(ARGV[4], 'w', 1, true) ~= nil
+local leaf, node, wid = ARGV[5], ARGV[6], ARGV[17]
 local now = now_ms()
 
-if not ns_attrs(KEYS[2], ARGV[7] == '1') then
+if not ns_attrs(KEYS[K_NS], ARGV[7] == '1') then
+  unqueue(wid)
   return plain_reply('ENOENT', now)
 end
-if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[K_PATHNS]) == 1 then
+  unqueue(wid)
   return plain_reply('EISDIR', now)
 end
 
-local holders = live_holders(KEYS[5], now)
+local holders = live_holders(KEYS[K_L], now)
 local mine = find_holder(holders, id)
+if excl and #holders > 0 then
+  unqueue(wid)
+  return lock_reply('EEXIST', now, '', holders, waiter_count())
+end
 if mine then
-  if excl then return lock_reply('EEXIST', now, '', holders) end
+  unqueue(wid)
   mine.ren = now
   mine.exp = now + mine.ttl
-  save_holders(KEYS[5], holders)
-  reindex(holders, KEYS[3], leaf, node, 8)
-  return lock_reply('OK', now, 'renewed', holders)
-end
-if holders_conflict(holders, id, mode) then
-  if excl then return lock_reply('EEXIST', now, '', holders) end
-  return lock_reply('EAGAIN', now, '', holders)
-end
-for k = 8, #KEYS, 3 do
-  if holders_conflict(live_holders(KEYS[k], now), id, mode) then
-    return lock_reply('EAGAIN', now, 'ancestor', holders)
-  end
-end
-if zlive(KEYS[6], now) > 0 or (mode == 'x' and zlive(KEYS[7], now) > 0) then
-  return lock_reply('EAGAIN', now, 'descendant', holders)
+  save_holders(KEYS[K_L], holders)
+  reindex(holders, KEYS[K_F], leaf, node)
+  return lock_reply('OK', now, 'renewed', holders, waiter_count())
 end
 
-local tok = redis.call('INCR', KEYS[1])
+-- Who blocks this request?  First an earlier conflicting waiter (the
+-- nearest one, so that waiters form a chain and a grant wakes one), then a
+-- conflicting holder.
+local me = live_waiter(wid, now)
+local r = me and me.seq or nil
+local best = nil
+local function consider(w)
+  if w and (not best or w.seq > best.seq) then best = w end
+end
+consider(nearest_waiter(KEYS[K_Q], r, mode, now, wid))
+consider(nearest_waiter(KEYS[K_WX], r, mode, now, wid))
+if mode == 'x' then consider(nearest_waiter(KEYS[K_WS], r, mode, now, wid)) end
+for k = K_ANCESTORS, #KEYS, K_STRIDE do
+  consider(nearest_waiter(KEYS[k + 3], r, mode, now, wid))
+end
+local blocker = nil
+if best then blocker = 'w|' .. best.exp .. '|' .. best.id end
+
+local function holder_blocker(hs, hnode)
+  for _, h in ipairs(hs) do
+    if h.id ~= id and not (mode == 's' and h.mode == 's') then
+      return 'h|' .. h.exp .. '|' .. hnode
+    end
+  end
+  return nil
+end
+local function descendant_blocker(key)
+  local m = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
+                       'WITHSCORES', 'LIMIT', 0, 1)
+  if #m == 0 then return nil end
+  return 'h|' .. m[2] .. '|' .. m[1]
+end
+if not blocker then blocker = holder_blocker(holders, node) end
+if not blocker then
+  local depth = 0
+  for k = K_ANCESTORS, #KEYS, K_STRIDE do
+    local anode = ''
+    if depth > 0 then
+      -- the ancestor of depth d is the node's first d components
+      local n, pos = 0, 0
+      while n < depth do
+        pos = string.find(node, '/', pos + 1, true)
+        n = n + 1
+      end
+      anode = string.sub(node, 1, (pos or (#node + 1)) - 1)
+    end
+    blocker = holder_blocker(live_holders(KEYS[k], now), anode)
+    if blocker then break end
+    depth = depth + 1
+  end
+end
+if not blocker then
+  zlive(KEYS[K_DX], now)
+  blocker = descendant_blocker(KEYS[K_DX])
+  if not blocker and mode == 'x' then
+    zlive(KEYS[K_DS], now)
+    blocker = descendant_blocker(KEYS[K_DS])
+  end
+end
+
+if blocker then
+  if not wait then
+    return lock_reply('EAGAIN', now, '', holders, waiter_count())
+  end
+  local lease = tonumber(ARGV[18])
+  if not me then
+    me = {id = wid, lnode = node, mode = mode, dnode = ARGV[19],
+          seq = redis.call('INCR', KEYS[K_WSEQ])}
+    redis.call('ZADD', KEYS[K_Q], me.seq, wid)
+    for k = K_ANCESTORS, #KEYS, K_STRIDE do
+      if mode == 's' then
+        redis.call('ZADD', KEYS[k + 5], me.seq, wid)
+      else
+        redis.call('ZADD', KEYS[k + 4], me.seq, wid)
+      end
+    end
+  end
+  me.exp = now + lease
+  redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
+  expire_at_least(KEYS[K_Q], me.exp)
+  for k = K_ANCESTORS, #KEYS, K_STRIDE do
+    expire_at_least(KEYS[k + 4 + (mode == 's' and 1 or 0)], me.exp)
+  end
+  return lock_reply('EAGAIN', now, blocker, holders, waiter_count())
+end
+
+unqueue(wid)
+local tok = redis.call('INCR', KEYS[K_TOKEN])
 holders[#holders + 1] = {
   id = id, node = ARGV[9], uid = tonumber(ARGV[10]),
   gid = tonumber(ARGV[11]), pid = tonumber(ARGV[12]),
@@ -55,6 +150,6 @@ holders[#holders + 1] = {
   acq = now, ren = now, exp = now + ttl, ttl = ttl, ka = ARGV[15],
   note = ARGV[16] or ''
 }
-save_holders(KEYS[5], holders)
-reindex(holders, KEYS[3], leaf, node, 8)
-return lock_reply('OK', now, 'new', holders)
+save_holders(KEYS[K_L], holders)
+reindex(holders, KEYS[K_F], leaf, node)
+return lock_reply('OK', now, 'new', holders, waiter_count())

@@ -11,6 +11,13 @@
 --   n:<ns>     hash  namespace attributes (mode uid gid ctime mtime)
 --   c:<ns>     set   names of child namespaces
 --   token      int   fencing-token counter, shared by every lock
+--   wr         hash  waiter id -> cmsgpack record of one waiting request
+--   wseq       int   waiter sequence: FIFO order across the cluster
+--   q:<node>   zset  waiters for the lock node itself -> seq
+--   wx:<node>  zset  waiters below node, exclusive -> seq
+--   ws:<node>  zset  waiters below node, shared    -> seq
+-- A waiter is live while its `exp` (a lease its daemon renews while it
+-- waits) is later than the Redis clock; dead ones are dropped when met.
 -- A holder is live while its `exp` is later than the Redis clock.  Index
 -- entries carry the expiry of what they count, so a check only has to drop
 -- expired members: nothing depends on a node noticing an expiry.
@@ -79,13 +86,17 @@ local function zlive(key, now)
   return redis.call('ZCARD', key)
 end
 
+-- The KEYS layout shared by acquire, renew, release and withdraw.
+local K_TOKEN, K_NS, K_F, K_PATHNS, K_WR, K_WSEQ = 1, 2, 3, 4, 5, 6
+local K_L, K_DX, K_DS, K_Q, K_WX, K_WS = 7, 8, 9, 10, 11, 12
+local K_ANCESTORS, K_STRIDE = 13, 6 -- (l, dx, ds, q, wx, ws) per ancestor
+
 -- Rewrite the index entries of lock `node` (file `leaf` in the namespace
--- whose f-key is `fkey`) after its holders changed to `holders`.  The
--- ancestors' keys start at KEYS[first] as (l, dx, ds) triples.
-local function reindex(holders, fkey, leaf, node, first)
+-- whose f-key is `fkey`) after its holders changed to `holders`.
+local function reindex(holders, fkey, leaf, node)
   local exp = max_expiry(holders)
   local mode = holders[1] and holders[1].mode or 'x'
-  for k = first, #KEYS, 3 do
+  for k = K_ANCESTORS, #KEYS, K_STRIDE do
     local dx, ds = KEYS[k + 1], KEYS[k + 2]
     if exp == 0 then
       redis.call('ZREM', dx, node)
@@ -151,4 +162,54 @@ end
 
 local function plain_reply(status, now, extra)
   return {status, now, extra or '', '-'}
+end
+
+-- The record of live waiter `id`, or nil (a dead one is deleted).
+local function live_waiter(id, now)
+  local raw = redis.call('HGET', KEYS[K_WR], id)
+  if not raw then return nil end
+  local w = cmsgpack.unpack(raw)
+  if w.exp <= now then
+    redis.call('HDEL', KEYS[K_WR], id)
+    return nil
+  end
+  return w
+end
+
+-- The latest waiter in seq-scored zset `key` that came before seq `r`
+-- (nil: before everyone) and conflicts with `mode`; dead entries met on
+-- the way are dropped.
+local function nearest_waiter(key, r, mode, now, self)
+  local cursor = '+inf'
+  if r then cursor = '(' .. r end
+  while true do
+    local batch = redis.call('ZREVRANGEBYSCORE', key, cursor, '-inf',
+                             'WITHSCORES', 'LIMIT', 0, 16)
+    if #batch == 0 then return nil end
+    for i = 1, #batch, 2 do
+      local id = batch[i]
+      local w = live_waiter(id, now)
+      if not w then
+        redis.call('ZREM', key, id)
+      elseif id ~= self and not (mode == 's' and w.mode == 's') then
+        return w
+      end
+      cursor = '(' .. batch[i + 1]
+    end
+  end
+end
+
+-- How many waiters the lock node has (dead ones are dropped lazily).
+local function waiter_count()
+  return redis.call('ZCARD', KEYS[K_Q])
+end
+
+-- Take waiter `id` out of every index of this call's node.
+local function unqueue(id)
+  redis.call('HDEL', KEYS[K_WR], id)
+  redis.call('ZREM', KEYS[K_Q], id)
+  for k = K_ANCESTORS, #KEYS, K_STRIDE do
+    redis.call('ZREM', KEYS[k + 4], id)
+    redis.call('ZREM', KEYS[k + 5], id)
+  end
 end

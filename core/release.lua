@@ -2,7 +2,7 @@
 -- the end of a keepalive session, a handle unlock), or break every hold
 -- (unlink by root, ARGV[3] = '1').
 --
--- KEYS: as acquire.lua.
+-- KEYS: the lock layout of lib.lua (as acquire.lua).
 -- ARGV: 1 holder id, 2 token ('0' = any grant), 3 force '1'|'0', 4 leaf,
 --       5 node
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
@@ -10,7 +10,7 @@
 -- another grant than ARGV[2]; EPERM when others hold it and force is off.
 local id, tok, force = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local now = now_ms()
-local holders = live_holders(KEYS[5], now)
+local holders = live_holders(KEYS[K_L], now)
 if #holders == 0 then return plain_reply('ENOENT', now) end
 local mine, at = find_holder(holders, id)
 local ended, extra
@@ -27,6 +27,6 @@ elseif force then
 else
   return lock_reply('EPERM', now, '', holders)
 end
-save_holders(KEYS[5], holders)
-reindex(holders, KEYS[3], ARGV[4], ARGV[5], 8)
+save_holders(KEYS[K_L], holders)
+reindex(holders, KEYS[K_F], ARGV[4], ARGV[5])
 return lock_reply('OK', now, extra, ended)

@@ -2,8 +2,7 @@
 -- its ttl, keepalive and note (a write, truncate or utimens on the file, or
 -- the daemon's keepalive).
 --
--- KEYS: as acquire.lua (1 token, 2 n:<ns>, 3 f:<ns>, 4 n:<path>,
---       5 l:<node>, 6 dx:<node>, 7 ds:<node>, ancestors' (l, dx, ds)...).
+-- KEYS: the lock layout of lib.lua (as acquire.lua).
 -- ARGV: 1 holder id, 2 token ('0' = whichever grant this holder has),
 --       3 ttl ms ('' = keep), 4 keepalive ('' = keep), 5 '1' to set the
 --       note, 6 note, 7 leaf, 8 node
@@ -12,18 +11,18 @@
 -- 'free' otherwise.
 local id, tok = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
-local holders = live_holders(KEYS[5], now)
+local holders = live_holders(KEYS[K_L], now)
 local mine = find_holder(holders, id)
 if not mine or (tok ~= 0 and mine.tok ~= tok) then
   local extra = 'free'
   if #holders > 0 then extra = 'held' end
-  return lock_reply('ESTALE', now, extra, holders)
+  return lock_reply('ESTALE', now, extra, holders, waiter_count())
 end
 if ARGV[3] ~= '' then mine.ttl = tonumber(ARGV[3]) end
 if ARGV[4] ~= '' then mine.ka = ARGV[4] end
 if ARGV[5] == '1' then mine.note = ARGV[6] end
 mine.ren = now
 mine.exp = now + mine.ttl
-save_holders(KEYS[5], holders)
-reindex(holders, KEYS[3], ARGV[7], ARGV[8], 8)
-return lock_reply('OK', now, '', holders)
+save_holders(KEYS[K_L], holders)
+reindex(holders, KEYS[K_F], ARGV[7], ARGV[8])
+return lock_reply('OK', now, '', holders, waiter_count())

@@ -1,6 +1,7 @@
 -- stat.lua - what a path is: a namespace, a held lock, or nothing.
 --
--- KEYS: 1 n:<path>, 2 l:<node>, 3 n:<ns> (the namespace holding the path)
+-- KEYS: 1 n:<path>, 2 l:<node>, 3 n:<ns> (the namespace holding the path),
+--       4 q:<node>
 -- ARGV: 1 path is the root '1'|'0', 2 path is a directory lock '1'|'0',
 --       3 ns is the root '1'|'0'
 -- Replies: OK with kind 'N' (namespace), 'L' (held lock) or '-' (nothing).
@@ -17,4 +18,4 @@ if ARGV[2] ~= '1' then
 end
 local holders = live_holders(KEYS[2], now)
 if #holders == 0 then return plain_reply('OK', now) end
-return lock_reply('OK', now, '', holders)
+return lock_reply('OK', now, '', holders, redis.call('ZCARD', KEYS[4]))

@@ -29,13 +29,14 @@
 #include "log.h"
 #include "name.h"
 
-extern const char lua_acquire[], lua_renew[], lua_release[], lua_stat[],
-	lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
+extern const char lua_acquire[], lua_renew[], lua_release[], lua_withdraw[],
+	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
 
 enum script {
 	SCRIPT_ACQUIRE,
 	SCRIPT_RENEW,
 	SCRIPT_RELEASE,
+	SCRIPT_WITHDRAW,
 	SCRIPT_STAT,
 	SCRIPT_LIST,
 	SCRIPT_MKDIR,
@@ -45,12 +46,12 @@ enum script {
 };
 
 static const char *const script_body[SCRIPT_COUNT] = {
-	lua_acquire, lua_renew, lua_release, lua_stat,
+	lua_acquire, lua_renew, lua_release, lua_withdraw, lua_stat,
 	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr,
 };
 
 static const char *const script_name[SCRIPT_COUNT] = {
-	"acquire", "renew", "release", "stat",
+	"acquire", "renew", "release", "withdraw", "stat",
 	"list",    "mkdir", "rmdir",   "setattr",
 };
 
@@ -546,6 +547,8 @@ static int call_start(struct call *c, int err)
 {
 	struct timeval tv;
 
+	if (err == 0 && c->st->freeing)
+		err = -ESHUTDOWN;
 	if (err < 0) {
 		call_free(c);
 		return err;
@@ -883,13 +886,14 @@ static bool is_root(const char *path)
 }
 
 /*
- * Keys and first arguments shared by acquire, renew and release: see the
- * KEYS layout at the top of acquire.lua.  Sets the leaf and node arguments
- * aside in `leaf`/`node` for the caller to append where its script wants.
+ * The keys of acquire, renew, release and withdraw: the lock layout at the
+ * top of lib.lua (K_*).  Returns the namespace and node of `path` too.
  */
 static int lock_keys(struct call *c, const char *path, char **ns,
 		     char **node)
 {
+	static const char *const per_node[] = {"l", "dx", "ds",
+					       "q", "wx", "ws"};
 	struct store *st = c->st;
 	size_t lens[NAME_DEPTH_MAX + 1], n;
 	int err;
@@ -907,24 +911,27 @@ static int lock_keys(struct call *c, const char *path, char **ns,
 	    (err = args_key(&c->a, st, "n", *ns, strlen(*ns))) < 0 ||
 	    (err = args_key(&c->a, st, "f", *ns, strlen(*ns))) < 0 ||
 	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
-	    (err = args_key(&c->a, st, "l", *node, strlen(*node))) < 0 ||
-	    (err = args_key(&c->a, st, "dx", *node, strlen(*node))) < 0 ||
-	    (err = args_key(&c->a, st, "ds", *node, strlen(*node))) < 0)
+	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
+	    (err = args_key(&c->a, st, "wseq", "", 0)) < 0)
 		return err;
-	for (size_t i = 0; i < n; i++) {
-		if ((err = args_key(&c->a, st, "l", *node, lens[i])) < 0 ||
-		    (err = args_key(&c->a, st, "dx", *node, lens[i])) < 0 ||
-		    (err = args_key(&c->a, st, "ds", *node, lens[i])) < 0)
-			return err;
+	for (size_t i = 0; i <= n; i++) {
+		/* the node itself first, then its ancestors, root first */
+		size_t len = i == 0 ? strlen(*node) : lens[i - 1];
+
+		for (size_t k = 0; k < 6; k++)
+			if ((err = args_key(&c->a, st, per_node[k], *node,
+					    len)) < 0)
+				return err;
 	}
 	c->nkeys = c->a.n;
 	return 0;
 }
 
 int store_acquire(struct store *st, const char *path,
-		  const struct store_holder *h, bool excl, store_cb *cb,
-		  void *arg)
+		  const struct store_holder *h, bool excl,
+		  const struct store_wait *wait, store_cb *cb, void *arg)
 {
+	char flags[3] = "";
 	struct call *c = call_new(st, SCRIPT_ACQUIRE, cb, arg);
 	char *ns = NULL, *node = NULL;
 	const char *leaf = name_base(path);
@@ -932,6 +939,10 @@ int store_acquire(struct store *st, const char *path,
 
 	if (c == NULL)
 		return -ENOMEM;
+	if (excl)
+		strcat(flags, "e");
+	if (wait)
+		strcat(flags, "w");
 	err = lock_keys(c, path, &ns, &node);
 	if (err < 0)
 		goto out;
@@ -945,7 +956,7 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_str(&c->a, h->mode == LOCK_MODE_SHARED ? "s" : "x")) <
 		    0 ||
 	    (err = args_fmt(&c->a, "%lld", (long long)h->ttl_ms)) < 0 ||
-	    (err = args_str(&c->a, excl ? "e" : "")) < 0 ||
+	    (err = args_str(&c->a, flags)) < 0 ||
 	    (err = args_str(&c->a, leaf)) < 0 ||
 	    (err = args_str(&c->a, node)) < 0 ||
 	    (err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
@@ -957,7 +968,11 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_fmt(&c->a, "%d", (int)h->session)) < 0 ||
 	    (err = args_str(&c->a, holder_kind_name(h->kind))) < 0 ||
 	    (err = args_str(&c->a, keepalive_name(h->keepalive))) < 0 ||
-	    (err = args_str(&c->a, h->note ? h->note : "")) < 0)
+	    (err = args_str(&c->a, h->note ? h->note : "")) < 0 ||
+	    (err = args_str(&c->a, wait ? wait->waiter_id : "")) < 0 ||
+	    (err = args_fmt(&c->a, "%lld",
+			    (long long)(wait ? wait->lease_ms : 0))) < 0 ||
+	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0)
 		goto out;
 out:
 	free(ns);
@@ -1025,6 +1040,23 @@ out:
 	return call_start(c, err);
 }
 
+int store_withdraw(struct store *st, const char *path, const char *waiter_id,
+		   store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_WITHDRAW, cb, arg);
+	char *ns = NULL, *node = NULL;
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	err = lock_keys(c, path, &ns, &node);
+	if (err == 0)
+		err = args_str(&c->a, waiter_id);
+	free(ns);
+	free(node);
+	return call_start(c, err);
+}
+
 int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_STAT, cb, arg);
@@ -1037,17 +1069,19 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 	if (is_root(path)) {
 		err = args_key(&c->a, st, "n", "", 0);
 		if (err < 0 || (err = args_key(&c->a, st, "l", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "n", "", 0)) < 0)
+		    (err = args_key(&c->a, st, "n", "", 0)) < 0 ||
+		    (err = args_key(&c->a, st, "q", "", 0)) < 0)
 			goto out;
 	} else {
 		if ((err = name_parent(path, &ns)) < 0 ||
 		    (err = name_lock_node(path, &node)) < 0 ||
 		    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
 		    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
-		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0)
+		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
+		    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0)
 			goto out;
 	}
-	c->nkeys = 3;
+	c->nkeys = 4;
 	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0)
@@ -1118,12 +1152,16 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 	    (err = args_key(&c->a, st, "c", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "f", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "dx", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
 	    (err = args_key(&c->a, st, "ds", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
-	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0)
+	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
+	    (err = args_key(&c->a, st, "q", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "wx", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "ws", path, len)) < 0)
 		goto out;
-	c->nkeys = 8;
+	c->nkeys = 12;
 	if ((err = args_str(&c->a, name_base(path))) < 0 ||
 	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
 		goto out;

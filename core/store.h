@@ -107,14 +107,27 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg);
 /* The entries of namespace `ns` (STORE_LISTING). */
 int store_list(struct store *st, const char *ns, store_cb *cb, void *arg);
 
+/* How a blocking acquire queues (see acquire.lua). */
+struct store_wait {
+	const char *waiter_id;   /* unique per request, same on re-checks */
+	int64_t lease_ms;        /* the queue entry dies unless re-checked */
+	const char *daemon_node;
+};
+
 /*
- * Take lock file `path` for `h`.  `excl` is O_EXCL.  Result: 0 with extra
- * "new" or "renewed" and the lock; -EEXIST, -EAGAIN (busy), -ENOENT,
- * -EISDIR.
+ * Take lock file `path` for `h`.  `excl` is O_EXCL.  With `wait`, a busy
+ * request is queued (FIFO across the cluster) and extra says what blocks
+ * it: "h|<expiry ms>|<lock node>" or "w|<expiry ms>|<waiter id>".  Result:
+ * 0 with extra "new" or "renewed" and the lock; -EEXIST, -EAGAIN (busy),
+ * -ENOENT, -EISDIR.
  */
 int store_acquire(struct store *st, const char *path,
-		  const struct store_holder *h, bool excl, store_cb *cb,
-		  void *arg);
+		  const struct store_holder *h, bool excl,
+		  const struct store_wait *wait, store_cb *cb, void *arg);
+
+/* Take waiter `waiter_id` of `path` out of every queue.  Result: 0. */
+int store_withdraw(struct store *st, const char *path, const char *waiter_id,
+		   store_cb *cb, void *arg);
 
 /*
  * Renew `holder_id`'s hold on `path` (grant `token`, 0 for any); set the

@@ -20,6 +20,8 @@
 struct event_base;
 struct store;
 struct leases;
+struct notifier;
+struct waitq;
 
 /* Permanent inode numbers. */
 #define INO_ROOT FUSE_ROOT_ID
@@ -36,6 +38,8 @@ struct lockfs {
 	struct fuse_session *se;
 	struct store *st;
 	struct leases *leases;
+	struct notifier *nt; /* NULL without amqp= */
+	struct waitq *wq;
 	struct inode_table *inodes;
 	const char *procfs;
 	int64_t started_ms;
@@ -66,6 +70,14 @@ struct handle {
 extern const struct fuse_lowlevel_ops lockfs_ops;
 
 void handle_free(struct handle *h);
+
+/*
+ * Publish a lock event (SPEC section 8) for lock file `path`: `event` is
+ * acquired, released, expired, broken, owner-exit or waiting.  Releases go
+ * to the lock's routing key, so they also wake its waiters.
+ */
+void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
+		    const struct lock_holder *h, int64_t time_ms);
 
 /* Create the permanent inodes.  Returns 0 or -ENOMEM. */
 int lockfs_inodes_init(struct lockfs *fs);

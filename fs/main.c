@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "lease.h"
+#include "notify.h"
+#include "waitq.h"
 #include "lockfs.h"
 #include "lockfs_config.h"
 #include "log.h"
@@ -60,8 +62,76 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: unmounting", (int)sig);
+	waitq_fail_all(fs->wq, -EIO); /* nobody stays stuck in the kernel */
 	fuse_session_exit(fs->se);
-	event_base_loopbreak(fs->base);
+	/* a moment for the withdrawals to reach Redis */
+	event_base_loopexit(fs->base, &(struct timeval){0, 300000});
+}
+
+static void on_broker_message(void *arg, const char *key, const char *body,
+			      size_t len)
+{
+	struct lockfs *fs = arg;
+
+	(void)body;
+	(void)len;
+	waitq_on_message(fs->wq, key);
+}
+
+static void on_broker_state(void *arg, bool up)
+{
+	struct lockfs *fs = arg;
+
+	waitq_on_broker(fs->wq, up);
+}
+
+static void on_lease_event(void *arg, const char *path, const char *reason,
+			   const struct lock_holder *h)
+{
+	struct lockfs *fs = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fs->releases++;
+	lockfs_publish(fs, reason, path, h,
+		       ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+}
+
+static int start_services(struct lockfs *fs, const struct store_config *scfg)
+{
+	const struct options *opt = fs->opt;
+	struct waitq_config wcfg = {.node = opt->node,
+				    .lease_ms = opt->ttl_ms};
+	char *exchange = NULL;
+	int err;
+
+	err = store_new(fs->base, scfg, &fs->st);
+	if (err < 0) {
+		log_warn(err, "cannot set up the redis store");
+		return err;
+	}
+	err = leases_new(fs->base, fs->st, fs->procfs, &fs->leases);
+	if (err < 0) {
+		log_warn(err, "cannot set up keepalive");
+		return err;
+	}
+	leases_set_event_cb(fs->leases, on_lease_event, fs);
+	if (opt->amqp && *opt->amqp) {
+		if (asprintf(&exchange, "lockfs.%s", opt->prefix) < 0)
+			return -ENOMEM;
+		err = notifier_new(fs->base, opt->amqp, exchange,
+				   on_broker_message, on_broker_state, fs,
+				   &fs->nt);
+		free(exchange);
+		if (err < 0) {
+			log_warn(err, "cannot set up the amqp notifier");
+			return err;
+		}
+	}
+	err = waitq_new(fs->base, fs->st, fs->nt, &wcfg, &fs->wq);
+	if (err < 0)
+		log_warn(err, "cannot set up the wait queue");
+	return err;
 }
 
 static int64_t wall_ms(void)
@@ -164,25 +234,21 @@ int main(int argc, char **argv)
 	fs.base = event_base_new();
 	if (fs.base == NULL)
 		goto out_fs;
-	err = store_new(fs.base, &scfg, &fs.st);
-	if (err < 0) {
-		log_warn(err, "cannot set up the redis store");
+	if (start_services(&fs, &scfg) < 0)
 		goto out_fs;
-	}
-	err = leases_new(fs.base, fs.st, fs.procfs, &fs.leases);
-	if (err < 0) {
-		log_warn(err, "cannot set up keepalive");
-		goto out_fs;
-	}
 	log_info("node %s mounted at %s (redis %s, prefix %s)", opt.node,
 		 cmd.mountpoint, opt.redis, opt.prefix);
 	err = run_loop(&fs);
 	rc = err < 0 ? 1 : 0;
 out_fs:
+	if (fs.wq)
+		waitq_fail_all(fs.wq, -EIO);
 	if (mounted)
 		fuse_session_unmount(fs.se);
+	store_free(fs.st); /* runs what is in flight, with EIO */
+	waitq_free(fs.wq);
+	notifier_free(fs.nt);
 	leases_free(fs.leases);
-	store_free(fs.st);
 	if (fs.se)
 		fuse_session_destroy(fs.se);
 	if (fs.base)

@@ -29,6 +29,9 @@
 #include "name.h"
 #include "owner.h"
 #include "store.h"
+#include "notify.h"
+#include "waitq.h"
+#include "event.h"
 
 #define XATTR_TOKEN "user.lockfs.token"
 
@@ -44,6 +47,8 @@ struct op {
 	size_t size;
 	off_t off;
 	int to_set;
+	bool is_create;
+	struct waiter *waiter;
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -457,8 +462,10 @@ static void acquired(struct op *op, const struct store_result *res,
 	if (in == NULL && (in = inodes_intern(fs->inodes, op->path,
 					      INODE_LOCK)) == NULL)
 		goto nomem;
-	if (strcmp(res->extra, "new") == 0)
+	if (strcmp(res->extra, "new") == 0) {
 		fs->grants++;
+		lockfs_publish(fs, "acquired", op->path, mine, res->now_ms);
+	}
 	leases_granted(fs->leases, op->path, mine, res->now_ms);
 	h->type = HANDLE_LOCK;
 	h->in = in;
@@ -491,38 +498,48 @@ nomem:
 	op_fail(op, -ENOMEM);
 }
 
-static void acquire_done(void *arg, const struct store_result *res,
-			 bool is_create)
+static void acquire_done(void *arg, int err, const struct store_result *res)
 {
 	struct op *op = arg;
 
-	if (res->err == 0) {
-		acquired(op, res, is_create);
+	if (err == 0) {
+		acquired(op, res, op->is_create);
 		return;
 	}
-	/* issue 3 turns a busy blocking acquire into a wait */
-	op_fail(op, res->err);
+	op_fail(op, err);
 }
 
-static void create_done(void *arg, const struct store_result *res)
+/* A signal (kill -9 included) withdraws the wait: SPEC section 3. */
+static void on_interrupt(fuse_req_t req, void *data)
 {
-	acquire_done(arg, res, true);
+	struct op *op = data;
+
+	(void)req;
+	waiter_cancel(op->waiter, -EINTR);
 }
 
-static void open_done(void *arg, const struct store_result *res)
+/*
+ * Acquire for `op`, waiting unless O_NONBLOCK.  Returns 0 when the waitq
+ * owns the reply, or -errno for the caller to answer.
+ */
+static int start_acquire(struct op *op, bool excl)
 {
-	acquire_done(arg, res, false);
-}
-
-static int start_acquire(struct op *op, bool excl, store_cb *cb)
-{
+	struct lockfs *fs = op->fs;
 	struct store_holder h;
+	bool block = !(op->fi.flags & O_NONBLOCK);
 	int err = request_owner(op->req, &op->owner);
 
 	if (err < 0)
 		return err;
-	holder_for(op->fs, &op->owner, &h);
-	return store_acquire(op->fs->st, op->path, &h, excl, cb, op);
+	holder_for(fs, &op->owner, &h);
+	err = waitq_acquire(fs->wq, op->path, &h, excl, block,
+			    fs->opt->acquire_timeout_ms, acquire_done, op,
+			    &op->waiter);
+	if (err < 0)
+		return err;
+	if (block)
+		fuse_req_interrupt_func(op->req, on_interrupt, op);
+	return 0;
 }
 
 /* A read-only O_CREAT of an absent lock: a local placeholder (SPEC 5). */
@@ -583,9 +600,9 @@ static void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto fail;
 	}
 	op->fi = *fi;
+	op->is_create = true;
 	free(path);
-	op_started(op, start_acquire(op, (fi->flags & O_EXCL) != 0,
-				     create_done));
+	op_started(op, start_acquire(op, (fi->flags & O_EXCL) != 0));
 	return;
 fail:
 	free(path);
@@ -640,7 +657,7 @@ static void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	op->fi = *fi;
-	op_started(op, start_acquire(op, false, open_done));
+	op_started(op, start_acquire(op, false));
 }
 
 static void lockfs_release(fuse_req_t req, fuse_ino_t ino,
@@ -922,9 +939,12 @@ static void unlink_done(void *arg, const struct store_result *res)
 
 	if (err == 0) {
 		fs->releases++;
-		for (size_t i = 0; i < res->lock.nholders; i++)
+		for (size_t i = 0; i < res->lock.nholders; i++) {
 			leases_lost(fs->leases, op->path,
 				    res->lock.holders[i].id);
+			lockfs_publish(fs, res->extra, op->path,
+				       &res->lock.holders[i], res->now_ms);
+		}
 		leases_forget(fs->leases, op->path, op->owner.id);
 	} else if ((err == -ENOENT || err == -EPERM) && stale) {
 		err = -ESTALE;
@@ -1408,3 +1428,23 @@ const struct fuse_lowlevel_ops lockfs_ops = {
 	.removexattr = lockfs_removexattr,
 	.create = lockfs_create,
 };
+
+void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
+		    const struct lock_holder *h, int64_t time_ms)
+{
+	char key[WAITQ_KEY_MAX], *node = NULL, *line = NULL;
+	size_t len;
+	bool release = strcmp(event, "acquired") != 0 &&
+		       strcmp(event, "waiting") != 0;
+
+	if (fs->nt == NULL || name_lock_node(path, &node) < 0)
+		return;
+	waitq_lock_key(node, key, sizeof(key));
+	if (!release)
+		key[0] = 'e'; /* events only: must not wake waiters */
+	if (event_format(time_ms, event, path, h->token, h->node, h->uid,
+			 h->mode, &line, &len) == 0)
+		notifier_publish(fs->nt, key, line, len);
+	free(line);
+	free(node);
+}

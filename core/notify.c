@@ -1,0 +1,590 @@
+/*
+ * notify.c - the RabbitMQ notifier (see notify.h).
+ *
+ * Two queues of small messages cross between the threads, each guarded by
+ * one mutex and signalled by an eventfd: commands (publish, bind, unbind,
+ * stop) go to the AMQP thread, events (message, up, down) come back to the
+ * loop.  The AMQP thread waits in poll() on its socket and its eventfd, so a
+ * publish leaves at once and a delivery is read as soon as it arrives; the
+ * poll timeout (HEARTBEAT_POLL_MS) lets rabbitmq-c send and check
+ * heartbeats.  Bindings are kept on both sides: reference counts on the
+ * loop side, the bound set on the AMQP side for re-binding after a
+ * reconnect.
+ */
+#include "notify.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HEARTBEAT_S 10
+#define HEARTBEAT_POLL_MS 1000
+#define CONNECT_TIMEOUT_S 3
+#define BACKOFF_MAX_MS 2000
+
+enum msg_type {
+	MSG_PUBLISH,
+	MSG_BIND,
+	MSG_UNBIND,
+	MSG_DELIVERY,
+	MSG_UP,
+	MSG_DOWN,
+};
+
+struct msg {
+	enum msg_type type;
+	char *key;
+	char *body;
+	size_t len;
+	STAILQ_ENTRY(msg) link;
+};
+
+STAILQ_HEAD(msg_queue, msg);
+
+/* A queue of messages from one thread to the other. */
+struct channel {
+	pthread_mutex_t lock;
+	struct msg_queue q;
+	int fd; /* eventfd */
+};
+
+struct binding {
+	char *key;
+	unsigned refs;
+	LIST_ENTRY(binding) link;
+};
+
+LIST_HEAD(binding_list, binding);
+
+struct notifier {
+	/* loop side */
+	struct event_base *base;
+	struct event *from_amqp_ev;
+	notifier_msg_cb *msg_cb;
+	notifier_state_cb *state_cb;
+	void *arg;
+	bool connected;
+	struct binding_list refs;
+	/* shared */
+	struct channel to_amqp, from_amqp;
+	bool stop; /* under to_amqp.lock */
+	/* AMQP thread side */
+	pthread_t thread;
+	bool thread_started;
+	char *url;
+	char *exchange;
+	amqp_connection_state_t conn;
+	amqp_bytes_t queue;
+	struct binding_list bound;
+};
+
+/* ---- messages ------------------------------------------------------ */
+
+static void msg_free(struct msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->key);
+	free(m->body);
+	free(m);
+}
+
+static struct msg *msg_new(enum msg_type type, const char *key,
+			   const char *body, size_t len)
+{
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->type = type;
+	if (key && (m->key = strdup(key)) == NULL)
+		goto fail;
+	if (body) {
+		m->body = malloc(len + 1);
+		if (m->body == NULL)
+			goto fail;
+		memcpy(m->body, body, len);
+		m->body[len] = '\0';
+		m->len = len;
+	}
+	return m;
+fail:
+	msg_free(m);
+	return NULL;
+}
+
+static int channel_init(struct channel *c)
+{
+	STAILQ_INIT(&c->q);
+	c->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->fd < 0)
+		return -errno;
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void channel_destroy(struct channel *c)
+{
+	struct msg *m;
+
+	if (c->fd < 0)
+		return;
+	while ((m = STAILQ_FIRST(&c->q)) != NULL) {
+		STAILQ_REMOVE_HEAD(&c->q, link);
+		msg_free(m);
+	}
+	pthread_mutex_destroy(&c->lock);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void channel_push(struct channel *c, struct msg *m)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&c->lock);
+	STAILQ_INSERT_TAIL(&c->q, m, link);
+	pthread_mutex_unlock(&c->lock);
+	if (write(c->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn(errno, "notifier: wake-up");
+}
+
+/* Take every queued message at once (in order) into `out`. */
+static void channel_take(struct channel *c, struct msg_queue *out)
+{
+	uint64_t count;
+
+	if (read(c->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn(errno, "notifier: wake-up");
+	STAILQ_INIT(out);
+	pthread_mutex_lock(&c->lock);
+	STAILQ_CONCAT(out, &c->q);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static struct binding *binding_find(struct binding_list *l, const char *key)
+{
+	struct binding *b;
+
+	LIST_FOREACH(b, l, link)
+		if (strcmp(b->key, key) == 0)
+			return b;
+	return NULL;
+}
+
+static void binding_free_all(struct binding_list *l)
+{
+	struct binding *b;
+
+	while ((b = LIST_FIRST(l)) != NULL) {
+		LIST_REMOVE(b, link);
+		free(b->key);
+		free(b);
+	}
+}
+
+/* ---- the AMQP thread ----------------------------------------------- */
+
+static bool amqp_ok(amqp_connection_state_t conn, const char *what)
+{
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
+
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return true;
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+		log_warnx("amqp: %s: %s", what, amqp_error_string2(r.library_error));
+	else
+		log_warnx("amqp: %s: refused by the broker", what);
+	return false;
+}
+
+static void amqp_drop(struct notifier *n)
+{
+	if (n->conn == NULL)
+		return;
+	amqp_destroy_connection(n->conn);
+	n->conn = NULL;
+	amqp_bytes_free(n->queue);
+	n->queue = amqp_empty_bytes;
+}
+
+static bool amqp_bind_key(struct notifier *n, const char *key, bool bind)
+{
+	if (bind)
+		amqp_queue_bind(n->conn, 1, n->queue,
+				amqp_cstring_bytes(n->exchange),
+				amqp_cstring_bytes(key), amqp_empty_table);
+	else
+		amqp_queue_unbind(n->conn, 1, n->queue,
+				  amqp_cstring_bytes(n->exchange),
+				  amqp_cstring_bytes(key), amqp_empty_table);
+	return amqp_ok(n->conn, bind ? "bind" : "unbind");
+}
+
+static int amqp_connect(struct notifier *n)
+{
+	struct amqp_connection_info ci;
+	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	amqp_socket_t *sock;
+	amqp_queue_declare_ok_t *q;
+	struct binding *b;
+	char *url = strdup(n->url);
+	int err = -EIO;
+
+	if (url == NULL)
+		return -ENOMEM;
+	amqp_default_connection_info(&ci);
+	if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
+		err = -EINVAL;
+		goto out;
+	}
+	n->conn = amqp_new_connection();
+	if (n->conn == NULL || (sock = amqp_tcp_socket_new(n->conn)) == NULL)
+		goto fail;
+	amqp_set_handshake_timeout(n->conn, &tv);
+	amqp_set_rpc_timeout(n->conn, &tv);
+	if (amqp_socket_open_noblock(sock, ci.host, ci.port, &tv) !=
+	    AMQP_STATUS_OK)
+		goto fail;
+	if (amqp_login(n->conn, ci.vhost, 0, 131072, HEARTBEAT_S,
+		       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
+		    .reply_type != AMQP_RESPONSE_NORMAL) {
+		log_warnx("amqp: login refused");
+		goto fail;
+	}
+	amqp_channel_open(n->conn, 1);
+	if (!amqp_ok(n->conn, "channel"))
+		goto fail;
+	amqp_exchange_declare(n->conn, 1, amqp_cstring_bytes(n->exchange),
+			      amqp_cstring_bytes("topic"), 0, 0, 0, 0,
+			      amqp_empty_table);
+	if (!amqp_ok(n->conn, "exchange"))
+		goto fail;
+	q = amqp_queue_declare(n->conn, 1, amqp_empty_bytes, 0, 0, 1, 1,
+			       amqp_empty_table);
+	if (!amqp_ok(n->conn, "queue") || q == NULL)
+		goto fail;
+	n->queue = amqp_bytes_malloc_dup(q->queue);
+	LIST_FOREACH(b, &n->bound, link)
+		if (!amqp_bind_key(n, b->key, true))
+			goto fail;
+	amqp_basic_consume(n->conn, 1, n->queue, amqp_empty_bytes, 0, 1, 1,
+			   amqp_empty_table);
+	if (!amqp_ok(n->conn, "consume"))
+		goto fail;
+	err = 0;
+	goto out;
+fail:
+	amqp_drop(n);
+out:
+	free(url);
+	return err;
+}
+
+/* Apply one command; false when the connection broke doing it. */
+static bool amqp_command(struct notifier *n, struct msg *m)
+{
+	struct binding *b = binding_find(&n->bound, m->key);
+	amqp_bytes_t body;
+
+	switch (m->type) {
+	case MSG_PUBLISH:
+		if (n->conn == NULL)
+			return true; /* a hint: dropped while down */
+		body.bytes = m->body;
+		body.len = m->len;
+		return amqp_basic_publish(n->conn, 1,
+					  amqp_cstring_bytes(n->exchange),
+					  amqp_cstring_bytes(m->key), 0, 0,
+					  NULL, body) == AMQP_STATUS_OK;
+	case MSG_BIND:
+		if (b)
+			return true;
+		b = calloc(1, sizeof(*b));
+		if (b == NULL || (b->key = strdup(m->key)) == NULL) {
+			free(b);
+			return true;
+		}
+		LIST_INSERT_HEAD(&n->bound, b, link);
+		return n->conn == NULL || amqp_bind_key(n, m->key, true);
+	case MSG_UNBIND:
+		if (b == NULL)
+			return true;
+		LIST_REMOVE(b, link);
+		free(b->key);
+		free(b);
+		return n->conn == NULL || amqp_bind_key(n, m->key, false);
+	default:
+		return true;
+	}
+}
+
+/* Run the queued commands; returns false to stop the thread. */
+static bool amqp_commands(struct notifier *n, bool *broken)
+{
+	struct msg_queue q;
+	struct msg *m;
+	bool stop;
+
+	channel_take(&n->to_amqp, &q);
+	while ((m = STAILQ_FIRST(&q)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q, link);
+		if (!*broken && !amqp_command(n, m))
+			*broken = true;
+		msg_free(m);
+	}
+	pthread_mutex_lock(&n->to_amqp.lock);
+	stop = n->stop;
+	pthread_mutex_unlock(&n->to_amqp.lock);
+	return !stop;
+}
+
+static void tell_loop(struct notifier *n, enum msg_type type,
+		      const char *key, const char *body, size_t len)
+{
+	struct msg *m = msg_new(type, key, body, len);
+
+	if (m)
+		channel_push(&n->from_amqp, m);
+}
+
+/* Read what is there without blocking; false when the connection broke. */
+static bool amqp_receive(struct notifier *n)
+{
+	struct timeval zero = {0, 0};
+
+	for (;;) {
+		amqp_envelope_t env;
+		amqp_rpc_reply_t r;
+		char *key;
+
+		amqp_maybe_release_buffers(n->conn);
+		r = amqp_consume_message(n->conn, &env, &zero, 0);
+		if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+		    r.library_error == AMQP_STATUS_TIMEOUT)
+			return true;
+		if (r.reply_type != AMQP_RESPONSE_NORMAL)
+			return false;
+		key = strndup(env.routing_key.bytes, env.routing_key.len);
+		if (key)
+			tell_loop(n, MSG_DELIVERY, key, env.message.body.bytes,
+				  env.message.body.len);
+		free(key);
+		amqp_destroy_envelope(&env);
+	}
+}
+
+static void *amqp_thread(void *arg)
+{
+	struct notifier *n = arg;
+	int backoff_ms = 100;
+
+	for (;;) {
+		struct pollfd pfd[2] = {{n->to_amqp.fd, POLLIN, 0},
+					{-1, POLLIN, 0}};
+		bool broken = false;
+		int timeout = HEARTBEAT_POLL_MS;
+
+		if (n->conn == NULL) {
+			if (amqp_connect(n) == 0) {
+				log_info("amqp: connected");
+				backoff_ms = 100;
+				tell_loop(n, MSG_UP, NULL, NULL, 0);
+			} else {
+				timeout = backoff_ms;
+				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS
+						     ? BACKOFF_MAX_MS
+						     : backoff_ms * 2;
+			}
+		}
+		if (n->conn) {
+			pfd[1].fd = amqp_get_sockfd(n->conn);
+			if (amqp_data_in_buffer(n->conn) ||
+			    amqp_frames_enqueued(n->conn))
+				timeout = 0;
+		}
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+			log_warn(errno, "amqp: poll");
+		if (!amqp_commands(n, &broken))
+			break;
+		if (n->conn && !broken && !amqp_receive(n))
+			broken = true;
+		if (n->conn && broken) {
+			log_warnx("amqp: connection lost; reconnecting");
+			amqp_drop(n);
+			tell_loop(n, MSG_DOWN, NULL, NULL, 0);
+		}
+	}
+	if (n->conn)
+		amqp_connection_close(n->conn, AMQP_REPLY_SUCCESS);
+	amqp_drop(n);
+	return NULL;
+}
+
+/* ---- the loop side ------------------------------------------------- */
+
+static void on_from_amqp(evutil_socket_t fd, short what, void *arg)
+{
+	struct notifier *n = arg;
+	struct msg_queue q;
+	struct msg *m;
+
+	(void)fd;
+	(void)what;
+	channel_take(&n->from_amqp, &q);
+	while ((m = STAILQ_FIRST(&q)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q, link);
+		if (m->type == MSG_DELIVERY && n->msg_cb)
+			n->msg_cb(n->arg, m->key, m->body, m->len);
+		else if (m->type == MSG_UP || m->type == MSG_DOWN) {
+			n->connected = m->type == MSG_UP;
+			if (n->state_cb)
+				n->state_cb(n->arg, n->connected);
+		}
+		msg_free(m);
+	}
+}
+
+static int send_command(struct notifier *n, enum msg_type type,
+			const char *key, const char *body, size_t len)
+{
+	struct msg *m = msg_new(type, key, body, len);
+
+	if (m == NULL)
+		return -ENOMEM;
+	channel_push(&n->to_amqp, m);
+	return 0;
+}
+
+int notifier_new(struct event_base *base, const char *url,
+		 const char *exchange, notifier_msg_cb *msg_cb,
+		 notifier_state_cb *state_cb, void *arg, struct notifier **out)
+{
+	struct notifier *n = calloc(1, sizeof(*n));
+	struct amqp_connection_info ci;
+	char *probe = NULL;
+	int err = -ENOMEM;
+
+	if (n == NULL)
+		return -ENOMEM;
+	n->to_amqp.fd = n->from_amqp.fd = -1;
+	n->base = base;
+	n->msg_cb = msg_cb;
+	n->state_cb = state_cb;
+	n->arg = arg;
+	n->queue = amqp_empty_bytes;
+	LIST_INIT(&n->refs);
+	LIST_INIT(&n->bound);
+	n->url = strdup(url);
+	n->exchange = strdup(exchange);
+	probe = strdup(url);
+	if (n->url == NULL || n->exchange == NULL || probe == NULL)
+		goto fail;
+	amqp_default_connection_info(&ci);
+	if (amqp_parse_url(probe, &ci) != AMQP_STATUS_OK) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if ((err = channel_init(&n->to_amqp)) < 0 ||
+	    (err = channel_init(&n->from_amqp)) < 0)
+		goto fail;
+	n->from_amqp_ev = event_new(base, n->from_amqp.fd, EV_READ | EV_PERSIST,
+				    on_from_amqp, n);
+	if (n->from_amqp_ev == NULL || event_add(n->from_amqp_ev, NULL) < 0) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (pthread_create(&n->thread, NULL, amqp_thread, n) != 0) {
+		err = -EAGAIN;
+		goto fail;
+	}
+	n->thread_started = true;
+	free(probe);
+	*out = n;
+	return 0;
+fail:
+	free(probe);
+	notifier_free(n);
+	return err;
+}
+
+void notifier_free(struct notifier *n)
+{
+	uint64_t one = 1;
+
+	if (n == NULL)
+		return;
+	if (n->thread_started) {
+		pthread_mutex_lock(&n->to_amqp.lock);
+		n->stop = true;
+		pthread_mutex_unlock(&n->to_amqp.lock);
+		if (write(n->to_amqp.fd, &one, sizeof(one)) < 0)
+			log_warn(errno, "notifier: stop");
+		pthread_join(n->thread, NULL);
+	}
+	if (n->from_amqp_ev)
+		event_free(n->from_amqp_ev);
+	channel_destroy(&n->to_amqp);
+	channel_destroy(&n->from_amqp);
+	binding_free_all(&n->refs);
+	binding_free_all(&n->bound);
+	free(n->url);
+	free(n->exchange);
+	free(n);
+}
+
+bool notifier_connected(const struct notifier *n)
+{
+	return n && n->connected;
+}
+
+int notifier_publish(struct notifier *n, const char *key, const char *body,
+		     size_t len)
+{
+	return send_command(n, MSG_PUBLISH, key, body, len);
+}
+
+int notifier_bind(struct notifier *n, const char *key)
+{
+	struct binding *b = binding_find(&n->refs, key);
+
+	if (b) {
+		b->refs++;
+		return 0;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL || (b->key = strdup(key)) == NULL) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->refs = 1;
+	LIST_INSERT_HEAD(&n->refs, b, link);
+	return send_command(n, MSG_BIND, key, NULL, 0);
+}
+
+void notifier_unbind(struct notifier *n, const char *key)
+{
+	struct binding *b = binding_find(&n->refs, key);
+
+	if (b == NULL || --b->refs > 0)
+		return;
+	LIST_REMOVE(b, link);
+	free(b->key);
+	free(b);
+	send_command(n, MSG_UNBIND, key, NULL, 0);
+}

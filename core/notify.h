@@ -1,0 +1,52 @@
+/*
+ * notify.h - RabbitMQ notifications: hints that wake waiters, never state.
+ *
+ * rabbitmq-c is not thread-safe and its calls block, so the notifier owns a
+ * thread with its own connection (one connection per thread, as rabbitmq-c
+ * wants).  The loop thread talks to it only through a command queue and a
+ * wake-up fd, and hears back the same way: messages and connection changes
+ * are delivered as callbacks on the loop thread (STYLE.md rule 5).
+ *
+ * One topic exchange per tree ("lockfs.<prefix>"); this daemon consumes from
+ * its own exclusive, auto-deleted queue, bound to the routing keys its
+ * waiters need (reference-counted here) and, while someone reads the event
+ * stream, to "#".  A publish while the broker is unreachable is dropped: the
+ * callers treat notifications as hints and re-check Redis on their own.
+ * The thread reconnects by itself, with heartbeats on, and re-binds.
+ */
+#ifndef LOCKFS_NOTIFY_H
+#define LOCKFS_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct notifier;
+
+/* A message arrived: `key` and `body` are valid during the call only. */
+typedef void notifier_msg_cb(void *arg, const char *key, const char *body,
+			     size_t len);
+/* The broker connection came up (true) or went down (false). */
+typedef void notifier_state_cb(void *arg, bool connected);
+
+/*
+ * Start a notifier for `url` (amqp://user:pass@host:port/vhost) publishing
+ * to exchange `exchange`.  Returns 0 or -errno (-EINVAL for a bad URL).
+ */
+int notifier_new(struct event_base *base, const char *url,
+		 const char *exchange, notifier_msg_cb *msg_cb,
+		 notifier_state_cb *state_cb, void *arg, struct notifier **out);
+/* Stop the thread and free; NULL is a no-op. */
+void notifier_free(struct notifier *n);
+
+bool notifier_connected(const struct notifier *n);
+
+/* Publish `body` with routing key `key` (best effort).  0 or -ENOMEM. */
+int notifier_publish(struct notifier *n, const char *key, const char *body,
+		     size_t len);
+
+/* Reference-counted bindings of this daemon's queue.  0 or -ENOMEM. */
+int notifier_bind(struct notifier *n, const char *key);
+void notifier_unbind(struct notifier *n, const char *key);
+
+#endif

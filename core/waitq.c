@@ -1,0 +1,446 @@
+/*
+ * waitq.c - waiting for locks without threads (see waitq.h).
+ *
+ * A waiter is always in one of three situations:
+ *   attempting  a store call is in flight (in_flight);
+ *   queued      Redis holds its queue entry and it sleeps on a routing-key
+ *               binding and a re-check timer;
+ *   done        its callback has run (answered); it lingers only while a
+ *               store call is still in flight, so that a late grant can be
+ *               released and the queue entry withdrawn.
+ * A wake-up (message, timer, broker reconnect) that arrives while a call is
+ * in flight is remembered (wake_pending) and acted on when the call
+ * returns, so no wake-up is lost and no two calls overlap.
+ *
+ * Waiters form a chain: each sleeps on the nearest request ahead of it
+ * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
+ * release wakes one request, not all of them.  Every wake-up is only a hint;
+ * the answer always comes from acquire.lua.
+ */
+#include "waitq.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "notify.h"
+
+#define RECHECK_AFTER_BIND_MS 100
+#define RETRY_AFTER_EIO_MS 1000
+
+struct waiter {
+	struct waitq *wq;
+	char *path;
+	struct store_holder h;
+	char *h_id, *h_node, *h_note; /* owned copies behind h */
+	bool excl, block;
+	char id[96];
+	waiter_done_cb *cb;
+	void *arg;
+	bool answered;
+	bool in_flight;
+	bool queued; /* Redis may hold a queue entry for it */
+	bool wake_pending;
+	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
+	struct event *recheck;
+	struct event *deadline;
+	LIST_ENTRY(waiter) link;
+};
+
+LIST_HEAD(waiter_list, waiter);
+
+struct waitq {
+	struct event_base *base;
+	struct store *st;
+	struct notifier *nt;
+	char *node;
+	int64_t lease_ms;
+	char nonce[17];
+	uint64_t next_id;
+	size_t count;
+	struct waiter_list list;
+};
+
+static void waiter_attempt(struct waiter *w);
+
+void waitq_lock_key(const char *node, char *buf, size_t size)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *s = node; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	snprintf(buf, size, "l.%016llx", (unsigned long long)h);
+}
+
+static void waiter_unbind(struct waiter *w)
+{
+	if (w->key[0] && w->wq->nt)
+		notifier_unbind(w->wq->nt, w->key);
+	w->key[0] = '\0';
+}
+
+/* Sleep on `key`; true when that is a new binding. */
+static bool waiter_bind(struct waiter *w, const char *key)
+{
+	if (strcmp(w->key, key) == 0)
+		return false;
+	waiter_unbind(w);
+	if (w->wq->nt && notifier_bind(w->wq->nt, key) < 0)
+		return false;
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	return true;
+}
+
+static void waiter_destroy(struct waiter *w)
+{
+	waiter_unbind(w);
+	if (w->recheck)
+		event_free(w->recheck);
+	if (w->deadline)
+		event_free(w->deadline);
+	LIST_REMOVE(w, link);
+	w->wq->count--;
+	free(w->path);
+	free(w->h_id);
+	free(w->h_node);
+	free(w->h_note);
+	free(w);
+}
+
+/* Tell the requests chained behind `w` that it left the queue. */
+static void waiter_announce_left(struct waiter *w)
+{
+	char key[WAITQ_KEY_MAX];
+
+	if (!w->queued || w->wq->nt == NULL)
+		return;
+	snprintf(key, sizeof(key), "w.%s", w->id);
+	notifier_publish(w->wq->nt, key, "", 0);
+}
+
+static void waiter_answer(struct waiter *w, int err,
+			  const struct store_result *res)
+{
+	if (w->answered)
+		return;
+	w->answered = true;
+	evtimer_del(w->recheck);
+	evtimer_del(w->deadline);
+	w->cb(w->arg, err, res);
+}
+
+static void arm(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static void ignore_result(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+static void on_withdrawn(void *arg, const struct store_result *res)
+{
+	struct waiter *w = arg;
+
+	(void)res;
+	w->in_flight = false;
+	waiter_announce_left(w);
+	waiter_destroy(w);
+}
+
+/* After its answer: undo what the last call did, then go away. */
+static void waiter_clean_up(struct waiter *w, const struct store_result *res)
+{
+	if (res && res->err == 0 && strcmp(res->extra, "new") == 0) {
+		log_info("%s: granted after its request was withdrawn; "
+			 "releasing",
+			 w->path);
+		if (store_release(w->wq->st, w->path, w->h.id, res->lock.token,
+				  false, ignore_result, NULL) < 0)
+			log_warnx("%s: could not release; it expires with "
+				  "its ttl",
+				  w->path);
+	}
+	if (w->queued && store_withdraw(w->wq->st, w->path, w->id,
+					on_withdrawn, w) == 0) {
+		w->in_flight = true;
+		return;
+	}
+	waiter_announce_left(w);
+	waiter_destroy(w);
+}
+
+/* Parse "h|<exp>|<node>" / "w|<exp>|<id>" into a routing key and expiry. */
+static int parse_blocker(const char *extra, char *key, size_t size,
+			 int64_t *exp)
+{
+	char *end;
+
+	if ((extra[0] != 'h' && extra[0] != 'w') || extra[1] != '|')
+		return -EINVAL;
+	*exp = strtoll(extra + 2, &end, 10);
+	if (*end != '|')
+		return -EINVAL;
+	if (extra[0] == 'h')
+		waitq_lock_key(end + 1, key, size);
+	else
+		snprintf(key, size, "w.%s", end + 1);
+	return 0;
+}
+
+static int64_t recheck_delay(struct waiter *w, int64_t blocker_in_ms)
+{
+	int64_t ms = w->wq->lease_ms / 3;
+
+	if (blocker_in_ms + 20 < ms)
+		ms = blocker_in_ms + 20;
+	if (!notifier_connected(w->wq->nt) && ms > WAITQ_BROKER_DOWN_MS)
+		ms = WAITQ_BROKER_DOWN_MS;
+	return ms;
+}
+
+static void waiter_sleep(struct waiter *w, const struct store_result *res)
+{
+	char key[WAITQ_KEY_MAX];
+	int64_t exp = 0, delay;
+	bool fresh;
+
+	if (parse_blocker(res->extra, key, sizeof(key), &exp) < 0) {
+		key[0] = '\0';
+		exp = res->now_ms + WAITQ_BROKER_DOWN_MS;
+	}
+	fresh = key[0] && waiter_bind(w, key);
+	delay = recheck_delay(w, exp - res->now_ms);
+	/* a release may have slipped by before the new binding took hold */
+	if (fresh && delay > RECHECK_AFTER_BIND_MS)
+		delay = RECHECK_AFTER_BIND_MS;
+	arm(w->recheck, delay);
+}
+
+static void on_attempt(void *arg, const struct store_result *res)
+{
+	struct waiter *w = arg;
+
+	w->in_flight = false;
+	if (w->answered) {
+		waiter_clean_up(w, res);
+		return;
+	}
+	if (res->err == -EAGAIN && w->block && res->extra[0]) {
+		w->queued = true;
+		waiter_sleep(w, res);
+	} else if (res->err == -EIO && w->queued) {
+		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
+	} else {
+		waiter_answer(w, res->err, res);
+		waiter_announce_left(w);
+		waiter_destroy(w);
+		return;
+	}
+	if (w->wake_pending) {
+		w->wake_pending = false;
+		waiter_attempt(w);
+	}
+}
+
+static void waiter_attempt(struct waiter *w)
+{
+	struct store_wait wait = {
+		.waiter_id = w->id,
+		.lease_ms = w->wq->lease_ms,
+		.daemon_node = w->wq->node,
+	};
+	int err;
+
+	if (w->in_flight) {
+		w->wake_pending = true;
+		return;
+	}
+	evtimer_del(w->recheck);
+	err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
+			    w->block ? &wait : NULL, on_attempt, w);
+	if (err < 0) {
+		arm(w->recheck, RETRY_AFTER_EIO_MS);
+		return;
+	}
+	w->in_flight = true;
+}
+
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	waiter_attempt(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	waiter_cancel(arg, -ETIMEDOUT);
+}
+
+int waitq_new(struct event_base *base, struct store *st,
+	      struct notifier *nt, const struct waitq_config *cfg,
+	      struct waitq **out)
+{
+	struct waitq *wq = calloc(1, sizeof(*wq));
+	uint64_t rnd = 0;
+
+	if (wq == NULL)
+		return -ENOMEM;
+	wq->base = base;
+	wq->st = st;
+	wq->nt = nt;
+	wq->lease_ms = cfg->lease_ms > 300 ? cfg->lease_ms : 300;
+	wq->node = strdup(cfg->node);
+	if (wq->node == NULL) {
+		free(wq);
+		return -ENOMEM;
+	}
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)(uintptr_t)wq;
+	snprintf(wq->nonce, sizeof(wq->nonce), "%016llx",
+		 (unsigned long long)rnd);
+	LIST_INIT(&wq->list);
+	*out = wq;
+	return 0;
+}
+
+void waitq_free(struct waitq *wq)
+{
+	struct waiter *w;
+
+	if (wq == NULL)
+		return;
+	waitq_fail_all(wq, -EIO);
+	while ((w = LIST_FIRST(&wq->list)) != NULL)
+		waiter_destroy(w);
+	free(wq->node);
+	free(wq);
+}
+
+static int copy_holder(struct waiter *w, const struct store_holder *h)
+{
+	w->h = *h;
+	w->h_id = strdup(h->id);
+	w->h_node = strdup(h->node);
+	w->h_note = h->note ? strdup(h->note) : NULL;
+	if (w->h_id == NULL || w->h_node == NULL ||
+	    (h->note && w->h_note == NULL))
+		return -ENOMEM;
+	w->h.id = w->h_id;
+	w->h.node = w->h_node;
+	w->h.note = w->h_note;
+	return 0;
+}
+
+int waitq_acquire(struct waitq *wq, const char *path,
+		  const struct store_holder *h, bool excl, bool block,
+		  int64_t timeout_ms, waiter_done_cb *cb, void *arg,
+		  struct waiter **out)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	int err = -ENOMEM;
+
+	if (w == NULL)
+		return -ENOMEM;
+	w->wq = wq;
+	LIST_INSERT_HEAD(&wq->list, w, link);
+	wq->count++;
+	w->excl = excl;
+	w->block = block;
+	w->cb = cb;
+	w->arg = arg;
+	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
+		 (unsigned long long)++wq->next_id);
+	w->path = strdup(path);
+	w->recheck = evtimer_new(wq->base, on_recheck, w);
+	w->deadline = evtimer_new(wq->base, on_deadline, w);
+	if (w->path == NULL || w->recheck == NULL || w->deadline == NULL ||
+	    copy_holder(w, h) < 0)
+		goto fail;
+	err = store_acquire(wq->st, w->path, &w->h, excl,
+			    block ? &(struct store_wait){w->id, wq->lease_ms,
+							 wq->node}
+				  : NULL,
+			    on_attempt, w);
+	if (err < 0)
+		goto fail;
+	w->in_flight = true;
+	if (block && timeout_ms > 0)
+		arm(w->deadline, timeout_ms);
+	if (out)
+		*out = w;
+	return 0;
+fail:
+	waiter_destroy(w);
+	return err;
+}
+
+void waiter_cancel(struct waiter *w, int err)
+{
+	if (w == NULL || w->answered)
+		return;
+	waiter_answer(w, err, NULL);
+	if (!w->in_flight)
+		waiter_clean_up(w, NULL);
+}
+
+void waitq_fail_all(struct waitq *wq, int err)
+{
+	struct waiter *w, *next;
+
+	for (w = LIST_FIRST(&wq->list); w != NULL; w = next) {
+		next = LIST_NEXT(w, link);
+		if (!w->answered)
+			waiter_cancel(w, err);
+	}
+}
+
+size_t waitq_count(const struct waitq *wq)
+{
+	const struct waiter *w;
+	size_t n = 0;
+
+	LIST_FOREACH(w, &wq->list, link)
+		if (!w->answered && w->queued)
+			n++;
+	return n;
+}
+
+void waitq_on_message(struct waitq *wq, const char *key)
+{
+	struct waiter *w;
+
+	LIST_FOREACH(w, &wq->list, link)
+		if (!w->answered && strcmp(w->key, key) == 0)
+			waiter_attempt(w);
+}
+
+void waitq_on_broker(struct waitq *wq, bool up)
+{
+	struct waiter *w;
+
+	LIST_FOREACH(w, &wq->list, link) {
+		if (w->answered || !w->queued)
+			continue;
+		if (up)
+			waiter_attempt(w); /* messages may have been missed */
+		else if (!w->in_flight)
+			arm(w->recheck, WAITQ_BROKER_DOWN_MS);
+	}
+}

@@ -1,0 +1,88 @@
+/*
+ * waitq.h - acquiring a lock, waiting for it if need be (SPEC section 3,
+ * "Waiting"; STYLE.md rule 6).
+ *
+ * Every acquire goes through here.  A blocking request that finds the lock
+ * busy is queued in Redis (FIFO across the cluster, see acquire.lua) and
+ * parked here as a small state machine with exactly one ending: granted,
+ * cancelled (a signal: EINTR), timed out (ETIMEDOUT), or failed (EIO at
+ * shutdown or when its first attempt cannot reach Redis).  It holds no
+ * thread: it sleeps until a RabbitMQ message says its blocker moved, until
+ * its blocker's known expiry, or until its re-check timer, and then asks
+ * Redis again.  While the broker is down it re-checks at least every
+ * WAITQ_BROKER_DOWN_MS.
+ *
+ * Routing keys (topic exchange, every legal lock name works because names
+ * are hashed): "l.<hash of lock node>" carries releases of that lock,
+ * "w.<waiter id>" says a queued request left the queue (granted or gone).
+ *
+ * Loop thread only.  The waitq owns its waiters; a `struct waiter *` handed
+ * out stays valid until its done callback has run.
+ */
+#ifndef LOCKFS_WAITQ_H
+#define LOCKFS_WAITQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define WAITQ_BROKER_DOWN_MS 1000
+#define WAITQ_KEY_MAX 128
+
+struct event_base;
+struct notifier;
+struct waitq;
+struct waiter;
+
+struct waitq_config {
+	const char *node;  /* this daemon's node name */
+	int64_t lease_ms;  /* a queue entry lives this long unless re-checked */
+};
+
+/*
+ * The end of one acquire: 0 and the store's result (granted: extra "new" or
+ * "renewed"), or -errno and possibly a result (for -EAGAIN/-EEXIST the
+ * lock's state).  `res` is valid during the call only.
+ */
+typedef void waiter_done_cb(void *arg, int err,
+			    const struct store_result *res);
+
+int waitq_new(struct event_base *base, struct store *st,
+	      struct notifier *nt, const struct waitq_config *cfg,
+	      struct waitq **out);
+/* Fails what still waits with -EIO, then frees; NULL is a no-op. */
+void waitq_free(struct waitq *wq);
+
+/*
+ * Acquire `path` for `h` (strings are copied).  `block` false: one attempt,
+ * -EAGAIN if busy.  `timeout_ms` > 0 bounds a wait (-ETIMEDOUT).  `*out`
+ * (may be NULL) receives a handle for waiter_cancel().  Returns 0 (the
+ * callback will run, never before this returns) or -errno (it will not).
+ */
+int waitq_acquire(struct waitq *wq, const char *path,
+		  const struct store_holder *h, bool excl, bool block,
+		  int64_t timeout_ms, waiter_done_cb *cb, void *arg,
+		  struct waiter **out);
+
+/*
+ * Withdraw `w`: its callback runs now with `err`, its queue entry is
+ * removed from Redis, and a grant that was already on its way is released.
+ */
+void waiter_cancel(struct waiter *w, int err);
+
+/* End every pending acquire with `err` (unmount, shutdown). */
+void waitq_fail_all(struct waitq *wq, int err);
+
+/* Requests waiting now on this node. */
+size_t waitq_count(const struct waitq *wq);
+
+/* Feed the notifier's deliveries and connection changes in. */
+void waitq_on_message(struct waitq *wq, const char *key);
+void waitq_on_broker(struct waitq *wq, bool up);
+
+/* "l.<16 hex digits>": where releases of lock node `node` are published. */
+void waitq_lock_key(const char *node, char *buf, size_t size);
+
+#endif

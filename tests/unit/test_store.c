@@ -1,0 +1,557 @@
+/*
+ * test_store.c - the Redis store against a real, private redis-server.
+ *
+ * Each test group starts its own redis-server on a unix socket in a temp
+ * directory (so parallel runs never collide), drives the asynchronous store
+ * on a libevent loop until each callback arrives, and checks what SPEC
+ * sections 1, 3, 4 and 9 promise: conflicts along the hierarchy in both
+ * directions, shared mode, tokens that only grow, expiry by the server's
+ * clock, namespaces, and EIO within backend_timeout from a frozen server
+ * with the late grant undone.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+struct server {
+	char dir[64];
+	char sock[128];
+	char url[160];
+	pid_t pid;
+};
+
+/* What a callback saw, copied out of the store's result. */
+struct seen {
+	bool done;
+	int err;
+	char extra[32];
+	enum store_kind kind;
+	int64_t token;
+	size_t nholders;
+	char holder0[128];
+	char note0[1100];
+	int64_t ttl0;
+	mode_t ns_mode;
+	gid_t ns_gid;
+	size_t nentries;
+	char entries[16][64];
+};
+
+struct fixture {
+	struct server srv;
+	struct event_base *base;
+	struct store *st;
+	int64_t timeout_ms;
+};
+
+static void server_start(struct server *s)
+{
+	char cmd[512];
+
+	if (s->dir[0] == '\0') { /* a restart keeps the directory */
+		snprintf(s->dir, sizeof(s->dir),
+			 "/tmp/lockfs-test-store-XXXXXX");
+		assert_non_null(mkdtemp(s->dir));
+	}
+	snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
+	snprintf(s->url, sizeof(s->url), "unix:%s", s->sock);
+	unlink(s->sock);
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		execlp("redis-server", "redis-server", "--port", "0",
+		       "--unixsocket", s->sock, "--save", "",
+		       "--appendonly", "no", "--dir", s->dir, "--loglevel",
+		       "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		struct stat st;
+
+		if (stat(s->sock, &st) == 0)
+			return;
+		usleep(20000);
+	}
+	snprintf(cmd, sizeof(cmd), "redis-server did not start in %s", s->dir);
+	fail_msg("%s", cmd);
+}
+
+static void server_stop(struct server *s)
+{
+	char cmd[128];
+
+	kill(s->pid, SIGCONT);
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", s->dir);
+}
+
+static int setup_with_timeout(void **state, int64_t timeout_ms)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct store_config cfg = {0};
+	char why[256];
+
+	assert_non_null(f);
+	server_start(&f->srv);
+	f->timeout_ms = timeout_ms;
+	f->base = event_base_new();
+	assert_non_null(f->base);
+	cfg.url = f->srv.url;
+	cfg.prefix = "t";
+	cfg.backend_timeout_ms = timeout_ms;
+	assert_int_equal(store_probe(&cfg, why, sizeof(why)), 0);
+	assert_int_equal(store_new(f->base, &cfg, &f->st), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with_timeout(state, 2000);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_free(f->st);
+	event_base_free(f->base);
+	server_stop(&f->srv);
+	free(f);
+	return 0;
+}
+
+static void record(void *arg, const struct store_result *r)
+{
+	struct seen *s = arg;
+
+	memset(s, 0, sizeof(*s));
+	s->done = true;
+	s->err = r->err;
+	snprintf(s->extra, sizeof(s->extra), "%s", r->extra ? r->extra : "");
+	s->kind = r->kind;
+	if (r->kind == STORE_LOCK) {
+		s->token = r->lock.token;
+		s->nholders = r->lock.nholders;
+		if (r->lock.nholders) {
+			snprintf(s->holder0, sizeof(s->holder0), "%s",
+				 r->lock.holders[0].id);
+			snprintf(s->note0, sizeof(s->note0), "%s",
+				 r->lock.holders[0].note);
+			s->ttl0 = r->lock.holders[0].ttl_ms;
+		}
+	}
+	if (r->kind == STORE_NAMESPACE) {
+		s->ns_mode = r->ns.mode;
+		s->ns_gid = r->ns.gid;
+	}
+	if (r->kind == STORE_LISTING) {
+		s->nentries = r->nentries;
+		for (size_t i = 0; i < r->nentries && i < 16; i++)
+			snprintf(s->entries[i], sizeof(s->entries[i]), "%s%s",
+				 r->entries[i].name,
+				 r->entries[i].is_namespace ? "/" : "");
+	}
+}
+
+static void wait_for(struct fixture *f, struct seen *s)
+{
+	for (int i = 0; i < 100000 && !s->done; i++)
+		event_base_loop(f->base, EVLOOP_ONCE);
+	assert_true(s->done);
+}
+
+static struct seen acquire_as(struct fixture *f, const char *path,
+			      const char *id, enum lock_mode mode,
+			      int64_t ttl_ms, bool excl)
+{
+	struct store_holder h = {
+		.id = id, .node = "n1", .uid = 1000, .gid = 1000,
+		.pid = 42, .session = 40, .kind = HOLDER_LEASE,
+		.mode = mode, .ttl_ms = ttl_ms, .keepalive = KEEPALIVE_OFF,
+	};
+	struct seen s = {0};
+
+	assert_int_equal(store_acquire(f->st, path, &h, excl, NULL, record, &s), 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen acquire(struct fixture *f, const char *path,
+			   const char *id)
+{
+	return acquire_as(f, path, id, LOCK_MODE_EXCLUSIVE, 10000, false);
+}
+
+static struct seen stat_of(struct fixture *f, const char *path)
+{
+	struct seen s = {0};
+
+	assert_int_equal(store_stat(f->st, path, record, &s), 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen release(struct fixture *f, const char *path,
+			   const char *id, int64_t token, bool force)
+{
+	struct seen s = {0};
+
+	assert_int_equal(
+		store_release(f->st, path, id, token, force, record, &s), 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen renew(struct fixture *f, const char *path, const char *id,
+			 int64_t token, int64_t ttl, const char *note)
+{
+	struct seen s = {0};
+
+	assert_int_equal(store_renew(f->st, path, id, token, ttl, -1, note,
+				     note ? strlen(note) : 0, record, &s),
+			 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen mkdir_ns(struct fixture *f, const char *path, mode_t mode)
+{
+	struct seen s = {0};
+
+	assert_int_equal(store_mkdir(f->st, path, mode, 1000, 1000, record, &s),
+			 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen rmdir_ns(struct fixture *f, const char *path)
+{
+	struct seen s = {0};
+
+	assert_int_equal(store_rmdir(f->st, path, record, &s), 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static struct seen list_ns(struct fixture *f, const char *path)
+{
+	struct seen s = {0};
+
+	assert_int_equal(store_list(f->st, path, record, &s), 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void test_acquire_table(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t tok;
+
+	s = acquire(f, "job", "A");
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "new");
+	assert_true(s.token > 0);
+	tok = s.token;
+	s = acquire(f, "job", "A"); /* held by the caller: a renewal */
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "renewed");
+	assert_int_equal(s.token, tok);
+	s = acquire_as(f, "job", "A", LOCK_MODE_EXCLUSIVE, 10000, true);
+	assert_int_equal(s.err, -EEXIST);
+	s = acquire(f, "job", "B");
+	assert_int_equal(s.err, -EAGAIN);
+	s = acquire_as(f, "job", "B", LOCK_MODE_EXCLUSIVE, 10000, true);
+	assert_int_equal(s.err, -EEXIST);
+	s = stat_of(f, "job");
+	assert_int_equal(s.kind, STORE_LOCK);
+	assert_string_equal(s.holder0, "A");
+	s = stat_of(f, "other");
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.kind, STORE_NONE);
+}
+
+static void test_hierarchy_both_ways(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "a", 0755).err, 0);
+	assert_int_equal(mkdir_ns(f, "a/b", 0755).err, 0);
+	assert_int_equal(acquire(f, "a/b/c", "A").err, 0);
+	/* a descendant held blocks its ancestors' directory locks */
+	assert_int_equal(acquire(f, "a/b/.lock", "B").err, -EAGAIN);
+	assert_int_equal(acquire(f, "a/.lock", "B").err, -EAGAIN);
+	assert_int_equal(acquire(f, ".lock", "B").err, -EAGAIN);
+	/* a sibling is unrelated */
+	assert_int_equal(acquire(f, "a/b/d", "B").err, 0);
+	assert_int_equal(release(f, "a/b/c", "A", 0, false).err, 0);
+	assert_int_equal(release(f, "a/b/d", "B", 0, false).err, 0);
+	/* now the ancestor's lock is free, and blocks what is below */
+	s = acquire(f, "a/.lock", "B");
+	assert_int_equal(s.err, 0);
+	assert_int_equal(acquire(f, "a/b/c", "A").err, -EAGAIN);
+	assert_int_equal(acquire(f, "a/b/.lock", "A").err, -EAGAIN);
+	assert_int_equal(acquire(f, ".lock", "A").err, -EAGAIN);
+	assert_int_equal(release(f, "a/.lock", "B", 0, false).err, 0);
+	assert_int_equal(acquire(f, ".lock", "A").err, 0);
+	assert_int_equal(acquire(f, "a/b/c", "B").err, -EAGAIN);
+}
+
+static void test_shared_mode(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(mkdir_ns(f, "db", 0755).err, 0);
+	assert_int_equal(
+		acquire_as(f, "db/.lock", "A", LOCK_MODE_SHARED, 10000, false)
+			.err,
+		0);
+	assert_int_equal(
+		acquire_as(f, "db/.lock", "B", LOCK_MODE_SHARED, 10000, false)
+			.err,
+		0);
+	assert_int_equal(
+		acquire_as(f, "db/t1", "C", LOCK_MODE_SHARED, 10000, false).err,
+		0);
+	assert_int_equal(stat_of(f, "db/.lock").nholders, 2);
+	/* exclusive conflicts with shared, on the node and below it */
+	assert_int_equal(acquire(f, "db/.lock", "D").err, -EAGAIN);
+	assert_int_equal(acquire(f, "db/t2", "D").err, -EAGAIN);
+	assert_int_equal(acquire(f, ".lock", "D").err, -EAGAIN);
+	/* a shared root lock coexists with shared ones below */
+	assert_int_equal(
+		acquire_as(f, ".lock", "D", LOCK_MODE_SHARED, 10000, false).err,
+		0);
+}
+
+static void test_tokens_only_grow(void **state)
+{
+	struct fixture *f = *state;
+	int64_t last = 0;
+	struct seen s;
+
+	for (int i = 0; i < 3; i++) {
+		s = acquire(f, "t", "A");
+		assert_int_equal(s.err, 0);
+		assert_true(s.token > last);
+		last = s.token;
+		assert_int_equal(release(f, "t", "A", s.token, false).err, 0);
+	}
+	s = acquire_as(f, "t", "A", LOCK_MODE_EXCLUSIVE, 150, false);
+	assert_true(s.token > last);
+	last = s.token;
+	sleep_ms(300);
+	s = acquire(f, "t", "B"); /* after expiry */
+	assert_int_equal(s.err, 0);
+	assert_true(s.token > last);
+}
+
+static void test_expiry_by_server_clock(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "e", 0755).err, 0);
+	s = acquire_as(f, "e/x", "A", LOCK_MODE_EXCLUSIVE, 200, false);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(acquire(f, "e/.lock", "B").err, -EAGAIN);
+	assert_int_equal(list_ns(f, "e").nentries, 1);
+	sleep_ms(350);
+	assert_int_equal(stat_of(f, "e/x").kind, STORE_NONE);
+	assert_int_equal(list_ns(f, "e").nentries, 0);
+	/* the expired descendant no longer blocks its ancestor */
+	assert_int_equal(acquire(f, "e/.lock", "B").err, 0);
+	/* and its owner learns it lost the lease */
+	assert_int_equal(renew(f, "e/x", "A", s.token, 0, NULL).err, -ESTALE);
+	assert_int_equal(release(f, "e/x", "A", 0, false).err, -ENOENT);
+}
+
+static void test_renew_and_release_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s, r;
+
+	s = acquire(f, "r", "A");
+	r = renew(f, "r", "A", s.token, 30000, "backup of db1");
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.ttl0, 30000);
+	assert_string_equal(r.note0, "backup of db1");
+	r = renew(f, "r", "A", s.token, 0, NULL); /* note kept */
+	assert_string_equal(r.note0, "backup of db1");
+	r = renew(f, "r", "B", 0, 0, NULL);
+	assert_int_equal(r.err, -ESTALE);
+	assert_string_equal(r.extra, "held");
+	assert_int_equal(renew(f, "r", "A", s.token + 1000, 0, NULL).err,
+			 -ESTALE);
+	assert_int_equal(release(f, "r", "B", 0, false).err, -EPERM);
+	assert_int_equal(release(f, "r", "A", s.token + 1000, false).err,
+			 -ESTALE);
+	r = release(f, "r", "B", 0, true);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.extra, "broken");
+	assert_string_equal(r.holder0, "A");
+	assert_int_equal(stat_of(f, "r").kind, STORE_NONE);
+	assert_int_equal(renew(f, "r", "A", s.token, 0, NULL).err, -ESTALE);
+}
+
+static void test_namespaces(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	s = stat_of(f, "");
+	assert_int_equal(s.kind, STORE_NAMESPACE);
+	assert_int_equal(s.ns_mode, 01777);
+	assert_int_equal(mkdir_ns(f, "n", 0750).err, 0);
+	assert_int_equal(mkdir_ns(f, "n", 0750).err, -EEXIST);
+	assert_int_equal(mkdir_ns(f, "x/y", 0750).err, -ENOENT);
+	assert_int_equal(stat_of(f, "n").ns_mode, 0750);
+	assert_int_equal(mkdir_ns(f, "n/sub", 0755).err, 0);
+	assert_int_equal(rmdir_ns(f, "n").err, -ENOTEMPTY);
+	assert_int_equal(rmdir_ns(f, "n/sub").err, 0);
+	assert_int_equal(acquire(f, "n/held", "A").err, 0);
+	assert_int_equal(mkdir_ns(f, "n/held", 0755).err, -EEXIST);
+	s = list_ns(f, "n");
+	assert_int_equal(s.nentries, 1);
+	assert_string_equal(s.entries[0], "held");
+	assert_int_equal(rmdir_ns(f, "n").err, -ENOTEMPTY);
+	assert_int_equal(release(f, "n/held", "A", 0, false).err, 0);
+	assert_int_equal(acquire(f, "n/.lock", "A").err, 0);
+	assert_int_equal(rmdir_ns(f, "n").err, -ENOTEMPTY);
+	assert_int_equal(release(f, "n/.lock", "A", 0, false).err, 0);
+	assert_int_equal(rmdir_ns(f, "n").err, 0);
+	assert_int_equal(stat_of(f, "n").kind, STORE_NONE);
+	assert_int_equal(rmdir_ns(f, "n").err, -ENOENT);
+	/* a lock in a namespace that is gone */
+	assert_int_equal(acquire(f, "n/x", "A").err, -ENOENT);
+	/* set-group-id directories pass on their group */
+	assert_int_equal(mkdir_ns(f, "g", 02770).err, 0);
+	s = mkdir_ns(f, "g/h", 0700);
+	assert_int_equal(s.ns_mode, 02700);
+	assert_int_equal(s.ns_gid, 1000);
+	s = (struct seen){0};
+	assert_int_equal(store_setattr(f->st, "g", 0711, -1, 55, record, &s),
+			 0);
+	wait_for(f, &s);
+	assert_int_equal(s.ns_mode, 0711);
+	assert_int_equal(s.ns_gid, 55);
+	/* a namespace name is not a lock file */
+	assert_int_equal(acquire(f, "g", "A").err, -EISDIR);
+}
+
+static int setup_short(void **state)
+{
+	return setup_with_timeout(state, 300);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void test_frozen_server_gives_eio_and_undoes_late_grant(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t t0;
+
+	assert_int_equal(stat_of(f, "z").err, 0); /* connected */
+	kill(f->srv.pid, SIGSTOP);
+	t0 = now_ms();
+	s = acquire(f, "z", "A");
+	assert_int_equal(s.err, -EIO);
+	assert_true(now_ms() - t0 >= 250);
+	assert_true(now_ms() - t0 < 2000);
+	kill(f->srv.pid, SIGCONT);
+	/* the late grant is released again by the store */
+	for (int i = 0; i < 50; i++) {
+		s = stat_of(f, "z");
+		if (s.kind == STORE_NONE)
+			break;
+		sleep_ms(20);
+	}
+	assert_int_equal(s.kind, STORE_NONE);
+	assert_int_equal(acquire(f, "z", "B").err, 0);
+}
+
+static void test_unreachable_server_gives_eio(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t t0;
+
+	assert_int_equal(stat_of(f, "z").err, 0);
+	kill(f->srv.pid, SIGKILL);
+	waitpid(f->srv.pid, NULL, 0);
+	t0 = now_ms();
+	s = acquire(f, "z", "A");
+	assert_int_equal(s.err, -EIO);
+	assert_true(now_ms() - t0 < 2000);
+	s = stat_of(f, "z");
+	assert_int_equal(s.err, -EIO);
+	server_start(&f->srv); /* same socket path: the store reconnects */
+	for (int i = 0; i < 100; i++) {
+		s = stat_of(f, "z");
+		if (s.err == 0)
+			break;
+		sleep_ms(50);
+	}
+	assert_int_equal(s.err, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_acquire_table, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hierarchy_both_ways,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_mode, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tokens_only_grow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_by_server_clock,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_frozen_server_gives_eio_and_undoes_late_grant,
+			setup_short, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unreachable_server_gives_eio, setup_short,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
