@@ -65,8 +65,9 @@ int owner_from_request(const char *procfs, const char *node, uid_t uid,
 int owner_make_id(struct owner *o);
 
 /*
- * Fill `sids` (sorted ascending, up to `max`) with the session ids of every
- * live process under `procfs`; returns how many, or -errno.  Used by
+ * Fill `sids` (sorted ascending, unique) with the session ids of every live
+ * process under `procfs`; returns how many, or -errno.  A return of `max`
+ * means the array was too small: grow it and call again.  Used by
  * keepalive to learn which sessions are still alive.
  */
 long owner_live_sessions(const char *procfs, pid_t *sids, size_t max);

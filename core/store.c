@@ -615,7 +615,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	log_info("redis: connected");
 	st->connected = true;
 	st->backoff_ms = 100;
-	redisEnableKeepAlive((redisContext *)&ac->c);
+	if (st->unix_path == NULL) /* TCP only: it fails on unix sockets */
+		redisEnableKeepAlive((redisContext *)&ac->c);
 	if (st->password)
 		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
 				  st->password);

@@ -17,7 +17,9 @@
 #include "lease.h"
 #include "lockfs.h"
 #include "lockfs_config.h"
+#include "notify.h"
 #include "store.h"
+#include "waitq.h"
 
 static const struct {
 	const char *name;
@@ -77,14 +79,16 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"redis=%s\n"
 		"amqp=%s\n"
 		"locks_held=%zu\n"
-		"waits_pending=%d\n"
+		"waits_pending=%zu\n"
 		"grants=%llu\n"
 		"releases=%llu\n"
 		"uptime=%lld\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
 		store_connected(fs->st) ? "connected" : "disconnected",
-		fs->opt->amqp ? "configured" : "none",
-		leases_count(fs->leases), 0,
+		fs->nt == NULL		      ? "none"
+		: notifier_connected(fs->nt) ? "connected"
+					      : "disconnected",
+		leases_count(fs->leases), waitq_count(fs->wq),
 		(unsigned long long)fs->grants,
 		(unsigned long long)fs->releases,
 		(long long)((now.tv_sec * 1000LL + now.tv_nsec / 1000000) -

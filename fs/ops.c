@@ -537,7 +537,14 @@ static int start_acquire(struct op *op, bool excl)
 			    &op->waiter);
 	if (err < 0)
 		return err;
-	if (block)
+	/*
+	 * A request already marked interrupted would have its function called
+	 * inside fuse_req_interrupt_func(), with the request's lock held while
+	 * our reply frees it: cancel directly instead.
+	 */
+	if (block && fuse_req_interrupted(op->req))
+		waiter_cancel(op->waiter, -EINTR);
+	else if (block)
 		fuse_req_interrupt_func(op->req, on_interrupt, op);
 	return 0;
 }
