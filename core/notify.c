@@ -253,6 +253,8 @@ static int amqp_connect(struct notifier *n)
 		err = -EINVAL;
 		goto out;
 	}
+	if (ci.vhost == NULL || *ci.vhost == '\0')
+		ci.vhost = "/"; /* "amqp://host/" means the default vhost */
 	n->conn = amqp_new_connection();
 	if (n->conn == NULL || (sock = amqp_tcp_socket_new(n->conn)) == NULL)
 		goto fail;
