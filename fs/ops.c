@@ -763,9 +763,14 @@ static int renew_error(struct op *op, const struct store_result *res,
 
 	if (res->err != -ESTALE)
 		return res->err;
+	/*
+	 * A lost lease is remembered (lease.h), not forgotten here: the VFS
+	 * retries a path operation that got ESTALE once, and the retry must
+	 * hear ESTALE again.
+	 */
 	if (by_handle || leases_is_stale(fs->leases, op->path, op->owner.id,
 					 0)) {
-		leases_forget(fs->leases, op->path, op->owner.id);
+		leases_lost(fs->leases, op->path, op->owner.id);
 		return -ESTALE;
 	}
 	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
@@ -954,10 +959,10 @@ static void unlink_done(void *arg, const struct store_result *res)
 		}
 		leases_forget(fs->leases, op->path, op->owner.id);
 	} else if ((err == -ENOENT || err == -EPERM) && stale) {
-		err = -ESTALE;
+		err = -ESTALE; /* remembered: see renew_error() */
 	}
 	if (err == -ESTALE)
-		leases_forget(fs->leases, op->path, op->owner.id);
+		leases_lost(fs->leases, op->path, op->owner.id);
 	fuse_reply_err(op->req, -err);
 	op_free(op);
 }
