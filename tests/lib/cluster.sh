@@ -24,6 +24,7 @@ T_FAIL=0
 CLUSTER_DIR=""
 CLUSTER_OPTS=""
 CLUSTER_N=0
+CLUSTER_NODES=0
 PRIVATE_SERVERS=""
 declare -a NODE_PIDS=()
 
@@ -61,9 +62,23 @@ expect() {
 }
 
 finish() {
+	cluster_stop_nodes
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 	exit $?
+}
+
+# Unmount every node and fail on any sanitizer report in their logs.
+cluster_stop_nodes() {
+	local i
+	for ((i = 1; i <= CLUSTER_N; i++)); do
+		cluster_node_stop "$i"
+		if grep -qE 'Sanitizer|runtime error' "$CLUSTER_DIR/n$i.log" 2>/dev/null; then
+			fail "node n$i: sanitizer report"
+			grep -A30 -E 'Sanitizer|runtime error' "$CLUSTER_DIR/n$i.log" | head -60
+		fi
+	done
+	CLUSTER_N=0
 }
 
 users_setup() {
@@ -144,6 +159,7 @@ cluster_node_kill() { # I [SIG]: the daemon dies, the mount goes stale
 cluster_mount() { # N [extra options, comma-separated]
 	local i
 	CLUSTER_N=$1
+	CLUSTER_NODES=$1
 	CLUSTER_OPTS=${2:+,$2}
 	cluster_servers
 	CLUSTER_DIR=$(mktemp -d /tmp/lockfs-test.XXXXXX)
@@ -158,12 +174,10 @@ cluster_mount() { # N [extra options, comma-separated]
 }
 
 cluster_cleanup() {
-	local i
-	for ((i = 1; i <= CLUSTER_N; i++)); do
-		cluster_node_stop "$i"
-	done
+	local i n=$CLUSTER_NODES
+	cluster_stop_nodes
 	if [ "$T_FAIL" -ne 0 ] && [ -n "$CLUSTER_DIR" ]; then
-		for ((i = 1; i <= CLUSTER_N; i++)); do
+		for ((i = 1; i <= n; i++)); do
 			echo "--- log of n$i"
 			tail -30 "$CLUSTER_DIR/n$i.log"
 		done

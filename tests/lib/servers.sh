@@ -87,8 +87,10 @@ rabbit_start() {
 	chown -R rabbitmq:rabbitmq "$dir"
 	chmod 755 "$LOCKFS_SERVERS_DIR"
 	# shellcheck disable=SC2046
-	(cd /tmp && env $(rabbit_env) setsid nohup rabbitmq-server \
-		>"$dir/server.out" 2>&1 &)
+	# every fd redirected for the whole background job, so that no pipe of
+	# the caller's stays open behind the server
+	(cd /tmp && exec env $(rabbit_env) setsid rabbitmq-server) \
+		>"$dir/server.out" 2>&1 </dev/null &
 	if ! servers_wait_port "$LOCKFS_AMQP_PORT" 90; then
 		echo "servers.sh: rabbitmq-server did not start; its log:" >&2
 		tail -20 "$dir/server.out" "$dir"/log/*.log >&2 2>/dev/null

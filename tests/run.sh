@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# run.sh - the README's test command, and what CI runs (.ci/run).
+#
+# On a fresh Debian machine, as root: installs what is missing, builds a
+# normal tree (build/) and an AddressSanitizer + UndefinedBehaviorSanitizer
+# tree (build-asan/), starts private Redis and RabbitMQ servers once, and
+# runs the unit and integration suites on both trees, then a short run of
+# the benchmarks.  Ends with "N passed, N failed" over the meson test runs;
+# exits non-zero if anything failed.  Every step is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3 libhiredis-dev
+librabbitmq-dev libevent-dev libcmocka-dev redis-server rabbitmq-server
+python3 procps psmisc util-linux"
+
+install_missing() {
+	local missing=()
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "== installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# the packages' own service start-up is not wanted (no init here)
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+}
+
+build() { # DIR [meson options]
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	meson compile -C "$dir" >/dev/null
+}
+
+install_missing
+[ -e /dev/fuse ] || { echo "run.sh: /dev/fuse is missing" >&2; exit 1; }
+echo "== building build/ and build-asan/"
+build build
+build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+RUN=$(mktemp -d /tmp/lockfs-run.XXXXXX)
+# shellcheck source=lib/servers.sh
+. tests/lib/servers.sh
+cleanup() {
+	servers_stop "$RUN" || true
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+echo "== starting private redis-server and rabbitmq-server"
+servers_start "$RUN"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+passed=0
+failed=0
+count() { # KEY LOG: a number from meson's summary ("Ok: 3"), or 0
+	local n
+	n=$(sed -n "s/^$1: *\([0-9]*\).*/\1/p" "$2" | tail -1)
+	echo "${n:-0}"
+}
+
+run_suites() { # DIR SUITE...
+	local dir=$1 log rc s
+	shift
+	for s in "$@"; do
+		echo "== $dir: suite $s"
+		log=$(mktemp)
+		rc=0
+		timeout -k 10 900 meson test -C "$dir" --suite "$s" \
+			--print-errorlogs --num-processes 1 >"$log" 2>&1 || rc=$?
+		cat "$log"
+		passed=$((passed + $(count Ok "$log")))
+		failed=$((failed + $(count Fail "$log") + $(count Timeout "$log")))
+		if [ "$rc" -ne 0 ] && ! grep -q '^Fail: *[1-9]' "$log" &&
+			! grep -q '^Timeout: *[1-9]' "$log"; then
+			failed=$((failed + 1)) # meson itself failed
+		fi
+		rm -f "$log"
+	done
+}
+
+run_suites build unit integration
+run_suites build-asan unit integration
+if meson test -C build --list 2>/dev/null | grep -q '^bench'; then
+	run_suites build bench
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
