@@ -1,7 +1,175 @@
 #!/usr/bin/env bash
-# waiting.sh - blocking acquisition (SPEC section 3 "Waiting"): placeholder
-# until the suite lands.
+# waiting.sh - blocking acquisition across nodes (SPEC section 3 "Waiting"
+# and "Keepalive", section 9): wake-ups over RabbitMQ and without it,
+# interrupted and killed waiters, FIFO across three nodes, a directory lock
+# not starved by its subtree, expiry waking a waiter, keepalive, timeouts,
+# a thousand waiters on one node, shutdown with waiters.
 . "$(dirname "$0")/../lib/cluster.sh"
-cluster_mount 2
-check "status answers" n1 bash -c "sed -n 's/^node=//p' $N1/.lockfs/status"
+cluster_mount 3
+WAITERS_BIN=${WAITERS_BIN:-$REPO/build/tests/integration/waiters}
+mkdir -p "$N1/w"
+
+# waiter NODE NAME OUT: a blocking open in a session of its own, that
+# writes "granted <ms>" to OUT once it has the lock, then holds it until
+# OUT.release appears.
+waiter() {
+	setsid bash -c '
+		s=$(date +%s%N)
+		exec 9>"$1" || { echo "failed $?" >"$2"; exit 1; }
+		echo "granted $(( ($(date +%s%N) - s) / 1000000 ))" >"$2"
+		while [ ! -e "$2.release" ]; do sleep 0.05; done
+		rm -f "$1"' waiter "$1" "$2" &
+}
+
+waiters_of() { info_field "$1" waiters; }
+export -f waiters_of
+wait_waiters() { # FILE N: until the lock's waiters= says N (10 s at most)
+	local k
+	for ((k = 0; k < 200; k++)); do
+		[ "$(waiters_of "$1")" = "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# --- a waiter on another node gets the lock when it is released ---------
+: >"$N1/w/a"
+waiter "$N2/w/a" /tmp/$$.a
+expect "the waiter is queued (waiters=1)" wait_waiters "$N1/w/a" 1
+expect "and still waits" test ! -s /tmp/$$.a
+t0=$(date +%s%N)
+rm "$N1/w/a"
+expect "granted after the release" wait_until 5 test -s /tmp/$$.a
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "within a second of the release (${ms} ms)" test "$ms" -lt 1000
+check "held by n2 now" n2 info_field "$N3/w/a" node
+touch /tmp/$$.a.release
+expect "released when its holder is done" wait_until 5 test ! -e "$N1/w/a"
+
+# --- interrupted and killed waiters leave nothing queued ----------------
+: >"$N1/w/b"
+setsid bash -c "exec 9>$N2/w/b" &
+p1=$!
+setsid python3 -c "import os; os.open('$N3/w/b', os.O_WRONLY)" &
+p2=$!
+expect "two waiters queued" wait_waiters "$N1/w/b" 2
+kill -TERM $p1 # (background jobs of a script ignore SIGINT)
+kill -9 $p2
+wait $p1 $p2 2>/dev/null
+expect "the interrupted and the killed waiter are gone (waiters=0)" wait_waiters "$N1/w/b" 0
+check "a signal with a handler gets EINTR" EINTR bash -c "
+  setsid python3 -c '
+import os, errno, signal
+signal.signal(signal.SIGALRM, lambda *a: None)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+try:
+    os.open(\"$N2/w/b\", os.O_WRONLY)
+    print(\"granted\")
+except OSError as e:
+    print(errno.errorcode[e.errno])'"
+rm "$N1/w/b"
+sleep 0.5
+expect "a killed waiter never inherits the lock" test ! -e "$N3/w/b"
+
+# --- FIFO across three nodes --------------------------------------------
+: >"$N1/w/fifo"
+rm -f /tmp/$$.order
+for i in 1 2 3 4 5 6; do
+	n=$(( (i % 3) + 1 ))
+	eval "mnt=\$N$n"
+	setsid bash -c "exec 9>$mnt/w/fifo && echo $i >>/tmp/$$.order; sleep 0.1; rm $mnt/w/fifo" &
+	wait_waiters "$N1/w/fifo" "$i"
+done
+check "six waiters queued across three nodes" 6 waiters_of "$N1/w/fifo"
+rm "$N1/w/fifo"
+for ((k = 0; k < 300; k++)); do
+	[ "$(cat /tmp/$$.order 2>/dev/null | wc -l)" = 6 ] && break
+	sleep 0.05
+done
+check "granted in the order they queued" "1 2 3 4 5 6" cat /tmp/$$.order
+
+# --- a directory lock waiting for its subtree is not starved -------------
+mkdir -p "$N1/d"
+: >"$N1/d/x"
+waiter "$N2/d/.lock" /tmp/$$.dir
+expect "d/.lock waits for d/x" wait_until 10 grep -q '^waits_pending=1' "$N2/.lockfs/status"
+check "a later lock below d is refused while d/.lock waits" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N3/d/y" wcn
+rm "$N1/d/x"
+expect "d/.lock is granted" wait_until 5 test -s /tmp/$$.dir
+touch /tmp/$$.dir.release
+
+# --- expiry wakes a waiter without any release message ---------------------
+setsid bash -c "printf 'keepalive=off\nttl=1s\n' > $N1/w/exp" 
+waiter "$N2/w/exp" /tmp/$$.exp
+t0=$(date +%s%N)
+expect "the waiter wins when the lease expires" wait_until 5 test -s /tmp/$$.exp
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "about when the 1 s lease ran out (${ms} ms)" test "$ms" -lt 2500
+touch /tmp/$$.exp.release
+
+# --- keepalive ---------------------------------------------------------------
+setsid bash -c "echo ttl=1s > $N1/w/ka; sleep 3" &
+ka=$!
+sleep 2.5
+check "held past its 1 s ttl while the session lives" n1 info_field "$N2/w/ka" node
+wait $ka
+expect "released as soon as the session ends" wait_until 2 test ! -e "$N2/w/ka"
+setsid bash -c "printf 'keepalive=off\nttl=1s\n' > $N1/w/ka2"
+sleep 1.5
+expect "keepalive=off: expires after its ttl" test ! -e "$N2/w/ka2"
+
+# --- acquire_timeout ---------------------------------------------------------
+CLUSTER_OPTS=",acquire_timeout=1s"
+CLUSTER_N=4 CLUSTER_NODES=4
+cluster_node_start 4 && N4=$CLUSTER_DIR/n4
+: >"$N1/w/to"
+check "acquire_timeout=1s: ETIMEDOUT" ETIMEDOUT in_session python3 "$TESTS_LIB/fsop.py" open "$N4/w/to" w
+check "and nothing stays queued" 0 waiters_of "$N1/w/to"
+check "O_NONBLOCK still fails at once: EAGAIN" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N4/w/to" wn
+
+# --- the broker down: waiters still win, within about a second ------------
+if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
+	rabbit_stop
+	expect "the node sees the broker down" wait_until 10 grep -q '^amqp=disconnected' "$N2/.lockfs/status"
+	: >"$N1/w/nb"
+	waiter "$N2/w/nb" /tmp/$$.nb
+	wait_waiters "$N1/w/nb" 1
+	t0=$(date +%s%N)
+	rm "$N1/w/nb"
+	expect "granted without the broker" wait_until 5 test -s /tmp/$$.nb
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	expect "within about a second (${ms} ms)" test "$ms" -lt 1600
+	touch /tmp/$$.nb.release
+	rabbit_start
+	expect "the node reconnects by itself" wait_until 20 grep -q '^amqp=connected' "$N2/.lockfs/status"
+	: >"$N1/w/nb2"
+	waiter "$N2/w/nb2" /tmp/$$.nb2
+	wait_waiters "$N1/w/nb2" 1
+	t0=$(date +%s%N)
+	rm "$N1/w/nb2"
+	wait_until 5 test -s /tmp/$$.nb2
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	expect "wake-ups flow again after the restart (${ms} ms)" test "$ms" -lt 500
+	touch /tmp/$$.nb2.release
+fi
+
+# --- a thousand waiters on one node ---------------------------------------
+"$WAITERS_BIN" "$N2/w/many" 1000 120 >/tmp/$$.many &
+wp=$!
+wait_until 60 grep -q queued /tmp/$$.many
+threads=$(awk '/^Threads:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
+expect "1000 waiters cost the daemon no threads ($threads threads)" test "$threads" -le 4
+wait $wp
+check "all 1000 queued, all granted in turn" "queued 1000 granted 1000" cat /tmp/$$.many
+
+# --- shutdown with a waiter: it gets an error, never hangs -----------------
+: >"$N1/w/sd"
+setsid bash -c "exec 9>$N3/w/sd && echo granted" >/tmp/$$.sd 2>&1 &
+sp=$!
+wait_waiters "$N1/w/sd" 1
+kill -TERM "${NODE_PIDS[3]}"
+expect "the waiter returns when its node shuts down" wait_until 5 bash -c "! kill -0 $sp 2>/dev/null"
+expect "with an error, not the lock" bash -c "! grep -q granted /tmp/$$.sd"
+
+rm -f /tmp/$$.*
 finish
