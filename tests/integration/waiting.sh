@@ -57,16 +57,17 @@ kill -TERM $p1 # (background jobs of a script ignore SIGINT)
 kill -9 $p2
 wait $p1 $p2 2>/dev/null
 expect "the interrupted and the killed waiter are gone (waiters=0)" wait_waiters "$N1/w/b" 0
-check "a signal with a handler gets EINTR" EINTR bash -c "
-  setsid python3 -c '
-import os, errno, signal
+cat >/tmp/$$.eintr.py <<'EOP'
+# open(2) straight from libc (Python itself would retry on EINTR)
+import ctypes, errno, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
 signal.signal(signal.SIGALRM, lambda *a: None)
 signal.setitimer(signal.ITIMER_REAL, 0.5)
-try:
-    os.open(\"$N2/w/b\", os.O_WRONLY)
-    print(\"granted\")
-except OSError as e:
-    print(errno.errorcode[e.errno])'"
+fd = libc.open(sys.argv[1].encode(), os.O_WRONLY)
+print("granted" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
+EOP
+check "a signal with a handler ends the wait with EINTR" EINTR setsid python3 /tmp/$$.eintr.py "$N2/w/b"
+check "and withdraws it" 0 waiters_of "$N1/w/b"
 rm "$N1/w/b"
 sleep 0.5
 expect "a killed waiter never inherits the lock" test ! -e "$N3/w/b"
