@@ -104,9 +104,12 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), in))
 		granted++;
 	printf("granted %d\n", granted);
+	fflush(stdout);
 	for (int i = 0; i < n; i++) {
 		kill(pids[i], SIGKILL);
 		waitpid(pids[i], NULL, 0);
 	}
+	fclose(in);
+	free(pids);
 	return granted == n ? 0 : 1;
 }
