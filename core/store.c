@@ -888,33 +888,34 @@ static bool is_root(const char *path)
 
 /*
  * The keys of acquire, renew, release and withdraw: the lock layout at the
- * top of lib.lua (K_*).  Returns the namespace and node of `path` too.
+ * top of lib.lua (K_*).  Returns the node of `path` too, in `*node`.
  */
-static int lock_keys(struct call *c, const char *path, char **ns,
-		     char **node)
+static int lock_keys(struct call *c, const char *path, char **node)
 {
 	static const char *const per_node[] = {"l", "dx", "ds",
 					       "q", "wx", "ws"};
 	struct store *st = c->st;
 	size_t lens[NAME_DEPTH_MAX + 1], n;
+	char *ns = NULL;
 	int err;
 
-	err = name_parent(path, ns);
+	err = name_parent(path, &ns);
 	if (err < 0)
-		return err;
+		goto out;
 	err = name_lock_node(path, node);
 	if (err < 0)
-		return err;
+		goto out;
 	n = name_ancestor_lengths(*node, lens, NAME_DEPTH_MAX + 1);
+	err = -ENAMETOOLONG;
 	if (n > NAME_DEPTH_MAX + 1)
-		return -ENAMETOOLONG;
+		goto out;
 	if ((err = args_key(&c->a, st, "token", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "n", *ns, strlen(*ns))) < 0 ||
-	    (err = args_key(&c->a, st, "f", *ns, strlen(*ns))) < 0 ||
+	    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
+	    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0 ||
 	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
 	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
 	    (err = args_key(&c->a, st, "wseq", "", 0)) < 0)
-		return err;
+		goto out;
 	for (size_t i = 0; i <= n; i++) {
 		/* the node itself first, then its ancestors, root first */
 		size_t len = i == 0 ? strlen(*node) : lens[i - 1];
@@ -922,10 +923,12 @@ static int lock_keys(struct call *c, const char *path, char **ns,
 		for (size_t k = 0; k < 6; k++)
 			if ((err = args_key(&c->a, st, per_node[k], *node,
 					    len)) < 0)
-				return err;
+				goto out;
 	}
 	c->nkeys = c->a.n;
-	return 0;
+out:
+	free(ns);
+	return err;
 }
 
 int store_acquire(struct store *st, const char *path,
@@ -934,7 +937,7 @@ int store_acquire(struct store *st, const char *path,
 {
 	char flags[3] = "";
 	struct call *c = call_new(st, SCRIPT_ACQUIRE, cb, arg);
-	char *ns = NULL, *node = NULL;
+	char *node = NULL;
 	const char *leaf = name_base(path);
 	int err;
 
@@ -944,7 +947,7 @@ int store_acquire(struct store *st, const char *path,
 		strcat(flags, "e");
 	if (wait)
 		strcat(flags, "w");
-	err = lock_keys(c, path, &ns, &node);
+	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
 	c->comp_path = strdup(path);
@@ -960,7 +963,7 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_str(&c->a, flags)) < 0 ||
 	    (err = args_str(&c->a, leaf)) < 0 ||
 	    (err = args_str(&c->a, node)) < 0 ||
-	    (err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, strchr(path, '/') ? "0" : "1")) < 0 ||
 	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, h->node)) < 0 ||
 	    (err = args_fmt(&c->a, "%u", (unsigned)h->uid)) < 0 ||
@@ -976,7 +979,6 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0)
 		goto out;
 out:
-	free(ns);
 	free(node);
 	return call_start(c, err);
 }
@@ -986,12 +988,12 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 		size_t note_len, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RENEW, cb, arg);
-	char *ns = NULL, *node = NULL;
+	char *node = NULL;
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	err = lock_keys(c, path, &ns, &node);
+	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
 	if ((err = args_str(&c->a, holder_id)) < 0 ||
@@ -1012,7 +1014,6 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 	    (err = args_str(&c->a, node)) < 0)
 		goto out;
 out:
-	free(ns);
 	free(node);
 	return call_start(c, err);
 }
@@ -1021,12 +1022,12 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RELEASE, cb, arg);
-	char *ns = NULL, *node = NULL;
+	char *node = NULL;
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	err = lock_keys(c, path, &ns, &node);
+	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
 	if ((err = args_str(&c->a, holder_id)) < 0 ||
@@ -1036,7 +1037,6 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 	    (err = args_str(&c->a, node)) < 0)
 		goto out;
 out:
-	free(ns);
 	free(node);
 	return call_start(c, err);
 }
@@ -1045,15 +1045,14 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 		   store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_WITHDRAW, cb, arg);
-	char *ns = NULL, *node = NULL;
+	char *node = NULL;
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	err = lock_keys(c, path, &ns, &node);
+	err = lock_keys(c, path, &node);
 	if (err == 0)
 		err = args_str(&c->a, waiter_id);
-	free(ns);
 	free(node);
 	return call_start(c, err);
 }

@@ -13,27 +13,10 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${LOCKFS_RUN:-/tmp/lockfs-cluster}
-PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3 libhiredis-dev
-librabbitmq-dev libevent-dev libcmocka-dev redis-server rabbitmq-server
-python3 procps psmisc util-linux"
+# shellcheck source=../tests/lib/deps.sh
+. "$REPO/tests/lib/deps.sh"
 # shellcheck source=../tests/lib/servers.sh
 . "$REPO/tests/lib/servers.sh"
-
-install_missing() {
-	local missing=() p
-	for p in $PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	echo "installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	rm -f /usr/sbin/policy-rc.d
-}
 
 mounted_nodes() {
 	local m

@@ -238,6 +238,29 @@ static bool is_control_name(const struct inode *parent, const char *name)
 	return parent->ino == INO_ROOT && strcmp(name, NAME_CONTROL_DIR) == 0;
 }
 
+/*
+ * An op for child `name` of directory `parent`, or NULL after answering the
+ * request with the error: a bad name, or `control_err` for the control
+ * directory's own name.
+ */
+static struct op *child_op(fuse_req_t req, fuse_ino_t parent,
+			   const char *name, int control_err)
+{
+	struct inode *p = NULL;
+	struct op *op = NULL;
+	char *path = NULL;
+	int err = child_path(fs_of(req), parent, name, &p, &path);
+
+	if (err == 0 && is_control_name(p, name))
+		err = -control_err;
+	if (err == 0 && (op = op_new(req, NULL, path)) == NULL)
+		err = -ENOMEM;
+	free(path);
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	return op;
+}
+
 /* ---- lookup and getattr -------------------------------------------- */
 
 static void lookup_done(void *arg, const struct store_result *res)
@@ -287,41 +310,27 @@ static void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *p = inodes_get(fs->inodes, parent), *in = NULL;
-	char *path = NULL;
+	struct stat st;
 	struct op *op;
-	int err;
+	int err = 0;
 
-	if (p && p->kind == INODE_CONTROL_DIR) {
+	/* the control directory and its files are local: no Redis */
+	if (p && p->kind == INODE_CONTROL_DIR)
 		err = control_lookup(fs, name, &in);
-		if (err < 0) {
-			fuse_reply_err(req, -err);
-			return;
-		}
-		struct stat st;
-
-		control_attr(fs, in, &st);
-		reply_entry(fs, req, in, &st);
-		return;
-	}
-	if (p && is_control_name(p, name)) {
-		struct stat st;
-
+	else if (p && is_control_name(p, name))
 		in = inodes_get(fs->inodes, INO_CONTROL_DIR);
-		control_attr(fs, in, &st);
-		reply_entry(fs, req, in, &st);
-		return;
-	}
-	err = child_path(fs, parent, name, &p, &path);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
 	}
-	op = op_new(req, NULL, path);
-	free(path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	if (in) {
+		control_attr(fs, in, &st);
+		reply_entry(fs, req, in, &st);
 		return;
 	}
+	op = child_op(req, parent, name, EEXIST);
+	if (op == NULL)
+		return;
 	err = request_owner(req, &op->owner);
 	if (err < 0) {
 		op_fail(op, err);
@@ -969,32 +978,17 @@ static void unlink_done(void *arg, const struct store_result *res)
 
 static void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct lockfs *fs = fs_of(req);
-	struct inode *p = NULL;
-	char *path = NULL;
-	struct op *op;
+	struct op *op = child_op(req, parent, name, EPERM);
 	int err;
 
-	err = child_path(fs, parent, name, &p, &path);
-	if (err == 0 && is_control_name(p, name))
-		err = -EPERM;
-	if (err < 0) {
-		free(path);
-		fuse_reply_err(req, -err);
+	if (op == NULL)
 		return;
-	}
-	op = op_new(req, NULL, path);
-	free(path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	err = request_owner(req, &op->owner);
 	if (err < 0) {
 		op_fail(op, err);
 		return;
 	}
-	op_started(op, store_release(fs->st, op->path, op->owner.id, 0,
+	op_started(op, store_release(op->fs->st, op->path, op->owner.id, 0,
 				     op->owner.uid == 0, unlink_done, op));
 }
 
@@ -1023,31 +1017,17 @@ static void mkdir_done(void *arg, const struct store_result *res)
 static void lockfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode)
 {
-	struct lockfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct inode *p = NULL;
-	char *path = NULL;
 	struct op *op;
-	int err;
 
-	err = child_path(fs, parent, name, &p, &path);
-	if (err == 0 && is_control_name(p, name))
-		err = -EEXIST;
-	else if (err == 0 && name_is_dir_lock(name))
-		err = -EINVAL;
-	if (err < 0) {
-		free(path);
-		fuse_reply_err(req, -err);
+	if (name_is_dir_lock(name)) {
+		fuse_reply_err(req, EINVAL); /* reserved for the lock */
 		return;
 	}
-	op = op_new(req, NULL, path);
-	free(path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op_started(op, store_mkdir(fs->st, op->path, mode & 07777, ctx->uid,
-				   ctx->gid, mkdir_done, op));
+	op = child_op(req, parent, name, EEXIST);
+	if (op)
+		op_started(op, store_mkdir(op->fs->st, op->path, mode & 07777,
+					   ctx->uid, ctx->gid, mkdir_done, op));
 }
 
 static void rmdir_done(void *arg, const struct store_result *res)
@@ -1060,27 +1040,11 @@ static void rmdir_done(void *arg, const struct store_result *res)
 
 static void lockfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct lockfs *fs = fs_of(req);
-	struct inode *p = NULL;
-	char *path = NULL;
-	struct op *op;
-	int err;
+	struct op *op = child_op(req, parent, name, EBUSY);
 
-	err = child_path(fs, parent, name, &p, &path);
-	if (err == 0 && is_control_name(p, name))
-		err = -EBUSY;
-	if (err < 0) {
-		free(path);
-		fuse_reply_err(req, -err);
-		return;
-	}
-	op = op_new(req, NULL, path);
-	free(path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op_started(op, store_rmdir(fs->st, op->path, rmdir_done, op));
+	if (op)
+		op_started(op, store_rmdir(op->fs->st, op->path, rmdir_done,
+					   op));
 }
 
 static void opendir_done(void *arg, const struct store_result *res)

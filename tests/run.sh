@@ -10,27 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-
-PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3 libhiredis-dev
-librabbitmq-dev libevent-dev libcmocka-dev redis-server rabbitmq-server
-python3 procps psmisc util-linux"
-
-install_missing() {
-	local missing=()
-	for p in $PACKAGES; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	echo "== installing: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# the packages' own service start-up is not wanted (no init here)
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	rm -f /usr/sbin/policy-rc.d
-}
+# shellcheck source=lib/deps.sh
+. tests/lib/deps.sh
 
 build() { # DIR [meson options]
 	local dir=$1

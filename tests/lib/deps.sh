@@ -1,0 +1,25 @@
+# deps.sh - the Debian packages lockfs needs, installed when missing.
+# Sourced by tests/run.sh and examples/local-cluster.sh.
+
+LOCKFS_PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3
+libhiredis-dev librabbitmq-dev libevent-dev libcmocka-dev redis-server
+rabbitmq-server python3 procps psmisc util-linux"
+
+# install_missing: apt-get install what dpkg does not have yet.  The
+# packages' own service start-up is suppressed: lockfs starts private
+# servers of its own, and there may be no init system at all.
+install_missing() {
+	local missing=() p
+	for p in $LOCKFS_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "== installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+}
