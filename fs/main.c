@@ -12,6 +12,9 @@
  * a mount whose every operation returns EIO.
  */
 #include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,6 +137,31 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 	return err;
 }
 
+/*
+ * A daemon that was killed leaves its mount point dead ("Transport endpoint
+ * is not connected"); detach it so that a restarted daemon mounts cleanly.
+ */
+static void clear_dead_mount(const char *mountpoint)
+{
+	struct stat st;
+	pid_t pid;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	log_info("%s: detaching the dead mount of an earlier daemon",
+		 mountpoint);
+	if (umount2(mountpoint, MNT_DETACH) == 0)
+		return;
+	pid = fork(); /* not root: ask fusermount3 */
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", mountpoint,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 static int64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -224,6 +252,7 @@ int main(int argc, char **argv)
 	fs.se = fuse_session_new(&args, &lockfs_ops, sizeof(lockfs_ops), &fs);
 	if (fs.se == NULL)
 		goto out_fs;
+	clear_dead_mount(cmd.mountpoint);
 	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
 		goto out_fs;
 	mounted = true;
