@@ -10,7 +10,9 @@
 --       9 holder node, 10 uid, 11 gid, 12 pid, 13 session,
 --       14 kind 'lease'|'handle', 15 keepalive, 16 note, 17 waiter id
 --       (unique per request, the same on every re-check), 18 waiter lease
---       ms, 19 daemon node
+--       ms, 19 daemon node, 20 lease to absorb ('' none): a handle lock
+--       asked for by a process whose own lease holds the lock converts
+--       that lease instead of waiting behind itself
 --
 -- A request is granted when no live holder conflicts with it along the
 -- tree and no live waiter that queued before it conflicts either; so a
@@ -55,9 +57,20 @@ if mine then
   return lock_reply('OK', now, 'renewed', holders, waiter_count())
 end
 
+local absorbed = false
+if ARGV[20] and ARGV[20] ~= '' then
+  local lease, at = find_holder(holders, ARGV[20])
+  if lease then
+    table.remove(holders, at)
+    absorbed = not holders_conflict(holders, id, mode)
+    if not absorbed then table.insert(holders, at, lease) end
+  end
+end
+
 -- Who blocks this request?  First an earlier conflicting waiter (the
 -- nearest one, so that waiters form a chain and a grant wakes one), then a
--- conflicting holder.
+-- conflicting holder.  A conversion of the caller's own lease is not a new
+-- request: nothing can be ahead of it.
 local me = live_waiter(wid, now)
 local r = me and me.seq or nil
 local best = nil
@@ -71,7 +84,9 @@ for k = K_ANCESTORS, #KEYS, K_STRIDE do
   consider(nearest_waiter(KEYS[k + 3], r, mode, now, wid))
 end
 local blocker = nil
-if best then blocker = 'w|' .. best.exp .. '|' .. best.id end
+if best and not absorbed then
+  blocker = 'w|' .. best.exp .. '|' .. best.id
+end
 
 local function holder_blocker(hs, hnode)
   for _, h in ipairs(hs) do
@@ -88,7 +103,7 @@ local function descendant_blocker(key)
   return 'h|' .. m[2] .. '|' .. m[1]
 end
 if not blocker then blocker = holder_blocker(holders, node) end
-if not blocker then
+if not blocker and not absorbed then
   local depth = 0
   for k = K_ANCESTORS, #KEYS, K_STRIDE do
     local anode = ''
@@ -106,7 +121,7 @@ if not blocker then
     depth = depth + 1
   end
 end
-if not blocker then
+if not blocker and not absorbed then
   zlive(KEYS[K_DX], now)
   blocker = descendant_blocker(KEYS[K_DX])
   if not blocker and mode == 'x' then

@@ -187,6 +187,8 @@ static bool lease_owner_alive(const struct lease *l, const pid_t *sids,
 {
 	const char *scope = strrchr(l->owner_id, ':');
 
+	if (l->h.kind == HOLDER_HANDLE)
+		return true; /* held until unlocked or closed */
 	if (scope && scope[1] == 'p')
 		return l->h.pid > 0 &&
 		       (kill(l->h.pid, 0) == 0 || errno == EPERM);
@@ -321,8 +323,6 @@ int leases_granted(struct leases *lt, const char *path,
 	int err;
 
 	(void)now_ms;
-	if (h->kind != HOLDER_LEASE)
-		return 0;
 	if (l == NULL) {
 		l = calloc(1, sizeof(*l));
 		if (l == NULL)
@@ -370,6 +370,14 @@ bool leases_is_stale(struct leases *lt, const char *path,
 	if (l == NULL)
 		return false;
 	return l->lost || l->h.token != current_token;
+}
+
+const struct lock_holder *leases_get(struct leases *lt, const char *path,
+				     const char *id)
+{
+	struct lease *l = lease_find(lt, path, id);
+
+	return l && !l->lost ? &l->h : NULL;
 }
 
 size_t leases_count(const struct leases *lt)

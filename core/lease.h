@@ -9,6 +9,10 @@
  *    paused holder learns it lost the lock.  Lost leases are remembered for
  *    LEASE_STALE_MEMORY_MS.
  *
+ * Handle locks (flock/fcntl, SPEC section 5) are kept here too: the daemon
+ * renews them for as long as their open file holds them, whatever the
+ * session does, until they are unlocked or their file is closed.
+ *
  * Redis stays the truth: this table only decides when to ask it.  Runs on
  * the loop thread; the table owns its entries and copies every string it is
  * given.
@@ -58,6 +62,13 @@ void leases_lost(struct leases *lt, const char *path, const char *owner_id);
  */
 bool leases_is_stale(struct leases *lt, const char *path,
 		     const char *owner_id, int64_t current_token);
+
+/*
+ * The holder `id` of `path` as this node last saw it, or NULL when it does
+ * not hold it (or lost it).  Valid until the table changes.
+ */
+const struct lock_holder *leases_get(struct leases *lt, const char *path,
+				     const char *id);
 
 /* How many live leases this node keeps (for status). */
 size_t leases_count(const struct leases *lt);

@@ -976,7 +976,8 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_str(&c->a, wait ? wait->waiter_id : "")) < 0 ||
 	    (err = args_fmt(&c->a, "%lld",
 			    (long long)(wait ? wait->lease_ms : 0))) < 0 ||
-	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0)
+	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0 ||
+	    (err = args_str(&c->a, h->absorb_id ? h->absorb_id : "")) < 0)
 		goto out;
 out:
 	free(node);

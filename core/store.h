@@ -82,6 +82,11 @@ struct store_holder {
 	int64_t ttl_ms;
 	enum keepalive keepalive;
 	const char *note; /* NULL for none */
+	/*
+	 * A handle lock's requester's own lease owner id (NULL for none): a
+	 * lease of that owner on the lock is converted into this hold.
+	 */
+	const char *absorb_id;
 };
 
 /*

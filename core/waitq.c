@@ -37,7 +37,7 @@ struct waiter {
 	struct waitq *wq;
 	char *path;
 	struct store_holder h;
-	char *h_id, *h_node, *h_note; /* owned copies behind h */
+	char *h_id, *h_node, *h_note, *h_absorb; /* owned copies behind h */
 	bool excl, block;
 	char id[96];
 	waiter_done_cb *cb;
@@ -109,6 +109,7 @@ static void waiter_destroy(struct waiter *w)
 	free(w->h_id);
 	free(w->h_node);
 	free(w->h_note);
+	free(w->h_absorb);
 	free(w);
 }
 
@@ -339,12 +340,15 @@ static int copy_holder(struct waiter *w, const struct store_holder *h)
 	w->h_id = strdup(h->id);
 	w->h_node = strdup(h->node);
 	w->h_note = h->note ? strdup(h->note) : NULL;
+	w->h_absorb = h->absorb_id ? strdup(h->absorb_id) : NULL;
 	if (w->h_id == NULL || w->h_node == NULL ||
-	    (h->note && w->h_note == NULL))
+	    (h->note && w->h_note == NULL) ||
+	    (h->absorb_id && w->h_absorb == NULL))
 		return -ENOMEM;
 	w->h.id = w->h_id;
 	w->h.node = w->h_node;
 	w->h.note = w->h_note;
+	w->h.absorb_id = w->h_absorb;
 	return 0;
 }
 

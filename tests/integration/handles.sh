@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# handles.sh - flock(1), flock(2), lockf(3) and fcntl(2) across nodes
+# (SPEC sections 5 and 6): serialization, shared mode, -n and -w, kill -9
+# of a holder, Python fcntl.lockf, subtree locks through D/.lock, leases and
+# handle locks on one name, the read-only placeholder, F_GETLK.
+. "$(dirname "$0")/../lib/cluster.sh"
+cluster_mount 2
+mkdir -p "$N1/h"
+T=/tmp/handles.$$
+
+# --- flock(1) serializes a command across two nodes ----------------------
+(flock "$N1/h/job" -c "echo start1 >>$T.log; sleep 1; echo end1 >>$T.log") &
+bg=$!
+sleep 0.3
+check "a held flock shows kind=handle" handle info_field "$N2/h/job" kind
+flock "$N2/h/job" -c "echo start2 >>$T.log; echo end2 >>$T.log"
+wait $bg
+check "the second command ran after the first" "start1 end1 start2 end2" cat $T.log
+expect "nothing is left behind after close" test ! -e "$N1/h/job"
+
+# --- shared, -n, -w ---------------------------------------------------------
+(flock -s "$N1/h/db" -c "sleep 1.5") &
+bg=$!
+sleep 0.3
+check "-s shares with -s on another node" ok flock -s -n "$N2/h/db" -c "echo ok"
+check "-n refuses an exclusive lock" 1 bash -c "flock -n $N2/h/db -c true; echo \$?"
+check "-w 0.3 gives up" 1 bash -c "flock -w 0.3 $N2/h/db -c true; echo \$?"
+check "-w 5 waits and gets it" ok flock -w 5 "$N2/h/db" -c "echo ok"
+wait $bg
+
+# --- kill -9 of a holder releases at once ----------------------------------
+setsid flock "$N1/h/k" -c "sleep 60" &
+hp=$!
+sleep 0.5
+# flock(1) runs its command in a child that shares the open file: kill the
+# session, as a crash or an OOM kill of the job would
+(sleep 0.5; kill -9 -- -$hp) &
+bg=$!
+t0=$(date +%s%N)
+check "a waiter on n2 gets the lock when the holder is killed" ok timeout 10 flock "$N2/h/k" -c "echo ok"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "right after the kill (${ms} ms)" test "$ms" -lt 3000
+wait $bg 2>/dev/null
+
+# --- Python fcntl.lockf across nodes ----------------------------------------
+cat >$T.py <<'EOP'
+import fcntl, sys, time
+f = open(sys.argv[1], "a")
+mode = fcntl.LOCK_EX | (fcntl.LOCK_NB if sys.argv[2] == "nb" else 0)
+try:
+    fcntl.lockf(f, mode)
+except OSError as e:
+    print("busy", e.errno); sys.exit(0)
+print("locked", flush=True)
+time.sleep(float(sys.argv[3]))
+EOP
+setsid python3 $T.py "$N1/h/py" block 1.5 >$T.py1 &
+bg=$!
+sleep 0.5
+check "lockf on n1 holds" locked cat $T.py1
+check "lockf LOCK_SH|LOCK_NB on n2: EAGAIN" "busy 11" setsid python3 -c "
+import fcntl
+f = open('$N2/h/py', 'r')
+try:
+    fcntl.lockf(f, fcntl.LOCK_SH | fcntl.LOCK_NB); print('locked')
+except OSError as e:
+    print('busy', e.errno)"
+check "a blocking lockf on n2 waits for it" locked setsid python3 $T.py "$N2/h/py" block 0
+wait $bg
+
+# --- F_GETLK reports the holder ------------------------------------------------
+setsid flock "$N1/h/g" -c "sleep 2" &
+bg=$!
+sleep 0.4
+check "F_GETLK on n2 sees a write lock" F_WRLCK python3 -c "
+import fcntl, os, struct
+fd = os.open('$N2/h/g', os.O_RDONLY)
+lk = struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0)
+r = struct.unpack('hhqqi', fcntl.fcntl(fd, fcntl.F_GETLK, lk))
+print({fcntl.F_WRLCK: 'F_WRLCK', fcntl.F_RDLCK: 'F_RDLCK', fcntl.F_UNLCK: 'F_UNLCK'}[r[0]])"
+wait $bg
+
+# --- a subtree lock through D/.lock ------------------------------------------
+mkdir -p "$N1/h/tree"
+setsid flock "$N1/h/tree/.lock" -c "sleep 1.5" &
+bg=$!
+sleep 0.4
+check "flock on tree/.lock blocks a leaf below it" 1 bash -c "flock -n $N2/h/tree/leaf -c true; echo \$?"
+check "and a lease below it" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/h/tree/leaf" wcn
+wait $bg
+setsid flock -s "$N1/h/tree/.lock" -c "sleep 1.5" &
+bg=$!
+sleep 0.4
+check "shared tree/.lock coexists with a shared leaf" ok flock -s -n "$N2/h/tree/leaf" -c "echo ok"
+check "but not with an exclusive one" 1 bash -c "flock -n $N2/h/tree/leaf -c true; echo \$?"
+wait $bg
+
+# --- leases and handle locks on one name --------------------------------------
+in_session bash -c ": > $N1/h/mix"
+check "a lease blocks flock -n on another node" 1 bash -c "flock -n $N2/h/mix -c true; echo \$?"
+rm -f "$N1/h/mix" 2>/dev/null || in_session python3 "$TESTS_LIB/fsop.py" unlink "$N1/h/mix" >/dev/null
+setsid flock "$N1/h/mix2" -c "sleep 1.5" &
+bg=$!
+sleep 0.4
+check "a flock blocks touch on another node" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/h/mix2" wcn
+wait $bg
+check "flock in the session that holds the lease takes it over" "ok gone" in_session bash -c "
+  : > $N1/h/mine; flock -n $N1/h/mine -c 'echo ok'; test -e $N1/h/mine && echo held || echo gone"
+
+# --- the placeholder ------------------------------------------------------------
+check "flock(1) on an absent lock leaves nothing behind" "ok absent" bash -c "
+  flock $N1/h/fresh -c 'echo ok'; test -e $N2/h/fresh && echo present || echo absent"
+
+rm -f $T*
+finish
