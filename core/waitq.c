@@ -64,6 +64,8 @@ struct waitq {
 	uint64_t next_id;
 	size_t count;
 	struct waiter_list list;
+	waitq_queued_cb *queued_cb;
+	void *queued_arg;
 };
 
 static void waiter_attempt(struct waiter *w);
@@ -241,6 +243,9 @@ static void on_attempt(void *arg, const struct store_result *res)
 		return;
 	}
 	if (res->err == -EAGAIN && w->block && res->extra[0]) {
+		if (!w->queued && w->wq->queued_cb)
+			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
+					 res->now_ms);
 		w->queued = true;
 		waiter_sleep(w, res);
 	} else if (res->err == -EIO && w->queued) {
@@ -307,6 +312,8 @@ int waitq_new(struct event_base *base, struct store *st,
 	wq->st = st;
 	wq->nt = nt;
 	wq->lease_ms = cfg->lease_ms > 300 ? cfg->lease_ms : 300;
+	wq->queued_cb = cfg->queued_cb;
+	wq->queued_arg = cfg->queued_arg;
 	wq->node = strdup(cfg->node);
 	if (wq->node == NULL) {
 		free(wq);

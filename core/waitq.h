@@ -36,9 +36,15 @@ struct notifier;
 struct waitq;
 struct waiter;
 
+/* A request was queued (once per request): for the `waiting` event. */
+typedef void waitq_queued_cb(void *arg, const char *path,
+			     const struct store_holder *h, int64_t now_ms);
+
 struct waitq_config {
 	const char *node;  /* this daemon's node name */
 	int64_t lease_ms;  /* a queue entry lives this long unless re-checked */
+	waitq_queued_cb *queued_cb; /* may be NULL */
+	void *queued_arg;
 };
 
 /*

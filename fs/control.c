@@ -3,19 +3,27 @@
  *
  * Its files are local to this node and answer without Redis: `status` is
  * this node's view, rendered once per open so that one read sees one
- * consistent snapshot.  Lock sets (`acquire`) and the event stream
- * (`events`) are added by issues 5 and 3.
+ * consistent snapshot.  `events` streams the cluster's lock events: each
+ * open is a cursor of its own from that moment, fed from the broker (this
+ * daemon's queue is bound to every key while a reader is open); a read
+ * returns whole lines and blocks while there are none (O_NONBLOCK: EAGAIN),
+ * a signal interrupts it (EINTR), and poll() reports POLLIN.  A reader that
+ * does not keep up loses its oldest lines beyond EVENTS_BACKLOG_MAX.
+ * Lock sets (`acquire`) are added by issue 5.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include "lease.h"
 #include "lockfs.h"
+#include "log.h"
 #include "lockfs_config.h"
 #include "notify.h"
 #include "store.h"
@@ -28,6 +36,28 @@ static const struct {
 	mode_t mode;
 } control_files[] = {
 	{"status", CONTROL_STATUS, INO_CONTROL_STATUS, 0444},
+	{"events", CONTROL_EVENTS, INO_CONTROL_EVENTS, 0444},
+};
+
+#define EVENTS_BACKLOG_MAX 10000
+#define EVENTS_BINDING "#"
+
+struct event_line {
+	char *text;
+	size_t len;
+	STAILQ_ENTRY(event_line) link;
+};
+
+/* One open of /.lockfs/events. */
+struct event_reader {
+	struct lockfs *fs;
+	STAILQ_HEAD(, event_line) lines;
+	size_t nlines;
+	bool nonblock;
+	fuse_req_t pending; /* a blocked read */
+	size_t pending_size;
+	struct fuse_pollhandle *ph;
+	struct event_reader *next;
 };
 
 #define NFILES (sizeof(control_files) / sizeof(control_files[0]))
@@ -103,6 +133,162 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 	return 0;
 }
 
+static int reader_open(struct lockfs *fs, struct handle *h,
+		       const struct fuse_file_info *fi)
+{
+	struct event_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return -ENOMEM;
+	if (fs->readers == NULL && fs->nt &&
+	    notifier_bind(fs->nt, EVENTS_BINDING) < 0) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->fs = fs;
+	STAILQ_INIT(&r->lines);
+	r->nonblock = (fi->flags & O_NONBLOCK) != 0;
+	r->next = fs->readers;
+	fs->readers = r;
+	h->reader = r;
+	return 0;
+}
+
+static void reader_close(struct event_reader *r)
+{
+	struct lockfs *fs = r->fs;
+	struct event_reader **pp = &fs->readers;
+	struct event_line *l;
+
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	if (fs->readers == NULL && fs->nt)
+		notifier_unbind(fs->nt, EVENTS_BINDING);
+	if (r->pending)
+		fuse_reply_err(r->pending, EIO);
+	if (r->ph)
+		fuse_pollhandle_destroy(r->ph);
+	while ((l = STAILQ_FIRST(&r->lines)) != NULL) {
+		STAILQ_REMOVE_HEAD(&r->lines, link);
+		free(l->text);
+		free(l);
+	}
+	free(r);
+}
+
+/* Answer a read of up to `size` bytes with whole lines (at least one). */
+static void reader_reply(struct event_reader *r, fuse_req_t req, size_t size)
+{
+	struct event_line *l;
+	char *buf = NULL;
+	size_t used = 0;
+
+	while ((l = STAILQ_FIRST(&r->lines)) != NULL) {
+		char *grown;
+
+		if (used && used + l->len > size)
+			break;
+		grown = realloc(buf, used + l->len);
+		if (grown == NULL)
+			break;
+		buf = grown;
+		memcpy(buf + used, l->text, l->len);
+		used += l->len;
+		STAILQ_REMOVE_HEAD(&r->lines, link);
+		r->nlines--;
+		free(l->text);
+		free(l);
+	}
+	fuse_reply_buf(req, buf, used > size ? size : used);
+	free(buf);
+}
+
+static void on_read_interrupt(fuse_req_t req, void *data)
+{
+	struct event_reader *r = data;
+
+	if (r->pending == req) {
+		r->pending = NULL;
+		fuse_reply_err(req, EINTR);
+	}
+}
+
+static void reader_read(struct event_reader *r, fuse_req_t req, size_t size)
+{
+	if (!STAILQ_EMPTY(&r->lines)) {
+		reader_reply(r, req, size);
+		return;
+	}
+	if (r->nonblock || r->pending) {
+		fuse_reply_err(req, EAGAIN);
+		return;
+	}
+	r->pending = req;
+	r->pending_size = size;
+	if (fuse_req_interrupted(req))
+		on_read_interrupt(req, r);
+	else
+		fuse_req_interrupt_func(req, on_read_interrupt, r);
+}
+
+void control_event(struct lockfs *fs, const char *line, size_t len)
+{
+	for (struct event_reader *r = fs->readers; r; r = r->next) {
+		struct event_line *l = calloc(1, sizeof(*l));
+
+		if (l == NULL || (l->text = malloc(len)) == NULL) {
+			free(l);
+			log_warnx("events: out of memory, a line is lost");
+			continue;
+		}
+		memcpy(l->text, line, len);
+		l->len = len;
+		STAILQ_INSERT_TAIL(&r->lines, l, link);
+		if (++r->nlines > EVENTS_BACKLOG_MAX) {
+			struct event_line *old = STAILQ_FIRST(&r->lines);
+
+			STAILQ_REMOVE_HEAD(&r->lines, link);
+			r->nlines--;
+			free(old->text);
+			free(old);
+		}
+		if (r->pending) {
+			fuse_req_t req = r->pending;
+
+			r->pending = NULL;
+			reader_reply(r, req, r->pending_size);
+		}
+		if (r->ph) {
+			fuse_lowlevel_notify_poll(r->ph);
+			fuse_pollhandle_destroy(r->ph);
+			r->ph = NULL;
+		}
+	}
+}
+
+void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
+		  struct fuse_pollhandle *ph)
+{
+	struct event_reader *r = h ? h->reader : NULL;
+
+	(void)fs;
+	if (r == NULL) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLRDNORM);
+		return;
+	}
+	if (ph) {
+		if (r->ph)
+			fuse_pollhandle_destroy(r->ph);
+		r->ph = ph;
+	}
+	fuse_reply_poll(req, STAILQ_EMPTY(&r->lines) ? 0
+						     : POLLIN | POLLRDNORM);
+}
+
 int control_open(struct lockfs *fs, struct inode *in,
 		 struct fuse_file_info *fi)
 {
@@ -116,6 +302,17 @@ int control_open(struct lockfs *fs, struct inode *in,
 		return -ENOMEM;
 	h->type = HANDLE_CONTROL;
 	h->in = in;
+	if (in->control_id == CONTROL_EVENTS) {
+		err = reader_open(fs, h, fi);
+		if (err < 0) {
+			free(h);
+			return err;
+		}
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
+		return 0;
+	}
 	err = render_status(fs, &h->text, &h->text_len);
 	if (err < 0) {
 		free(h);
@@ -133,6 +330,10 @@ void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 
 	(void)fs;
 	(void)in;
+	if (h->reader) {
+		reader_read(h->reader, req, size);
+		return;
+	}
 	if (off < 0 || (size_t)off >= h->text_len)
 		fuse_reply_buf(req, NULL, 0);
 	else
@@ -144,9 +345,13 @@ void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 void control_release(struct lockfs *fs, struct inode *in,
 		     struct fuse_file_info *fi)
 {
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
 	(void)fs;
 	(void)in;
-	handle_free((struct handle *)(uintptr_t)fi->fh);
+	if (h && h->reader)
+		reader_close(h->reader);
+	handle_free(h);
 }
 
 void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,

@@ -27,10 +27,14 @@ struct waitq;
 #define INO_ROOT FUSE_ROOT_ID
 #define INO_CONTROL_DIR 2
 #define INO_CONTROL_STATUS 3
+#define INO_CONTROL_EVENTS 4
 
 enum control_file {
 	CONTROL_STATUS = 1,
+	CONTROL_EVENTS = 2,
 };
+
+struct event_reader;
 
 struct lockfs {
 	const struct options *opt;
@@ -41,6 +45,7 @@ struct lockfs {
 	struct notifier *nt; /* NULL without amqp= */
 	struct waitq *wq;
 	struct inode_table *inodes;
+	struct event_reader *readers; /* open /.lockfs/events, a list */
 	const char *procfs;
 	int64_t started_ms;
 	/* counters for status */
@@ -65,6 +70,7 @@ struct handle {
 	size_t text_len;
 	struct store_entry *entries; /* HANDLE_DIR snapshot */
 	size_t nentries;
+	struct event_reader *reader; /* /.lockfs/events */
 };
 
 extern const struct fuse_lowlevel_ops lockfs_ops;
@@ -93,5 +99,10 @@ void control_release(struct lockfs *fs, struct inode *in,
 		     struct fuse_file_info *fi);
 void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,
 		     off_t off);
+void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
+		  struct fuse_pollhandle *ph);
+
+/* An event line arrived from the broker: hand it to every open reader. */
+void control_event(struct lockfs *fs, const char *line, size_t len);
 
 #endif

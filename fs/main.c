@@ -76,8 +76,9 @@ static void on_broker_message(void *arg, const char *key, const char *body,
 {
 	struct lockfs *fs = arg;
 
-	(void)body;
-	(void)len;
+	/* l.* (releases) and e.* (other events) carry event lines */
+	if ((key[0] == 'l' || key[0] == 'e') && key[1] == '.' && len)
+		control_event(fs, body, len);
 	waitq_on_message(fs->wq, key);
 }
 
@@ -100,11 +101,22 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 		       ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
 }
 
+static void on_queued(void *arg, const char *path,
+		      const struct store_holder *h, int64_t now_ms)
+{
+	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
+				 .mode = h->mode};
+
+	lockfs_publish(arg, "waiting", path, &lh, now_ms);
+}
+
 static int start_services(struct lockfs *fs, const struct store_config *scfg)
 {
 	const struct options *opt = fs->opt;
 	struct waitq_config wcfg = {.node = opt->node,
-				    .lease_ms = opt->ttl_ms};
+				    .lease_ms = opt->ttl_ms,
+				    .queued_cb = on_queued,
+				    .queued_arg = fs};
 	char *exchange = NULL;
 	int err;
 

@@ -1589,6 +1589,16 @@ static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
+static void lockfs_poll(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	control_poll(fs_of(req), req, h && h->type == HANDLE_CONTROL ? h : NULL,
+		     ph);
+}
+
 static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv = {0};
@@ -1623,7 +1633,10 @@ int lockfs_inodes_init(struct lockfs *fs)
 				 INODE_CONTROL_DIR, 0) == NULL ||
 	    inodes_add_permanent(fs->inodes, INO_CONTROL_STATUS,
 				 NAME_CONTROL_DIR "/status",
-				 INODE_CONTROL_FILE, CONTROL_STATUS) == NULL)
+				 INODE_CONTROL_FILE, CONTROL_STATUS) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_EVENTS,
+				 NAME_CONTROL_DIR "/events",
+				 INODE_CONTROL_FILE, CONTROL_EVENTS) == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -1660,6 +1673,7 @@ const struct fuse_lowlevel_ops lockfs_ops = {
 	.getlk = lockfs_getlk,
 	.setlk = lockfs_setlk,
 	.flock = lockfs_flock,
+	.poll = lockfs_poll,
 };
 
 void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
