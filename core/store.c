@@ -29,11 +29,12 @@
 #include "log.h"
 #include "name.h"
 
-extern const char lua_acquire[], lua_renew[], lua_release[], lua_withdraw[],
+extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
 	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
 
 enum script {
 	SCRIPT_ACQUIRE,
+	SCRIPT_ACQUIRE_SET,
 	SCRIPT_RENEW,
 	SCRIPT_RELEASE,
 	SCRIPT_WITHDRAW,
@@ -46,12 +47,12 @@ enum script {
 };
 
 static const char *const script_body[SCRIPT_COUNT] = {
-	lua_acquire, lua_renew, lua_release, lua_withdraw, lua_stat,
+	lua_acquire, lua_acquire_set, lua_renew, lua_release, lua_withdraw, lua_stat,
 	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr,
 };
 
 static const char *const script_name[SCRIPT_COUNT] = {
-	"acquire", "renew", "release", "withdraw", "stat",
+	"acquire", "acquire_set", "renew", "release", "withdraw", "stat",
 	"list",    "mkdir", "rmdir",   "setattr",
 };
 
@@ -183,6 +184,7 @@ static void args_clear(struct args *a)
 
 static void result_clear(struct store_result *r)
 {
+	free(r->tokens);
 	lock_state_clear(&r->lock);
 	for (size_t i = 0; i < r->nentries; i++)
 		free(r->entries[i].name);
@@ -199,7 +201,7 @@ static int errno_of(const char *status)
 		{"OK", 0},          {"EEXIST", EEXIST}, {"EAGAIN", EAGAIN},
 		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
 		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
-		{"EINVAL", EINVAL},
+		{"EINVAL", EINVAL}, {"EACCES", EACCES},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -347,6 +349,18 @@ static int parse_reply(const redisReply *r, struct store_result *res)
 	case 'D':
 		res->kind = STORE_LISTING;
 		return parse_listing(r, res);
+	case 'T':
+		res->kind = STORE_TOKENS;
+		if (r->elements < 5 ||
+		    r->elements != 5 + (size_t)elem_int(r->element[4]))
+			return -EIO;
+		res->ntokens = r->elements - 5;
+		res->tokens = calloc(res->ntokens + 1, sizeof(*res->tokens));
+		if (res->tokens == NULL)
+			return -ENOMEM;
+		for (size_t k = 0; k < res->ntokens; k++)
+			res->tokens[k] = elem_int(r->element[5 + k]);
+		return 0;
 	default:
 		res->kind = STORE_NONE;
 		return 0;
@@ -1039,6 +1053,108 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 		goto out;
 out:
 	free(node);
+	return call_start(c, err);
+}
+
+/* The keys of one lock-set member: acquire_set.lua's per-member layout. */
+static int set_member_keys(struct call *c, const char *path, char **node,
+			   size_t *nanc)
+{
+	size_t before = c->a.n;
+	int err;
+
+	/* lock_keys() writes the globals first (token, n:ns, f:ns, n:path,
+	 * wr, wseq): keep its n:ns, f:ns and n:path and drop the rest */
+	err = lock_keys(c, path, node);
+	if (err < 0)
+		return err;
+	for (int drop = 0; drop < 3; drop++) {
+		static const int idx[3] = {5, 4, 0}; /* wseq, wr, token */
+		int i = before + idx[drop];
+
+		free(c->a.v[i]);
+		memmove(&c->a.v[i], &c->a.v[i + 1],
+			(c->a.n - i - 1) * sizeof(*c->a.v));
+		memmove(&c->a.len[i], &c->a.len[i + 1],
+			(c->a.n - i - 1) * sizeof(*c->a.len));
+		c->a.n--;
+	}
+	*nanc = (c->a.n - before - 9) / 6;
+	return 0;
+}
+
+int store_acquire_set(struct store *st, char *const *paths,
+		      const enum lock_mode *modes, size_t n,
+		      const struct store_holder *h,
+		      const struct store_wait *wait, bool withdraw,
+		      store_cb *cb, void *arg)
+{
+	struct call *c = call_new(st, SCRIPT_ACQUIRE_SET, cb, arg);
+	struct args members = {0};
+	char flags[3] = "";
+	int err = 0;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if (wait)
+		strcat(flags, "w");
+	if (withdraw)
+		strcat(flags, "d");
+	for (int i = 0; i < 4 && err == 0; i++)
+		err = args_key(&c->a, st, "token", "", 0);
+	if (err == 0)
+		err = args_key(&c->a, st, "wr", "", 0);
+	if (err == 0)
+		err = args_key(&c->a, st, "wseq", "", 0);
+	for (size_t i = 0; i < n && err == 0; i++) {
+		char *node = NULL;
+		size_t nanc = 0;
+
+		const char *leaf = name_base(paths[i]);
+
+		err = set_member_keys(c, paths[i], &node, &nanc);
+		if (err == 0)
+			err = args_str(&members, modes[i] == LOCK_MODE_SHARED
+							 ? "s"
+							 : "x");
+		if (err == 0)
+			err = args_str(&members, leaf);
+		if (err == 0)
+			err = args_str(&members, node);
+		if (err == 0)
+			err = args_str(&members,
+				       strchr(paths[i], '/') ? "0" : "1");
+		if (err == 0)
+			err = args_str(&members,
+				       name_is_dir_lock(leaf) ? "1" : "0");
+		if (err == 0)
+			err = args_fmt(&members, "%zu", nanc);
+		free(node);
+	}
+	if (err < 0)
+		goto out;
+	c->nkeys = c->a.n;
+	if ((err = args_str(&c->a, h->id)) < 0 ||
+	    (err = args_fmt(&c->a, "%lld", (long long)h->ttl_ms)) < 0 ||
+	    (err = args_str(&c->a, flags)) < 0 ||
+	    (err = args_str(&c->a, wait ? wait->waiter_id : "")) < 0 ||
+	    (err = args_fmt(&c->a, "%lld",
+			    (long long)(wait ? wait->lease_ms : 0))) < 0 ||
+	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0 ||
+	    (err = args_str(&c->a, h->node)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)h->uid)) < 0 ||
+	    (err = args_fmt(&c->a, "%u", (unsigned)h->gid)) < 0 ||
+	    (err = args_fmt(&c->a, "%d", (int)h->pid)) < 0 ||
+	    (err = args_fmt(&c->a, "%d", (int)h->session)) < 0 ||
+	    (err = args_str(&c->a, keepalive_name(h->keepalive))) < 0 ||
+	    (err = args_fmt(&c->a, "%zu", n)) < 0)
+		goto out;
+	for (int i = 0; i < members.n && err == 0; i++)
+		err = args_add(&c->a, members.v[i], members.len[i]);
+	for (size_t i = 0; i < h->ngroups && err == 0; i++)
+		err = args_fmt(&c->a, "%u", (unsigned)h->groups[i]);
+out:
+	args_clear(&members);
 	return call_start(c, err);
 }
 

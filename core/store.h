@@ -41,6 +41,7 @@ enum store_kind {
 	STORE_NAMESPACE,
 	STORE_LOCK,
 	STORE_LISTING,
+	STORE_TOKENS,
 };
 
 struct ns_attr {
@@ -65,6 +66,8 @@ struct store_result {
 	struct lock_state lock;   /* STORE_LOCK */
 	size_t nentries;          /* STORE_LISTING */
 	struct store_entry *entries;
+	size_t ntokens;           /* STORE_TOKENS: one per lock-set member */
+	int64_t *tokens;
 };
 
 typedef void store_cb(void *arg, const struct store_result *res);
@@ -87,6 +90,9 @@ struct store_holder {
 	 * lease of that owner on the lock is converted into this hold.
 	 */
 	const char *absorb_id;
+	/* lock sets: the caller's supplementary groups, for permissions */
+	const gid_t *groups;
+	size_t ngroups;
 };
 
 /*
@@ -129,6 +135,19 @@ struct store_wait {
 int store_acquire(struct store *st, const char *path,
 		  const struct store_holder *h, bool excl,
 		  const struct store_wait *wait, store_cb *cb, void *arg);
+
+/*
+ * A lock set (SPEC section 7): take the `n` lock files `paths` in `modes`
+ * as leases of `h` all at once, or none; with `wait`, queue for all of them
+ * when busy (extra as for store_acquire).  With `withdraw`, only take the
+ * set's queue entry out.  Result: 0 with STORE_TOKENS, -EAGAIN, -ENOENT,
+ * -EISDIR.
+ */
+int store_acquire_set(struct store *st, char *const *paths,
+		      const enum lock_mode *modes, size_t n,
+		      const struct store_holder *h,
+		      const struct store_wait *wait, bool withdraw,
+		      store_cb *cb, void *arg);
 
 /* Take waiter `waiter_id` of `path` out of every queue.  Result: 0. */
 int store_withdraw(struct store *st, const char *path, const char *waiter_id,

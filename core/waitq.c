@@ -38,7 +38,11 @@ struct waiter {
 	char *path;
 	struct store_holder h;
 	char *h_id, *h_node, *h_note, *h_absorb; /* owned copies behind h */
+	gid_t *h_groups;
 	bool excl, block;
+	char **set_paths; /* a lock set when nset > 0 */
+	enum lock_mode *set_modes;
+	size_t nset;
 	char id[96];
 	waiter_done_cb *cb;
 	void *arg;
@@ -107,11 +111,16 @@ static void waiter_destroy(struct waiter *w)
 		event_free(w->deadline);
 	LIST_REMOVE(w, link);
 	w->wq->count--;
+	for (size_t i = 0; i < w->nset; i++)
+		free(w->set_paths[i]);
+	free(w->set_paths);
+	free(w->set_modes);
 	free(w->path);
 	free(w->h_id);
 	free(w->h_node);
 	free(w->h_note);
 	free(w->h_absorb);
+	free(w->h_groups);
 	free(w);
 }
 
@@ -164,10 +173,27 @@ static void on_withdrawn(void *arg, const struct store_result *res)
 	waiter_destroy(w);
 }
 
+static int waiter_withdraw(struct waiter *w)
+{
+	if (w->nset)
+		return store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
+					 w->nset, &w->h,
+					 &(struct store_wait){w->id, 0, ""},
+					 true, on_withdrawn, w);
+	return store_withdraw(w->wq->st, w->path, w->id, on_withdrawn, w);
+}
+
 /* After its answer: undo what the last call did, then go away. */
 static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 {
-	if (res && res->err == 0 && strcmp(res->extra, "new") == 0) {
+	if (res && res->err == 0 && res->kind == STORE_TOKENS) {
+		for (size_t i = 0; i < res->ntokens && i < w->nset; i++)
+			if (store_release(w->wq->st, w->set_paths[i], w->h.id,
+					  res->tokens[i], false, ignore_result,
+					  NULL) < 0)
+				log_warnx("%s: could not release",
+					  w->set_paths[i]);
+	} else if (res && res->err == 0 && strcmp(res->extra, "new") == 0) {
 		log_info("%s: granted after its request was withdrawn; "
 			 "releasing",
 			 w->path);
@@ -177,8 +203,7 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 				  "its ttl",
 				  w->path);
 	}
-	if (w->queued && store_withdraw(w->wq->st, w->path, w->id,
-					on_withdrawn, w) == 0) {
+	if (w->queued && waiter_withdraw(w) == 0) {
 		w->in_flight = true;
 		return;
 	}
@@ -276,8 +301,14 @@ static void waiter_attempt(struct waiter *w)
 		return;
 	}
 	evtimer_del(w->recheck);
-	err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
-			    w->block ? &wait : NULL, on_attempt, w);
+	if (w->nset)
+		err = store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
+					w->nset, &w->h,
+					w->block ? &wait : NULL, false,
+					on_attempt, w);
+	else
+		err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
+				    w->block ? &wait : NULL, on_attempt, w);
 	if (err < 0) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS);
 		return;
@@ -348,6 +379,14 @@ static int copy_holder(struct waiter *w, const struct store_holder *h)
 	w->h_node = strdup(h->node);
 	w->h_note = h->note ? strdup(h->note) : NULL;
 	w->h_absorb = h->absorb_id ? strdup(h->absorb_id) : NULL;
+	if (h->ngroups) {
+		w->h_groups = calloc(h->ngroups, sizeof(*w->h_groups));
+		if (w->h_groups == NULL)
+			return -ENOMEM;
+		memcpy(w->h_groups, h->groups,
+		       h->ngroups * sizeof(*w->h_groups));
+	}
+	w->h.groups = w->h_groups;
 	if (w->h_id == NULL || w->h_node == NULL ||
 	    (h->note && w->h_note == NULL) ||
 	    (h->absorb_id && w->h_absorb == NULL))
@@ -357,6 +396,60 @@ static int copy_holder(struct waiter *w, const struct store_holder *h)
 	w->h.note = w->h_note;
 	w->h.absorb_id = w->h_absorb;
 	return 0;
+}
+
+static int waiter_start(struct waiter *w, int64_t timeout_ms,
+			struct waiter **out)
+{
+	waiter_attempt(w);
+	if (!w->in_flight) {
+		waiter_destroy(w);
+		return -ENOMEM;
+	}
+	if (w->block && timeout_ms > 0)
+		arm(w->deadline, timeout_ms);
+	if (out)
+		*out = w;
+	return 0;
+}
+
+int waitq_acquire_set(struct waitq *wq, char *const *paths,
+		      const enum lock_mode *modes, size_t n,
+		      const struct store_holder *h, bool block,
+		      int64_t timeout_ms, waiter_done_cb *cb, void *arg,
+		      struct waiter **out)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return -ENOMEM;
+	LIST_INSERT_HEAD(&wq->list, w, link);
+	wq->count++;
+	w->wq = wq;
+	w->block = block;
+	w->cb = cb;
+	w->arg = arg;
+	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
+		 (unsigned long long)++wq->next_id);
+	w->set_paths = calloc(n, sizeof(*w->set_paths));
+	w->set_modes = calloc(n, sizeof(*w->set_modes));
+	w->path = strdup(n ? paths[0] : "");
+	w->recheck = evtimer_new(wq->base, on_recheck, w);
+	w->deadline = evtimer_new(wq->base, on_deadline, w);
+	if (n == 0 || w->set_paths == NULL || w->set_modes == NULL ||
+	    w->path == NULL || w->recheck == NULL || w->deadline == NULL ||
+	    copy_holder(w, h) < 0)
+		goto fail;
+	for (; w->nset < n; w->nset++) {
+		w->set_paths[w->nset] = strdup(paths[w->nset]);
+		if (w->set_paths[w->nset] == NULL)
+			goto fail;
+		w->set_modes[w->nset] = modes[w->nset];
+	}
+	return waiter_start(w, timeout_ms, out);
+fail:
+	waiter_destroy(w);
+	return -ENOMEM;
 }
 
 int waitq_acquire(struct waitq *wq, const char *path,

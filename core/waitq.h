@@ -73,6 +73,16 @@ int waitq_acquire(struct waitq *wq, const char *path,
 		  struct waiter **out);
 
 /*
+ * The same for a lock set: all `n` lock files `paths` in `modes` at once,
+ * or none (store_acquire_set).  Strings and arrays are copied.
+ */
+int waitq_acquire_set(struct waitq *wq, char *const *paths,
+		      const enum lock_mode *modes, size_t n,
+		      const struct store_holder *h, bool block,
+		      int64_t timeout_ms, waiter_done_cb *cb, void *arg,
+		      struct waiter **out);
+
+/*
  * Withdraw `w`: its callback runs now with `err`, its queue entry is
  * removed from Redis, and a grant that was already on its way is released.
  */

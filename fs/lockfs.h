@@ -28,10 +28,12 @@ struct waitq;
 #define INO_CONTROL_DIR 2
 #define INO_CONTROL_STATUS 3
 #define INO_CONTROL_EVENTS 4
+#define INO_CONTROL_ACQUIRE 5
 
 enum control_file {
 	CONTROL_STATUS = 1,
 	CONTROL_EVENTS = 2,
+	CONTROL_ACQUIRE = 3,
 };
 
 struct event_reader;
@@ -71,6 +73,7 @@ struct handle {
 	struct store_entry *entries; /* HANDLE_DIR snapshot */
 	size_t nentries;
 	struct event_reader *reader; /* /.lockfs/events */
+	int open_flags;
 };
 
 extern const struct fuse_lowlevel_ops lockfs_ops;

@@ -33,6 +33,7 @@
 #include "notify.h"
 #include "waitq.h"
 #include "event.h"
+#include "lockset.h"
 
 #define XATTR_TOKEN "user.lockfs.token"
 
@@ -51,6 +52,7 @@ struct op {
 	bool is_create;
 	struct waiter *waiter;
 	char lease_id[OWNER_ID_MAX]; /* handle locks: the requester's lease */
+	struct lockset *set;         /* a lock-set write */
 };
 
 static void drop_handle_locks(struct lockfs *fs, const struct handle *h,
@@ -99,6 +101,10 @@ static void op_free(struct op *op)
 {
 	if (op == NULL)
 		return;
+	if (op->set) {
+		lockset_clear(op->set);
+		free(op->set);
+	}
 	free(op->path);
 	free(op);
 }
@@ -811,6 +817,88 @@ static void write_done(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
+/* ---- lock sets: a write to /.lockfs/acquire, SPEC section 7 --------- */
+
+static void set_done(void *arg, int err, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	const struct lockset *set = op->set;
+
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
+		struct lock_holder h = {
+			.id = op->owner.id, .node = (char *)fs->opt->node,
+			.uid = op->owner.uid, .gid = op->owner.gid,
+			.pid = op->owner.pid, .session = op->owner.session,
+			.kind = HOLDER_LEASE, .mode = set->modes[i],
+			.token = res->tokens[i], .ttl_ms = fs->opt->ttl_ms,
+			.keepalive = fs->opt->keepalive,
+		};
+
+		leases_granted(fs->leases, set->paths[i], &h, res->now_ms);
+		lockfs_publish(fs, "acquired", set->paths[i], &h, res->now_ms);
+		fs->grants++;
+	}
+	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
+		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
+			leases_forget(fs->leases, set->paths[i], op->owner.id);
+			store_release(fs->st, set->paths[i], op->owner.id,
+				      res->tokens[i], false, undo_grant_done,
+				      NULL);
+		}
+	}
+	op_free(op);
+}
+
+static void lockset_write(fuse_req_t req, struct handle *hd, const char *buf,
+			  size_t size)
+{
+	struct lockfs *fs = fs_of(req);
+	bool block = !(hd->open_flags & O_NONBLOCK);
+	gid_t groups[64];
+	struct store_holder h;
+	struct op *op = op_new(req, NULL, NULL);
+	int err, ngroups;
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->size = size;
+	op->set = calloc(1, sizeof(*op->set));
+	if (op->set == NULL) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
+	err = lockset_parse(buf, size, op->set);
+	if (err == 0)
+		err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	ngroups = fuse_req_getgroups(req, 64, groups);
+	h.groups = groups;
+	h.ngroups = ngroups > 0 ? (ngroups > 64 ? 64 : ngroups) : 0;
+	err = waitq_acquire_set(fs->wq, op->set->paths, op->set->modes,
+				op->set->n, &h, block,
+				fs->opt->acquire_timeout_ms, set_done, op,
+				&op->waiter);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	if (block && fuse_req_interrupted(req))
+		waiter_cancel(op->waiter, -EINTR);
+	else if (block)
+		fuse_req_interrupt_func(req, on_interrupt, op);
+}
+
 static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -822,6 +910,10 @@ static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	(void)off;
+	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE) {
+		lockset_write(req, h, buf, size);
+		return;
+	}
 	if (h->type != HANDLE_LOCK || !h->writer) {
 		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
 		return;
@@ -1636,7 +1728,10 @@ int lockfs_inodes_init(struct lockfs *fs)
 				 INODE_CONTROL_FILE, CONTROL_STATUS) == NULL ||
 	    inodes_add_permanent(fs->inodes, INO_CONTROL_EVENTS,
 				 NAME_CONTROL_DIR "/events",
-				 INODE_CONTROL_FILE, CONTROL_EVENTS) == NULL)
+				 INODE_CONTROL_FILE, CONTROL_EVENTS) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_ACQUIRE,
+				 NAME_CONTROL_DIR "/acquire",
+				 INODE_CONTROL_FILE, CONTROL_ACQUIRE) == NULL)
 		return -ENOMEM;
 	return 0;
 }

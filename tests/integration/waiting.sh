@@ -6,7 +6,7 @@
 # a thousand waiters on one node, shutdown with waiters.
 . "$(dirname "$0")/../lib/cluster.sh"
 cluster_mount 3
-WAITERS_BIN=${WAITERS_BIN:-$REPO/build/tests/integration/waiters}
+WAITERS_BIN=${WAITERS_BIN:-$REPO/build/tests/waiters}
 mkdir -p "$N1/w"
 
 # waiter NODE NAME OUT: a blocking open in a session of its own, that

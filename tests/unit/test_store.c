@@ -465,6 +465,82 @@ static void test_namespaces(void **state)
 	assert_int_equal(acquire(f, "g", "A").err, -EISDIR);
 }
 
+static struct seen acquire_set(struct fixture *f, const char *id,
+			       const char *wid, bool withdraw, size_t n, ...)
+{
+	struct store_holder h = {
+		.id = id, .node = "n1", .uid = 1000, .gid = 1000, .pid = 42,
+		.session = 40, .kind = HOLDER_LEASE, .ttl_ms = 10000,
+		.keepalive = KEEPALIVE_OFF,
+	};
+	struct store_wait w = {.waiter_id = wid, .lease_ms = 5000,
+			       .daemon_node = "n1"};
+	char *paths[8];
+	enum lock_mode modes[8];
+	struct seen s = {0};
+	va_list ap;
+
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++) {
+		paths[i] = va_arg(ap, char *);
+		modes[i] = va_arg(ap, int);
+	}
+	va_end(ap);
+	assert_int_equal(store_acquire_set(f->st, paths, modes, n, &h,
+					   wid ? &w : NULL, withdraw, record,
+					   &s),
+			 0);
+	wait_for(f, &s);
+	return s;
+}
+
+static void test_lock_sets(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "db", 0755).err, 0);
+	assert_int_equal(mkdir_ns(f, "cfg", 0755).err, 0);
+	s = acquire_set(f, "A", NULL, false, 3, "db/customers",
+			LOCK_MODE_EXCLUSIVE, "db/orders", LOCK_MODE_EXCLUSIVE,
+			"cfg/.lock", LOCK_MODE_SHARED);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.kind, STORE_TOKENS);
+	assert_int_equal(stat_of(f, "db/orders").kind, STORE_LOCK);
+	assert_int_equal(stat_of(f, "cfg/.lock").kind, STORE_LOCK);
+	/* shared members coexist with shared requests */
+	assert_int_equal(acquire_as(f, "cfg/x", "B", LOCK_MODE_SHARED, 10000,
+				    false)
+				 .err,
+			 0);
+	/* all or nothing: one busy member takes nothing */
+	s = acquire_set(f, "B", NULL, false, 2, "db/free", LOCK_MODE_EXCLUSIVE,
+			"db/orders", LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.err, -EAGAIN);
+	assert_int_equal(stat_of(f, "db/free").kind, STORE_NONE);
+	/* queued, it holds nothing and blocks later conflicting requests */
+	s = acquire_set(f, "B", "wB", false, 2, "db/free", LOCK_MODE_EXCLUSIVE,
+			"db/orders", LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.err, -EAGAIN);
+	assert_true(strncmp(s.extra, "h|", 2) == 0);
+	assert_int_equal(stat_of(f, "db/free").kind, STORE_NONE);
+	assert_int_equal(acquire(f, "db/free", "C").err, -EAGAIN);
+	assert_int_equal(release(f, "db/orders", "A", 0, false).err, 0);
+	s = acquire_set(f, "B", "wB", false, 2, "db/free", LOCK_MODE_EXCLUSIVE,
+			"db/orders", LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.err, 0);
+	assert_string_equal(stat_of(f, "db/free").holder0, "B");
+	/* a withdrawn set leaves nothing queued */
+	s = acquire_set(f, "C", "wC", false, 1, "db/orders",
+			LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.err, -EAGAIN);
+	s = acquire_set(f, "C", "wC", true, 1, "db/orders",
+			LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(release(f, "db/orders", "B", 0, false).err, 0);
+	assert_int_equal(acquire(f, "db/orders", "D").err, 0);
+}
+
 static int setup_short(void **state)
 {
 	return setup_with_timeout(state, 300);
@@ -544,6 +620,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lock_sets, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_frozen_server_gives_eio_and_undoes_late_grant,
