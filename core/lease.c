@@ -209,8 +209,14 @@ static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
 	if (l->busy)
 		return;
 	if (l->h.keepalive == KEEPALIVE_OFF) {
-		if (now - l->renewed_mono > l->h.ttl_ms)
+		/* only this node renews it, so it knows when it ran out (its
+		 * clock starts after Redis's, so never too early) */
+		if (now - l->renewed_mono > l->h.ttl_ms) {
 			lease_mark_lost(l);
+			if (lt->event_cb)
+				lt->event_cb(lt->event_arg, l->path, "expired",
+					     &l->h);
+		}
 		return;
 	}
 	if (lease_owner_alive(l, sids, nsids)) {

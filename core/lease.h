@@ -32,7 +32,10 @@ struct event_base;
 struct store;
 struct leases;
 
-/* Called when keepalive ends a lease (reason "owner-exit") or finds it lost. */
+/*
+ * Called when keepalive ends a lease (reason "owner-exit") or sees a lease
+ * with keepalive=off run out (reason "expired").
+ */
 typedef void leases_event_cb(void *arg, const char *path, const char *reason,
 			     const struct lock_holder *h);
 

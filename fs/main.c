@@ -96,7 +96,8 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	fs->releases++;
+	if (strcmp(reason, "owner-exit") == 0)
+		fs->releases++;
 	lockfs_publish(fs, reason, path, h,
 		       ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
 }

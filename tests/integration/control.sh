@@ -39,6 +39,7 @@ check "n3 sees n1's release" 1 grep -c ' released e1 [0-9]* n1 ' $T.ev
 check "n3 sees the handoff to n2" 1 grep -c ' acquired e1 [0-9]* n2 ' $T.ev
 check "n3 sees n2's owner-exit" 1 grep -c ' owner-exit e1 [0-9]* n2 ' $T.ev
 check "n3 sees its own break of n2's lock" 1 grep -c ' broken held [0-9]* n2 ' $T.ev
+check "n3 sees n1's lease expire" 1 grep -c ' expired e2 [0-9]* n1 ' $T.ev
 check "lines have seven fields" 0 bash -c "awk 'NF != 7' $T.ev | wc -l"
 check "a release carries its grant's token" 1 bash -c "
   a=\$(grep ' acquired e1 [0-9]* n1 ' $T.ev | awk '{print \$4}')
