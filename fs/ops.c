@@ -542,6 +542,20 @@ static void on_interrupt(fuse_req_t req, void *data)
 }
 
 /*
+ * Let a signal withdraw the wait of `op` (registered after the waitq took
+ * it).  A request already marked interrupted would have its function called
+ * inside fuse_req_interrupt_func(), with the request's lock held while our
+ * reply frees it: cancel directly instead.
+ */
+static void interruptible(struct op *op)
+{
+	if (fuse_req_interrupted(op->req))
+		waiter_cancel(op->waiter, -EINTR);
+	else
+		fuse_req_interrupt_func(op->req, on_interrupt, op);
+}
+
+/*
  * Acquire for `op`, waiting unless O_NONBLOCK.  Returns 0 when the waitq
  * owns the reply, or -errno for the caller to answer.
  */
@@ -560,15 +574,8 @@ static int start_acquire(struct op *op, bool excl)
 			    &op->waiter);
 	if (err < 0)
 		return err;
-	/*
-	 * A request already marked interrupted would have its function called
-	 * inside fuse_req_interrupt_func(), with the request's lock held while
-	 * our reply frees it: cancel directly instead.
-	 */
-	if (block && fuse_req_interrupted(op->req))
-		waiter_cancel(op->waiter, -EINTR);
-	else if (block)
-		fuse_req_interrupt_func(op->req, on_interrupt, op);
+	if (block)
+		interruptible(op);
 	return 0;
 }
 
@@ -893,10 +900,8 @@ static void lockset_write(fuse_req_t req, struct handle *hd, const char *buf,
 		op_fail(op, err);
 		return;
 	}
-	if (block && fuse_req_interrupted(req))
-		waiter_cancel(op->waiter, -EINTR);
-	else if (block)
-		fuse_req_interrupt_func(req, on_interrupt, op);
+	if (block)
+		interruptible(op);
 }
 
 static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -1393,10 +1398,8 @@ static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
 		op_fail(op, err);
 		return;
 	}
-	if (block && fuse_req_interrupted(op->req))
-		waiter_cancel(op->waiter, -EINTR);
-	else if (block)
-		fuse_req_interrupt_func(op->req, on_interrupt, op);
+	if (block)
+		interruptible(op);
 }
 
 /* A conversion (shared <-> exclusive) lets go first, as flock(2) does. */
