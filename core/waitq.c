@@ -287,7 +287,8 @@ static void on_attempt(void *arg, const struct store_result *res)
 	}
 }
 
-static void waiter_attempt(struct waiter *w)
+/* Ask Redis (once) whether `w` can be granted now; 0 or -errno. */
+static int waiter_send(struct waiter *w)
 {
 	struct store_wait wait = {
 		.waiter_id = w->id,
@@ -296,11 +297,6 @@ static void waiter_attempt(struct waiter *w)
 	};
 	int err;
 
-	if (w->in_flight) {
-		w->wake_pending = true;
-		return;
-	}
-	evtimer_del(w->recheck);
 	if (w->nset)
 		err = store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
 					w->nset, &w->h,
@@ -309,11 +305,20 @@ static void waiter_attempt(struct waiter *w)
 	else
 		err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
 				    w->block ? &wait : NULL, on_attempt, w);
-	if (err < 0) {
-		arm(w->recheck, RETRY_AFTER_EIO_MS);
+	if (err == 0)
+		w->in_flight = true;
+	return err;
+}
+
+static void waiter_attempt(struct waiter *w)
+{
+	if (w->in_flight) {
+		w->wake_pending = true;
 		return;
 	}
-	w->in_flight = true;
+	evtimer_del(w->recheck);
+	if (waiter_send(w) < 0)
+		arm(w->recheck, RETRY_AFTER_EIO_MS);
 }
 
 static void on_recheck(evutil_socket_t fd, short what, void *arg)
@@ -398,13 +403,43 @@ static int copy_holder(struct waiter *w, const struct store_holder *h)
 	return 0;
 }
 
+/* A new waiter for `path` (the first member of a set); NULL on -ENOMEM. */
+static struct waiter *waiter_new(struct waitq *wq, const char *path,
+				 const struct store_holder *h, bool block,
+				 waiter_done_cb *cb, void *arg)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->wq = wq;
+	LIST_INSERT_HEAD(&wq->list, w, link);
+	wq->count++;
+	w->block = block;
+	w->cb = cb;
+	w->arg = arg;
+	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
+		 (unsigned long long)++wq->next_id);
+	w->path = strdup(path);
+	w->recheck = evtimer_new(wq->base, on_recheck, w);
+	w->deadline = evtimer_new(wq->base, on_deadline, w);
+	if (w->path == NULL || w->recheck == NULL || w->deadline == NULL ||
+	    copy_holder(w, h) < 0) {
+		waiter_destroy(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* The first attempt; takes `w` whatever happens. */
 static int waiter_start(struct waiter *w, int64_t timeout_ms,
 			struct waiter **out)
 {
-	waiter_attempt(w);
-	if (!w->in_flight) {
+	int err = waiter_send(w);
+
+	if (err < 0) {
 		waiter_destroy(w);
-		return -ENOMEM;
+		return err;
 	}
 	if (w->block && timeout_ms > 0)
 		arm(w->deadline, timeout_ms);
@@ -419,26 +454,16 @@ int waitq_acquire_set(struct waitq *wq, char *const *paths,
 		      int64_t timeout_ms, waiter_done_cb *cb, void *arg,
 		      struct waiter **out)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
+	struct waiter *w;
 
+	if (n == 0)
+		return -EINVAL;
+	w = waiter_new(wq, paths[0], h, block, cb, arg);
 	if (w == NULL)
 		return -ENOMEM;
-	LIST_INSERT_HEAD(&wq->list, w, link);
-	wq->count++;
-	w->wq = wq;
-	w->block = block;
-	w->cb = cb;
-	w->arg = arg;
-	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
-		 (unsigned long long)++wq->next_id);
 	w->set_paths = calloc(n, sizeof(*w->set_paths));
 	w->set_modes = calloc(n, sizeof(*w->set_modes));
-	w->path = strdup(n ? paths[0] : "");
-	w->recheck = evtimer_new(wq->base, on_recheck, w);
-	w->deadline = evtimer_new(wq->base, on_deadline, w);
-	if (n == 0 || w->set_paths == NULL || w->set_modes == NULL ||
-	    w->path == NULL || w->recheck == NULL || w->deadline == NULL ||
-	    copy_holder(w, h) < 0)
+	if (w->set_paths == NULL || w->set_modes == NULL)
 		goto fail;
 	for (; w->nset < n; w->nset++) {
 		w->set_paths[w->nset] = strdup(paths[w->nset]);
@@ -457,42 +482,12 @@ int waitq_acquire(struct waitq *wq, const char *path,
 		  int64_t timeout_ms, waiter_done_cb *cb, void *arg,
 		  struct waiter **out)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
-	int err = -ENOMEM;
+	struct waiter *w = waiter_new(wq, path, h, block, cb, arg);
 
 	if (w == NULL)
 		return -ENOMEM;
-	w->wq = wq;
-	LIST_INSERT_HEAD(&wq->list, w, link);
-	wq->count++;
 	w->excl = excl;
-	w->block = block;
-	w->cb = cb;
-	w->arg = arg;
-	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
-		 (unsigned long long)++wq->next_id);
-	w->path = strdup(path);
-	w->recheck = evtimer_new(wq->base, on_recheck, w);
-	w->deadline = evtimer_new(wq->base, on_deadline, w);
-	if (w->path == NULL || w->recheck == NULL || w->deadline == NULL ||
-	    copy_holder(w, h) < 0)
-		goto fail;
-	err = store_acquire(wq->st, w->path, &w->h, excl,
-			    block ? &(struct store_wait){w->id, wq->lease_ms,
-							 wq->node}
-				  : NULL,
-			    on_attempt, w);
-	if (err < 0)
-		goto fail;
-	w->in_flight = true;
-	if (block && timeout_ms > 0)
-		arm(w->deadline, timeout_ms);
-	if (out)
-		*out = w;
-	return 0;
-fail:
-	waiter_destroy(w);
-	return err;
+	return waiter_start(w, timeout_ms, out);
 }
 
 void waiter_cancel(struct waiter *w, int err)
