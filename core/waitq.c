@@ -28,6 +28,7 @@
 #include <sys/random.h>
 
 #include "log.h"
+#include "name.h"
 #include "notify.h"
 
 #define RECHECK_AFTER_BIND_MS 100
@@ -50,6 +51,7 @@ struct waiter {
 	bool in_flight;
 	bool queued; /* Redis may hold a queue entry for it */
 	bool wake_pending;
+	bool slept;  /* has slept once: its first binding has had time */
 	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
 	struct event *recheck;
 	struct event *deadline;
@@ -250,7 +252,10 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 		key[0] = '\0';
 		exp = res->now_ms + WAITQ_BROKER_DOWN_MS;
 	}
-	fresh = key[0] && waiter_bind(w, key);
+	/* a binding is asynchronous: a new one (and the first one, made just
+	 * before asking) may have missed a release; check again soon */
+	fresh = key[0] && (waiter_bind(w, key) || !w->slept);
+	w->slept = true;
 	delay = recheck_delay(w, exp - res->now_ms);
 	/* a release may have slipped by before the new binding took hold */
 	if (fresh && delay > RECHECK_AFTER_BIND_MS)
@@ -435,7 +440,20 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 static int waiter_start(struct waiter *w, int64_t timeout_ms,
 			struct waiter **out)
 {
-	int err = waiter_send(w);
+	char key[WAITQ_KEY_MAX], *node = NULL;
+	int err;
+
+	/*
+	 * Most waits are for the lock itself: listen for its releases before
+	 * the first question to Redis, so that a release right after it is
+	 * not missed while the binding would still be on its way.
+	 */
+	if (w->block && name_lock_node(w->path, &node) == 0) {
+		waitq_lock_key(node, key, sizeof(key));
+		waiter_bind(w, key);
+	}
+	free(node);
+	err = waiter_send(w);
 
 	if (err < 0) {
 		waiter_destroy(w);
