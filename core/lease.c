@@ -1,8 +1,9 @@
 /*
  * lease.c - the table of leases this node granted (see lease.h).
  *
- * A keepalive tick runs every LEASE_TICK_MS on the loop: it learns which
- * sessions are alive from /proc once, then for each lease either releases
+ * A keepalive tick runs every LEASE_TICK_MS on the loop.  For each lease it
+ * asks whether the owner lives (a session whose leader lives is alive; only
+ * when a leader is gone is all of /proc scanned, once per tick), then either releases
  * it (owner gone), renews it (a third of its ttl passed since the last
  * renewal), or, for keepalive=off, notes that its ttl ran out.  Store calls
  * made by the tick carry a copy of (path, owner) and look the entry up
@@ -181,9 +182,52 @@ static void on_owner_exit_released(void *arg, const struct store_result *res)
 	lease_call_free(c);
 }
 
+/* What one tick knows of the sessions alive on this node. */
+struct session_view {
+	const char *procfs;
+	pid_t *sids; /* every live session, once scanned */
+	long n;      /* how many, or -errno when the scan failed */
+	bool scanned;
+};
+
+/* Scan /proc once per tick, only when some session leader is gone. */
+static void session_view_scan(struct session_view *v)
+{
+	size_t max = 4096;
+
+	v->scanned = true;
+	for (;;) {
+		pid_t *grown = realloc(v->sids, max * sizeof(*v->sids));
+
+		if (grown == NULL) {
+			v->n = -ENOMEM;
+			return;
+		}
+		v->sids = grown;
+		v->n = owner_live_sessions(v->procfs, v->sids, max);
+		if (v->n < 0 || (size_t)v->n < max)
+			break;
+		max *= 2;
+	}
+	if (v->n < 0)
+		log_warn((int)v->n, "keepalive: cannot read %s", v->procfs);
+}
+
+static bool session_alive(struct session_view *v, pid_t sid)
+{
+	if (sid <= 0)
+		return false;
+	if (owner_session_leader_alive(v->procfs, sid))
+		return true;
+	if (!v->scanned)
+		session_view_scan(v);
+	if (v->n < 0)
+		return true; /* cannot tell: keep the lease rather than drop it */
+	return owner_session_in(v->sids, (size_t)v->n, sid);
+}
+
 /* Is the owner of `l` still around on this node? */
-static bool lease_owner_alive(const struct lease *l, const pid_t *sids,
-			      size_t nsids)
+static bool lease_owner_alive(const struct lease *l, struct session_view *v)
 {
 	const char *scope = strrchr(l->owner_id, ':');
 
@@ -192,11 +236,11 @@ static bool lease_owner_alive(const struct lease *l, const pid_t *sids,
 	if (scope && scope[1] == 'p')
 		return l->h.pid > 0 &&
 		       (kill(l->h.pid, 0) == 0 || errno == EPERM);
-	return l->h.session > 0 && owner_session_in(sids, nsids, l->h.session);
+	return session_alive(v, l->h.session);
 }
 
 static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
-			   const pid_t *sids, size_t nsids)
+			   struct session_view *v)
 {
 	struct lease_call *c;
 	int err;
@@ -219,7 +263,7 @@ static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
 		}
 		return;
 	}
-	if (lease_owner_alive(l, sids, nsids)) {
+	if (lease_owner_alive(l, v)) {
 		if (now - l->renewed_mono < l->h.ttl_ms / 3)
 			return;
 		c = lease_call_new(lt, l);
@@ -244,37 +288,17 @@ static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct leases *lt = arg;
+	struct session_view v = {.procfs = lt->procfs};
 	struct lease *l, *next;
-	size_t max = 4096;
-	pid_t *sids = NULL;
-	long n = 0;
 	int64_t now = mono_ms();
 
 	(void)fd;
 	(void)what;
-	if (TAILQ_EMPTY(&lt->list))
-		return;
-	for (;;) {
-		pid_t *grown = realloc(sids, max * sizeof(*sids));
-
-		if (grown == NULL)
-			goto out;
-		sids = grown;
-		n = owner_live_sessions(lt->procfs, sids, max);
-		if (n < 0) {
-			log_warn(n, "keepalive: cannot read %s", lt->procfs);
-			goto out;
-		}
-		if ((size_t)n < max)
-			break;
-		max *= 2;
-	}
 	for (l = TAILQ_FIRST(&lt->list); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, link);
-		lease_tick_one(lt, l, now, sids, n);
+		lease_tick_one(lt, l, now, &v);
 	}
-out:
-	free(sids);
+	free(v.sids);
 }
 
 int leases_new(struct event_base *base, struct store *st, const char *procfs,

@@ -189,6 +189,15 @@ long owner_live_sessions(const char *procfs, pid_t *sids, size_t max)
 	return out;
 }
 
+bool owner_session_leader_alive(const char *procfs, pid_t sid)
+{
+	char path[256], buf[1024];
+
+	snprintf(path, sizeof(path), "%s/%d/stat", procfs, (int)sid);
+	return read_small(path, buf, sizeof(buf)) == 0 &&
+	       stat_session(buf) == sid;
+}
+
 bool owner_session_in(const pid_t *sids, size_t n, pid_t sid)
 {
 	return bsearch(&sid, sids, n, sizeof(*sids), cmp_pid) != NULL;

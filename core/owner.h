@@ -72,6 +72,12 @@ int owner_make_id(struct owner *o);
  */
 long owner_live_sessions(const char *procfs, pid_t *sids, size_t max);
 
+/*
+ * Is the leader of session `sid` alive (process `sid` exists and leads it)?
+ * Then the session is alive, and nobody needs to scan all of /proc.
+ */
+bool owner_session_leader_alive(const char *procfs, pid_t sid);
+
 /* Is `sid` in the sorted array `sids` of `n`? */
 bool owner_session_in(const pid_t *sids, size_t n, pid_t sid);
 

@@ -149,6 +149,11 @@ static void test_live_sessions(void **state)
 	assert_false(owner_session_in(sids, 2, 100));
 	/* too small an array says so */
 	assert_int_equal(owner_live_sessions(f->root, few, 1), 1);
+	/* 200 leads its session; 90 has members but no leader; 100 is no
+	 * session id at all (process 100 is in session 90) */
+	assert_true(owner_session_leader_alive(f->root, 200));
+	assert_false(owner_session_leader_alive(f->root, 90));
+	assert_false(owner_session_leader_alive(f->root, 100));
 }
 
 static void test_real_proc(void **state)
