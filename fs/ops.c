@@ -197,13 +197,27 @@ static void placeholder_attr(fuse_req_t req, uint64_t ino, struct stat *st)
 	st->st_ctim = st->st_mtim = st->st_atim = now;
 }
 
+/*
+ * How long the kernel may cache an entry and its attributes.  Namespaces
+ * change rarely and a path walk crosses each of them, so they are cached
+ * for NS_CACHE_S (under SPEC 1's one second for changes to show on every
+ * node).  Lock files are never cached: whether one exists decides what an
+ * open means, and a stale positive entry would turn a create into an open.
+ */
+#define NS_CACHE_S 0.5
+
+static double cache_s(const struct inode *in)
+{
+	return in->kind == INODE_NAMESPACE ? NS_CACHE_S : 0;
+}
+
 static void fill_entry(struct fuse_entry_param *e, struct inode *in)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->generation = 1;
-	e->attr_timeout = 0;
-	e->entry_timeout = 0;
+	e->attr_timeout = cache_s(in);
+	e->entry_timeout = cache_s(in);
 }
 
 /* Reply with an entry for `in`; takes a lookup reference on success. */
@@ -317,6 +331,34 @@ fail:
 	op_fail(op, res->err);
 }
 
+/*
+ * A lock the asking owner holds through this node: answer from the lease
+ * table, without a Redis round trip (the unlink or renew that usually
+ * follows goes to Redis and gets ESTALE if the lease was lost meanwhile).
+ * Attributes time out at once, so a stat still asks Redis (getattr).
+ */
+static bool lookup_own_lease(struct op *op)
+{
+	const struct lock_holder *h =
+		leases_get(op->fs->leases, op->path, op->owner.id);
+	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
+				.nholders = 1};
+	struct inode *in;
+	struct stat st;
+
+	if (h == NULL || h->kind != HOLDER_LEASE)
+		return false;
+	in = inodes_intern(op->fs->inodes, op->path, INODE_LOCK);
+	if (in == NULL)
+		return false;
+	ls.token = h->token;
+	ls.holders = (struct lock_holder *)h;
+	lock_attr(&ls, op->path, in->ino, &st);
+	reply_entry(op->fs, op->req, in, &st);
+	op_free(op);
+	return true;
+}
+
 static void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lockfs *fs = fs_of(req);
@@ -347,6 +389,8 @@ static void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_fail(op, err);
 		return;
 	}
+	if (lookup_own_lease(op))
+		return;
 	op_started(op, store_stat(fs->st, op->path, lookup_done, op));
 }
 
@@ -389,7 +433,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		op_fail(op, -ENOENT);
 		return;
 	}
-	fuse_reply_attr(op->req, &st, 0);
+	fuse_reply_attr(op->req, &st, cache_s(op->in));
 	op_free(op);
 }
 
@@ -970,7 +1014,7 @@ static void setattr_ns_done(void *arg, const struct store_result *res)
 		return;
 	}
 	ns_attr_to_stat(&res->ns, op->in->ino, &st);
-	fuse_reply_attr(op->req, &st, 0);
+	fuse_reply_attr(op->req, &st, cache_s(op->in));
 	op_free(op);
 }
 

@@ -96,9 +96,12 @@ check "but not with an exclusive one" 1 bash -c "flock -n $N2/h/tree/leaf -c tru
 wait $bg
 
 # --- leases and handle locks on one name --------------------------------------
-in_session bash -c ": > $N1/h/mix"
+# the lease lives as long as its session: keep that session for 2 s
+setsid bash -c ": > $N1/h/mix; sleep 2" &
+bg=$!
+sleep 0.3
 check "a lease blocks flock -n on another node" 1 bash -c "flock -n $N2/h/mix -c true; echo \$?"
-rm -f "$N1/h/mix" 2>/dev/null || in_session python3 "$TESTS_LIB/fsop.py" unlink "$N1/h/mix" >/dev/null
+wait $bg
 setsid flock "$N1/h/mix2" -c "sleep 1.5" &
 bg=$!
 sleep 0.4
