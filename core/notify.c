@@ -10,6 +10,11 @@
  * heartbeats.  Bindings are kept on both sides: reference counts on the
  * loop side, the bound set on the AMQP side for re-binding after a
  * reconnect.
+ *
+ * A message this daemon publishes to a key it is bound to itself is
+ * delivered to its own loop at once, without the round trip through the
+ * broker; every message carries this notifier's random id as its AMQP
+ * app-id, and the broker's copy of our own messages is dropped.
  */
 #include "notify.h"
 
@@ -24,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -79,6 +85,7 @@ struct notifier {
 	/* shared */
 	struct channel to_amqp, from_amqp;
 	bool stop; /* under to_amqp.lock */
+	char self_id[33]; /* random hex, set once before the thread starts */
 	/* AMQP thread side */
 	pthread_t thread;
 	bool thread_started;
@@ -302,6 +309,7 @@ out:
 static bool amqp_command(struct notifier *n, struct msg *m)
 {
 	struct binding *b = binding_find(&n->bound, m->key);
+	amqp_basic_properties_t props;
 	amqp_bytes_t body;
 
 	switch (m->type) {
@@ -310,10 +318,12 @@ static bool amqp_command(struct notifier *n, struct msg *m)
 			return true; /* a hint: dropped while down */
 		body.bytes = m->body;
 		body.len = m->len;
+		props._flags = AMQP_BASIC_APP_ID_FLAG;
+		props.app_id = amqp_cstring_bytes(n->self_id);
 		return amqp_basic_publish(n->conn, 1,
 					  amqp_cstring_bytes(n->exchange),
 					  amqp_cstring_bytes(m->key), 0, 0,
-					  NULL, body) == AMQP_STATUS_OK;
+					  &props, body) == AMQP_STATUS_OK;
 	case MSG_BIND:
 		if (b)
 			return true;
@@ -365,6 +375,15 @@ static void tell_loop(struct notifier *n, enum msg_type type,
 		channel_push(&n->from_amqp, m);
 }
 
+static bool from_self(const struct notifier *n,
+		      const amqp_basic_properties_t *p)
+{
+	size_t len = strlen(n->self_id);
+
+	return (p->_flags & AMQP_BASIC_APP_ID_FLAG) && p->app_id.len == len &&
+	       memcmp(p->app_id.bytes, n->self_id, len) == 0;
+}
+
 /* Read what is there without blocking; false when the connection broke. */
 static bool amqp_receive(struct notifier *n)
 {
@@ -382,6 +401,10 @@ static bool amqp_receive(struct notifier *n)
 			return true;
 		if (r.reply_type != AMQP_RESPONSE_NORMAL)
 			return false;
+		if (from_self(n, &env.message.properties)) {
+			amqp_destroy_envelope(&env);
+			continue; /* delivered locally when published */
+		}
 		key = strndup(env.routing_key.bytes, env.routing_key.len);
 		if (key)
 			tell_loop(n, MSG_DELIVERY, key, env.message.body.bytes,
@@ -473,6 +496,19 @@ static int send_command(struct notifier *n, enum msg_type type,
 	return 0;
 }
 
+/* 16 random bytes in hex: tells our own messages from others'. */
+static int make_self_id(char *buf, size_t size)
+{
+	unsigned char raw[16];
+
+	if (size < 2 * sizeof(raw) + 1 ||
+	    getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
 int notifier_new(struct event_base *base, const char *url,
 		 const char *exchange, notifier_msg_cb *msg_cb,
 		 notifier_state_cb *state_cb, void *arg, struct notifier **out)
@@ -503,7 +539,8 @@ int notifier_new(struct event_base *base, const char *url,
 		goto fail;
 	}
 	if ((err = channel_init(&n->to_amqp)) < 0 ||
-	    (err = channel_init(&n->from_amqp)) < 0)
+	    (err = channel_init(&n->from_amqp)) < 0 ||
+	    (err = make_self_id(n->self_id, sizeof(n->self_id))) < 0)
 		goto fail;
 	n->from_amqp_ev = event_new(base, n->from_amqp.fd, EV_READ | EV_PERSIST,
 				    on_from_amqp, n);
@@ -558,6 +595,15 @@ bool notifier_connected(const struct notifier *n)
 int notifier_publish(struct notifier *n, const char *key, const char *body,
 		     size_t len)
 {
+	struct msg *local;
+
+	if (binding_find(&n->refs, key) || binding_find(&n->refs, "#")) {
+		/* ours too: straight to our own loop, next iteration */
+		local = msg_new(MSG_DELIVERY, key, body, len);
+		if (local == NULL)
+			return -ENOMEM;
+		channel_push(&n->from_amqp, local);
+	}
 	return send_command(n, MSG_PUBLISH, key, body, len);
 }
 

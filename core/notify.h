@@ -41,7 +41,11 @@ void notifier_free(struct notifier *n);
 
 bool notifier_connected(const struct notifier *n);
 
-/* Publish `body` with routing key `key` (best effort).  0 or -ENOMEM. */
+/*
+ * Publish `body` with routing key `key` (best effort).  If this daemon is
+ * bound to `key` (or to "#") itself, its own loop gets the message at once,
+ * even while the broker is down.  0 or -ENOMEM.
+ */
 int notifier_publish(struct notifier *n, const char *key, const char *body,
 		     size_t len);
 
