@@ -410,6 +410,17 @@ const struct lock_holder *leases_get(struct leases *lt, const char *path,
 	return l && !l->lost ? &l->h : NULL;
 }
 
+const struct lock_holder *leases_get_fresh(struct leases *lt,
+					   const char *path, const char *id,
+					   int64_t max_age_ms)
+{
+	struct lease *l = lease_find(lt, path, id);
+
+	if (l == NULL || l->lost || mono_ms() - l->renewed_mono > max_age_ms)
+		return NULL;
+	return &l->h;
+}
+
 size_t leases_count(const struct leases *lt)
 {
 	const struct lease *l;

@@ -73,6 +73,14 @@ bool leases_is_stale(struct leases *lt, const char *path,
 const struct lock_holder *leases_get(struct leases *lt, const char *path,
 				     const char *id);
 
+/*
+ * As leases_get(), but only when Redis confirmed the hold (grant or
+ * renewal through this node) at most `max_age_ms` ago.
+ */
+const struct lock_holder *leases_get_fresh(struct leases *lt,
+					   const char *path, const char *id,
+					   int64_t max_age_ms);
+
 /* How many live leases this node keeps (for status). */
 size_t leases_count(const struct leases *lt);
 

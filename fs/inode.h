@@ -32,6 +32,8 @@ struct inode {
 	uint64_t nlookup;    /* the kernel's references */
 	unsigned opens;      /* open file handles */
 	unsigned placeholders; /* open read-only placeholders (SPEC 5) */
+	int64_t retry_until_ms; /* a create retried as an open (ops.c) */
+	struct inode *next_retry_pin; /* in lockfs.retry_pins while pinned */
 	bool permanent;
 	struct inode *next_by_ino, *next_by_path;
 };

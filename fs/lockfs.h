@@ -48,6 +48,7 @@ struct lockfs {
 	struct waitq *wq;
 	struct inode_table *inodes;
 	struct event_reader *readers; /* open /.lockfs/events, a list */
+	struct inode *retry_pins; /* inodes pinned by create retries (ops.c) */
 	const char *procfs;
 	int64_t started_ms;
 	/* counters for status */

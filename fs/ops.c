@@ -50,6 +50,7 @@ struct op {
 	off_t off;
 	int to_set;
 	bool is_create;
+	bool retry_as_open; /* a busy create becomes ESTALE + an open */
 	struct waiter *waiter;
 	char lease_id[OWNER_ID_MAX]; /* handle locks: the requester's lease */
 	struct lockset *set;         /* a lock-set write */
@@ -286,6 +287,69 @@ static struct op *child_op(fuse_req_t req, fuse_ino_t parent,
 	return op;
 }
 
+/* ---- creates retried as opens ------------------------------------- */
+
+/*
+ * A blocking create must not wait inside CREATE: the kernel holds the
+ * directory's lock for the whole call, so every other create and unlink in
+ * that directory on this node would wait behind it, including the unlink
+ * that would release the lock it waits for.  So a busy create (without
+ * O_EXCL) answers ESTALE; the kernel then repeats the open once with a
+ * fresh lookup (do_filp_open's LOOKUP_REVAL retry), which finds the name as
+ * a local placeholder for CREATE_RETRY_MS, and sends an OPEN, which waits
+ * like any write open, outside the directory lock.  While that lasts the
+ * inode is pinned (an open count) on fs->retry_pins; expired pins are
+ * dropped at the next busy create.
+ */
+#define CREATE_RETRY_MS 1000
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool retry_pending(const struct inode *in)
+{
+	return in->retry_until_ms > mono_ms();
+}
+
+static void retry_unpin_expired(struct lockfs *fs)
+{
+	struct inode **link = &fs->retry_pins, *in;
+
+	while ((in = *link) != NULL) {
+		if (retry_pending(in)) {
+			link = &in->next_retry_pin;
+			continue;
+		}
+		*link = in->next_retry_pin;
+		in->next_retry_pin = NULL;
+		in->retry_until_ms = 0;
+		inodes_close(fs->inodes, in); /* may free it */
+	}
+}
+
+/* Arm the retry of a busy create of `path`; false if it cannot be. */
+static bool retry_arm(struct lockfs *fs, const char *path)
+{
+	struct inode *in;
+
+	retry_unpin_expired(fs);
+	in = inodes_intern(fs->inodes, path, INODE_LOCK);
+	if (in == NULL || in->kind != INODE_LOCK)
+		return false;
+	if (in->retry_until_ms == 0) {
+		inodes_open(in);
+		in->next_retry_pin = fs->retry_pins;
+		fs->retry_pins = in;
+	}
+	in->retry_until_ms = mono_ms() + CREATE_RETRY_MS;
+	return true;
+}
+
 /* ---- lookup and getattr -------------------------------------------- */
 
 static void lookup_done(void *arg, const struct store_result *res)
@@ -309,7 +373,7 @@ static void lookup_done(void *arg, const struct store_result *res)
 		lock_attr(&res->lock, op->path, in->ino, &st);
 	} else {
 		in = inodes_find(fs->inodes, op->path);
-		if (!(in && in->placeholders) &&
+		if (!(in && (in->placeholders || retry_pending(in))) &&
 		    !leases_is_stale(fs->leases, op->path, op->owner.id, 0)) {
 			op_fail(op, -ENOENT);
 			return;
@@ -332,15 +396,20 @@ fail:
 }
 
 /*
- * A lock the asking owner holds through this node: answer from the lease
- * table, without a Redis round trip (the unlink or renew that usually
- * follows goes to Redis and gets ESTALE if the lease was lost meanwhile).
- * Attributes time out at once, so a stat still asks Redis (getattr).
+ * A lock the asking owner took or renewed through this node in the last
+ * OWN_LEASE_FRESH_MS: answer from the lease table, without a Redis round
+ * trip (the usual create-then-unlink needs one trip less).  A break from
+ * another node shows here at most that much later, within SPEC 1's second;
+ * the unlink or renew that follows asks Redis and gets ESTALE if the lease
+ * was lost.  Attributes time out at once, so a stat still asks Redis.
  */
+#define OWN_LEASE_FRESH_MS 50
+
 static bool lookup_own_lease(struct op *op)
 {
 	const struct lock_holder *h =
-		leases_get(op->fs->leases, op->path, op->owner.id);
+		leases_get_fresh(op->fs->leases, op->path, op->owner.id,
+				 OWN_LEASE_FRESH_MS);
 	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
 				.nholders = 1};
 	struct inode *in;
@@ -427,7 +496,20 @@ static void getattr_done(void *arg, const struct store_result *res)
 	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK) {
 		lock_attr(&res->lock, op->path, op->in->ino, &st);
 	} else if (op->in->kind == INODE_LOCK &&
-		   (op->in->placeholders || op->to_set)) {
+		   (op->in->placeholders || retry_pending(op->in) ||
+		    op->to_set ||
+		    !leases_is_stale(op->fs->leases, op->path, op->owner.id,
+				     0))) {
+		/*
+		 * Lock files are never cached, so a getattr of one follows
+		 * its lookup in the same call (or is an fstat): a lock
+		 * released in between must not fail the open that looked it
+		 * up (SPEC 3: a write open takes the lock with or without
+		 * O_CREAT).  stat(2) of a released lock still gets ENOENT
+		 * from its lookup.  Only an owner whose lease was lost is
+		 * told at once that the file is gone (its lookup is positive
+		 * so that its unlink gets ESTALE).
+		 */
 		placeholder_attr(op->req, op->in->ino, &st);
 	} else {
 		op_fail(op, -ENOENT);
@@ -448,6 +530,8 @@ static void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 		return;
 	}
 	op->to_set = lenient;
+	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
+		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
 	op_started(op, store_stat(fs->st, op->path, getattr_done, op));
 }
 
@@ -565,6 +649,8 @@ nomem:
 	op_fail(op, -ENOMEM);
 }
 
+static int start_acquire(struct op *op, bool excl);
+
 static void acquire_done(void *arg, int err, const struct store_result *res)
 {
 	struct op *op = arg;
@@ -572,6 +658,15 @@ static void acquire_done(void *arg, int err, const struct store_result *res)
 	if (err == 0) {
 		acquired(op, res, op->is_create);
 		return;
+	}
+	if (err == -EAGAIN && op->retry_as_open) {
+		op->retry_as_open = false;
+		if (retry_arm(op->fs, op->path))
+			err = -ESTALE; /* the kernel asks again, as an open */
+		else
+			err = start_acquire(op, false); /* wait here, then */
+		if (err == 0)
+			return;
 	}
 	op_fail(op, err);
 }
@@ -607,7 +702,7 @@ static int start_acquire(struct op *op, bool excl)
 {
 	struct lockfs *fs = op->fs;
 	struct store_holder h;
-	bool block = !(op->fi.flags & O_NONBLOCK);
+	bool block = !(op->fi.flags & O_NONBLOCK) && !op->retry_as_open;
 	int err = request_owner(op->req, &op->owner);
 
 	if (err < 0)
@@ -682,6 +777,10 @@ static void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	op->fi = *fi;
 	op->is_create = true;
+	/* O_EXCL waits only when blocked by another node of the tree (the
+	 * name is absent): a positive entry would make the kernel answer
+	 * EEXIST, so that rare wait stays in CREATE (README) */
+	op->retry_as_open = !(fi->flags & (O_EXCL | O_NONBLOCK));
 	free(path);
 	op_started(op, start_acquire(op, (fi->flags & O_EXCL) != 0));
 	return;

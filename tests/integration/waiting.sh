@@ -154,6 +154,45 @@ if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
 	touch /tmp/$$.nb2.release
 fi
 
+# --- waiting on the holder's own node --------------------------------------
+# A blocking create must not hold the directory: the holder's rm in the same
+# directory on the same node goes through, and the waiter gets the lock.
+mkdir -p "$N1/w/same"
+setsid bash -c "touch $N1/w/same/.lock; sleep 30" &
+hp=$!
+wait_until 5 test -e "$N2/w/same/.lock"
+waiter "$N1/w/same/x" /tmp/$$.same
+wait_waiters "$N1/w/same/.lock" 1
+check "the holder's rm on the same node is not blocked by the waiter" 0 \
+	bash -c "timeout 5 rm $N1/w/same/.lock; echo \$?"
+expect "and the waiter below gets its lock" wait_until 5 test -s /tmp/$$.same
+check "a busy touch next to it still fails at once" EAGAIN \
+	in_session python3 "$TESTS_LIB/fsop.py" open "$N1/w/same/x" wcn
+touch /tmp/$$.same.release
+kill "$hp" 2>/dev/null
+setsid bash -c ": > $N1/w/same/y; sleep 30" &
+hp=$!
+wait_until 5 test -e "$N1/w/same/y"
+waiter "$N1/w/same/y" /tmp/$$.same2
+wait_waiters "$N1/w/same/y" 1
+check "the holder of a leaf releases it next to its waiter" 0 \
+	bash -c "timeout 5 rm $N1/w/same/y; echo \$?"
+expect "and that waiter gets it" wait_until 5 test -s /tmp/$$.same2
+touch /tmp/$$.same2.release
+kill "$hp" 2>/dev/null
+
+# --- contention: many processes on two nodes, one lock ---------------------
+# every blocking open(O_CREAT) either gets the lock or is interrupted at the
+# end (no ENOENT, no ESTALE), and the lock keeps moving
+if [ -x "${CONTEND_BIN:-}" ]; then
+	"$CONTEND_BIN" 3 1000 "$N1/w/hot" "$N2/w/hot" >/tmp/$$.hot 2>&1
+	rc=$?
+	expect "16 blocking opens on one lock never fail ($(tr '\n' ' ' </tmp/$$.hot | cut -c1-90))" \
+		test "$rc" -eq 0
+	grants=$(sed -n 's/.* grants=\([0-9]*\).*/\1/p' /tmp/$$.hot)
+	expect "and the lock keeps moving (${grants:-0} grants in 3 s)" test "${grants:-0}" -ge 30
+fi
+
 # --- a thousand waiters on one node ---------------------------------------
 "$WAITERS_BIN" "$N2/w/many" 1000 120 >/tmp/$$.many &
 wp=$!
