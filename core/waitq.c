@@ -53,6 +53,7 @@ struct waiter {
 	bool wake_pending;
 	bool slept;  /* has slept once: its first binding has had time */
 	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
+	char own_key[WAITQ_KEY_MAX]; /* its own lock's key, bound throughout */
 	struct event *recheck;
 	struct event *deadline;
 	LIST_ENTRY(waiter) link;
@@ -107,6 +108,8 @@ static bool waiter_bind(struct waiter *w, const char *key)
 static void waiter_destroy(struct waiter *w)
 {
 	waiter_unbind(w);
+	if (w->own_key[0] && w->wq->nt)
+		notifier_unbind(w->wq->nt, w->own_key);
 	if (w->recheck)
 		event_free(w->recheck);
 	if (w->deadline)
@@ -254,7 +257,8 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 	}
 	/* a binding is asynchronous: a new one (and the first one, made just
 	 * before asking) may have missed a release; check again soon */
-	fresh = key[0] && (waiter_bind(w, key) || !w->slept);
+	fresh = key[0] && (waiter_bind(w, key) || !w->slept) &&
+		strcmp(key, w->own_key) != 0;
 	w->slept = true;
 	delay = recheck_delay(w, exp - res->now_ms);
 	/* a release may have slipped by before the new binding took hold */
@@ -445,12 +449,14 @@ static int waiter_start(struct waiter *w, int64_t timeout_ms,
 
 	/*
 	 * Most waits are for the lock itself: listen for its releases before
-	 * the first question to Redis, so that a release right after it is
-	 * not missed while the binding would still be on its way.
+	 * the first question to Redis, and for as long as the wait lasts, so
+	 * that a release is not missed while a binding would be on its way
+	 * (the bindings are counted: one per lock per daemon).
 	 */
-	if (w->block && name_lock_node(w->path, &node) == 0) {
+	if (w->block && w->wq->nt && name_lock_node(w->path, &node) == 0) {
 		waitq_lock_key(node, key, sizeof(key));
-		waiter_bind(w, key);
+		if (notifier_bind(w->wq->nt, key) == 0)
+			snprintf(w->own_key, sizeof(w->own_key), "%s", key);
 	}
 	free(node);
 	err = waiter_send(w);
@@ -543,9 +549,14 @@ void waitq_on_message(struct waitq *wq, const char *key)
 {
 	struct waiter *w;
 
-	LIST_FOREACH(w, &wq->list, link)
-		if (!w->answered && strcmp(w->key, key) == 0)
+	LIST_FOREACH(w, &wq->list, link) {
+		if (w->answered)
+			continue;
+		if (strcmp(w->key, key) == 0)
 			waiter_attempt(w);
+		else if (w->in_flight && strcmp(w->own_key, key) == 0)
+			w->wake_pending = true; /* it may be about to sleep on it */
+	}
 }
 
 void waitq_on_broker(struct waitq *wq, bool up)
