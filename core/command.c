@@ -80,7 +80,11 @@ int command_parse(const char *buf, size_t len, struct command *cmd)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = buf[i];
 
-		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+		bool line_end_cr = c == '\r' && (i + 1 == len ||
+						  buf[i + 1] == '\n');
+
+		/* control bytes are refused; a CR only ends a line (CRLF) */
+		if ((c < 0x20 && c != '\t' && c != '\n' && !line_end_cr) ||
 		    c == 0x7f)
 			return -EINVAL;
 	}

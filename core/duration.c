@@ -79,6 +79,8 @@ int duration_parse(const char *s, size_t len, int64_t *ms)
 		value = whole * unit;
 		if ((frac * unit) % frac_scale != 0)
 			return -EINVAL;
+		if (value > INT64_MAX - frac * unit / frac_scale)
+			return -EINVAL;
 		value += frac * unit / frac_scale;
 		if (total > INT64_MAX - value)
 			return -EINVAL;

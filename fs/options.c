@@ -85,10 +85,12 @@ static int parse_duration_opt(const char *what, const char *value,
 	return 0;
 }
 
-static int take_string(char **dst, char *src, const char *dflt)
+/* Move *src (parsed, owned) into *dst, or copy `dflt` when absent. */
+static int take_string(char **dst, char **src, const char *dflt)
 {
-	if (src) {
-		*dst = src;
+	if (*src) {
+		*dst = *src;
+		*src = NULL;
 		return 0;
 	}
 	if (dflt == NULL)
@@ -105,8 +107,10 @@ int options_parse(struct fuse_args *args, struct options *o)
 	int err;
 
 	memset(o, 0, sizeof(*o));
-	if (fuse_opt_parse(args, &raw, option_spec, NULL) < 0)
-		return -EINVAL;
+	if (fuse_opt_parse(args, &raw, option_spec, NULL) < 0) {
+		err = -EINVAL;
+		goto out;
+	}
 	o->show_help = raw.help;
 	o->show_version = raw.version;
 	o->ttl_ms = 15000;
@@ -114,13 +118,12 @@ int options_parse(struct fuse_args *args, struct options *o)
 	gethostname(host, sizeof(host) - 1);
 	host[strcspn(host, ".")] = '\0';
 	env = getenv("LOCKFS_AMQP_URL");
-	if ((err = take_string(&o->redis, raw.redis,
+	if ((err = take_string(&o->redis, &raw.redis,
 			       "redis://127.0.0.1:6379")) < 0 ||
-	    (err = take_string(&o->amqp, raw.amqp, env)) < 0 ||
-	    (err = take_string(&o->prefix, raw.prefix, "lockfs")) < 0 ||
-	    (err = take_string(&o->node, raw.node, host)) < 0)
+	    (err = take_string(&o->amqp, &raw.amqp, env)) < 0 ||
+	    (err = take_string(&o->prefix, &raw.prefix, "lockfs")) < 0 ||
+	    (err = take_string(&o->node, &raw.node, host)) < 0)
 		goto out;
-	raw.redis = raw.amqp = raw.prefix = raw.node = NULL;
 	env = getenv("LOCKFS_REDIS_PASSWORD");
 	if (env && *env && (o->redis_password = strdup(env)) == NULL) {
 		err = -ENOMEM;
@@ -153,6 +156,8 @@ int options_parse(struct fuse_args *args, struct options *o)
 	}
 	err = 0;
 out:
+	if (err < 0)
+		options_clear(o);
 	free(raw.redis);
 	free(raw.amqp);
 	free(raw.prefix);

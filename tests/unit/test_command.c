@@ -48,6 +48,9 @@ static void test_durations(void **state)
 	assert_int_equal(parse_err("5x"), -EINVAL);
 	assert_int_equal(parse_err("-1s"), -EINVAL);
 	assert_int_equal(parse_err("1.0001ms"), -EINVAL);
+	/* the fraction must not overflow what the whole part left */
+	assert_int_equal(parse_err("9223372036854775.9s"), -EINVAL);
+	assert_int_equal(parse_err("106751991167.9d"), -EINVAL);
 	assert_int_equal(parse_err("1s 2s"), -EINVAL);
 	assert_int_equal(parse_err("s"), -EINVAL);
 	assert_int_equal(parse_err("1m30"), -EINVAL);
@@ -90,6 +93,9 @@ static void test_commands(void **state)
 	char big[COMMAND_NOTE_MAX + 2];
 
 	(void)state;
+	c = parse_ok("ttl=30s\r\n");
+	assert_int_equal(c.ttl_ms, 30000);
+	assert_int_equal(parse_bad("a\rb", 3), -EINVAL); /* CR only ends lines */
 	c = parse_ok("ttl=30s\n");
 	assert_true(c.has_ttl);
 	assert_int_equal(c.ttl_ms, 30000);
