@@ -72,8 +72,27 @@ run_suites() { # DIR SUITE...
 
 run_suites build unit integration
 run_suites build-asan unit integration
-if meson test -C build --list 2>/dev/null | grep -q '^bench'; then
-	run_suites build bench
+run_suites build bench
+
+# the unit suites once more under valgrind (memcheck, leaks are errors)
+echo "== build: unit suites under valgrind"
+log=$(mktemp)
+rc=0
+timeout -k 10 900 meson test -C build --suite unit --num-processes 1 \
+	--wrapper 'valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect' \
+	--print-errorlogs >"$log" 2>&1 || rc=$?
+cat "$log"
+passed=$((passed + $(count Ok "$log")))
+failed=$((failed + $(count Fail "$log") + $(count Timeout "$log")))
+[ "$rc" -eq 0 ] || grep -q '^Fail: *[1-9]' "$log" || failed=$((failed + 1))
+rm -f "$log"
+
+# every parser under libFuzzer for a few seconds (the long run: README)
+echo "== fuzzing the parsers (${FUZZ_SECONDS:=5} s each)"
+if FUZZ_SECONDS=$FUZZ_SECONDS timeout -k 10 600 bash tests/fuzz/run.sh "$RUN/fuzz"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
 fi
 
 echo "$passed passed, $failed failed"
