@@ -81,6 +81,8 @@ struct notifier {
 	notifier_state_cb *state_cb;
 	void *arg;
 	bool connected;
+	struct notifier_stats stats;
+	unsigned ups;
 	struct binding_list refs;
 	/* shared */
 	struct channel to_amqp, from_amqp;
@@ -474,10 +476,13 @@ static void on_from_amqp(evutil_socket_t fd, short what, void *arg)
 	channel_take(&n->from_amqp, &q);
 	while ((m = STAILQ_FIRST(&q)) != NULL) {
 		STAILQ_REMOVE_HEAD(&q, link);
-		if (m->type == MSG_DELIVERY && n->msg_cb)
+		if (m->type == MSG_DELIVERY && n->msg_cb) {
+			n->stats.delivered++;
 			n->msg_cb(n->arg, m->key, m->body, m->len);
-		else if (m->type == MSG_UP || m->type == MSG_DOWN) {
+		} else if (m->type == MSG_UP || m->type == MSG_DOWN) {
 			n->connected = m->type == MSG_UP;
+			if (n->connected && n->ups++ > 0)
+				n->stats.reconnects++;
 			if (n->state_cb)
 				n->state_cb(n->arg, n->connected);
 		}
@@ -587,6 +592,11 @@ void notifier_free(struct notifier *n)
 	free(n);
 }
 
+void notifier_get_stats(const struct notifier *n, struct notifier_stats *out)
+{
+	*out = n->stats;
+}
+
 bool notifier_connected(const struct notifier *n)
 {
 	return n && n->connected;
@@ -597,6 +607,7 @@ int notifier_publish(struct notifier *n, const char *key, const char *body,
 {
 	struct msg *local;
 
+	n->stats.published++;
 	if (binding_find(&n->refs, key) || binding_find(&n->refs, "#")) {
 		/* ours too: straight to our own loop, next iteration */
 		local = msg_new(MSG_DELIVERY, key, body, len);

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct notifier;
@@ -40,6 +41,12 @@ int notifier_new(struct event_base *base, const char *url,
 void notifier_free(struct notifier *n);
 
 bool notifier_connected(const struct notifier *n);
+
+/* Counters for metrics (loop side; a delivery counts ours too). */
+struct notifier_stats {
+	uint64_t published, delivered, reconnects;
+};
+void notifier_get_stats(const struct notifier *n, struct notifier_stats *out);
 
 /*
  * Publish `body` with routing key `key` (best effort).  If this daemon is

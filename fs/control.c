@@ -10,7 +10,8 @@
  * a signal interrupts it (EINTR), and poll() reports POLLIN.  A reader that
  * does not keep up loses its oldest lines beyond EVENTS_BACKLOG_MAX.
  * `acquire` takes lock sets: each write is handled by ops.c like any
- * acquire (lockfs_write), and reading it gives nothing.
+ * acquire (lockfs_write), and reading it gives nothing.  `metrics` is this
+ * node's counters in the Prometheus text format, one snapshot per open.
  */
 #include <errno.h>
 #include <poll.h>
@@ -39,6 +40,7 @@ static const struct {
 	{"status", CONTROL_STATUS, INO_CONTROL_STATUS, 0444},
 	{"events", CONTROL_EVENTS, INO_CONTROL_EVENTS, 0444},
 	{"acquire", CONTROL_ACQUIRE, INO_CONTROL_ACQUIRE, 0666},
+	{"metrics", CONTROL_METRICS, INO_CONTROL_METRICS, 0444},
 };
 
 #define EVENTS_BACKLOG_MAX 10000
@@ -133,6 +135,40 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 	*text = buf;
 	*len = size;
 	return 0;
+}
+
+static size_t count_readers(const struct lockfs *fs)
+{
+	size_t n = 0;
+
+	for (const struct event_reader *r = fs->readers; r; r = r->next)
+		n++;
+	return n;
+}
+
+static int render_metrics(struct lockfs *fs, char **text, size_t *len)
+{
+	struct metrics_now now = {
+		.node = fs->opt->node,
+		.locks_held = leases_count(fs->leases),
+		.waiters = waitq_count(fs->wq),
+		.event_readers = count_readers(fs),
+		.redis_up = store_connected(fs->st),
+		.amqp_up = fs->nt ? notifier_connected(fs->nt) : -1,
+	};
+	struct notifier_stats ns = {0};
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	now.uptime_s = ((t.tv_sec * 1000LL + t.tv_nsec / 1000000) -
+			fs->started_ms) / 1000.0;
+	if (fs->nt) {
+		notifier_get_stats(fs->nt, &ns);
+		now.amqp_published = ns.published;
+		now.amqp_delivered = ns.delivered;
+		now.amqp_reconnects = ns.reconnects;
+	}
+	return metrics_render(&fs->metrics, &now, text, len);
 }
 
 static int reader_open(struct lockfs *fs, struct handle *h,
@@ -322,7 +358,9 @@ int control_open(struct lockfs *fs, struct inode *in,
 		fi->nonseekable = 1;
 		return 0;
 	}
-	err = render_status(fs, &h->text, &h->text_len);
+	err = in->control_id == CONTROL_METRICS
+		      ? render_metrics(fs, &h->text, &h->text_len)
+		      : render_status(fs, &h->text, &h->text_len);
 	if (err < 0) {
 		free(h);
 		return err;

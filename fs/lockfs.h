@@ -13,6 +13,7 @@
 #include <fuse_lowlevel.h>
 
 #include "inode.h"
+#include "metrics.h"
 #include "owner.h"
 #include "store.h"
 #include "options.h"
@@ -29,11 +30,13 @@ struct waitq;
 #define INO_CONTROL_STATUS 3
 #define INO_CONTROL_EVENTS 4
 #define INO_CONTROL_ACQUIRE 5
+#define INO_CONTROL_METRICS 6
 
 enum control_file {
 	CONTROL_STATUS = 1,
 	CONTROL_EVENTS = 2,
 	CONTROL_ACQUIRE = 3,
+	CONTROL_METRICS = 4,
 };
 
 struct event_reader;
@@ -51,8 +54,9 @@ struct lockfs {
 	struct inode *retry_pins; /* inodes pinned by create retries (ops.c) */
 	const char *procfs;
 	int64_t started_ms;
-	/* counters for status */
+	/* counters for status and metrics */
 	uint64_t grants, releases;
+	struct metrics metrics;
 };
 
 enum handle_type {

@@ -54,6 +54,7 @@ struct op {
 	struct waiter *waiter;
 	char lease_id[OWNER_ID_MAX]; /* handle locks: the requester's lease */
 	struct lockset *set;         /* a lock-set write */
+	double started_s;            /* monotonic, for the wait histogram */
 };
 
 static void drop_handle_locks(struct lockfs *fs, const struct handle *h,
@@ -82,12 +83,21 @@ void handle_free(struct handle *h)
 	free(h);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static struct op *op_new(fuse_req_t req, struct inode *in, const char *path)
 {
 	struct op *op = calloc(1, sizeof(*op));
 
 	if (op == NULL)
 		return NULL;
+	op->started_s = mono_s();
 	op->fs = fs_of(req);
 	op->req = req;
 	op->in = in;
@@ -615,6 +625,7 @@ static void acquired(struct op *op, const struct store_result *res,
 		goto nomem;
 	if (strcmp(res->extra, "new") == 0) {
 		fs->grants++;
+		metrics_wait(&fs->metrics, mono_s() - op->started_s);
 		lockfs_publish(fs, "acquired", op->path, mine, res->now_ms);
 	}
 	leases_granted(fs->leases, op->path, mine, res->now_ms);
@@ -993,6 +1004,8 @@ static void set_done(void *arg, int err, const struct store_result *res)
 		lockfs_publish(fs, "acquired", set->paths[i], &h, res->now_ms);
 		fs->grants++;
 	}
+	if (set->n)
+		metrics_wait(&fs->metrics, mono_s() - op->started_s);
 	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
 		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
 			leases_forget(fs->leases, set->paths[i], op->owner.id);
@@ -1517,6 +1530,7 @@ static void lock_done(void *arg, int err, const struct store_result *res)
 		leases_granted(fs->leases, op->path, mine, res->now_ms);
 		if (strcmp(res->extra, "new") == 0) {
 			fs->grants++;
+			metrics_wait(&fs->metrics, mono_s() - op->started_s);
 			lockfs_publish(fs, "acquired", op->path, mine,
 				       res->now_ms);
 		}
@@ -1877,7 +1891,10 @@ int lockfs_inodes_init(struct lockfs *fs)
 				 INODE_CONTROL_FILE, CONTROL_EVENTS) == NULL ||
 	    inodes_add_permanent(fs->inodes, INO_CONTROL_ACQUIRE,
 				 NAME_CONTROL_DIR "/acquire",
-				 INODE_CONTROL_FILE, CONTROL_ACQUIRE) == NULL)
+				 INODE_CONTROL_FILE, CONTROL_ACQUIRE) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_METRICS,
+				 NAME_CONTROL_DIR "/metrics",
+				 INODE_CONTROL_FILE, CONTROL_METRICS) == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -1925,6 +1942,7 @@ void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
 	bool release = strcmp(event, "acquired") != 0 &&
 		       strcmp(event, "waiting") != 0;
 
+	metrics_event(&fs->metrics, event);
 	if (fs->nt == NULL || name_lock_node(path, &node) < 0)
 		return;
 	waitq_lock_key(node, key, sizeof(key));

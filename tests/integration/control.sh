@@ -15,7 +15,7 @@ in_session bash -c ": > $N2/held; sleep 3" &
 sh=$!
 sleep 0.5
 check "status counts the locks this node holds" 1 info_field "$N2/.lockfs/status" locks_held
-check "the control directory lists its files" "acquire events status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
+check "the control directory lists its files" "acquire events metrics status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
 check "status is read-only" EACCES fsop open "$N1/.lockfs/status" w
 
 # --- events ---------------------------------------------------------------
@@ -113,6 +113,33 @@ except OSError as e:
     print(errno.errorcode[e.errno])" "$line"
 done
 expect "a refused line took nothing" test ! -e "$N1/db/a"
+
+# --- metrics ----------------------------------------------------------------
+# Prometheus text format, counting what this node did
+mkdir -p "$N3/met"
+: >"$N3/met/a"
+rm "$N3/met/a"
+setsid bash -c ": > $N3/met/b; sleep 2" &
+mb=$!
+sleep 0.3
+cp "$N3/.lockfs/metrics" $T.met
+check "metrics parse as Prometheus text and count this node's work" ok \
+	python3 "$TESTS_LIB/promcheck.py" $T.met 'lockfs_up{node="n3"}=1' \
+	'lockfs_redis_up{node="n3"}=1' 'lockfs_amqp_up{node="n3"}=1' \
+	'lockfs_locks_held{node="n3"}=1'
+grants=$(sed -n 's/^lockfs_lock_events_total{node="n3",event="acquired"} //p' $T.met)
+releases=$(sed -n 's/^lockfs_lock_events_total{node="n3",event="released"} //p' $T.met)
+expect "grants and releases are counted ($grants, $releases)" test "${grants:-0}" -ge 2 -a "${releases:-0}" -ge 1
+count=$(sed -n 's/^lockfs_acquire_wait_seconds_count{node="n3"} //p' $T.met)
+expect "and every grant is in the wait histogram ($count)" test "${count:-0}" -ge 2
+check "metrics are read-only" EACCES fsop open "$N3/.lockfs/metrics" w
+wait $mb
+check "a lock released when its session ends is counted as owner-exit" 1 bash -c "
+	for i in \$(seq 40); do
+		n=\$(sed -n 's/^lockfs_lock_events_total{node=\"n3\",event=\"owner-exit\"} //p' $N3/.lockfs/metrics)
+		[ \"\$n\" -ge 1 ] 2>/dev/null && { echo 1; exit; }
+		sleep 0.1
+	done; echo 0"
 
 rm -f $T.*
 finish
