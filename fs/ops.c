@@ -516,13 +516,14 @@ static void getattr_done(void *arg, const struct store_result *res)
 		 * released in between must not fail the open that looked it
 		 * up (SPEC 3: a write open takes the lock with or without
 		 * O_CREAT).  stat(2) of a released lock still gets ENOENT
-		 * from its lookup.  Only an owner whose lease was lost is
-		 * told at once that the file is gone (its lookup is positive
-		 * so that its unlink gets ESTALE).
+		 * from its lookup.  An owner whose lease was lost (its lookup
+		 * is positive, so that its unlink gets ESTALE) gets ESTALE
+		 * here too: its stat, and its open to renew, fail as SPEC 10
+		 * says for a lease broken or expired meanwhile.
 		 */
 		placeholder_attr(op->req, op->in->ino, &st);
 	} else {
-		op_fail(op, -ENOENT);
+		op_fail(op, op->in->kind == INODE_LOCK ? -ESTALE : -ENOENT);
 		return;
 	}
 	fuse_reply_attr(op->req, &st, cache_s(op->in));
