@@ -29,6 +29,7 @@
 #include "lockfs.h"
 #include "lockfs_config.h"
 #include "log.h"
+#include "mountwatch.h"
 #include "options.h"
 #include "store.h"
 
@@ -59,16 +60,25 @@ static void on_fuse_readable(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(lc->fs->base);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void shut_down(struct lockfs *fs)
 {
-	struct lockfs *fs = arg;
-
-	(void)what;
-	log_info("signal %d: unmounting", (int)sig);
 	waitq_fail_all(fs->wq, -EIO); /* nobody stays stuck in the kernel */
 	fuse_session_exit(fs->se);
 	/* a moment for the withdrawals to reach Redis */
 	event_base_loopexit(fs->base, &(struct timeval){0, 300000});
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: unmounting", (int)sig);
+	shut_down(arg);
+}
+
+/* Detached lazily (umount -l): its waiters would wait through a dead path. */
+static void on_detached(void *arg)
+{
+	shut_down(arg);
 }
 
 static void on_broker_message(void *arg, const char *key, const char *body,
@@ -183,11 +193,12 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int run_loop(struct lockfs *fs)
+static int run_loop(struct lockfs *fs, const char *mountpoint)
 {
 	struct loop_ctx lc = {.fs = fs};
 	struct event *fuse_ev = NULL, *sig[3] = {NULL, NULL, NULL};
 	const int signals[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct mountwatch *watch = NULL;
 	int err = -ENOMEM;
 
 	fuse_ev = event_new(fs->base, fuse_session_fd(fs->se),
@@ -199,8 +210,11 @@ static int run_loop(struct lockfs *fs)
 		if (sig[i] == NULL || event_add(sig[i], NULL) < 0)
 			goto out;
 	}
+	if (mountwatch_new(fs->base, mountpoint, on_detached, fs, &watch) < 0)
+		log_warnx("cannot watch %s in /proc/self/mountinfo", mountpoint);
 	err = event_base_dispatch(fs->base) < 0 ? -EIO : 0;
 out:
+	mountwatch_free(watch);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])
 			event_free(sig[i]);
@@ -280,7 +294,7 @@ int main(int argc, char **argv)
 		goto out_fs;
 	log_info("node %s mounted at %s (redis %s, prefix %s)", opt.node,
 		 cmd.mountpoint, opt.redis, opt.prefix);
-	err = run_loop(&fs);
+	err = run_loop(&fs, cmd.mountpoint);
 	rc = err < 0 ? 1 : 0;
 out_fs:
 	if (fs.wq)

@@ -60,5 +60,33 @@ kill $op 2>/dev/null
 expect "the node remounts cleanly" cluster_node_start 1
 check "and works" n1 bash -c ": > $N1/f/back && sed -n 's/^node=//p' $N2/f/back"
 
+# --- a daemon killed while a handle lock is held through it -----------------
+setsid flock "$N1/f/handle" -c "sleep 60" &
+hp=$!
+wait_until 5 test -e "$N2/f/handle"
+cluster_node_kill 1 KILL
+t0=$(date +%s%N)
+setsid flock "$N2/f/handle" -c "echo granted" >/tmp/$$.h 2>&1 &
+sleep 1.5
+expect "the handle lock is still held before its ttl (3s) runs out" bash -c "! grep -q granted /tmp/$$.h"
+expect "a flock on n2 wins after the ttl" wait_until 10 grep -q granted /tmp/$$.h
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "not before it (${ms} ms)" test "$ms" -ge 2500
+kill $hp 2>/dev/null
+expect "the node remounts cleanly again" cluster_node_start 1
+
+# --- unmounted under waiters: each gets an error, none hangs -----------------
+: >"$N2/f/um"
+for i in 1 2 3; do
+	setsid bash -c "exec 9>$N1/f/um && echo granted" >/tmp/$$.um$i 2>&1 &
+	eval "up$i=\$!"
+done
+wait_until 10 grep -q '^waits_pending=3' "$N1/.lockfs/status"
+fusermount3 -u -z "$N1"
+expect "every waiter returns when the node is unmounted" wait_until 10 bash -c "! kill -0 $up1 $up2 $up3 2>/dev/null"
+expect "with an error, not the lock" bash -c "! grep -q granted /tmp/$$.um1 /tmp/$$.um2 /tmp/$$.um3"
+expect "and nothing of theirs stays queued" wait_until 10 bash -c "[ \"\$(sed -n 's/^waiters=//p' $N2/f/um)\" = 0 ]"
+rm -f "$N2/f/um"
+
 rm -f /tmp/$$.*
 finish
