@@ -307,6 +307,9 @@ out:
 	return err;
 }
 
+static void tell_loop(struct notifier *n, enum msg_type type,
+		      const char *key, const char *body, size_t len);
+
 /* Apply one command; false when the connection broke doing it. */
 static bool amqp_command(struct notifier *n, struct msg *m)
 {
@@ -335,7 +338,14 @@ static bool amqp_command(struct notifier *n, struct msg *m)
 			return true;
 		}
 		LIST_INSERT_HEAD(&n->bound, b, link);
-		return n->conn == NULL || amqp_bind_key(n, m->key, true);
+		if (n->conn == NULL)
+			return true;
+		if (!amqp_bind_key(n, m->key, true))
+			return false;
+		/* in place now; what was published before it may be lost:
+		 * an empty message under the key says "check again" */
+		tell_loop(n, MSG_DELIVERY, m->key, NULL, 0);
+		return true;
 	case MSG_UNBIND:
 		if (b == NULL)
 			return true;

@@ -56,7 +56,12 @@ void notifier_get_stats(const struct notifier *n, struct notifier_stats *out);
 int notifier_publish(struct notifier *n, const char *key, const char *body,
 		     size_t len);
 
-/* Reference-counted bindings of this daemon's queue.  0 or -ENOMEM. */
+/*
+ * Reference-counted bindings of this daemon's queue.  0 or -ENOMEM.  Once
+ * a new binding is in place at the broker, an empty message (body NULL,
+ * len 0) arrives under its key: anything published before may have been
+ * missed, so whoever waits on it should look again.
+ */
 int notifier_bind(struct notifier *n, const char *key);
 void notifier_unbind(struct notifier *n, const char *key);
 

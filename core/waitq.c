@@ -257,8 +257,9 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 	}
 	/* a binding is asynchronous: a new one (and the first one, made just
 	 * before asking) may have missed a release; check again soon */
-	fresh = key[0] && (waiter_bind(w, key) || !w->slept) &&
-		strcmp(key, w->own_key) != 0;
+	fresh = key[0] && ((waiter_bind(w, key) &&
+			    strcmp(key, w->own_key) != 0) ||
+			   !w->slept);
 	w->slept = true;
 	delay = recheck_delay(w, exp - res->now_ms);
 	/* a release may have slipped by before the new binding took hold */
