@@ -24,15 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define EXCHANGE "lockfs-bench-floor"
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int rpc_ok(amqp_connection_state_t conn, const char *what)
 {
@@ -108,13 +102,6 @@ static int receive_one(amqp_connection_state_t conn)
 		return -1;
 	amqp_destroy_envelope(&env);
 	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void echo_forever(const char *host, int port, int ready_fd)

@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define PROCS_PER_PATH 8
 #define MAX_GRANTS (1L << 21)
 #define INVERSION_NS (5 * 1000000LL)
@@ -64,14 +66,6 @@ struct run {
 	int ready_fd;	      /* write one byte when set up */
 	int go_fd;	      /* EOF: start */
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void on_alarm(int sig)
 {
@@ -214,17 +208,6 @@ static int spawn(struct run *r, char **paths, pid_t *pids, int go_wr,
 	return 0;
 }
 
-/* Waits for a ready byte from every contender; -1 if one died first. */
-static int await_ready(int ready_rd, long procs)
-{
-	char b;
-
-	for (long i = 0; i < procs; i++)
-		if (read(ready_rd, &b, 1) != 1)
-			return -1;
-	return 0;
-}
-
 /*
  * Reaps the contenders, killing those still there @grace_s seconds after
  * the deadline (a wait that ignored the signal).  How many failed.
@@ -273,13 +256,6 @@ static int by_start(const void *a, const void *b)
 {
 	int64_t x = ((const struct grant *)a)->start_ns;
 	int64_t y = ((const struct grant *)b)->start_ns;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return (x > y) - (x < y);
 }

@@ -26,28 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank on the sorted @v, as handoff.py does it. */
-static double pct_us(const int64_t *v, long n, double p)
-{
-	long i = (long)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return (double)v[i < n ? i : n - 1] / 1000.0;
-}
+#include "benchutil.h"
 
 static void print_stats(const char *name, const char *dir, int64_t *v, long n)
 {

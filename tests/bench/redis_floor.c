@@ -33,34 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 #define WAIT_MS 50
 
 static const char release_lua[] =
     "if redis.call('get',KEYS[1])==ARGV[1] then "
     "redis.call('del',KEYS[1]) redis.call('publish',KEYS[2],'r') end";
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank on the sorted @v, as handoff.py does it. */
-static double pct_us(const int64_t *v, long n, double p)
-{
-	long i = (long)(p / 100.0 * (double)(n - 1) + 0.5);
-
-	return (double)v[i < n ? i : n - 1] / 1000.0;
-}
 
 static void print_stats(const char *name, int64_t *v, long n)
 {
@@ -320,17 +299,6 @@ static int spawn(struct contend *ct, long procs, long *counts, pid_t *pids,
 			_exit(counts[i] < 0 ? 1 : 0);
 		}
 	}
-	return 0;
-}
-
-/* Waits for the @procs ready bytes, or for a contender to die trying. */
-static int await_ready(int ready_rd, long procs)
-{
-	char b;
-
-	for (long i = 0; i < procs; i++)
-		if (read(ready_rd, &b, 1) != 1)
-			return -1;
 	return 0;
 }
 
