@@ -19,6 +19,7 @@
 #include "notify.h"
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -93,9 +94,11 @@ struct notifier {
 	bool thread_started;
 	char *url;
 	char *exchange;
+	char *cacert; /* amqps:// only: the CA bundle that signs the broker */
 	amqp_connection_state_t conn;
 	amqp_bytes_t queue;
 	struct binding_list bound;
+	bool warned_down;
 };
 
 /* ---- messages ------------------------------------------------------ */
@@ -245,6 +248,25 @@ static bool amqp_bind_key(struct notifier *n, const char *key, bool bind)
 	return amqp_ok(n->conn, bind ? "bind" : "unbind");
 }
 
+/*
+ * An amqps:// socket: the broker's certificate must be signed by
+ * n->cacert and name the host of the URL.
+ */
+static amqp_socket_t *tls_socket(struct notifier *n)
+{
+	amqp_socket_t *sock = amqp_ssl_socket_new(n->conn);
+
+	if (sock == NULL)
+		return NULL;
+	amqp_ssl_socket_set_verify_peer(sock, 1);
+	amqp_ssl_socket_set_verify_hostname(sock, 1);
+	if (amqp_ssl_socket_set_cacert(sock, n->cacert) != AMQP_STATUS_OK) {
+		log_warnx("amqp: cannot read the CA bundle %s", n->cacert);
+		return NULL;
+	}
+	return sock;
+}
+
 static int amqp_connect(struct notifier *n)
 {
 	struct amqp_connection_info ci;
@@ -253,7 +275,7 @@ static int amqp_connect(struct notifier *n)
 	amqp_queue_declare_ok_t *q;
 	struct binding *b;
 	char *url = strdup(n->url);
-	int err = -EIO;
+	int err = -EIO, status;
 
 	if (url == NULL)
 		return -ENOMEM;
@@ -265,13 +287,22 @@ static int amqp_connect(struct notifier *n)
 	if (ci.vhost == NULL || *ci.vhost == '\0')
 		ci.vhost = "/"; /* "amqp://host/" means the default vhost */
 	n->conn = amqp_new_connection();
-	if (n->conn == NULL || (sock = amqp_tcp_socket_new(n->conn)) == NULL)
+	if (n->conn == NULL)
+		goto fail;
+	sock = ci.ssl ? tls_socket(n) : amqp_tcp_socket_new(n->conn);
+	if (sock == NULL)
 		goto fail;
 	amqp_set_handshake_timeout(n->conn, &tv);
 	amqp_set_rpc_timeout(n->conn, &tv);
-	if (amqp_socket_open_noblock(sock, ci.host, ci.port, &tv) !=
-	    AMQP_STATUS_OK)
+	status = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	if (status != AMQP_STATUS_OK) {
+		if (!n->warned_down) /* once per outage, not per retry */
+			log_warnx("amqp: cannot connect to %s:%d: %s", ci.host,
+				  ci.port, amqp_error_string2(status));
+		n->warned_down = true;
 		goto fail;
+	}
+	n->warned_down = false;
 	if (amqp_login(n->conn, ci.vhost, 0, 131072, HEARTBEAT_S,
 		       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
 		    .reply_type != AMQP_RESPONSE_NORMAL) {
@@ -525,8 +556,9 @@ static int make_self_id(char *buf, size_t size)
 }
 
 int notifier_new(struct event_base *base, const char *url,
-		 const char *exchange, notifier_msg_cb *msg_cb,
-		 notifier_state_cb *state_cb, void *arg, struct notifier **out)
+		 const char *cacert, const char *exchange,
+		 notifier_msg_cb *msg_cb, notifier_state_cb *state_cb,
+		 void *arg, struct notifier **out)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
 	struct amqp_connection_info ci;
@@ -545,8 +577,10 @@ int notifier_new(struct event_base *base, const char *url,
 	LIST_INIT(&n->bound);
 	n->url = strdup(url);
 	n->exchange = strdup(exchange);
+	n->cacert = strdup(cacert ? cacert : NOTIFIER_DEFAULT_CACERT);
 	probe = strdup(url);
-	if (n->url == NULL || n->exchange == NULL || probe == NULL)
+	if (n->url == NULL || n->exchange == NULL || n->cacert == NULL ||
+	    probe == NULL)
 		goto fail;
 	amqp_default_connection_info(&ci);
 	if (amqp_parse_url(probe, &ci) != AMQP_STATUS_OK) {
@@ -599,6 +633,7 @@ void notifier_free(struct notifier *n)
 	binding_free_all(&n->bound);
 	free(n->url);
 	free(n->exchange);
+	free(n->cacert);
 	free(n);
 }
 

@@ -30,13 +30,19 @@ typedef void notifier_msg_cb(void *arg, const char *key, const char *body,
 /* The broker connection came up (true) or went down (false). */
 typedef void notifier_state_cb(void *arg, bool connected);
 
+#define NOTIFIER_DEFAULT_CACERT "/etc/ssl/certs/ca-certificates.crt"
+
 /*
- * Start a notifier for `url` (amqp://user:pass@host:port/vhost) publishing
- * to exchange `exchange`.  Returns 0 or -errno (-EINVAL for a bad URL).
+ * Start a notifier for `url` (amqp://user:pass@host:port/vhost, or
+ * amqps:// for TLS: the broker's certificate is verified against the PEM
+ * bundle `cacert`, NULL for NOTIFIER_DEFAULT_CACERT, and must name the
+ * URL's host) publishing to exchange `exchange`.  Returns 0 or -errno
+ * (-EINVAL for a bad URL).
  */
 int notifier_new(struct event_base *base, const char *url,
-		 const char *exchange, notifier_msg_cb *msg_cb,
-		 notifier_state_cb *state_cb, void *arg, struct notifier **out);
+		 const char *cacert, const char *exchange,
+		 notifier_msg_cb *msg_cb, notifier_state_cb *state_cb,
+		 void *arg, struct notifier **out);
 /* Stop the thread and free; NULL is a no-op. */
 void notifier_free(struct notifier *n);
 

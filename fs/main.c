@@ -145,7 +145,8 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 	if (opt->amqp && *opt->amqp) {
 		if (asprintf(&exchange, "lockfs.%s", opt->prefix) < 0)
 			return -ENOMEM;
-		err = notifier_new(fs->base, opt->amqp, exchange,
+		err = notifier_new(fs->base, opt->amqp,
+				   getenv("LOCKFS_AMQP_CACERT"), exchange,
 				   on_broker_message, on_broker_state, fs,
 				   &fs->nt);
 		free(exchange);

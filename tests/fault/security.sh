@@ -100,5 +100,37 @@ check "root may break it (another session)" OK attempt root "$N2/sec/job" unlink
 touch $T.stale
 wait_until 10 test -e $T.done
 check "after which the former owner's write is ESTALE" ESTALE cat $T.stalewrite
+# --- the broker over TLS (amqps://): verified against a CA, or not at all ---
+tls_node() { # NAME CACERT: mount a node whose broker URL is amqps://
+	mkdir -p "$CLUSTER_DIR/$1"
+	LOCKFS_AMQP_URL=$LOCKFS_AMQPS_URL LOCKFS_AMQP_CACERT=$2 "$LOCKFS_BIN" -f \
+		-o "redis=$LOCKFS_REDIS_URL,prefix=$CLUSTER_PREFIX,node=$1,allow_other" \
+		"$CLUSTER_DIR/$1" >>"$CLUSTER_DIR/$1.log" 2>&1 &
+	wait_until 10 test -e "$CLUSTER_DIR/$1/.lockfs/status"
+}
+if [ -n "${LOCKFS_AMQPS_URL:-}" ] && [ -f "${LOCKFS_TEST_CACERT:-}" ]; then
+	tls_node tls "$LOCKFS_TEST_CACERT"
+	expect "a node reaches the broker over TLS with the right CA" \
+		wait_until 10 grep -q '^amqp=connected' "$CLUSTER_DIR/tls/.lockfs/status"
+	: >"$N1/sec/tlsjob"
+	setsid bash -c "exec 9>$CLUSTER_DIR/tls/sec/tlsjob && echo granted" >$T.tls 2>&1 &
+	wait_until 10 bash -c "[ \"\$(sed -n 's/^waiters=//p' $N1/sec/tlsjob)\" = 1 ]"
+	t0=$(date +%s%N)
+	rm "$N1/sec/tlsjob"
+	wait_until 10 grep -q granted $T.tls
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	expect "and is woken through it by a plain node's release (${ms} ms)" test "$ms" -lt 1000
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca \
+		-keyout $T.key -out $T.otherca 2>/dev/null
+	tls_node tlsbad $T.otherca
+	sleep 2
+	check "with another CA the broker is refused" disconnected info_field "$CLUSTER_DIR/tlsbad/.lockfs/status" amqp
+	check "and the daemon says why" 1 bash -c "grep -c 'amqp: cannot connect' $CLUSTER_DIR/tlsbad.log"
+	check "locks still work there (Redis is the truth)" OK fsop open "$CLUSTER_DIR/tlsbad/sec/tls2" wcn
+	for m in tls tlsbad; do fusermount3 -u "$CLUSTER_DIR/$m"; done
+else
+	fail "no TLS listener on the test broker (LOCKFS_AMQPS_URL unset)"
+fi
+
 rm -f $T.*
 finish

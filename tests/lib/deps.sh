@@ -3,7 +3,7 @@
 
 LOCKFS_PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3
 libhiredis-dev librabbitmq-dev libevent-dev libcmocka-dev redis-server
-rabbitmq-server python3 procps psmisc util-linux clang libclang-rt-14-dev
+rabbitmq-server python3 procps psmisc util-linux openssl clang libclang-rt-14-dev
 valgrind"
 
 # install_missing: apt-get install what dpkg does not have yet.  The

@@ -76,13 +76,38 @@ rabbit_env() {
 		RABBITMQ_MNESIA_BASE="$dir/mnesia" \
 		RABBITMQ_LOG_BASE="$dir/log" \
 		RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
-		RABBITMQ_PID_FILE="$dir/rabbit.pid"
+		RABBITMQ_PID_FILE="$dir/rabbit.pid" \
+		RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
+}
+
+# A private CA and a certificate for localhost/127.0.0.1, for the broker's
+# TLS listener (amqps:// on LOCKFS_AMQPS_PORT); the CA is LOCKFS_TEST_CACERT.
+rabbit_tls_files() { # DIR
+	local d=$1/tls
+	[ -f "$d/server.pem" ] && return 0
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=lockfs-test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+			-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/ext" &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 30 -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null
 }
 
 rabbit_start() {
 	local dir="$LOCKFS_SERVERS_DIR/rabbitmq"
 	mkdir -p "$dir/mnesia" "$dir/log"
 	echo '[].' >"$dir/enabled_plugins"
+	rabbit_tls_files "$dir" || return 1
+	cat >"$dir/rabbitmq.conf" <<EOC
+listeners.ssl.default = 127.0.0.1:$LOCKFS_AMQPS_PORT
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOC
 	# the Debian wrapper drops to the rabbitmq user
 	chown -R rabbitmq:rabbitmq "$dir"
 	chmod 755 "$LOCKFS_SERVERS_DIR"
@@ -125,8 +150,12 @@ servers_start() { # RUNDIR
 	LOCKFS_RABBIT_NODE="lockfs$LOCKFS_AMQP_PORT@localhost"
 	LOCKFS_REDIS_URL="redis://127.0.0.1:$LOCKFS_REDIS_PORT"
 	LOCKFS_AMQP_URL="amqp://guest:guest@127.0.0.1:$LOCKFS_AMQP_PORT/"
+	LOCKFS_AMQPS_PORT=$(servers_free_port $((LOCKFS_AMQP_PORT + 1)))
+	LOCKFS_AMQPS_URL="amqps://guest:guest@localhost:$LOCKFS_AMQPS_PORT/"
+	LOCKFS_TEST_CACERT="$LOCKFS_SERVERS_DIR/rabbitmq/tls/ca.pem"
 	export LOCKFS_REDIS_PORT LOCKFS_AMQP_PORT LOCKFS_RABBIT_NODE \
-		LOCKFS_REDIS_URL LOCKFS_AMQP_URL
+		LOCKFS_REDIS_URL LOCKFS_AMQP_URL LOCKFS_AMQPS_PORT LOCKFS_AMQPS_URL \
+		LOCKFS_TEST_CACERT
 	redis_start || return 1
 	rabbit_start || { redis_stop; return 1; }
 	cat >"$LOCKFS_SERVERS_DIR/env" <<EOV
@@ -136,6 +165,9 @@ export LOCKFS_AMQP_PORT=$LOCKFS_AMQP_PORT
 export LOCKFS_RABBIT_NODE=$LOCKFS_RABBIT_NODE
 export LOCKFS_REDIS_URL=$LOCKFS_REDIS_URL
 export LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL
+export LOCKFS_AMQPS_PORT=$LOCKFS_AMQPS_PORT
+export LOCKFS_AMQPS_URL=$LOCKFS_AMQPS_URL
+export LOCKFS_TEST_CACERT=$LOCKFS_TEST_CACERT
 export LOCKFS_REDIS_PID=$LOCKFS_REDIS_PID
 EOV
 }
