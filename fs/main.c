@@ -28,6 +28,7 @@
 #include "waitq.h"
 #include "lockfs.h"
 #include "lockfs_config.h"
+#include "config.h"
 #include "log.h"
 #include "mountwatch.h"
 #include "options.h"
@@ -145,8 +146,8 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 	if (opt->amqp && *opt->amqp) {
 		if (asprintf(&exchange, "lockfs.%s", opt->prefix) < 0)
 			return -ENOMEM;
-		err = notifier_new(fs->base, opt->amqp,
-				   getenv("LOCKFS_AMQP_CACERT"), exchange,
+		err = notifier_new(fs->base, opt->amqp, opt->amqp_cacert,
+				   exchange,
 				   on_broker_message, on_broker_state, fs,
 				   &fs->nt);
 		free(exchange);
@@ -232,7 +233,7 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct lockfs fs = {0};
 	struct store_config scfg;
-	char why[512];
+	char why[512], *shown;
 	bool mounted = false;
 	int rc = 1, err;
 
@@ -293,8 +294,10 @@ int main(int argc, char **argv)
 		goto out_fs;
 	if (start_services(&fs, &scfg) < 0)
 		goto out_fs;
+	shown = config_url_redacted(opt.redis);
 	log_info("node %s mounted at %s (redis %s, prefix %s)", opt.node,
-		 cmd.mountpoint, opt.redis, opt.prefix);
+		 cmd.mountpoint, shown ? shown : "?", opt.prefix);
+	free(shown);
 	err = run_loop(&fs, cmd.mountpoint);
 	rc = err < 0 ? 1 : 0;
 out_fs:

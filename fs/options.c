@@ -8,17 +8,22 @@
 
 #include <errno.h>
 #include <fuse_opt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "duration.h"
 
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
-	char *acquire_timeout, *keepalive, *owner;
+	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
+	char *amqp_cacert;
+	char *pos[2]; /* [SOURCE] MOUNTPOINT */
+	int npos;
 	int help, version;
 };
 
@@ -34,6 +39,9 @@ static const struct fuse_opt option_spec[] = {
 	RAW("acquire_timeout=%s", acquire_timeout),
 	RAW("keepalive=%s", keepalive),
 	RAW("owner=%s", owner),
+	RAW("config=%s", config),
+	RAW("redis_password=%s", redis_password),
+	RAW("amqp_cacert=%s", amqp_cacert),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -41,28 +49,102 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_END,
 };
 
+/* The keys a configuration file may set, and where they go. */
+static const struct {
+	const char *key;
+	size_t off;
+} file_keys[] = {
+	{"redis", offsetof(struct raw_options, redis)},
+	{"amqp", offsetof(struct raw_options, amqp)},
+	{"prefix", offsetof(struct raw_options, prefix)},
+	{"node", offsetof(struct raw_options, node)},
+	{"ttl", offsetof(struct raw_options, ttl)},
+	{"backend_timeout", offsetof(struct raw_options, backend_timeout)},
+	{"acquire_timeout", offsetof(struct raw_options, acquire_timeout)},
+	{"keepalive", offsetof(struct raw_options, keepalive)},
+	{"owner", offsetof(struct raw_options, owner)},
+	{"redis_password", offsetof(struct raw_options, redis_password)},
+	{"amqp_cacert", offsetof(struct raw_options, amqp_cacert)},
+};
+
+#define NFILE_KEYS (sizeof(file_keys) / sizeof(file_keys[0]))
+
+/* Options mount(8) and fstab add that mean nothing to a FUSE daemon. */
+static bool dropped_mount_option(const char *arg)
+{
+	static const char *const drop[] = {"_netdev", "nofail", "noauto",
+					   "auto",    "user",   "users",
+					   "nouser",  "defaults"};
+
+	if (strncmp(arg, "x-systemd.", 10) == 0 ||
+	    strncmp(arg, "comment=", 8) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (strcmp(arg, drop[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * fuse_opt's callback: positional arguments are kept aside (mount.fuse3
+ * runs `lockfs SOURCE MOUNTPOINT -o ...`), mount(8)'s own options dropped,
+ * everything else left for libfuse.
+ */
+static int sort_arg(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct raw_options *raw = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (raw->npos == 2) {
+			fprintf(stderr, "lockfs: unexpected argument %s\n",
+				arg);
+			return -1;
+		}
+		raw->pos[raw->npos] = strdup(arg);
+		return raw->pos[raw->npos++] ? 0 : -1;
+	}
+	if (key == FUSE_OPT_KEY_OPT && dropped_mount_option(arg))
+		return 0;
+	return 1;
+}
+
 void options_usage(const char *prog)
 {
-	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
+	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] [SOURCE] "
+	       "MOUNTPOINT\n"
 	       "\n"
-	       "lockfs options:\n"
-	       "  redis=URL            redis://host:port[/db] or unix:/path "
+	       "lockfs options (-o, or `key = value` lines in the config "
+	       "file):\n"
+	       "  config=FILE          options file (default %s if it "
+	       "exists)\n"
+	       "  redis=URL            redis://host:port[/db], unix:/path or\n"
+	       "                       sentinel://h1:port,h2:port/master "
 	       "(default redis://127.0.0.1:6379)\n"
-	       "  amqp=URL             amqp://user@host:port/vhost "
-	       "(default: $LOCKFS_AMQP_URL)\n"
+	       "  amqp=URL             amqp[s]://user:password@host:port/vhost\n"
+	       "                       (default: $LOCKFS_AMQP_URL; none: no "
+	       "broker)\n"
+	       "  amqp_cacert=FILE     CA bundle for amqps:// (default: the "
+	       "system's)\n"
 	       "  prefix=NAME          key prefix and hash tag "
 	       "(default lockfs)\n"
 	       "  node=NAME            this node's name (default: hostname)\n"
 	       "  ttl=DURATION         default lease length (default 15s)\n"
-	       "  backend_timeout=DURATION  Redis answer bound (default 5s)\n"
+	       "  backend_timeout=DURATION  bound on a Redis answer "
+	       "(default 5s)\n"
 	       "  acquire_timeout=DURATION  bound on a wait (default none)\n"
 	       "  keepalive=session|off     default keepalive (session)\n"
 	       "  owner=session|process|user  who owns a lease (session)\n"
+	       "  allow_other          (FUSE) let every user use the mount\n"
 	       "\n"
-	       "Secrets come from the environment: LOCKFS_REDIS_PASSWORD,\n"
-	       "LOCKFS_AMQP_URL.  Usual FUSE options (allow_other, -f, -d) "
-	       "apply.\n",
-	       prog);
+	       "Secrets (redis_password = ..., a URL with a password) go in "
+	       "the config\nfile, mode 0600, or the environment "
+	       "(LOCKFS_REDIS_PASSWORD, LOCKFS_AMQP_URL),\nnever on the "
+	       "command line.  The command line overrides the file, the "
+	       "file\nthe environment.  -f: foreground, -d: debug, -V: "
+	       "version.\n",
+	       prog, CONFIG_DEFAULT_PATH);
 }
 
 static int bad(const char *what, const char *value)
@@ -99,6 +181,107 @@ static int take_string(char **dst, char **src, const char *dflt)
 	return *dst ? 0 : -ENOMEM;
 }
 
+static void raw_free(struct raw_options *raw)
+{
+	char **fields[] = {&raw->redis, &raw->amqp, &raw->prefix, &raw->node,
+			   &raw->ttl, &raw->backend_timeout,
+			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
+			   &raw->config, &raw->redis_password,
+			   &raw->amqp_cacert, &raw->pos[0], &raw->pos[1]};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (*fields[i] && fields[i] == &raw->redis_password)
+			explicit_bzero(*fields[i], strlen(*fields[i]));
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+}
+
+/* Secrets would show in ps: refuse them on the command line. */
+static int refuse_command_line_secrets(const struct raw_options *raw)
+{
+	const char *what = NULL;
+
+	if (raw->redis_password)
+		what = "redis_password";
+	else if (raw->redis && config_url_has_password(raw->redis))
+		what = "a password in redis=";
+	else if (raw->amqp && config_url_has_password(raw->amqp))
+		what = "a password in amqp=";
+	if (what == NULL)
+		return 0;
+	fprintf(stderr,
+		"lockfs: %s on the command line would show in ps; put it in "
+		"the configuration file (mode 0600) or the environment "
+		"(LOCKFS_REDIS_PASSWORD, LOCKFS_AMQP_URL)\n",
+		what);
+	return -EINVAL;
+}
+
+/* Does entry `e` of a configuration file hold a secret? */
+static bool secret_entry(const struct config_entry *e)
+{
+	return strcmp(e->key, "redis_password") == 0 ||
+	       ((strcmp(e->key, "redis") == 0 || strcmp(e->key, "amqp") == 0) &&
+		config_url_has_password(e->value));
+}
+
+/* Fill what the command line left unset from the file (when there is one). */
+static int apply_config_file(struct raw_options *raw, struct fuse_args *args)
+{
+	const char *path = raw->config ? raw->config : CONFIG_DEFAULT_PATH;
+	struct config c;
+	int err = config_read(path, &c);
+
+	if (err == -ENOENT && raw->config == NULL)
+		return 0; /* no default file: fine */
+	if (err < 0) {
+		if (err != -EINVAL)
+			fprintf(stderr, "lockfs: cannot read %s: %s\n", path,
+				strerror(-err));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c.n && err == 0; i++) {
+		const struct config_entry *e = &c.entries[i];
+		size_t k = 0;
+
+		if (strcmp(e->key, "allow_other") == 0) {
+			if (strcmp(e->value, "yes") != 0 &&
+			    strcmp(e->value, "true") != 0 &&
+			    strcmp(e->value, "no") != 0 &&
+			    strcmp(e->value, "false") != 0) {
+				fprintf(stderr, "lockfs: %s:%d: allow_other "
+						"is yes or no\n",
+					path, e->line);
+				err = -EINVAL;
+			} else if ((e->value[0] == 'y' || e->value[0] == 't') &&
+				   fuse_opt_add_arg(args, "-oallow_other") != 0)
+				err = -ENOMEM;
+			continue;
+		}
+		while (k < NFILE_KEYS && strcmp(file_keys[k].key, e->key) != 0)
+			k++;
+		if (k == NFILE_KEYS) {
+			fprintf(stderr, "lockfs: %s:%d: unknown key %s\n", path,
+				e->line, e->key);
+			err = -EINVAL;
+		} else if (secret_entry(e) && !c.private_file) {
+			fprintf(stderr,
+				"lockfs: %s holds a secret (%s) but others may "
+				"read it: chmod 600, owned by root\n",
+				path, e->key);
+			err = -EINVAL;
+		} else {
+			char **field = (char **)((char *)raw + file_keys[k].off);
+
+			if (*field == NULL && (*field = strdup(e->value)) == NULL)
+				err = -ENOMEM; /* the command line wins */
+		}
+	}
+	config_clear(&c);
+	return err;
+}
+
 int options_parse(struct fuse_args *args, struct options *o)
 {
 	struct raw_options raw = {0};
@@ -107,12 +290,25 @@ int options_parse(struct fuse_args *args, struct options *o)
 	int err;
 
 	memset(o, 0, sizeof(*o));
-	if (fuse_opt_parse(args, &raw, option_spec, NULL) < 0) {
+	if (fuse_opt_parse(args, &raw, option_spec, sort_arg) < 0) {
 		err = -EINVAL;
 		goto out;
 	}
 	o->show_help = raw.help;
 	o->show_version = raw.version;
+	if (o->show_help || o->show_version) {
+		err = 0;
+		goto out;
+	}
+	if ((err = refuse_command_line_secrets(&raw)) < 0 ||
+	    (err = apply_config_file(&raw, args)) < 0)
+		goto out;
+	/* mount.fuse3 passes the fstab source first: it names nothing here */
+	if (raw.npos > 0 &&
+	    fuse_opt_add_arg(args, raw.pos[raw.npos - 1]) != 0) {
+		err = -ENOMEM;
+		goto out;
+	}
 	o->ttl_ms = 15000;
 	o->backend_timeout_ms = 5000;
 	gethostname(host, sizeof(host) - 1);
@@ -122,12 +318,15 @@ int options_parse(struct fuse_args *args, struct options *o)
 			       "redis://127.0.0.1:6379")) < 0 ||
 	    (err = take_string(&o->amqp, &raw.amqp, env)) < 0 ||
 	    (err = take_string(&o->prefix, &raw.prefix, "lockfs")) < 0 ||
-	    (err = take_string(&o->node, &raw.node, host)) < 0)
+	    (err = take_string(&o->node, &raw.node, host)) < 0 ||
+	    (err = take_string(&o->amqp_cacert, &raw.amqp_cacert,
+			       getenv("LOCKFS_AMQP_CACERT"))) < 0 ||
+	    (err = take_string(&o->redis_password, &raw.redis_password,
+			       getenv("LOCKFS_REDIS_PASSWORD"))) < 0)
 		goto out;
-	env = getenv("LOCKFS_REDIS_PASSWORD");
-	if (env && *env && (o->redis_password = strdup(env)) == NULL) {
-		err = -ENOMEM;
-		goto out;
+	if (o->redis_password && *o->redis_password == '\0') {
+		free(o->redis_password);
+		o->redis_password = NULL;
 	}
 	if (owner_check_node(o->node) < 0) {
 		err = bad("node", o->node);
@@ -158,15 +357,7 @@ int options_parse(struct fuse_args *args, struct options *o)
 out:
 	if (err < 0)
 		options_clear(o);
-	free(raw.redis);
-	free(raw.amqp);
-	free(raw.prefix);
-	free(raw.node);
-	free(raw.ttl);
-	free(raw.backend_timeout);
-	free(raw.acquire_timeout);
-	free(raw.keepalive);
-	free(raw.owner);
+	raw_free(&raw);
 	return err;
 }
 
@@ -177,6 +368,7 @@ void options_clear(struct options *o)
 		explicit_bzero(o->redis_password, strlen(o->redis_password));
 	free(o->redis_password);
 	free(o->amqp);
+	free(o->amqp_cacert);
 	free(o->prefix);
 	free(o->node);
 	memset(o, 0, sizeof(*o));

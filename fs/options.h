@@ -1,11 +1,16 @@
 /*
- * options.h - the daemon's options: `lockfs [-f] [-d] -o OPTS MOUNTPOINT`.
+ * options.h - the daemon's options:
+ *   lockfs [-f] [-d] [-o OPTS] [SOURCE] MOUNTPOINT
  *
  * lockfs's own -o options are taken out of the argument list; what remains
- * (allow_other, fsname=..., -f, -d, the mount point) is for libfuse.  Secrets
- * never come from the command line: the Redis password comes from the
- * environment (LOCKFS_REDIS_PASSWORD), and so may the AMQP URL
- * (LOCKFS_AMQP_URL) when amqp= is not given.
+ * (allow_other, fsname=..., -f, -d, the mount point) is for libfuse.  SOURCE
+ * (the fstab device field, passed by mount.fuse3) names nothing.  Options
+ * also come from a configuration file (config=FILE, default
+ * /etc/lockfs.conf when it exists); the command line wins over the file,
+ * the file over the environment.  Secrets (redis_password, URLs with a
+ * password) never come from the command line, only from the file (then
+ * private: mode 0600, owned by root or the daemon's user) or the
+ * environment (LOCKFS_REDIS_PASSWORD, LOCKFS_AMQP_URL).
  */
 #ifndef LOCKFS_OPTIONS_H
 #define LOCKFS_OPTIONS_H
@@ -22,6 +27,7 @@ struct options {
 	char *redis;
 	char *redis_password;
 	char *amqp;
+	char *amqp_cacert; /* amqps:// CA bundle, NULL for the system's */
 	char *prefix;
 	char *node;
 	int64_t ttl_ms;

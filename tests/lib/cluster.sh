@@ -115,7 +115,9 @@ cluster_servers() {
 cluster_node_start() { # I
 	local i=$1 mnt="$CLUSTER_DIR/n$1" k
 	mkdir -p "$mnt"
-	"$LOCKFS_BIN" -f -o "redis=$LOCKFS_REDIS_URL,amqp=$LOCKFS_AMQP_URL,prefix=$CLUSTER_PREFIX,node=n$i,allow_other$CLUSTER_OPTS" \
+	# the broker URL holds a password: never on the command line
+	LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL "$LOCKFS_BIN" -f \
+		-o "redis=$LOCKFS_REDIS_URL,prefix=$CLUSTER_PREFIX,node=n$i,allow_other$CLUSTER_OPTS" \
 		"$mnt" >>"$CLUSTER_DIR/n$i.log" 2>&1 &
 	NODE_PIDS[$i]=$!
 	for ((k = 0; k < 100; k++)); do
