@@ -34,6 +34,7 @@ struct lease {
 	int64_t renewed_mono; /* local monotonic ms of the last grant/renewal */
 	bool lost;
 	int64_t lost_mono;
+	int64_t told_mono; /* when a getattr last answered ESTALE for it */
 	bool busy; /* a keepalive call is in flight */
 	TAILQ_ENTRY(lease) link;
 };
@@ -400,6 +401,23 @@ bool leases_is_stale(struct leases *lt, const char *path,
 	if (l == NULL)
 		return false;
 	return l->lost || l->h.token != current_token;
+}
+
+void leases_told_stale(struct leases *lt, const char *path,
+		       const char *owner_id)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l)
+		l->told_mono = mono_ms();
+}
+
+bool leases_told_stale_within(struct leases *lt, const char *path,
+			      const char *owner_id, int64_t ms)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	return l && l->told_mono && mono_ms() - l->told_mono <= ms;
 }
 
 const struct lock_holder *leases_get(struct leases *lt, const char *path,

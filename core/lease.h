@@ -67,6 +67,16 @@ bool leases_is_stale(struct leases *lt, const char *path,
 		     const char *owner_id, int64_t current_token);
 
 /*
+ * A stat or open by the owner of a lost lease was just told ESTALE; the
+ * kernel repeats such a call once with a fresh lookup, which must then
+ * find the name gone (so that a new open creates, a stat says ENOENT).
+ */
+void leases_told_stale(struct leases *lt, const char *path,
+		       const char *owner_id);
+bool leases_told_stale_within(struct leases *lt, const char *path,
+			      const char *owner_id, int64_t ms);
+
+/*
  * The holder `id` of `path` as this node last saw it, or NULL when it does
  * not hold it (or lost it).  Valid until the table changes.
  */

@@ -313,6 +313,9 @@ static struct op *child_op(fuse_req_t req, fuse_ino_t parent,
  */
 #define CREATE_RETRY_MS 1000
 
+/* How long after a getattr's ESTALE the kernel's retry may come. */
+#define STALE_RETRY_MS 1000
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -384,7 +387,9 @@ static void lookup_done(void *arg, const struct store_result *res)
 	} else {
 		in = inodes_find(fs->inodes, op->path);
 		if (!(in && (in->placeholders || retry_pending(in))) &&
-		    !leases_is_stale(fs->leases, op->path, op->owner.id, 0)) {
+		    (!leases_is_stale(fs->leases, op->path, op->owner.id, 0) ||
+		     leases_told_stale_within(fs->leases, op->path,
+					      op->owner.id, STALE_RETRY_MS))) {
 			op_fail(op, -ENOENT);
 			return;
 		}
@@ -516,14 +521,21 @@ static void getattr_done(void *arg, const struct store_result *res)
 		 * released in between must not fail the open that looked it
 		 * up (SPEC 3: a write open takes the lock with or without
 		 * O_CREAT).  stat(2) of a released lock still gets ENOENT
-		 * from its lookup.  An owner whose lease was lost (its lookup
-		 * is positive, so that its unlink gets ESTALE) gets ESTALE
-		 * here too: its stat, and its open to renew, fail as SPEC 10
-		 * says for a lease broken or expired meanwhile.
+		 * from its lookup.
 		 */
 		placeholder_attr(op->req, op->in->ino, &st);
+	} else if (op->in->kind == INODE_LOCK) {
+		/*
+		 * An owner whose lease was lost: its lookup is positive (so
+		 * that its unlink gets ESTALE, SPEC 3); a stat or open gets
+		 * ESTALE here, and the kernel's one retry of that call finds
+		 * the name gone: a stat says ENOENT, a new open creates.
+		 */
+		leases_told_stale(op->fs->leases, op->path, op->owner.id);
+		op_fail(op, -ESTALE);
+		return;
 	} else {
-		op_fail(op, op->in->kind == INODE_LOCK ? -ESTALE : -ENOENT);
+		op_fail(op, -ENOENT);
 		return;
 	}
 	fuse_reply_attr(op->req, &st, cache_s(op->in));

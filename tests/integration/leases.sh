@@ -105,6 +105,11 @@ try:
 except OSError as e:
     print(errno.errorcode[e.errno])'"
 check "another node takes an expired lock" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/jobs/short" wcn
+check "its owner sees the expired lock gone, and takes it again with a new open" "gone OK n1" bash -c "
+	exec 9>$N1/jobs/short3; echo ttl=500ms >&9; sleep 1
+	test -e $N1/jobs/short3 && echo there || echo gone
+	python3 $TESTS_LIB/fsop.py open $N1/jobs/short3 wcn
+	sed -n 's/^node=//p' $N2/jobs/short3"
 
 # --- the hierarchy ---------------------------------------------------------
 : >"$N1/jobs/deep/er/leaf"
