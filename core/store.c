@@ -13,6 +13,19 @@
  *
  * The connection reconnects by itself with a capped backoff; scripts are
  * loaded again on every connect.  Everything runs on the loop thread.
+ *
+ * With a sentinel:// URL (sentinel.h) the address is not fixed.  Every
+ * (re)connection first asks the sentinels where the master is, and calls
+ * are sent only once ROLE on the new connection said "master".  Three
+ * things make the store look for a new master: the connection breaking, a
+ * -READONLY reply (the server was demoted to a replica), and the sentinels
+ * naming another address when asked, once a second, by the watch timer.
+ * Then the connection is dropped: calls in flight on it fail with EIO at
+ * once (their outcome is unknown, as on any broken connection), a call
+ * refused with READONLY is queued again (a replica wrote nothing), queued
+ * calls wait for the new master until their deadline.  The sentinels are
+ * asked asynchronously (a round never blocks the loop), so FUSE requests
+ * go on being answered from the node's own state while the master moves.
  */
 #include "store.h"
 
@@ -28,6 +41,16 @@
 
 #include "log.h"
 #include "name.h"
+#include "sentinel.h"
+
+/* A connection not ready in this long is dropped and tried again. */
+#define STORE_HANDSHAKE_MS 1000
+/* Each sentinel gets this long to answer, asynchronously. */
+#define STORE_SENTINEL_ASK_MS 500
+/* At mount: the sentinels, one after the other, synchronously. */
+#define STORE_SENTINEL_PROBE_MS 1000
+/* How often the sentinels are asked whether the master moved. */
+#define STORE_WATCH_MS 1000
 
 extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
 	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
@@ -96,11 +119,17 @@ struct store {
 	int64_t timeout_ms;
 	char *sha[SCRIPT_COUNT];
 	struct event *reconnect;
+	struct event *handshake; /* armed while a connection is not ready */
 	int64_t backoff_ms;
 	struct call_queue queue;
+	/* sentinel:// only: where the master is (host, port follow it) */
+	struct sentinel *sentinel;
+	struct event *watch;
 };
 
 static void store_connect(struct store *st);
+static void store_drop(struct store *st);
+static void reconnect_later(struct store *st);
 static void call_send(struct call *c);
 
 /* ---- argument vectors ---------------------------------------------- */
@@ -425,10 +454,26 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct store_result res = {.extra = ""};
 	int err;
 
-	(void)ac;
 	c->in_flight = false;
 	if (reply == NULL) { /* connection gone */
 		call_fail(c, -EIO);
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR && c->st->sentinel &&
+	    strstr(reply->str, "READONLY") != NULL && !c->st->freeing) {
+		/* a replica now: it wrote nothing, so this call may go again */
+		if (ac->data == c->st && ac == c->st->ac) {
+			log_warnx("redis: %s:%d is read-only now (a replica): "
+				  "asking the sentinels for the master",
+				  c->st->host, c->st->port);
+			store_drop(c->st);
+			reconnect_later(c->st);
+		}
+		if (!c->answered) {
+			call_send(c);
+			if (c->queued)
+				return;
+		}
 		goto done;
 	}
 	if (reply->type == REDIS_REPLY_ERROR &&
@@ -607,7 +652,7 @@ static void reconnect_later(struct store *st)
 {
 	struct timeval tv;
 
-	if (st->freeing)
+	if (st->freeing || evtimer_pending(st->reconnect, NULL))
 		return;
 	tv.tv_sec = st->backoff_ms / 1000;
 	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
@@ -615,28 +660,18 @@ static void reconnect_later(struct store *st)
 	st->backoff_ms = st->backoff_ms * 2 > 1000 ? 1000 : st->backoff_ms * 2;
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/*
+ * The connection is ready for calls: load the scripts and send what waited
+ * for it.  Redis runs commands in order, so the scripts are loaded before
+ * the first EVALSHA arrives.
+ */
+static void store_ready(struct store *st)
 {
-	struct store *st = ac->data;
 	struct call *c;
 
-	if (status != REDIS_OK) {
-		log_warnx("redis: cannot connect: %s", ac->errstr);
-		st->ac = NULL; /* hiredis frees it after this callback */
-		reconnect_later(st);
-		return;
-	}
-	log_info("redis: connected");
 	st->connected = true;
 	st->backoff_ms = 100;
-	if (st->unix_path == NULL) /* TCP only: it fails on unix sockets */
-		redisEnableKeepAlive((redisContext *)&ac->c);
-	if (st->password)
-		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
-				  st->password);
-	if (st->db)
-		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
-				  "SELECT %d", st->db);
+	evtimer_del(st->handshake);
 	for (long s = 0; s < SCRIPT_COUNT; s++)
 		redisAsyncCommand(st->ac, on_script_loaded, (void *)s,
 				  "SCRIPT LOAD %s", script_body[s]);
@@ -646,6 +681,64 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		call_send(c);
 		call_release_if_idle(c);
 	}
+}
+
+/* Sentinel mode: use the new connection only if its server is the master. */
+static void on_role(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+	redisReply *reply = r;
+	const char *role = "?";
+
+	(void)privdata;
+	if (st == NULL || reply == NULL || ac != st->ac)
+		return;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING)
+		role = reply->element[0]->str;
+	else if (reply->type == REDIS_REPLY_ERROR)
+		role = reply->str;
+	if (strcmp(role, "master") == 0) {
+		log_info("redis: connected to master '%s' at %s:%d",
+			 sentinel_master_name(st->sentinel), st->host,
+			 st->port);
+		store_ready(st);
+		return;
+	}
+	log_warnx("redis: %s:%d is not the master (role: %s); asking the "
+		  "sentinels again",
+		  st->host, st->port, role);
+	store_drop(st);
+	reconnect_later(st);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct store *st = ac->data;
+
+	if (st == NULL)
+		return;
+	if (status != REDIS_OK) {
+		log_warnx("redis: cannot connect: %s", ac->errstr);
+		st->ac = NULL; /* hiredis frees it after this callback */
+		evtimer_del(st->handshake);
+		reconnect_later(st);
+		return;
+	}
+	if (st->unix_path == NULL) /* TCP only: it fails on unix sockets */
+		redisEnableKeepAlive((redisContext *)&ac->c);
+	if (st->password)
+		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
+				  st->password);
+	if (st->db)
+		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
+				  "SELECT %d", st->db);
+	if (st->sentinel) {
+		redisAsyncCommand(st->ac, on_role, NULL, "ROLE");
+		return;
+	}
+	log_info("redis: connected");
+	store_ready(st);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -658,7 +751,27 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		log_warnx("redis: connection lost: %s", ac->errstr);
 	st->ac = NULL;
 	st->connected = false;
+	evtimer_del(st->handshake);
 	reconnect_later(st);
+}
+
+/*
+ * Close the connection now, without the disconnect callback: calls in
+ * flight on it get EIO.  Inside one of its reply callbacks hiredis frees it
+ * when the callback returns.  Never call this from on_connect(), which
+ * hiredis does not guard.  The caller decides when to connect again.
+ */
+static void store_drop(struct store *st)
+{
+	redisAsyncContext *ac = st->ac;
+
+	if (ac == NULL)
+		return;
+	st->ac = NULL;
+	st->connected = false;
+	evtimer_del(st->handshake);
+	ac->data = NULL;
+	redisAsyncFree(ac);
 }
 
 static void on_reconnect(evutil_socket_t fd, short what, void *arg)
@@ -668,8 +781,31 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 	store_connect(arg);
 }
 
-static void store_connect(struct store *st)
+/* A connection that did not become ready in time: try again. */
+static void on_handshake(evutil_socket_t fd, short what, void *arg)
 {
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->ac == NULL || st->connected)
+		return;
+	if (st->unix_path)
+		log_warnx("redis: %s did not answer within %d ms; trying again",
+			  st->unix_path, STORE_HANDSHAKE_MS);
+	else
+		log_warnx("redis: %s:%d did not answer within %d ms; trying "
+			  "again",
+			  st->host, st->port, STORE_HANDSHAKE_MS);
+	store_drop(st);
+	reconnect_later(st);
+}
+
+/* Open a connection to the current address (st->host or st->unix_path). */
+static void store_connect_to(struct store *st)
+{
+	struct timeval tv = {STORE_HANDSHAKE_MS / 1000,
+			     (STORE_HANDSHAKE_MS % 1000) * 1000};
 	redisAsyncContext *ac;
 
 	if (st->unix_path)
@@ -693,17 +829,93 @@ static void store_connect(struct store *st)
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	st->ac = ac;
+	evtimer_add(st->handshake, &tv);
+}
+
+static void store_connect(struct store *st)
+{
+	int err;
+
+	if (st->ac != NULL || st->freeing)
+		return;
+	if (st->sentinel == NULL) {
+		store_connect_to(st);
+		return;
+	}
+	/* the answer comes to on_master(); a round under way will do */
+	err = sentinel_ask(st->sentinel);
+	if (err < 0 && err != -EALREADY)
+		reconnect_later(st);
 }
 
 /*
- * Parse "redis://[:password@]host[:port][/db]", "unix:/path" or
- * "unix:///path" into `st`.
+ * What the sentinels said, for a (re)connection or for the watch: connect
+ * to the master they name unless already there.
+ */
+static void on_master(void *arg, int err, const char *host, int port)
+{
+	struct store *st = arg;
+	char *h;
+
+	if (st->freeing)
+		return;
+	if (err < 0) {
+		if (st->ac == NULL) {
+			log_warnx("redis: no sentinel named the master '%s'",
+				  sentinel_master_name(st->sentinel));
+			reconnect_later(st);
+		}
+		return; /* the watch keeps what works */
+	}
+	if (st->ac != NULL) {
+		if (st->host && strcmp(st->host, host) == 0 &&
+		    st->port == port)
+			return;
+		log_warnx("redis: the sentinels moved master '%s' from %s:%d "
+			  "to %s:%d",
+			  sentinel_master_name(st->sentinel), st->host,
+			  st->port, host, port);
+		store_drop(st);
+	}
+	h = strdup(host);
+	if (h == NULL) {
+		reconnect_later(st);
+		return;
+	}
+	free(st->host);
+	st->host = h;
+	st->port = port;
+	evtimer_del(st->reconnect);
+	store_connect_to(st);
+}
+
+/* Once a second: has the master moved?  (Asked only while connected.) */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->connected)
+		(void)sentinel_ask(st->sentinel);
+}
+
+/*
+ * Parse "redis://[:password@]host[:port][/db]", "unix:/path",
+ * "unix:///path" or a sentinel URL (sentinel.h) into `st`.
  */
 static int parse_url(struct store *st, const char *url)
 {
 	const char *p, *at, *colon, *slash;
 	char *end;
 
+	if (sentinel_is_url(url)) {
+		int err = sentinel_new(url, &st->sentinel);
+
+		if (err == 0)
+			st->db = sentinel_db(st->sentinel);
+		return err;
+	}
 	if (strncmp(url, "unix:", 5) == 0) {
 		p = url + 5;
 		if (strncmp(p, "//", 2) == 0)
@@ -786,9 +998,24 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 	if (err < 0)
 		goto fail;
 	st->reconnect = evtimer_new(base, on_reconnect, st);
-	if (st->reconnect == NULL) {
+	st->handshake = evtimer_new(base, on_handshake, st);
+	if (st->reconnect == NULL || st->handshake == NULL) {
 		err = -ENOMEM;
 		goto fail;
+	}
+	if (st->sentinel) {
+		struct timeval tv = {STORE_WATCH_MS / 1000,
+				     (STORE_WATCH_MS % 1000) * 1000};
+
+		err = sentinel_attach(st->sentinel, base,
+				      STORE_SENTINEL_ASK_MS, on_master, st);
+		if (err < 0)
+			goto fail;
+		st->watch = event_new(base, -1, EV_PERSIST, on_watch, st);
+		if (st->watch == NULL || event_add(st->watch, &tv) < 0) {
+			err = -ENOMEM;
+			goto fail;
+		}
 	}
 	store_connect(st);
 	*out = st;
@@ -818,6 +1045,11 @@ void store_free(struct store *st)
 		ac->data = NULL;
 		redisAsyncFree(ac); /* fails what is in flight with NULL */
 	}
+	sentinel_free(st->sentinel); /* a round under way ends unanswered */
+	if (st->watch)
+		event_free(st->watch);
+	if (st->handshake)
+		event_free(st->handshake);
 	if (st->reconnect)
 		event_free(st->reconnect);
 	for (int s = 0; s < SCRIPT_COUNT; s++)
@@ -834,25 +1066,84 @@ bool store_connected(const struct store *st)
 	return st->connected;
 }
 
+/*
+ * Sentinel mode, at mount: ask the sentinels where the master is, into
+ * tmp->host and tmp->port.
+ */
+static int probe_sentinels(struct store *tmp, const char *url, char *why,
+			   size_t whylen)
+{
+	char said[256];
+	int err;
+
+	err = sentinel_resolve(tmp->sentinel, STORE_SENTINEL_PROBE_MS,
+			       &tmp->host, &tmp->port, said, sizeof(said));
+	if (err < 0)
+		snprintf(why, whylen,
+			 "no sentinel of %s named master '%s' (%s)", url,
+			 sentinel_master_name(tmp->sentinel), said);
+	return err;
+}
+
+/* Sentinel mode, at mount: the address the sentinels gave is a master. */
+static int probe_role(redisContext *rc, const struct store *tmp, char *why,
+		      size_t whylen)
+{
+	redisReply *r = redisCommand(rc, "ROLE");
+	int err = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "master") != 0) {
+		snprintf(why, whylen,
+			 "redis at %s:%d, named master '%s' by the sentinels, "
+			 "is not a master (%s)",
+			 tmp->host, tmp->port,
+			 sentinel_master_name(tmp->sentinel),
+			 r == NULL ? rc->errstr
+			 : r->type == REDIS_REPLY_ERROR ? r->str
+			 : r->type == REDIS_REPLY_ARRAY && r->elements &&
+					 r->element[0]->type ==
+						 REDIS_REPLY_STRING
+				 ? r->element[0]->str
+				 : "unexpected ROLE reply");
+		err = -EHOSTUNREACH;
+	}
+	if (r)
+		freeReplyObject(r);
+	return err;
+}
+
 int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 {
 	struct store tmp = {0};
 	struct timeval tv = {2, 0};
 	redisContext *rc = NULL;
 	redisReply *r = NULL;
+	const char *url = cfg->url ? cfg->url : "redis://127.0.0.1:6379";
+	char where[512];
 	int err;
 
-	err = parse_url(&tmp, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	err = parse_url(&tmp, url);
 	if (err < 0) {
-		snprintf(why, whylen, "bad redis URL '%s'", cfg->url);
+		snprintf(why, whylen, "bad redis URL '%s'", url);
 		goto out;
+	}
+	snprintf(where, sizeof(where), "%s", url);
+	if (tmp.sentinel) {
+		err = probe_sentinels(&tmp, url, why, whylen);
+		if (err < 0)
+			goto out;
+		snprintf(where, sizeof(where), "%s:%d (master '%s' of %s)",
+			 tmp.host, tmp.port,
+			 sentinel_master_name(tmp.sentinel), url);
 	}
 	if (cfg->password && tmp.password == NULL)
 		tmp.password = strdup(cfg->password);
 	rc = tmp.unix_path ? redisConnectUnixWithTimeout(tmp.unix_path, tv)
 			   : redisConnectWithTimeout(tmp.host, tmp.port, tv);
 	if (rc == NULL || rc->err) {
-		snprintf(why, whylen, "cannot reach redis at %s: %s", cfg->url,
+		snprintf(why, whylen, "cannot reach redis at %s: %s", where,
 			 rc ? rc->errstr : "out of memory");
 		err = -EHOSTUNREACH;
 		goto out;
@@ -866,18 +1157,21 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 			goto out;
 		}
 		freeReplyObject(r);
+		r = NULL;
 	}
+	if (tmp.sentinel && (err = probe_role(rc, &tmp, why, whylen)) < 0)
+		goto out;
 	r = redisCommand(rc, "PEXPIRETIME lockfs-probe");
 	if (r == NULL) {
 		snprintf(why, whylen, "redis at %s does not answer: %s",
-			 cfg->url, rc->errstr);
+			 where, rc->errstr);
 		err = -ETIMEDOUT;
 		goto out;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		snprintf(why, whylen,
 			 "redis at %s is too old (lockfs needs 7.0+): %s",
-			 cfg->url, r->str);
+			 where, r->str);
 		err = -ENOTSUP;
 		goto out;
 	}
@@ -887,6 +1181,7 @@ out:
 		freeReplyObject(r);
 	if (rc)
 		redisFree(rc);
+	sentinel_free(tmp.sentinel);
 	free(tmp.host);
 	free(tmp.unix_path);
 	free(tmp.password);

@@ -30,7 +30,9 @@ struct event_base;
 struct store;
 
 struct store_config {
-	const char *url;      /* redis://host:port[/db] or unix:/path */
+	/* redis://host:port[/db], unix:/path, or
+	 * sentinel://host:port,host:port/master[/db] (sentinel.h) */
+	const char *url;
 	const char *password; /* NULL for none */
 	const char *prefix;   /* the hash tag, e.g. "lockfs" */
 	int64_t backend_timeout_ms;
@@ -109,6 +111,8 @@ bool store_connected(const struct store *st);
 /*
  * Check once, synchronously, that Redis at `cfg` answers and has the
  * commands lockfs needs; `why` gets a message on failure.  For mount time.
+ * With a sentinel URL: that a sentinel names the master and that the
+ * server there says it is one (ROLE).
  */
 int store_probe(const struct store_config *cfg, char *why, size_t whylen);
 
