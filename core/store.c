@@ -40,6 +40,7 @@
 #include <sys/queue.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "name.h"
 #include "sentinel.h"
 
@@ -97,6 +98,7 @@ struct call {
 	bool answered;
 	bool in_flight;
 	bool queued;
+	int64_t sent_ns; /* monotonic, for the round-trip histogram */
 	/* for compensation of a late grant */
 	char *comp_path;
 	char *comp_holder;
@@ -125,6 +127,8 @@ struct store {
 	/* sentinel:// only: where the master is (host, port follow it) */
 	struct sentinel *sentinel;
 	struct event *watch;
+	struct store_stats stats;
+	unsigned readies; /* connections that became ready */
 };
 
 static void store_connect(struct store *st);
@@ -447,6 +451,31 @@ static void call_compensate(struct call *c, const struct store_result *res)
 			  c->comp_path);
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Metrics: every answered call's round trip, every failed one. */
+static void count_reply(struct call *c, const redisReply *reply)
+{
+	struct store_stats *st = &c->st->stats;
+	double rtt_s = (mono_ns() - c->sent_ns) / 1e9;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		st->errors++;
+		return;
+	}
+	st->calls++;
+	st->rtt_sum_s += rtt_s;
+	for (int i = 0; i < METRICS_RTT_BUCKETS; i++)
+		if (rtt_s <= metrics_rtt_bounds[i])
+			st->rtt_buckets[i]++;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct call *c = privdata;
@@ -455,6 +484,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	int err;
 
 	c->in_flight = false;
+	count_reply(c, reply);
 	if (reply == NULL) { /* connection gone */
 		call_fail(c, -EIO);
 		goto done;
@@ -519,6 +549,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		c->queued = false;
 	}
 	log_warnx("redis: %s timed out", script_name[c->script]);
+	c->st->stats.timeouts++;
 	call_fail(c, -EIO);
 	if (!c->in_flight)
 		call_free(c);
@@ -570,6 +601,7 @@ static void call_send(struct call *c)
 		goto out;
 	}
 	c->in_flight = true;
+	c->sent_ns = mono_ns();
 out:
 	free(argv);
 	free(lens);
@@ -671,6 +703,8 @@ static void store_ready(struct store *st)
 
 	st->connected = true;
 	st->backoff_ms = 100;
+	if (st->readies++ > 0)
+		st->stats.reconnects++;
 	evtimer_del(st->handshake);
 	for (long s = 0; s < SCRIPT_COUNT; s++)
 		redisAsyncCommand(st->ac, on_script_loaded, (void *)s,
@@ -1064,6 +1098,11 @@ void store_free(struct store *st)
 bool store_connected(const struct store *st)
 {
 	return st->connected;
+}
+
+void store_get_stats(const struct store *st, struct store_stats *out)
+{
+	*out = st->stats;
 }
 
 /*

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "info.h"
+#include "metrics.h"
 
 struct event_base;
 struct store;
@@ -107,6 +108,14 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 void store_free(struct store *st);
 
 bool store_connected(const struct store *st);
+
+/* Counters for metrics: answered calls, failures, timeouts, reconnects. */
+struct store_stats {
+	uint64_t calls, errors, timeouts, reconnects;
+	uint64_t rtt_buckets[METRICS_RTT_BUCKETS]; /* metrics_rtt_bounds */
+	double rtt_sum_s;
+};
+void store_get_stats(const struct store *st, struct store_stats *out);
 
 /*
  * Check once, synchronously, that Redis at `cfg` answers and has the

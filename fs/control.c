@@ -157,11 +157,19 @@ static int render_metrics(struct lockfs *fs, char **text, size_t *len)
 		.amqp_up = fs->nt ? notifier_connected(fs->nt) : -1,
 	};
 	struct notifier_stats ns = {0};
+	struct store_stats ss;
 	struct timespec t;
 
 	clock_gettime(CLOCK_REALTIME, &t);
 	now.uptime_s = ((t.tv_sec * 1000LL + t.tv_nsec / 1000000) -
 			fs->started_ms) / 1000.0;
+	store_get_stats(fs->st, &ss);
+	now.redis_calls = ss.calls;
+	now.redis_errors = ss.errors;
+	now.redis_timeouts = ss.timeouts;
+	now.redis_reconnects = ss.reconnects;
+	now.redis_rtt_buckets = ss.rtt_buckets;
+	now.redis_rtt_sum_s = ss.rtt_sum_s;
 	if (fs->nt) {
 		notifier_get_stats(fs->nt, &ns);
 		now.amqp_published = ns.published;

@@ -132,6 +132,8 @@ releases=$(sed -n 's/^lockfs_lock_events_total{node="n3",event="released"} //p' 
 expect "grants and releases are counted ($grants, $releases)" test "${grants:-0}" -ge 2 -a "${releases:-0}" -ge 1
 count=$(sed -n 's/^lockfs_acquire_wait_seconds_count{node="n3"} //p' $T.met)
 expect "and every grant is in the wait histogram ($count)" test "${count:-0}" -ge 2
+calls=$(sed -n 's/^lockfs_redis_call_seconds_count{node="n3"} //p' $T.met)
+expect "Redis round trips are counted and timed ($calls)" test "${calls:-0}" -ge 3
 check "metrics are read-only" EACCES fsop open "$N3/.lockfs/metrics" w
 wait $mb
 check "a lock released when its session ends is counted as owner-exit" 1 bash -c "
