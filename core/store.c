@@ -1207,6 +1207,17 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 		err = -ETIMEDOUT;
 		goto out;
 	}
+	if (r->type == REDIS_REPLY_ERROR &&
+	    (strncmp(r->str, "NOAUTH", 6) == 0 ||
+	     strncmp(r->str, "WRONGPASS", 9) == 0)) {
+		snprintf(why, whylen,
+			 "redis at %s refuses us: give its password "
+			 "(redis_password in the config file, or "
+			 "LOCKFS_REDIS_PASSWORD): %s",
+			 where, r->str);
+		err = -EACCES;
+		goto out;
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		snprintf(why, whylen,
 			 "redis at %s is too old (lockfs needs 7.0+): %s",

@@ -314,8 +314,8 @@ out_fs:
 	if (fs.base)
 		event_base_free(fs.base);
 	inodes_free(fs.inodes);
-	free(cmd.mountpoint);
 out_opts:
+	free(cmd.mountpoint);
 	options_clear(&opt);
 out_args:
 	fuse_opt_free_args(&args);

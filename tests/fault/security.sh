@@ -16,12 +16,23 @@ T=/tmp/security.$$
 # anyone else's open for writing is an acquire (it waits, or EAGAIN).
 # the lease under attack: user A's, taken on n1 with a note by a session of
 # A that stays (the owner), and later renews and writes on cue
+# (through descriptor 9, open all along: a write through it renews, and
+# fails with ESTALE once the lease is gone)
+cat >$T.fdwrite.py <<'EOP'
+import errno, os, sys
+try:
+    os.write(9, (sys.argv[1] + "\n").encode())
+    print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+EOP
 as_user $A bash -c "
-	echo 'owned by a' > $N1/sec/job
+	exec 9>$N1/sec/job
+	echo 'owned by a' >&9
 	while [ ! -e $T.renew ]; do sleep 0.05; done
-	python3 $TESTS_LIB/fsop.py write $N1/sec/job ttl=2h > $T.renewed
+	python3 $T.fdwrite.py ttl=2h > $T.renewed
 	while [ ! -e $T.stale ]; do sleep 0.05; done
-	python3 $TESTS_LIB/fsop.py write $N1/sec/job ttl=5s > $T.stalewrite
+	python3 $T.fdwrite.py ttl=5s > $T.stalewrite
 	touch $T.done" &
 wait_until 10 test -e "$N2/sec/job"
 state() { # what must not change: token, renewal, note, holder

@@ -125,7 +125,8 @@ LOCKFS_REDIS_PASSWORD=$SECRET run_daemon -o "redis=redis://127.0.0.1:$pw_port,pr
 check "the password may come from the environment instead" connected info_field "$MNT/.lockfs/status" redis
 check "and is not in the log either" 0 bash -c "grep -c -- '$SECRET' $LOG"
 stop_daemon
-refused "a wrong password fails the mount with a clear message" "redis" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
+refused "a missing password fails the mount with a clear message" "give its password" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
+LOCKFS_REDIS_PASSWORD=wrong-$$ refused "a wrong password fails the mount too" "redis" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
 
 # --- mount -t fuse.lockfs and fstab ---------------------------------------
 # mount(8) runs mount.fuse3, which runs `lockfs SOURCE MOUNTPOINT -o ...`
