@@ -8,6 +8,14 @@
  *   done        its callback has run (answered); it lingers only while a
  *               store call is still in flight, so that a late grant can be
  *               released and the queue entry withdrawn.
+ *
+ * A blocking request may hold a queue entry from the moment its first call
+ * is sent: that call can be answered after the waiter was (interrupt,
+ * timeout, unmount), or not at all (EIO), and still have queued it in
+ * Redis.  So every blocking waiter that sent a call withdraws its entry at
+ * its end, whatever the last reply said, and keeps trying (every
+ * RETRY_AFTER_EIO_MS) while Redis does not answer, until the entry's own
+ * lease would have run out anyway.  Withdrawing is idempotent.
  * A wake-up (message, timer, broker reconnect) that arrives while a call is
  * in flight is remembered (wake_pending) and acted on when the call
  * returns, so no wake-up is lost and no two calls overlap.
@@ -26,6 +34,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
 #include "name.h"
@@ -49,7 +58,9 @@ struct waiter {
 	void *arg;
 	bool answered;
 	bool in_flight;
-	bool queued; /* Redis may hold a queue entry for it */
+	bool queued; /* Redis holds a queue entry for it (last reply said so) */
+	bool sent;   /* a blocking call was sent: Redis may hold an entry */
+	int64_t entry_until; /* monotonic ms: any entry is dead by then */
 	bool wake_pending;
 	bool slept;  /* has slept once: its first binding has had time */
 	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
@@ -76,6 +87,15 @@ struct waitq {
 };
 
 static void waiter_attempt(struct waiter *w);
+static void waiter_clean_up(struct waiter *w, const struct store_result *res);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void waitq_lock_key(const char *node, char *buf, size_t size)
 {
@@ -172,8 +192,12 @@ static void on_withdrawn(void *arg, const struct store_result *res)
 {
 	struct waiter *w = arg;
 
-	(void)res;
 	w->in_flight = false;
+	if (res->err == -EIO && mono_ms() < w->entry_until) {
+		/* Redis did not answer: the entry may live on; try again */
+		arm(w->recheck, RETRY_AFTER_EIO_MS);
+		return;
+	}
 	waiter_announce_left(w);
 	waiter_destroy(w);
 }
@@ -208,7 +232,8 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 				  "its ttl",
 				  w->path);
 	}
-	if (w->queued && waiter_withdraw(w) == 0) {
+	if ((w->queued || w->sent) && mono_ms() < w->entry_until &&
+	    waiter_withdraw(w) == 0) {
 		w->in_flight = true;
 		return;
 	}
@@ -287,6 +312,11 @@ static void on_attempt(void *arg, const struct store_result *res)
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
 	} else {
 		waiter_answer(w, res->err, res);
+		if (res->err == -EIO) {
+			/* unknown outcome: it may have queued us after all */
+			waiter_clean_up(w, NULL);
+			return;
+		}
 		waiter_announce_left(w);
 		waiter_destroy(w);
 		return;
@@ -315,8 +345,13 @@ static int waiter_send(struct waiter *w)
 	else
 		err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
 				    w->block ? &wait : NULL, on_attempt, w);
-	if (err == 0)
+	if (err == 0) {
 		w->in_flight = true;
+		if (w->block) {
+			w->sent = true;
+			w->entry_until = mono_ms() + w->wq->lease_ms;
+		}
+	}
 	return err;
 }
 
@@ -333,9 +368,14 @@ static void waiter_attempt(struct waiter *w)
 
 static void on_recheck(evutil_socket_t fd, short what, void *arg)
 {
+	struct waiter *w = arg;
+
 	(void)fd;
 	(void)what;
-	waiter_attempt(arg);
+	if (w->answered)
+		waiter_clean_up(w, NULL); /* a withdrawal to try again */
+	else
+		waiter_attempt(w);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)

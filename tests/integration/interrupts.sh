@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# interrupts.sh - every way a wait can end leaves nothing queued: waits
+# interrupted by a timer 1-10 ms after they began (the moment the first
+# acquire call is in flight), waiters killed at random moments, timeouts,
+# lock sets and flock waits interrupted the same way, an unmount with
+# waiters.  Checked by counting the queue's Redis keys and elements, then
+# by a newcomer that must get the lock at once once its holder leaves.
+. "$(dirname "$0")/../lib/cluster.sh"
+cluster_mount 3
+mkdir -p "$N1/it"
+T=/tmp/interrupts.$$
+P="{$CLUSTER_PREFIX}"
+
+rcli() { redis-cli -p "${LOCKFS_REDIS_URL##*:}" "$@"; }
+
+# queue_elems: waiter records plus queue-index entries of the whole tree
+queue_elems() {
+	local k n=0 c
+	c=$(rcli HLEN "$P:wr")
+	n=$((n + c))
+	for k in $(rcli --scan --pattern "$P:q:*") $(rcli --scan --pattern "$P:wx:*") \
+		$(rcli --scan --pattern "$P:ws:*"); do
+		c=$(rcli ZCARD "$k")
+		n=$((n + c))
+	done
+	echo "$n"
+}
+queue_empty() { [ "$(queue_elems)" = 0 ]; }
+
+# hold NAME: a holder on n2 in a session of its own, until $T.stop
+hold() {
+	rm -f "$T.stop"
+	setsid bash -c 'exec 9>"$1"; while [ ! -e "$2" ]; do sleep 0.05; done; rm -f "$1"' \
+		hold "$N2/it/$1" "$T.stop" &
+	HOLDER=$!
+	wait_until 5 test -e "$N3/it/$1"
+}
+unhold() {
+	touch "$T.stop"
+	wait "$HOLDER" 2>/dev/null
+}
+
+# after_ghosts NAME: once the holder is gone, a newcomer gets it at once
+after_ghosts() {
+	local name=$1 what=$2 t0 ms
+	expect "$what: nothing left queued in Redis" wait_until 5 queue_empty
+	check "$what: waiters=0 on another node" 0 info_field "$N3/it/$name" waiters
+	unhold
+	t0=$(date +%s%N)
+	check "$what: a newcomer's touch gets it at once" OK fsop open "$N3/it/$name" wcn
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	expect "$what: ... within a second (${ms} ms)" test "$ms" -lt 1000
+	rm -f "$N3/it/$name"
+}
+
+# --- A: open(2) interrupted 1-10 ms after it began ----------------------
+cat >$T.int.py <<'EOP'
+import fcntl, os, random, signal, sys
+class Alarm(Exception):
+    pass
+def ring(*a):
+    raise Alarm()
+signal.signal(signal.SIGALRM, ring)
+kind, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+random.seed(int(sys.argv[4]))
+got = 0
+for i in range(count):
+    signal.setitimer(signal.ITIMER_REAL, random.uniform(0.001, 0.010))
+    try:
+        if kind == "open":
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+            got += 1
+            os.close(fd)
+        elif kind == "flock":
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                got += 1
+            finally:
+                os.close(fd)
+        elif kind == "lockf":
+            with open(path, "a") as f:
+                fcntl.lockf(f, fcntl.LOCK_EX)
+                got += 1
+        elif kind == "set":
+            fd = os.open(sys.argv[5], os.O_WRONLY)
+            try:
+                os.write(fd, (sys.argv[6] + "\n").encode())
+                got += 1
+            finally:
+                os.close(fd)
+    except Alarm:
+        pass
+    except OSError as e:
+        print("error", e.errno, flush=True)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+print("granted", got)
+EOP
+
+hold a
+check "200 opens interrupted at 1-10 ms: none granted" "granted 0" \
+	setsid python3 $T.int.py open "$N1/it/a" 200 1
+after_ghosts a "interrupted opens"
+
+hold b
+check "200 flock waits interrupted at 1-10 ms: none granted" "granted 0" \
+	setsid python3 $T.int.py flock "$N1/it/b" 200 2
+after_ghosts b "interrupted flocks"
+
+hold c
+check "200 lockf waits interrupted at 1-10 ms: none granted" "granted 0" \
+	setsid python3 $T.int.py lockf "$N1/it/c" 200 3
+after_ghosts c "interrupted lockfs"
+
+hold d
+check "200 lock-set writes interrupted at 1-10 ms: none granted" "granted 0" \
+	setsid python3 $T.int.py set "$N1/it/d" 200 4 "$N1/.lockfs/acquire" "it/d it/d2"
+after_ghosts d "interrupted lock sets"
+expect "and no member of a set is held" test ! -e "$N3/it/d2"
+
+# --- waiters killed with SIGKILL at random moments ----------------------
+hold e
+for i in $(seq 1 60); do
+	setsid python3 -c "import os; os.open('$N1/it/e', os.O_WRONLY | os.O_CREAT)" &
+	p=$!
+	sleep "0.00$(( RANDOM % 9 + 1 ))"
+	kill -9 $p 2>/dev/null
+	wait $p 2>/dev/null
+done
+after_ghosts e "waiters killed with SIGKILL"
+
+# --- two processes on two nodes interrupting at once, repeated ----------
+hold f
+setsid python3 $T.int.py open "$N1/it/f" 150 5 >$T.f1 &
+p1=$!
+setsid python3 $T.int.py open "$N3/it/f" 150 6 >$T.f3 &
+p3=$!
+wait $p1 $p3
+check "two nodes interrupting at once: none granted" "granted 0 granted 0" cat $T.f1 $T.f3
+after_ghosts f "interrupts on two nodes"
+
+# --- waits ended by acquire_timeout, over and over ----------------------
+CLUSTER_OPTS=",acquire_timeout=5ms"
+CLUSTER_N=4
+CLUSTER_NODES=4
+cluster_node_start 4 || exit 1
+N4=$CLUSTER_DIR/n4
+hold g
+cat >$T.to.py <<'EOP'
+import errno, os, sys
+n = 0
+for i in range(int(sys.argv[2])):
+    try:
+        os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT))
+    except OSError as e:
+        if e.errno == errno.ETIMEDOUT:
+            n += 1
+print("timedout", n)
+EOP
+check "100 waits of 5 ms time out" "timedout 100" setsid python3 $T.to.py "$N4/it/g" 100
+after_ghosts g "timed-out waits"
+
+# --- an unmount ends every wait and withdraws it ------------------------
+cluster_node_stop 4
+CLUSTER_OPTS=""
+cluster_node_start 4 || exit 1
+hold h
+for i in 1 2 3 4 5; do
+	setsid bash -c "exec 9>$N4/it/h" 2>/dev/null &
+done
+five_waiting() { [ "$(info_field "$N1/it/h" waiters)" = 5 ]; }
+expect "five waiters queued on n4" wait_until 5 five_waiting
+cluster_node_stop 4
+after_ghosts h "an unmount with waiters"
+
+# --- a first attempt that Redis answers only after the caller got EIO ---
+CLUSTER_OPTS=",backend_timeout=1s"
+cluster_node_start 4 || exit 1
+hold i
+# (a lock-set write: its file is local, so no lookup needs Redis first)
+cat >$T.set.py <<'EOP'
+import errno, os, signal, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.kill(int(sys.argv[3]), signal.SIGSTOP)
+try:
+    os.write(fd, (sys.argv[2] + "\n").encode())
+    print("granted")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+EOP
+check "a wait begun while Redis is frozen fails with EIO" EIO \
+	python3 $T.set.py "$N4/.lockfs/acquire" it/i "$(cat "$LOCKFS_SERVERS_DIR/redis/redis.pid")"
+redis_thaw
+after_ghosts i "an attempt answered too late"
+cluster_node_stop 4
+CLUSTER_N=3
+
+rm -f $T.*
+finish
