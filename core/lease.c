@@ -403,6 +403,14 @@ bool leases_is_stale(struct leases *lt, const char *path,
 	return l->lost || l->h.token != current_token;
 }
 
+int64_t leases_token(struct leases *lt, const char *path,
+		     const char *owner_id)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	return l ? l->h.token : 0;
+}
+
 void leases_told_stale(struct leases *lt, const char *path,
 		       const char *owner_id)
 {

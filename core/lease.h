@@ -67,6 +67,15 @@ bool leases_is_stale(struct leases *lt, const char *path,
 		     const char *owner_id, int64_t current_token);
 
 /*
+ * The token of the grant `owner_id` got for `path` through this node, lost
+ * or not (a lost one is remembered for LEASE_STALE_MEMORY_MS), or 0.  An
+ * unlink names it, so that the store answers ESTALE when that grant is gone
+ * instead of releasing or breaking whoever holds the lock now.
+ */
+int64_t leases_token(struct leases *lt, const char *path,
+		     const char *owner_id);
+
+/*
  * A stat or open by the owner of a lost lease was just told ESTALE; the
  * kernel repeats such a call once with a fresh lookup, which must then
  * find the name gone (so that a new open creates, a stat says ENOENT).

@@ -3,23 +3,33 @@
 -- (unlink by root, ARGV[3] = '1').
 --
 -- KEYS: the lock layout of lib.lua (as acquire.lua).
--- ARGV: 1 holder id, 2 token ('0' = any grant), 3 force '1'|'0', 4 leaf,
---       5 node
+-- ARGV: 1 holder id, 2 token: the grant the caller believes it holds ('0'
+--       = it knows of none), 3 force '1'|'0', 4 leaf, 5 node
+--
+-- A caller that names a grant it no longer holds lost its lock (expiry, a
+-- break) and must hear ESTALE, whoever holds the lock now and even with
+-- force: a paused holder never releases or breaks its successor's lock.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
--- holds that ended; ENOENT when nobody holds it; ESTALE when ARGV[1] holds
--- another grant than ARGV[2]; EPERM when others hold it and force is off.
+-- holds that ended; ESTALE ('held': it holds another grant; 'lost': it holds
+-- none) when ARGV[2] names a grant that is gone; ENOENT when nobody holds
+-- it; EPERM when others hold it and force is off.
 local id, tok, force = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
 local now = now_ms()
 local holders = live_holders(KEYS[K_L], now)
-if #holders == 0 then return plain_reply('ENOENT', now) end
 local mine, at = find_holder(holders, id)
+if mine and tok ~= 0 and mine.tok ~= tok then
+  return lock_reply('ESTALE', now, 'held', holders)
+end
+if not mine and tok ~= 0 then
+  if #holders == 0 then return plain_reply('ESTALE', now, 'lost') end
+  return lock_reply('ESTALE', now, 'lost', holders)
+end
+if #holders == 0 then return plain_reply('ENOENT', now) end
 local ended, extra
-if mine and (tok == 0 or mine.tok == tok) then
+if mine then
   ended = {mine}
   table.remove(holders, at)
   extra = 'released'
-elseif mine and not force then
-  return lock_reply('ESTALE', now, 'held', holders)
 elseif force then
   ended = holders
   holders = {}

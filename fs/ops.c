@@ -150,16 +150,25 @@ static struct timespec ms_to_ts(int64_t ms)
 	return ts;
 }
 
-static void lock_attr(const struct lock_state *ls, const char *path,
+/*
+ * Attributes of a held lock as `op`'s caller sees them: owned by the holder,
+ * or by the caller itself when it is one of the holders (a shared lock has
+ * several) or held it through this node and lost it.  The kernel's sticky-bit
+ * check then lets the caller's unlink through to us, so that it gets ESTALE
+ * for a lost lock and releases its own share, instead of EPERM from the
+ * kernel because someone else's uid shows.
+ */
+static void lock_attr(const struct op *op, const struct lock_state *ls,
 		      uint64_t ino, struct stat *st)
 {
 	struct lock_state named = *ls;
 	const struct lock_holder *h = ls->nholders ? &ls->holders[0] : NULL;
+	bool viewer = op->owner.id[0] != '\0'; /* a caller we know */
 	char *text = NULL;
 	size_t len = 0;
 
 	memset(st, 0, sizeof(*st));
-	named.name = (char *)path;
+	named.name = op->path;
 	if (info_format(&named, &text, &len) == 0)
 		free(text);
 	st->st_ino = ino;
@@ -167,12 +176,22 @@ static void lock_attr(const struct lock_state *ls, const char *path,
 	st->st_nlink = 1;
 	st->st_size = len;
 	st->st_blksize = 4096;
-	if (h) {
-		st->st_uid = h->uid;
-		st->st_gid = h->gid;
-		st->st_ctim = ms_to_ts(h->acquired_ms);
-		st->st_mtim = ms_to_ts(h->renewed_ms);
-		st->st_atim = st->st_mtim;
+	if (h == NULL)
+		return;
+	st->st_ctim = ms_to_ts(h->acquired_ms);
+	st->st_mtim = ms_to_ts(h->renewed_ms);
+	st->st_atim = st->st_mtim;
+	for (size_t i = 0; viewer && i < ls->nholders; i++)
+		if (ls->holders[i].uid == op->owner.uid) {
+			h = &ls->holders[i];
+			break;
+		}
+	st->st_uid = h->uid;
+	st->st_gid = h->gid;
+	if (viewer && h->uid != op->owner.uid &&
+	    leases_token(op->fs->leases, op->path, op->owner.id) != 0) {
+		st->st_uid = op->owner.uid;
+		st->st_gid = op->owner.gid;
 	}
 }
 
@@ -383,7 +402,7 @@ static void lookup_done(void *arg, const struct store_result *res)
 		in = inodes_intern(fs->inodes, op->path, INODE_LOCK);
 		if (in == NULL)
 			goto nomem;
-		lock_attr(&res->lock, op->path, in->ino, &st);
+		lock_attr(op, &res->lock, in->ino, &st);
 	} else {
 		in = inodes_find(fs->inodes, op->path);
 		if (!(in && (in->placeholders || retry_pending(in))) &&
@@ -437,7 +456,7 @@ static bool lookup_own_lease(struct op *op)
 		return false;
 	ls.token = h->token;
 	ls.holders = (struct lock_holder *)h;
-	lock_attr(&ls, op->path, in->ino, &st);
+	lock_attr(op, &ls, in->ino, &st);
 	reply_entry(op->fs, op->req, in, &st);
 	op_free(op);
 	return true;
@@ -509,7 +528,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 	if (res->kind == STORE_NAMESPACE && op->in->kind == INODE_NAMESPACE) {
 		ns_attr_to_stat(&res->ns, op->in->ino, &st);
 	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK) {
-		lock_attr(&res->lock, op->path, op->in->ino, &st);
+		lock_attr(op, &res->lock, op->in->ino, &st);
 	} else if (op->in->kind == INODE_LOCK &&
 		   (op->in->placeholders || retry_pending(op->in) ||
 		    op->to_set ||
@@ -653,7 +672,7 @@ static void acquired(struct op *op, const struct store_result *res,
 	inodes_open(in);
 	if (is_create) {
 		fill_entry(&e, in);
-		lock_attr(&res->lock, op->path, in->ino, &e.attr);
+		lock_attr(op, &res->lock, in->ino, &e.attr);
 		rc = fuse_reply_create(op->req, &e, &op->fi);
 		if (rc == 0)
 			inodes_ref(in);
@@ -1124,7 +1143,7 @@ static void setattr_lock_done(void *arg, const struct store_result *res)
 	mine = find_holder(&res->lock, op->owner.id);
 	if (mine)
 		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
-	lock_attr(&res->lock, op->path, op->in->ino, &st);
+	lock_attr(op, &res->lock, op->in->ino, &st);
 	fuse_reply_attr(op->req, &st, 0);
 	op_free(op);
 }
@@ -1231,7 +1250,6 @@ static void unlink_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 	struct lockfs *fs = op->fs;
-	bool stale = leases_is_stale(fs->leases, op->path, op->owner.id, 0);
 	int err = res->err;
 
 	if (err == 0) {
@@ -1243,11 +1261,10 @@ static void unlink_done(void *arg, const struct store_result *res)
 				       &res->lock.holders[i], res->now_ms);
 		}
 		leases_forget(fs->leases, op->path, op->owner.id);
-	} else if ((err == -ENOENT || err == -EPERM) && stale) {
-		err = -ESTALE; /* remembered: see renew_error() */
-	}
-	if (err == -ESTALE)
+	} else if (err == -ESTALE) {
+		/* remembered, not forgotten: see renew_error() */
 		leases_lost(fs->leases, op->path, op->owner.id);
+	}
 	fuse_reply_err(op->req, -err);
 	op_free(op);
 }
@@ -1264,7 +1281,10 @@ static void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_fail(op, err);
 		return;
 	}
-	op_started(op, store_release(op->fs->st, op->path, op->owner.id, 0,
+	/* the grant it took through this node: if that is gone, ESTALE */
+	op_started(op, store_release(op->fs->st, op->path, op->owner.id,
+				     leases_token(op->fs->leases, op->path,
+						  op->owner.id),
 				     op->owner.uid == 0, unlink_done, op));
 }
 

@@ -9,6 +9,7 @@ users_setup
 cluster_mount 3 "keepalive=off"
 A=lockfs-a
 B=lockfs-b
+PT=/tmp/leases.$$
 
 # --- visibility across nodes --------------------------------------------
 mkdir -p "$N1/jobs/deep/er"
@@ -165,5 +166,70 @@ check "a lock at depth 32" OK fsop open "$deep/x" wcn
 check "a namespace at depth 32" OK fsop mkdir "$deep/y"
 check "depth 33: ENAMETOOLONG" ENAMETOOLONG fsop open "$deep/y/z" wcn
 check ".lockfs at the root is not a namespace" EEXIST fsop mkdir "$N1/.lockfs"
+
+# --- a paused holder whose lock was retaken (root and not) -------------
+mkdir -m 1777 "$N1/paused" # sticky, as shared namespaces should be
+cat >$PT.paused.py <<'EOP'
+import errno, os, sys, time
+path, go = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+os.write(fd, b"ttl=1s\nkeepalive=off\n")
+print("held", flush=True)
+while not os.path.exists(go):   # "paused" past its ttl: nothing renews it
+    time.sleep(0.05)
+out = []
+for op in (lambda: os.write(fd, b"x"), lambda: os.unlink(path),
+           lambda: os.unlink(path)):
+    try:
+        op(); out.append("OK")
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(" ".join(out), flush=True)
+EOP
+paused_case() { # WHO(root|user) NAME
+	local who=$1 name=$2 hp
+	rm -f $PT.go $PT.pout $PT.taken
+	if [ "$who" = root ]; then
+		in_session python3 $PT.paused.py "$N1/paused/$name" $PT.go >$PT.pout &
+	else
+		as_user $A python3 $PT.paused.py "$N1/paused/$name" $PT.go >$PT.pout &
+	fi
+	hp=$!
+	wait_until 5 grep -q held $PT.pout
+	# another user on another node waits for it and gets it at expiry
+	as_user $B bash -c "exec 9>$N2/paused/$name; echo taken >$PT.taken; while [ ! -e $PT.go.done ]; do sleep 0.05; done; rm $N2/paused/$name" &
+	local cp=$!
+	expect "$who: the other user gets the lock once the paused lease expires" wait_until 10 test -s $PT.taken
+	touch $PT.go
+	wait $hp
+	check "$who: the paused holder's write, unlink, unlink: ESTALE each" "held ESTALE ESTALE ESTALE" cat $PT.pout
+	check "$who: the new holder still holds it" "n2 $(id -u $B)" bash -c "info_field $N3/paused/$name node; info_field $N3/paused/$name uid"
+	touch $PT.go.done
+	wait $cp
+	rm -f $PT.go.done
+	expect "$who: released by the new holder" wait_until 5 test ! -e "$N3/paused/$name"
+}
+paused_case root r
+paused_case user u
+# in a sticky namespace each holder of a shared lock removes its own share
+share() { # USER NODE-DIR: take a share, rm it once $PT.rm.USER appears
+	as_user "$1" bash -c "echo shared:paused/sh >$2/.lockfs/acquire || exit 1
+		while [ ! -e $PT.rm.$1 ]; do sleep 0.05; done
+		python3 $TESTS_LIB/fsop.py unlink $2/paused/sh >$PT.rmd.$1"
+}
+share $A "$N1" &
+sa=$!
+share $B "$N2" &
+sb=$!
+two_holders() { [ "$(info_field "$N3/paused/sh" holders)" = 2 ]; }
+expect "two users share paused/sh" wait_until 5 two_holders
+touch $PT.rm.$B
+wait $sb
+check "the second user's rm releases its share" OK cat $PT.rmd.$B
+check "the first user's share is left" "1 $(id -u $A)" bash -c "info_field $N3/paused/sh holders; info_field $N3/paused/sh uid"
+touch $PT.rm.$A
+wait $sa
+check "and its own rm releases it" OK cat $PT.rmd.$A
+rm -f $PT.*
 
 finish

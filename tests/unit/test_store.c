@@ -418,6 +418,20 @@ static void test_renew_and_release_rules(void **state)
 	assert_string_equal(r.holder0, "A");
 	assert_int_equal(stat_of(f, "r").kind, STORE_NONE);
 	assert_int_equal(renew(f, "r", "A", s.token, 0, NULL).err, -ESTALE);
+	/* A names the grant it lost: ESTALE, free or retaken, forced or not,
+	 * and the new holder keeps its lock */
+	assert_int_equal(release(f, "r", "A", s.token, false).err, -ESTALE);
+	assert_int_equal(release(f, "r", "A", s.token, true).err, -ESTALE);
+	r = acquire(f, "r", "B");
+	assert_int_equal(r.err, 0);
+	r = release(f, "r", "A", s.token, true);
+	assert_int_equal(r.err, -ESTALE);
+	assert_string_equal(r.extra, "lost");
+	assert_int_equal(release(f, "r", "A", s.token, false).err, -ESTALE);
+	assert_int_equal(stat_of(f, "r").kind, STORE_LOCK);
+	/* knowing of no grant, root breaks and others are refused */
+	assert_int_equal(release(f, "r", "A", 0, false).err, -EPERM);
+	assert_int_equal(release(f, "r", "A", 0, true).err, 0);
 }
 
 static void test_namespaces(void **state)
