@@ -11,6 +11,14 @@
  * loop side, the bound set on the AMQP side for re-binding after a
  * reconnect.
  *
+ * A broker that keeps its connection open but stops answering (a frozen
+ * process, a dead path that TCP has not noticed) is found by a probe: every
+ * PROBE_EVERY_MS the thread publishes a message to its own probe key
+ * ("p.<self id>", bound at connect) and expects one back through the
+ * broker; when none has come back for PROBE_DEADLINE_MS, the connection
+ * counts as lost: it is dropped, the loop hears "down" (so waiters re-check
+ * Redis every second) and the thread connects again.
+ *
  * A message this daemon publishes to a key it is bound to itself is
  * delivered to its own loop at once, without the round trip through the
  * broker; every message carries this notifier's random id as its AMQP
@@ -31,12 +39,15 @@
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 #define HEARTBEAT_S 10
 #define HEARTBEAT_POLL_MS 1000
+#define PROBE_EVERY_MS 250
+#define PROBE_DEADLINE_MS 1000
 #define CONNECT_TIMEOUT_S 3
 #define BACKOFF_MAX_MS 2000
 
@@ -82,6 +93,7 @@ struct notifier {
 	notifier_state_cb *state_cb;
 	void *arg;
 	bool connected;
+	int64_t since_ms; /* wall-clock ms of the last change of connected */
 	struct notifier_stats stats;
 	unsigned ups;
 	struct binding_list refs;
@@ -99,6 +111,9 @@ struct notifier {
 	amqp_bytes_t queue;
 	struct binding_list bound;
 	bool warned_down;
+	char probe_key[40];     /* "p.<self_id>" */
+	int64_t probe_next_ms;  /* monotonic: when to send the next probe */
+	int64_t probe_wait_ms;  /* monotonic: oldest unanswered probe, or 0 */
 };
 
 /* ---- messages ------------------------------------------------------ */
@@ -212,6 +227,14 @@ static void binding_free_all(struct binding_list *l)
 
 /* ---- the AMQP thread ----------------------------------------------- */
 
+static int64_t clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool amqp_ok(amqp_connection_state_t conn, const char *what)
 {
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
@@ -322,6 +345,10 @@ static int amqp_connect(struct notifier *n)
 	if (!amqp_ok(n->conn, "queue") || q == NULL)
 		goto fail;
 	n->queue = amqp_bytes_malloc_dup(q->queue);
+	if (!amqp_bind_key(n, n->probe_key, true))
+		goto fail;
+	n->probe_next_ms = clock_ms(CLOCK_MONOTONIC);
+	n->probe_wait_ms = 0;
 	LIST_FOREACH(b, &n->bound, link)
 		if (!amqp_bind_key(n, b->key, true))
 			goto fail;
@@ -444,6 +471,13 @@ static bool amqp_receive(struct notifier *n)
 			return true;
 		if (r.reply_type != AMQP_RESPONSE_NORMAL)
 			return false;
+		if (env.routing_key.len == strlen(n->probe_key) &&
+		    memcmp(env.routing_key.bytes, n->probe_key,
+			   env.routing_key.len) == 0) {
+			n->probe_wait_ms = 0; /* the broker answers */
+			amqp_destroy_envelope(&env);
+			continue;
+		}
 		if (from_self(n, &env.message.properties)) {
 			amqp_destroy_envelope(&env);
 			continue; /* delivered locally when published */
@@ -455,6 +489,35 @@ static bool amqp_receive(struct notifier *n)
 		free(key);
 		amqp_destroy_envelope(&env);
 	}
+}
+
+/*
+ * Send a probe when one is due; false when the broker has left the last
+ * one unanswered too long.  `*timeout` shrinks to the next probe's time.
+ */
+static bool amqp_probe(struct notifier *n, int *timeout)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	amqp_bytes_t body = amqp_cstring_bytes("");
+
+	if (n->probe_wait_ms && now - n->probe_wait_ms > PROBE_DEADLINE_MS) {
+		log_warnx("amqp: the broker has not answered for %d ms",
+			  PROBE_DEADLINE_MS);
+		return false;
+	}
+	if (now >= n->probe_next_ms) {
+		if (amqp_basic_publish(n->conn, 1,
+				       amqp_cstring_bytes(n->exchange),
+				       amqp_cstring_bytes(n->probe_key), 0, 0,
+				       NULL, body) != AMQP_STATUS_OK)
+			return false;
+		if (n->probe_wait_ms == 0)
+			n->probe_wait_ms = now;
+		n->probe_next_ms = now + PROBE_EVERY_MS;
+	}
+	if (*timeout > n->probe_next_ms - now)
+		*timeout = (int)(n->probe_next_ms - now);
+	return true;
 }
 
 static void *amqp_thread(void *arg)
@@ -479,6 +542,12 @@ static void *amqp_thread(void *arg)
 						     ? BACKOFF_MAX_MS
 						     : backoff_ms * 2;
 			}
+		}
+		if (n->conn && !amqp_probe(n, &timeout)) {
+			log_warnx("amqp: connection lost; reconnecting");
+			amqp_drop(n);
+			tell_loop(n, MSG_DOWN, NULL, NULL, 0);
+			continue;
 		}
 		if (n->conn) {
 			pfd[1].fd = amqp_get_sockfd(n->conn);
@@ -522,6 +591,7 @@ static void on_from_amqp(evutil_socket_t fd, short what, void *arg)
 			n->msg_cb(n->arg, m->key, m->body, m->len);
 		} else if (m->type == MSG_UP || m->type == MSG_DOWN) {
 			n->connected = m->type == MSG_UP;
+			n->since_ms = clock_ms(CLOCK_REALTIME);
 			if (n->connected && n->ups++ > 0)
 				n->stats.reconnects++;
 			if (n->state_cb)
@@ -591,6 +661,8 @@ int notifier_new(struct event_base *base, const char *url,
 	    (err = channel_init(&n->from_amqp)) < 0 ||
 	    (err = make_self_id(n->self_id, sizeof(n->self_id))) < 0)
 		goto fail;
+	snprintf(n->probe_key, sizeof(n->probe_key), "p.%s", n->self_id);
+	n->since_ms = clock_ms(CLOCK_REALTIME);
 	n->from_amqp_ev = event_new(base, n->from_amqp.fd, EV_READ | EV_PERSIST,
 				    on_from_amqp, n);
 	if (n->from_amqp_ev == NULL || event_add(n->from_amqp_ev, NULL) < 0) {
@@ -645,6 +717,11 @@ void notifier_get_stats(const struct notifier *n, struct notifier_stats *out)
 bool notifier_connected(const struct notifier *n)
 {
 	return n && n->connected;
+}
+
+int64_t notifier_since_ms(const struct notifier *n)
+{
+	return n ? n->since_ms : 0;
 }
 
 int notifier_publish(struct notifier *n, const char *key, const char *body,

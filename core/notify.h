@@ -46,7 +46,13 @@ int notifier_new(struct event_base *base, const char *url,
 /* Stop the thread and free; NULL is a no-op. */
 void notifier_free(struct notifier *n);
 
+/*
+ * Connected, and the broker answers: a broker that leaves this daemon's
+ * probe unanswered for about a second counts as lost.  Since when
+ * (wall-clock ms).
+ */
 bool notifier_connected(const struct notifier *n);
+int64_t notifier_since_ms(const struct notifier *n);
 
 /* Counters for metrics (loop side; a delivery counts ours too). */
 struct notifier_stats {

@@ -14,6 +14,13 @@
  * The connection reconnects by itself with a capped backoff; scripts are
  * loaded again on every connect.  Everything runs on the loop thread.
  *
+ * A circuit breaker keeps one frozen Redis from costing a caller one
+ * backend_timeout per system call: once a call has gone unanswered for
+ * backend_timeout, Redis counts as not answering and new calls fail with
+ * EIO at once, while a PING is sent every STORE_PROBE_MS in the background;
+ * the first reply of any kind closes the breaker again.  Calls already
+ * queued or in flight keep their own deadlines.
+ *
  * With a sentinel:// URL (sentinel.h) the address is not fixed.  Every
  * (re)connection first asks the sentinels where the master is, and calls
  * are sent only once ROLE on the new connection said "master".  Three
@@ -38,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -52,6 +60,8 @@
 #define STORE_SENTINEL_PROBE_MS 1000
 /* How often the sentinels are asked whether the master moved. */
 #define STORE_WATCH_MS 1000
+/* While Redis is not answering: how often it is asked (PING). */
+#define STORE_PROBE_MS 250
 
 extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
 	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
@@ -129,10 +139,17 @@ struct store {
 	struct event *watch;
 	struct store_stats stats;
 	unsigned readies; /* connections that became ready */
+	/* the circuit breaker (above) */
+	bool answering;
+	bool probing;        /* a PING is in flight */
+	struct event *probe; /* sends the PING while not answering */
+	bool was_up;         /* store_up() as last noted */
+	int64_t since_ms;    /* wall-clock ms of its last change */
 };
 
 static void store_connect(struct store *st);
 static void store_drop(struct store *st);
+static void set_answering(struct store *st, bool answering);
 static void reconnect_later(struct store *st);
 static void call_send(struct call *c);
 
@@ -485,6 +502,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	c->in_flight = false;
 	count_reply(c, reply);
+	if (reply != NULL)
+		set_answering(c->st, true);
 	if (reply == NULL) { /* connection gone */
 		call_fail(c, -EIO);
 		goto done;
@@ -550,6 +569,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	}
 	log_warnx("redis: %s timed out", script_name[c->script]);
 	c->st->stats.timeouts++;
+	set_answering(c->st, false);
 	call_fail(c, -EIO);
 	if (!c->in_flight)
 		call_free(c);
@@ -640,6 +660,8 @@ static int call_start(struct call *c, int err)
 
 	if (err == 0 && c->st->freeing)
 		err = -ESHUTDOWN;
+	if (err == 0 && !c->st->answering)
+		err = -EIO; /* the breaker is open: fail at once */
 	if (err < 0) {
 		call_free(c);
 		return err;
@@ -652,6 +674,79 @@ static int call_start(struct call *c, int err)
 	return 0;
 }
 
+/* ---- the circuit breaker ------------------------------------------- */
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remember when store_up() last changed, for status. */
+static void note_state(struct store *st)
+{
+	bool up = st->connected && st->answering;
+
+	if (up != st->was_up) {
+		st->was_up = up;
+		st->since_ms = real_ms();
+	}
+}
+
+static void arm_probe(struct store *st)
+{
+	struct timeval tv = {0, STORE_PROBE_MS * 1000};
+
+	if (!st->freeing)
+		evtimer_add(st->probe, &tv);
+}
+
+static void set_answering(struct store *st, bool answering)
+{
+	if (st->answering == answering)
+		return;
+	st->answering = answering;
+	if (answering) {
+		log_info("redis: answering again");
+		evtimer_del(st->probe);
+	} else {
+		log_warnx("redis: no answer within %lld ms; new calls fail "
+			  "at once until it answers",
+			  (long long)st->timeout_ms);
+		arm_probe(st);
+	}
+	note_state(st);
+}
+
+static void on_probe_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+
+	(void)privdata;
+	if (st == NULL)
+		return;
+	st->probing = false;
+	if (r != NULL)
+		set_answering(st, true);
+}
+
+static void on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->answering)
+		return;
+	if (st->connected && st->ac && !st->probing &&
+	    redisAsyncCommand(st->ac, on_probe_reply, NULL, "PING") ==
+		    REDIS_OK)
+		st->probing = true;
+	arm_probe(st);
+}
+
 /* ---- connection ---------------------------------------------------- */
 
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
@@ -662,6 +757,7 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (reply == NULL || st == NULL)
 		return;
+	set_answering(st, true);
 	if (reply->type != REDIS_REPLY_STRING) {
 		log_warnx("redis: cannot load script %s: %s", script_name[s],
 			  reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
@@ -702,6 +798,8 @@ static void store_ready(struct store *st)
 	struct call *c;
 
 	st->connected = true;
+	st->probing = false;
+	note_state(st);
 	st->backoff_ms = 100;
 	if (st->readies++ > 0)
 		st->stats.reconnects++;
@@ -785,6 +883,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		log_warnx("redis: connection lost: %s", ac->errstr);
 	st->ac = NULL;
 	st->connected = false;
+	st->probing = false;
+	note_state(st);
 	evtimer_del(st->handshake);
 	reconnect_later(st);
 }
@@ -803,6 +903,8 @@ static void store_drop(struct store *st)
 		return;
 	st->ac = NULL;
 	st->connected = false;
+	st->probing = false;
+	note_state(st);
 	evtimer_del(st->handshake);
 	ac->data = NULL;
 	redisAsyncFree(ac);
@@ -1031,9 +1133,13 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 	err = parse_url(st, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
 	if (err < 0)
 		goto fail;
+	st->answering = true; /* until a call goes unanswered */
+	st->since_ms = real_ms();
 	st->reconnect = evtimer_new(base, on_reconnect, st);
 	st->handshake = evtimer_new(base, on_handshake, st);
-	if (st->reconnect == NULL || st->handshake == NULL) {
+	st->probe = evtimer_new(base, on_probe, st);
+	if (st->reconnect == NULL || st->handshake == NULL ||
+	    st->probe == NULL) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1084,6 +1190,8 @@ void store_free(struct store *st)
 		event_free(st->watch);
 	if (st->handshake)
 		event_free(st->handshake);
+	if (st->probe)
+		event_free(st->probe);
 	if (st->reconnect)
 		event_free(st->reconnect);
 	for (int s = 0; s < SCRIPT_COUNT; s++)
@@ -1097,7 +1205,12 @@ void store_free(struct store *st)
 
 bool store_connected(const struct store *st)
 {
-	return st->connected;
+	return st->connected && st->answering;
+}
+
+int64_t store_since_ms(const struct store *st)
+{
+	return st->since_ms;
 }
 
 void store_get_stats(const struct store *st, struct store_stats *out)

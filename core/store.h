@@ -7,7 +7,9 @@
  * one callback: with the script's answer, or with -EIO when Redis did not
  * answer within backend_timeout (unreachable, frozen, or the connection
  * broke).  The callback never runs inside the call that starts it.  While
- * Redis is unreachable calls wait for a reconnection up to their deadline.
+ * Redis is unreachable calls wait for a reconnection up to their deadline;
+ * once one went unanswered that long, new calls fail with -EIO at once
+ * (returned by the call, no callback) until Redis answers again.
  * An acquire that times out but is later found granted is released again
  * by the store, so a caller that saw EIO never holds a lock it did not get.
  *
@@ -107,7 +109,13 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 /* Fail every pending call with -EIO and free; NULL is a no-op. */
 void store_free(struct store *st);
 
+/*
+ * Whether Redis is connected and answering (not after a call went
+ * unanswered for backend_timeout: then new calls fail with -EIO at once
+ * until it answers again), and since when (wall-clock ms).
+ */
 bool store_connected(const struct store *st);
+int64_t store_since_ms(const struct store *st);
 
 /* Counters for metrics: answered calls, failures, timeouts, reconnects. */
 struct store_stats {

@@ -232,9 +232,11 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 				  "its ttl",
 				  w->path);
 	}
-	if ((w->queued || w->sent) && mono_ms() < w->entry_until &&
-	    waiter_withdraw(w) == 0) {
-		w->in_flight = true;
+	if ((w->queued || w->sent) && mono_ms() < w->entry_until) {
+		if (waiter_withdraw(w) == 0)
+			w->in_flight = true;
+		else /* Redis not answering now: again later */
+			arm(w->recheck, RETRY_AFTER_EIO_MS);
 		return;
 	}
 	waiter_announce_left(w);

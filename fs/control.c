@@ -111,7 +111,9 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"node=%s\n"
 		"prefix=%s\n"
 		"redis=%s\n"
+		"redis_since=%lld.%03lld\n"
 		"amqp=%s\n"
+		"amqp_since=%lld.%03lld\n"
 		"locks_held=%zu\n"
 		"waits_pending=%zu\n"
 		"grants=%llu\n"
@@ -119,9 +121,13 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"uptime=%lld\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
 		store_connected(fs->st) ? "connected" : "disconnected",
+		(long long)(store_since_ms(fs->st) / 1000),
+		(long long)(store_since_ms(fs->st) % 1000),
 		fs->nt == NULL		      ? "none"
 		: notifier_connected(fs->nt) ? "connected"
 					      : "disconnected",
+		(long long)(notifier_since_ms(fs->nt) / 1000),
+		(long long)(notifier_since_ms(fs->nt) % 1000),
 		leases_count(fs->leases), waitq_count(fs->wq),
 		(unsigned long long)fs->grants,
 		(unsigned long long)fs->releases,

@@ -54,6 +54,8 @@ struct lockfs {
 	struct inode *retry_pins; /* inodes pinned by create retries (ops.c) */
 	const char *procfs;
 	int64_t started_ms;
+	/* the mount root's attributes as Redis last gave them (ops.c) */
+	struct ns_attr root_attr;
 	/* counters for status and metrics */
 	uint64_t grants, releases;
 	struct metrics metrics;

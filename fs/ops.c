@@ -13,6 +13,7 @@
  * show 0666 and their holder's uid/gid; namespaces their stored mode.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <stdio.h>
@@ -577,6 +578,79 @@ static void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 	op_started(op, store_stat(fs->st, op->path, getattr_done, op));
 }
 
+/*
+ * The mount root's attributes must answer whatever Redis does: every path
+ * into the control directory needs them (the kernel checks search
+ * permission on the root), and status exists for the moment Redis is away.
+ * So a getattr of the root asks Redis but waits at most ROOT_ATTR_WAIT_MS,
+ * then answers with what Redis said last; a late answer still refreshes it.
+ */
+#define ROOT_ATTR_WAIT_MS 200
+
+struct root_query {
+	struct lockfs *fs;
+	fuse_req_t req;
+	struct event *timer;
+	bool answered;
+};
+
+static void root_answer(struct root_query *q)
+{
+	struct stat st;
+
+	if (q->answered)
+		return;
+	q->answered = true;
+	ns_attr_to_stat(&q->fs->root_attr, INO_ROOT, &st);
+	fuse_reply_attr(q->req, &st, NS_CACHE_S);
+}
+
+static void root_query_free(struct root_query *q)
+{
+	if (q->timer)
+		event_free(q->timer);
+	free(q);
+}
+
+static void on_root_wait(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	root_answer(arg);
+}
+
+static void root_stat_done(void *arg, const struct store_result *res)
+{
+	struct root_query *q = arg;
+
+	if (res->err == 0 && res->kind == STORE_NAMESPACE)
+		q->fs->root_attr = res->ns;
+	root_answer(q);
+	root_query_free(q);
+}
+
+static void root_getattr(struct lockfs *fs, fuse_req_t req)
+{
+	struct root_query *q = calloc(1, sizeof(*q));
+	struct timeval tv = {0, ROOT_ATTR_WAIT_MS * 1000};
+	struct stat st;
+
+	if (q == NULL) {
+		ns_attr_to_stat(&fs->root_attr, INO_ROOT, &st);
+		fuse_reply_attr(req, &st, NS_CACHE_S);
+		return;
+	}
+	q->fs = fs;
+	q->req = req;
+	q->timer = evtimer_new(fs->base, on_root_wait, q);
+	if (q->timer)
+		evtimer_add(q->timer, &tv);
+	if (q->timer == NULL || store_stat(fs->st, "", root_stat_done, q) < 0) {
+		root_answer(q);
+		root_query_free(q);
+	}
+}
+
 static void lockfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
@@ -592,6 +666,10 @@ static void lockfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (in->kind == INODE_CONTROL_DIR || in->kind == INODE_CONTROL_FILE) {
 		control_attr(fs, in, &st);
 		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	if (ino == INO_ROOT) {
+		root_getattr(fs, req);
 		return;
 	}
 	start_getattr(req, in, fi != NULL);
@@ -1912,6 +1990,8 @@ static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
 
 int lockfs_inodes_init(struct lockfs *fs)
 {
+	/* the root namespace until Redis says otherwise (as lib.lua does) */
+	fs->root_attr = (struct ns_attr){.mode = 01777};
 	if (inodes_add_permanent(fs->inodes, INO_ROOT, "", INODE_NAMESPACE,
 				 0) == NULL ||
 	    inodes_add_permanent(fs->inodes, INO_CONTROL_DIR, NAME_CONTROL_DIR,

@@ -28,10 +28,43 @@ expect "and the waiter wins" wait_until 10 grep -q granted /tmp/$$.w
 wait $wp
 expect "the EIO acquire took nothing" test ! -e "$N2/f/new"
 
+# --- while Redis is frozen: status always answers, errors stay bounded ---
+ms_of() { # CMD...: how long it took, in ms (its output is dropped)
+	local t0=$(date +%s%N)
+	"$@" >/dev/null 2>&1
+	echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+fast_status() { # NODE: status and the mount root answer within 500 ms
+	local a b
+	a=$(ms_of cat "$1/.lockfs/status")
+	b=$(ms_of stat "$1")
+	[ "$a" -lt 500 ] && [ "$b" -lt 500 ] && cat "$1/.lockfs/status" >/dev/null && stat "$1" >/dev/null
+}
+redis_freeze
+expect "status and stat of the root answer at once, just after the freeze" fast_status "$N1"
+ms=$(ms_of touch "$N1/f/t1")
+check "touch fails with EIO" EIO in_session python3 "$TESTS_LIB/fsop.py" open "$N1/f/t2" wcn
+expect "touch fails within one backend_timeout=1s, not one per system call (${ms} ms)" test "$ms" -lt 1800
+ms=$(ms_of touch "$N1/f/t3")
+expect "once Redis is known not to answer, the next touch fails at once (${ms} ms)" test "$ms" -lt 300
+check "status says redis=disconnected" disconnected bash -c "sed -n 's/^redis=//p' $N1/.lockfs/status"
+since=$(sed -n 's/^redis_since=//p' "$N1/.lockfs/status")
+expect "and since when (redis_since=$since)" test "${since%.*}" -ge "$(( $(date +%s) - 5 ))"
+ok=0
+for i in 1 2 3 4; do # past the kernel's 0.5 s cache of the root's attributes
+	sleep 0.6
+	fast_status "$N1" && ok=$((ok + 1))
+done
+check "status and the root keep answering at once for seconds" 4 echo $ok
+check "ls of the control directory answers" "acquire events metrics status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
+redis_thaw
+expect "status says redis=connected again within a second" wait_until 2 grep -q '^redis=connected' "$N1/.lockfs/status"
+check "and the tree answers" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N1/f/t4" wcn
+
 # --- Redis restarted --------------------------------------------------------
 setsid bash -c "echo ttl=1h > $N1/f/kept; sleep 30" &
 kp=$!
-sleep 0.3
+wait_until 5 test -e "$N2/f/kept"
 tok=$(info_field "$N2/f/kept" token)
 redis-cli -p "$LOCKFS_REDIS_PORT" BGREWRITEAOF >/dev/null 2>&1
 sleep 0.5
@@ -47,7 +80,7 @@ kill $kp 2>/dev/null
 # --- a daemon killed --------------------------------------------------------
 setsid bash -c "echo keepalive=session > $N1/f/orphan; sleep 60" &
 op=$!
-sleep 0.3
+expect "the holder has its lease before its daemon is killed" wait_until 5 test -e "$N2/f/orphan"
 cluster_node_kill 1 KILL
 t0=$(date +%s%N)
 setsid bash -c "exec 9>$N2/f/orphan && echo granted" >/tmp/$$.o 2>&1 &
@@ -58,6 +91,36 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect "not before it (${ms} ms)" test "$ms" -ge 2500
 kill $op 2>/dev/null
 expect "the node remounts cleanly" cluster_node_start 1
+
+# --- the broker frozen: connected but silent ---------------------------
+: >"$N1/f/bf"
+setsid bash -c "exec 9>$N2/f/bf && echo granted" >/tmp/$$.bf 2>&1 &
+bp=$!
+wait_until 5 grep -q '^waits_pending=1' "$N2/.lockfs/status"
+rabbit_freeze
+t0=$(date +%s%N)
+expect "a frozen broker is noticed" wait_until 5 grep -q '^amqp=disconnected' "$N2/.lockfs/status"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "within about a second (${ms} ms)" test "$ms" -lt 2500
+t0=$(date +%s%N)
+rm "$N1/f/bf"
+expect "the waiter still gets the lock" wait_until 5 grep -q granted /tmp/$$.bf
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "within the 1 s re-check, not a queue-lease renewal (${ms} ms)" test "$ms" -lt 1800
+wait $bp
+rabbit_thaw
+expect "the broker is back in status" wait_until 15 grep -q '^amqp=connected' "$N2/.lockfs/status"
+: >"$N1/f/bf2"
+setsid bash -c "exec 9>$N2/f/bf2 && echo granted" >/tmp/$$.bf2 2>&1 &
+bp=$!
+wait_until 5 grep -q '^waits_pending=1' "$N2/.lockfs/status"
+t0=$(date +%s%N)
+rm "$N1/f/bf2"
+expect "and handoffs are prompt again" wait_until 5 grep -q granted /tmp/$$.bf2
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "(${ms} ms)" test "$ms" -lt 500
+wait $bp
+rm -f /tmp/$$.bf /tmp/$$.bf2
 check "and works" n1 bash -c ": > $N1/f/back && sed -n 's/^node=//p' $N2/f/back"
 
 # --- a daemon killed while a handle lock is held through it -----------------

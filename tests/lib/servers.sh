@@ -9,7 +9,8 @@
 # writes RUNDIR/env (export lines: LOCKFS_REDIS_URL, LOCKFS_AMQP_URL, ports,
 # pids) which it also exports.  Every wait is bounded.  Fault tests use
 # redis_stop/redis_start/redis_restart/redis_freeze/redis_thaw and
-# rabbit_stop/rabbit_start, which keep ports and data.
+# rabbit_stop/rabbit_start/rabbit_freeze/rabbit_thaw, which keep ports
+# and data.
 
 servers_free_port() { # first free TCP port at or after $1
 	local p=$1
@@ -135,6 +136,10 @@ rabbit_stop() {
 	rm -f "$pidfile"
 	return 0
 }
+
+# the broker's VM stopped: its connections stay open, nothing answers
+rabbit_freeze() { kill -STOP "$(cat "$LOCKFS_SERVERS_DIR/rabbitmq/rabbit.pid")"; }
+rabbit_thaw() { kill -CONT "$(cat "$LOCKFS_SERVERS_DIR/rabbitmq/rabbit.pid")"; }
 
 servers_start() { # RUNDIR
 	LOCKFS_SERVERS_DIR=$(mkdir -p "$1" && cd "$1" && pwd)
