@@ -447,6 +447,27 @@ const struct lock_holder *leases_get_fresh(struct leases *lt,
 	return &l->h;
 }
 
+const struct lock_holder *leases_handle_of(struct leases *lt,
+					   const char *path, uid_t uid,
+					   pid_t session)
+{
+	struct lease *l;
+
+	TAILQ_FOREACH(l, &lt->list, link)
+		if (!l->lost && l->h.kind == HOLDER_HANDLE &&
+		    l->h.uid == uid && l->h.session == session &&
+		    strcmp(l->path, path) == 0)
+			return &l->h;
+	return NULL;
+}
+
+bool leases_is_lost(struct leases *lt, const char *path, const char *id)
+{
+	struct lease *l = lease_find(lt, path, id);
+
+	return l && l->lost;
+}
+
 size_t leases_count(const struct leases *lt)
 {
 	const struct lease *l;

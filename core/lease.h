@@ -100,6 +100,18 @@ const struct lock_holder *leases_get_fresh(struct leases *lt,
 					   const char *path, const char *id,
 					   int64_t max_age_ms);
 
+/*
+ * A handle lock on `path` this node keeps for a requester of uid `uid` in
+ * session `session` (its own lock, when that owner opens the file again),
+ * or NULL.  Valid until the table changes.
+ */
+const struct lock_holder *leases_handle_of(struct leases *lt,
+					   const char *path, uid_t uid,
+					   pid_t session);
+
+/* Is `id`'s hold of `path` remembered as lost (expired, broken)? */
+bool leases_is_lost(struct leases *lt, const char *path, const char *id);
+
 /* How many live leases this node keeps (for status). */
 size_t leases_count(const struct leases *lt);
 

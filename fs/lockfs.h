@@ -68,6 +68,8 @@ enum handle_type {
 	HANDLE_DIR,
 };
 
+#define HANDLE_LOCKS_MAX 4
+
 /* What an open file (or directory) remembers. */
 struct handle {
 	enum handle_type type;
@@ -81,6 +83,14 @@ struct handle {
 	size_t nentries;
 	struct event_reader *reader; /* /.lockfs/events */
 	int open_flags;
+	/* handle locks taken through this open file, by the kernel's
+	 * lock_owner: its writes renew them, its release drops them (an OFD
+	 * lock ends with its open file description, as the kernel's do) */
+	struct {
+		uint64_t lock_owner;
+		bool posix;
+	} locks[HANDLE_LOCKS_MAX];
+	size_t nlocks;
 };
 
 extern const struct fuse_lowlevel_ops lockfs_ops;

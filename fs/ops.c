@@ -60,6 +60,10 @@ struct op {
 
 static void drop_handle_locks(struct lockfs *fs, const struct handle *h,
 			      const struct fuse_file_info *fi, bool flock);
+static void handle_lock_id(struct lockfs *fs, uint64_t lock_owner,
+			   bool posix, char *buf, size_t size);
+static void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
+			  const char *id);
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -856,6 +860,8 @@ static void create_placeholder(fuse_req_t req, const char *path,
 	}
 	h->type = HANDLE_PLACEHOLDER;
 	h->in = in;
+	if (request_owner(req, &h->owner) < 0)
+		h->owner.id[0] = '\0';
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	in->placeholders++;
@@ -886,7 +892,7 @@ static void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = -EEXIST;
 	if (err < 0)
 		goto fail;
-	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+	if ((fi->flags & O_ACCMODE) == O_RDONLY || fs->opt->open_flock) {
 		create_placeholder(req, path, fi);
 		free(path);
 		return;
@@ -910,12 +916,35 @@ fail:
 	fuse_reply_err(req, -err);
 }
 
+/* An open that takes nothing; `owner` (may be NULL) is who opened it. */
+static void open_plain(fuse_req_t req, struct inode *in,
+		       struct fuse_file_info *fi, const struct owner *owner)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->type = HANDLE_LOCK;
+	h->in = in;
+	if (owner)
+		h->owner = *owner;
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	inodes_open(in);
+	if (fuse_reply_open(req, fi) != 0) {
+		inodes_close(fs_of(req)->inodes, in);
+		handle_free(h);
+	}
+}
+
 static void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
-	struct handle *h;
+	struct owner owner;
 	struct op *op;
 	int err;
 
@@ -936,20 +965,19 @@ static void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
-		h = calloc(1, sizeof(*h));
-		if (h == NULL) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		h->type = HANDLE_LOCK;
-		h->in = in;
-		fi->fh = (uintptr_t)h;
-		fi->direct_io = 1;
-		inodes_open(in);
-		if (fuse_reply_open(req, fi) != 0) {
-			inodes_close(fs->inodes, in);
-			handle_free(h);
-		}
+		open_plain(req, in, fi, NULL);
+		return;
+	}
+	/*
+	 * The flock view never locks in open.  In either view, an owner
+	 * whose handle lock holds the file opens it at once: its own lock,
+	 * renewed by the writes through the new descriptor (own_hold()).
+	 */
+	err = request_owner(req, &owner);
+	if (err == 0 && (fs->opt->open_flock ||
+			 leases_handle_of(fs->leases, in->path, owner.uid,
+					  owner.session))) {
+		open_plain(req, in, fi, &owner);
 		return;
 	}
 	op = op_new(req, in, in->path);
@@ -970,6 +998,14 @@ static void lockfs_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	if (fi->flock_release)
 		drop_handle_locks(fs, h, fi, true);
+	for (size_t i = 0; h && h->in && i < h->nlocks; i++) {
+		char id[OWNER_ID_MAX];
+
+		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
+			       id, sizeof(id));
+		if (leases_get(fs->leases, h->in->path, id))
+			handle_unlock(fs, NULL, h->in->path, id);
+	}
 	if (h) {
 		if (h->type == HANDLE_CONTROL) {
 			control_release(fs, h->in, fi);
@@ -1051,6 +1087,40 @@ static void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- renewal: write, truncate, utimens ------------------------------ */
 
+/*
+ * The hold a write or truncate through `h` renews: the lease it took or
+ * renewed at open, else a handle lock taken through it (a lease converted
+ * by flock/lockf lives on as one), else a handle lock of its opener's
+ * owner on the file (`flock FILE -c 'echo $$ > FILE'`).  Returns 1 with
+ * `id` and `*token` set, 0 for none, -ESTALE when the hold it had is lost.
+ */
+static int own_hold(struct lockfs *fs, const struct handle *h, char *id,
+		    size_t size, int64_t *token)
+{
+	const char *path = h->in->path;
+	const struct lock_holder *l = NULL;
+	bool lost = false;
+
+	if (h->writer && (l = leases_get(fs->leases, path, h->owner.id)) &&
+	    l->token != h->token)
+		l = NULL;
+	for (size_t i = 0; l == NULL && i < h->nlocks; i++) {
+		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
+			       id, size);
+		l = leases_get(fs->leases, path, id);
+		lost = lost || (l == NULL && leases_is_lost(fs->leases, path,
+							     id));
+	}
+	if (l == NULL && h->owner.id[0])
+		l = leases_handle_of(fs->leases, path, h->owner.uid,
+				     h->owner.session);
+	if (l == NULL)
+		return lost ? -ESTALE : 0;
+	snprintf(id, size, "%s", l->id);
+	*token = l->token;
+	return 1;
+}
+
 /* Why a renewal failed, as SPEC section 3 wants it told. */
 static int renew_error(struct op *op, const struct store_result *res,
 		       bool by_handle)
@@ -1127,11 +1197,11 @@ static void set_done(void *arg, int err, const struct store_result *res)
 	op_free(op);
 }
 
-static void lockset_write(fuse_req_t req, struct handle *hd, const char *buf,
+static void lockset_write(fuse_req_t req, int flags, const char *buf,
 			  size_t size)
 {
 	struct lockfs *fs = fs_of(req);
-	bool block = !(hd->open_flags & O_NONBLOCK);
+	bool block = !(flags & O_NONBLOCK); /* as the descriptor is now */
 	gid_t groups[64];
 	struct store_holder h;
 	struct op *op = op_new(req, NULL, NULL);
@@ -1175,18 +1245,35 @@ static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct lockfs *fs = fs_of(req);
 	struct handle *h = handle_of(fi);
+	char id[OWNER_ID_MAX];
+	int64_t token = 0;
 	struct command cmd;
 	struct op *op;
-	int err;
+	int err, held;
 
 	(void)ino;
 	(void)off;
 	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE) {
-		lockset_write(req, h, buf, size);
+		lockset_write(req, fi->flags, buf, size);
 		return;
 	}
-	if (h->type != HANDLE_LOCK || !h->writer) {
+	if (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER) {
 		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
+		return;
+	}
+	held = own_hold(fs, h, id, sizeof(id), &token);
+	if (held == 0 && h->writer) { /* its lease, lost: ESTALE below */
+		snprintf(id, sizeof(id), "%s", h->owner.id);
+		token = h->token;
+	} else if (held == 0) {
+		/* the flock view: a non-holder's write changes nothing */
+		if (fs->opt->open_flock)
+			fuse_reply_write(req, size);
+		else
+			fuse_reply_err(req, EBADF);
+		return;
+	} else if (held < 0) {
+		fuse_reply_err(req, -held);
 		return;
 	}
 	err = command_parse(buf, size, &cmd);
@@ -1200,8 +1287,9 @@ static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	op->owner = h->owner;
+	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->size = size;
-	op_started(op, store_renew(fs->st, op->path, h->owner.id, h->token,
+	op_started(op, store_renew(fs->st, op->path, id, token,
 				   cmd.has_ttl ? cmd.ttl_ms : 0,
 				   cmd.has_keepalive ? (int)cmd.keepalive : -1,
 				   cmd.has_note ? cmd.note : NULL,
@@ -1245,33 +1333,61 @@ static void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 {
 	struct lockfs *fs = fs_of(req);
 	struct handle *h = fi ? handle_of(fi) : NULL;
+	const struct lock_holder *l;
+	char id[OWNER_ID_MAX] = "";
+	int64_t token = 0;
 	struct op *op;
-	int err;
+	int err, held;
 
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 		      FUSE_SET_ATTR_GID)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (h && h->type == HANDLE_PLACEHOLDER) {
-		start_getattr(req, in, true);
-		return;
-	}
+	if (h && h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER)
+		h = NULL;
 	op = op_new(req, in, in->path);
 	if (op == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (h && h->type == HANDLE_LOCK && h->writer) {
-		op->h = h;
+	/* what it renews: as a write through `h` would, else the caller's */
+	if (h)
 		op->owner = h->owner;
-	} else if ((err = request_owner(req, &op->owner)) < 0) {
-		op_fail(op, err);
+	held = h ? own_hold(fs, h, id, sizeof(id), &token) : 0;
+	if (held == 0 && h && h->writer) {
+		token = h->token;
+		held = 1;
+	} else if (held == 0) {
+		err = request_owner(req, &op->owner);
+		if (err < 0) {
+			op_fail(op, err);
+			return;
+		}
+		l = leases_handle_of(fs->leases, in->path, op->owner.uid,
+				     op->owner.session);
+		if (l) {
+			snprintf(id, sizeof(id), "%s", l->id);
+			token = l->token;
+			held = 1;
+		}
+	}
+	if (held < 0) {
+		op_fail(op, held);
 		return;
 	}
-	op_started(op, store_renew(fs->st, op->path, op->owner.id,
-				   op->h ? op->h->token : 0, 0, -1, NULL, 0,
-				   setattr_lock_done, op));
+	if (held == 0 && (fs->opt->open_flock ||
+			  (h && h->type == HANDLE_PLACEHOLDER))) {
+		/* a non-holder's truncate or touch changes nothing */
+		op_free(op);
+		start_getattr(req, in, true);
+		return;
+	}
+	if (id[0])
+		snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
+	op->h = h;
+	op_started(op, store_renew(fs->st, op->path, op->owner.id, token, 0,
+				   -1, NULL, 0, setattr_lock_done, op));
 }
 
 static void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -1328,6 +1444,7 @@ static void unlink_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 	struct lockfs *fs = op->fs;
+	struct inode *in;
 	int err = res->err;
 
 	if (err == 0) {
@@ -1342,6 +1459,12 @@ static void unlink_done(void *arg, const struct store_result *res)
 	} else if (err == -ESTALE) {
 		/* remembered, not forgotten: see renew_error() */
 		leases_lost(fs->leases, op->path, op->owner.id);
+	} else if (err == -ENOENT && (in = inodes_find(fs->inodes, op->path)) &&
+		   in->placeholders) {
+		/* a file nobody holds, open here: gone, as asked; what is
+		 * still open of it stays open, as an unlinked local file */
+		in->placeholders = 0;
+		err = 0;
 	}
 	fuse_reply_err(op->req, -err);
 	op_free(op);
@@ -1733,6 +1856,25 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 	start_handle_lock(op, mode, block);
 }
 
+/* Remember that a lock was asked for through `fi`'s open file. */
+static void note_lock(struct fuse_file_info *fi, bool posix)
+{
+	struct handle *h = handle_of(fi);
+
+	if (h == NULL ||
+	    (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER))
+		return;
+	for (size_t i = 0; i < h->nlocks; i++)
+		if (h->locks[i].lock_owner == fi->lock_owner &&
+		    h->locks[i].posix == posix)
+			return;
+	if (h->nlocks < HANDLE_LOCKS_MAX) {
+		h->locks[h->nlocks].lock_owner = fi->lock_owner;
+		h->locks[h->nlocks].posix = posix;
+		h->nlocks++;
+	}
+}
+
 static void lockfs_flock(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi, int op)
 {
@@ -1740,6 +1882,8 @@ static void lockfs_flock(fuse_req_t req, fuse_ino_t ino,
 		   : (op & LOCK_SH) ? F_RDLCK
 				    : F_WRLCK;
 
+	if (type != F_UNLCK)
+		note_lock(fi, false);
 	handle_lock(req, ino, fi->lock_owner, false, type, !(op & LOCK_NB));
 }
 
@@ -1747,6 +1891,8 @@ static void lockfs_setlk(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi, struct flock *lock,
 			 int sleep)
 {
+	if (lock->l_type != F_UNLCK)
+		note_lock(fi, true);
 	handle_lock(req, ino, fi->lock_owner, true, lock->l_type, sleep != 0);
 }
 

@@ -21,7 +21,7 @@
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
-	char *amqp_cacert;
+	char *amqp_cacert, *open_mode;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -42,6 +42,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("config=%s", config),
 	RAW("redis_password=%s", redis_password),
 	RAW("amqp_cacert=%s", amqp_cacert),
+	RAW("open=%s", open_mode),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -65,6 +66,7 @@ static const struct {
 	{"owner", offsetof(struct raw_options, owner)},
 	{"redis_password", offsetof(struct raw_options, redis_password)},
 	{"amqp_cacert", offsetof(struct raw_options, amqp_cacert)},
+	{"open", offsetof(struct raw_options, open_mode)},
 };
 
 #define NFILE_KEYS (sizeof(file_keys) / sizeof(file_keys[0]))
@@ -136,6 +138,10 @@ void options_usage(const char *prog)
 	       "  acquire_timeout=DURATION  bound on a wait (default none)\n"
 	       "  keepalive=session|off     default keepalive (session)\n"
 	       "  owner=session|process|user  who owns a lease (session)\n"
+	       "  open=lease|flock     lease: a write open takes the lock; "
+	       "flock: opens\n"
+	       "                       never lock, only flock/fcntl/lockf do "
+	       "(lease)\n"
 	       "  allow_other          (FUSE) let every user use the mount\n"
 	       "\n"
 	       "Secrets (redis_password = ..., a URL with a password) go in "
@@ -187,7 +193,8 @@ static void raw_free(struct raw_options *raw)
 			   &raw->ttl, &raw->backend_timeout,
 			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
 			   &raw->config, &raw->redis_password,
-			   &raw->amqp_cacert, &raw->pos[0], &raw->pos[1]};
+			   &raw->amqp_cacert, &raw->open_mode, &raw->pos[0],
+			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (*fields[i] && fields[i] == &raw->redis_password)
@@ -353,6 +360,12 @@ int options_parse(struct fuse_args *args, struct options *o)
 		err = bad("owner", raw.owner);
 		goto out;
 	}
+	if (raw.open_mode && strcmp(raw.open_mode, "lease") != 0 &&
+	    strcmp(raw.open_mode, "flock") != 0) {
+		err = bad("open", raw.open_mode);
+		goto out;
+	}
+	o->open_flock = raw.open_mode && strcmp(raw.open_mode, "flock") == 0;
 	err = 0;
 out:
 	if (err < 0)

@@ -35,6 +35,7 @@ struct options {
 	int64_t acquire_timeout_ms; /* 0: wait forever */
 	enum keepalive keepalive;
 	enum owner_scope owner;
+	bool open_flock; /* open=flock: opens never lock (the flock view) */
 	bool show_help;
 	bool show_version;
 };

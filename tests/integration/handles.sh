@@ -114,5 +114,90 @@ check "flock in the session that holds the lease takes it over" "ok gone" in_ses
 check "flock(1) on an absent lock leaves nothing behind" "ok absent" bash -c "
   flock $N1/h/fresh -c 'echo ok'; test -e $N2/h/fresh && echo present || echo absent"
 
+
+# --- writes through the holder's descriptor, in both views ---------------------
+check "a lease fd turned flock writes its note (no ESTALE)" "wrote handle pid-note" bash -c "
+  ( exec 9>$N1/h/wr; flock 9; echo pid-note >&9 && echo wrote
+    info_field $N2/h/wr kind; info_field $N2/h/wr note )"
+check "truncate through it renews, no ESTALE" OK bash -c "
+  exec 9>$N1/h/wr2; flock 9; python3 -c 'import os; os.ftruncate(9, 0); print(\"OK\")'"
+check "a flock holder opens its own lock for writing at once" "wrote-own own" timeout 5 flock "$N1/h/own" -c "
+  echo own > $N1/h/own && echo wrote-own; sed -n 's/^note=//p' $N2/h/own"
+check "lockf, then open(O_RDWR) of the same file in the same process" "ok n1" timeout 5 python3 -c "
+import fcntl, os
+a = open('$N1/h/own2', 'a'); fcntl.lockf(a, fcntl.LOCK_EX)
+fd = os.open('$N1/h/own2', os.O_RDWR); os.write(fd, b'x')
+print('ok', open('$N2/h/own2').read().split('node=')[1].split()[0])"
+
+# --- OFD locks end with their open file description ------------------------------
+cat >$T.ofd.py <<'EOP'
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))
+print("locked", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+os.close(fd)
+print("closed", flush=True)
+time.sleep(30)
+EOP
+rm -f $T.ofdgo
+setsid python3 $T.ofd.py "$N1/h/ofd" $T.ofdgo >$T.ofdout &
+op=$!
+expect "an OFD lock is held" wait_until 5 grep -q locked $T.ofdout
+check "by a handle" handle info_field "$N2/h/ofd" kind
+touch $T.ofdgo
+expect "closing its descriptor releases it, the process living on" wait_until 5 test ! -e "$N2/h/ofd"
+expect "(still alive)" kill -0 $op
+kill $op; wait $op 2>/dev/null
+
+# --- O_NONBLOCK set after open counts when a wait would begin --------------------
+: >"$N2/h/nb"
+setsid bash -c ": > $N2/h/nbheld; sleep 3" &
+bg=$!
+wait_until 5 test -e "$N1/h/nbheld"
+check "fcntl(F_SETFL, O_NONBLOCK) after open: a lock-set write says EAGAIN" EAGAIN timeout 5 python3 -c "
+import errno, fcntl, os
+fd = os.open('$N1/.lockfs/acquire', os.O_WRONLY)
+fcntl.fcntl(fd, fcntl.F_SETFL, os.O_NONBLOCK)
+try:
+    os.write(fd, b'h/nbheld\n'); print('granted')
+except OSError as e:
+    print(errno.errorcode[e.errno])"
+kill $bg 2>/dev/null; wait $bg 2>/dev/null
+
+# --- the flock view: opens never lock ------------------------------------------
+CLUSTER_OPTS=",open=flock"
+CLUSTER_N=3
+CLUSTER_NODES=3
+cluster_node_start 3 || exit 1
+N3=$CLUSTER_DIR/n3
+users_setup
+mkdir -m 1777 "$N1/fvs"
+setsid bash -c "exec 9>$N1/h/fv; exec 8>$N1/fvs/fv; sleep 3" &
+bg=$!
+wait_until 5 test -e "$N3/fvs/fv"
+t0=$(date +%s%N)
+check "open for writing of a held lock returns at once" OK fsop open "$N3/h/fv" w
+check "O_RDWR|O_CREAT|O_TRUNC too" OK python3 -c "import os; os.close(os.open('$N3/h/fv', os.O_RDWR | os.O_CREAT | os.O_TRUNC)); print('OK')"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "(${ms} ms)" test "$ms" -lt 1000
+check "exec 9>FILE; flock -n 9 refuses at once" busy timeout 5 bash -c "exec 9>$N3/h/fv; flock -n 9 || echo busy"
+check "a non-holder's write changes nothing and does not fail" "OK n1" bash -c "
+  echo junk > $N3/h/fv && echo OK; info_field $N2/h/fv node"
+check "nor its truncate" OK fsop truncate "$N3/h/fv"
+check "the lease is untouched" "" info_field "$N2/h/fv" note
+check "rm of a held lock by a non-holder: EPERM" EPERM as_user lockfs-a python3 "$TESTS_LIB/fsop.py" unlink "$N3/fvs/fv"
+kill $bg; wait $bg 2>/dev/null
+check "an absent file opened for writing is a placeholder, nothing held" "OK absent" bash -c "
+  python3 $TESTS_LIB/fsop.py open $N3/h/ph wc; test -e $N1/h/ph && echo present || echo absent"
+check "the holder's echo \$\$ >&9 becomes the note" "n3 mypid" bash -c "
+  exec 9>$N3/h/fv2; flock 9; echo mypid >&9
+  info_field $N1/h/fv2 node; info_field $N1/h/fv2 note"
+check "rm of an open file nobody holds succeeds and leaves nothing" "OK absent" bash -c "
+  exec 9>$N3/h/ph2; python3 $TESTS_LIB/fsop.py unlink $N3/h/ph2; test -e $N3/h/ph2 && echo present || echo absent"
+check "a flock on the flock view blocks a lease on the lease view" EAGAIN timeout 5 bash -c "
+  exec 9>$N3/h/fv3; flock 9; setsid python3 $TESTS_LIB/fsop.py open $N1/h/fv3 wcn"
+
 rm -f $T*
 finish
