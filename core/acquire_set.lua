@@ -1,4 +1,4 @@
--- acquire_set.lua - a lock set (SPEC section 7): take every member as a
+-- acquire_set.lua - a lock set (the README): take every member as a
 -- lease of owner ARGV[1], or none; queue for all of them at once when
 -- busy (one waiter entry in every member's queues), FIFO as acquire.lua.
 -- Also withdraws such a queued set (flag 'd').

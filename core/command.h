@@ -1,5 +1,5 @@
 /*
- * command.h - the small language written into a lock file (SPEC section 3,
+ * command.h - the small language written into a lock file (the README,
  * "Renew").
  *
  * A write is split into lines (a missing final newline is fine).  A line

@@ -1,5 +1,5 @@
 /*
- * event.h - one line of the cluster-wide event stream (SPEC section 8):
+ * event.h - one line of the cluster-wide event stream (the README):
  *
  *   1795000000.123 acquired db/orders 42 n1 1000 exclusive
  *

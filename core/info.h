@@ -1,6 +1,6 @@
 /*
  * info.h - the state of one lock as the store reports it, and the text a
- * read of the lock file returns (SPEC section 3, "Read").  The text format is
+ * read of the lock file returns (the README, "Read").  The text format is
  * a user interface, documented in README.md and kept stable:
  *
  *   name=db/orders

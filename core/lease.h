@@ -1,7 +1,7 @@
 /*
  * lease.h - the leases this node granted, kept for two jobs:
  *
- *  - keepalive (SPEC section 3): a lease with keepalive=session is renewed
+ *  - keepalive (the README): a lease with keepalive=session is renewed
  *    while its owner's session (owner=process: its process) is alive on
  *    this node, and released with reason owner-exit as soon as it is gone;
  *  - ESTALE: an owner whose lease expired or was broken meanwhile gets
@@ -9,7 +9,7 @@
  *    paused holder learns it lost the lock.  Lost leases are remembered for
  *    LEASE_STALE_MEMORY_MS.
  *
- * Handle locks (flock/fcntl, SPEC section 5) are kept here too: the daemon
+ * Handle locks (flock/fcntl, the README) are kept here too: the daemon
  * renews them for as long as their open file holds them, whatever the
  * session does, until they are unlocked or their file is closed.
  *

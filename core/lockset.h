@@ -1,5 +1,5 @@
 /*
- * lockset.h - a lock-set line as written to /.lockfs/acquire (SPEC 7):
+ * lockset.h - a lock-set line as written to /.lockfs/acquire (README):
  *
  *   db/customers db/orders shared:cfg/.lock
  *

@@ -92,7 +92,7 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	    "Open readers of /.lockfs/events.", node,
 	    (double)n->event_readers);
 	header(f, "lockfs_lock_events_total", "counter",
-	       "Lock events on this node by kind (SPEC 8): grants, releases "
+	       "Lock events on this node by kind (README): grants, releases "
 	       "by reason, waits started.");
 	for (int i = 0; i < METRICS_NEVENTS; i++)
 		fprintf(f,

@@ -46,7 +46,7 @@ struct metrics_now {
 	double uptime_s;
 };
 
-/* Count one lock event by its SPEC 8 name ("acquired", "released", ...). */
+/* Count one lock event by its README name ("acquired", "released", ...). */
 void metrics_event(struct metrics *m, const char *event);
 
 /* Count one granted acquire that took `seconds` from request to grant. */

@@ -2,7 +2,7 @@
  * name.c - lock names and the namespace tree (see name.h).
  *
  * Paths are plain C strings without leading or trailing slashes; every
- * check of SPEC section 1's limits lives here so the daemon and the
+ * check of the README's limits lives here so the daemon and the
  * lock-set parser refuse the same things with the same errno.
  */
 #include "name.h"

@@ -7,7 +7,7 @@
  * the file a/b/c, "a/b" for a/b/.lock and "" for /.lock.  Conflicts are
  * decided on nodes (equal, or one an ancestor of the other).
  *
- * Limits (SPEC section 1): a component is 1..NAME_COMPONENT_MAX bytes of
+ * Limits (the README): a component is 1..NAME_COMPONENT_MAX bytes of
  * anything but '/' and NUL; a whole path is at most NAME_PATH_MAX bytes and
  * NAME_DEPTH_MAX components.  ".lock" is reserved in every namespace and
  * ".lockfs" at the root.

@@ -1,5 +1,5 @@
 /*
- * owner.h - who a request belongs to (SPEC section 2).
+ * owner.h - who a request belongs to (the README).
  *
  * An owner is (node, uid, session id of the calling process) by default;
  * owner=process narrows the session to the process (thread group id),

@@ -158,7 +158,7 @@ int store_acquire(struct store *st, const char *path,
 		  const struct store_wait *wait, store_cb *cb, void *arg);
 
 /*
- * A lock set (SPEC section 7): take the `n` lock files `paths` in `modes`
+ * A lock set (the README): take the `n` lock files `paths` in `modes`
  * as leases of `h` all at once, or none; with `wait`, queue for all of them
  * when busy (extra as for store_acquire).  With `withdraw`, only take the
  * set's queue entry out.  Result: 0 with STORE_TOKENS, -EAGAIN, -ENOENT,

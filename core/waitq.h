@@ -1,5 +1,5 @@
 /*
- * waitq.h - acquiring a lock, waiting for it if need be (SPEC section 3,
+ * waitq.h - acquiring a lock, waiting for it if need be (the README,
  * "Waiting"; STYLE.md rule 6).
  *
  * Every acquire goes through here.  A blocking request that finds the lock

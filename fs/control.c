@@ -1,5 +1,5 @@
 /*
- * control.c - the control directory /.lockfs (SPEC section 8).
+ * control.c - the control directory /.lockfs (the README).
  *
  * Its files are local to this node and answer without Redis: `status` is
  * this node's view, rendered once per open so that one read sees one

@@ -31,7 +31,7 @@ struct inode {
 	int control_id;      /* INODE_CONTROL_FILE: which file */
 	uint64_t nlookup;    /* the kernel's references */
 	unsigned opens;      /* open file handles */
-	unsigned placeholders; /* open read-only placeholders (SPEC 5) */
+	unsigned placeholders; /* open read-only placeholders (README) */
 	int64_t retry_until_ms; /* a create retried as an open (ops.c) */
 	struct inode *next_retry_pin; /* in lockfs.retry_pins while pinned */
 	bool permanent;

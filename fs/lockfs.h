@@ -98,7 +98,7 @@ extern const struct fuse_lowlevel_ops lockfs_ops;
 void handle_free(struct handle *h);
 
 /*
- * Publish a lock event (SPEC section 8) for lock file `path`: `event` is
+ * Publish a lock event (the README) for lock file `path`: `event` is
  * acquired, released, expired, broken, owner-exit or waiting.  Releases go
  * to the lock's routing key, so they also wake its waiters.
  */

@@ -1,13 +1,13 @@
 /*
  * ops.c - the FUSE low-level operations: each maps one file operation to one
- * store call and answers from the store's callback (SPEC sections 1-4).
+ * store call and answers from the store's callback (the README).
  *
  * No operation blocks the loop thread: an operation that needs Redis parks
  * its fuse_req_t in a `struct op`, and the store's callback sends exactly one
  * reply and frees the op.  Operations that need nothing from Redis (the
  * control directory, placeholders, refusals) answer at once.
  *
- * Error mapping follows SPEC section 10; -EIO means Redis did not answer
+ * Error mapping follows the README; -EIO means Redis did not answer
  * within backend_timeout.  The kernel checks permissions itself
  * (default_permissions) from the modes reported here: lock files always
  * show 0666 and their holder's uid/gid; namespaces their stored mode.
@@ -235,7 +235,7 @@ static void placeholder_attr(fuse_req_t req, uint64_t ino, struct stat *st)
 /*
  * How long the kernel may cache an entry and its attributes.  Namespaces
  * change rarely and a path walk crosses each of them, so they are cached
- * for NS_CACHE_S (under SPEC 1's one second for changes to show on every
+ * for NS_CACHE_S (under the README's one second for changes to show on every
  * node).  Lock files are never cached: whether one exists decides what an
  * open means, and a stale positive entry would turn a create into an open.
  */
@@ -438,7 +438,7 @@ fail:
  * A lock the asking owner took or renewed through this node in the last
  * OWN_LEASE_FRESH_MS: answer from the lease table, without a Redis round
  * trip (the usual create-then-unlink needs one trip less).  A break from
- * another node shows here at most that much later, within SPEC 1's second;
+ * another node shows here at most that much later, within the README's second;
  * the unlink or renew that follows asks Redis and gets ESTALE if the lease
  * was lost.  Attributes time out at once, so a stat still asks Redis.
  */
@@ -543,7 +543,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		 * Lock files are never cached, so a getattr of one follows
 		 * its lookup in the same call (or is an fstat): a lock
 		 * released in between must not fail the open that looked it
-		 * up (SPEC 3: a write open takes the lock with or without
+		 * up (README: a write open takes the lock with or without
 		 * O_CREAT).  stat(2) of a released lock still gets ENOENT
 		 * from its lookup.
 		 */
@@ -551,7 +551,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 	} else if (op->in->kind == INODE_LOCK) {
 		/*
 		 * An owner whose lease was lost: its lookup is positive (so
-		 * that its unlink gets ESTALE, SPEC 3); a stat or open gets
+		 * that its unlink gets ESTALE, README); a stat or open gets
 		 * ESTALE here, and the kernel's one retry of that call finds
 		 * the name gone: a stat says ENOENT, a new open creates.
 		 */
@@ -796,7 +796,7 @@ static void acquire_done(void *arg, int err, const struct store_result *res)
 	op_fail(op, err);
 }
 
-/* A signal (kill -9 included) withdraws the wait: SPEC section 3. */
+/* A signal (kill -9 included) withdraws the wait: the README. */
 static void on_interrupt(fuse_req_t req, void *data)
 {
 	struct op *op = data;
@@ -843,7 +843,7 @@ static int start_acquire(struct op *op, bool excl)
 	return 0;
 }
 
-/* A read-only O_CREAT of an absent lock: a local placeholder (SPEC 5). */
+/* A read-only O_CREAT of an absent lock: a local placeholder (README). */
 static void create_placeholder(fuse_req_t req, const char *path,
 			       struct fuse_file_info *fi)
 {
@@ -1121,7 +1121,7 @@ static int own_hold(struct lockfs *fs, const struct handle *h, char *id,
 	return 1;
 }
 
-/* Why a renewal failed, as SPEC section 3 wants it told. */
+/* Why a renewal failed, as the README wants it told. */
 static int renew_error(struct op *op, const struct store_result *res,
 		       bool by_handle)
 {
@@ -1158,7 +1158,7 @@ static void write_done(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-/* ---- lock sets: a write to /.lockfs/acquire, SPEC section 7 --------- */
+/* ---- lock sets: a write to /.lockfs/acquire, the README --------- */
 
 static void set_done(void *arg, int err, const struct store_result *res)
 {
@@ -1695,7 +1695,7 @@ static void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* ---- handle locks: flock(2) and fcntl(2), SPEC section 5 ------------ */
+/* ---- handle locks: flock(2) and fcntl(2), the README ------------ */
 
 /*
  * A handle lock belongs to the open file description (flock) or to the

@@ -5,7 +5,7 @@
  *   contend SECONDS HOLD_US LOCKPATH [LOCKPATH ...]
  *
  * Each LOCKPATH is the same lock seen through another mount (another node).
- * Eight processes per path, each in a session of its own (SPEC section 2:
+ * Eight processes per path, each in a session of its own (the README:
  * another owner, so its blocking open waits instead of renewing), loop:
  * open(path, O_CREAT|O_WRONLY) blocks until granted; hold HOLD_US; unlink
  * (the release); close.  Every grant is recorded, with the time its request

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # badinput.sh - every bad input gets the spec's errno and leaves every lock
-# as it was (SPEC 1, 3, 10; issue 7): odd bytes in names, over-long names
+# as it was (README; issue 7): odd bytes in names, over-long names
 # and chains, malformed, oversized and binary writes, reserved names, the
 # refused operations; then thousands of descriptors opened and never
 # closed.  The daemons stay up and their memory stays bounded.

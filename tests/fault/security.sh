@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # security.sh - nobody renews or releases another owner's lease, on any
-# node, by any path (SPEC 2-4, 10; issue 7): write, truncate, utimens,
+# node, by any path (README; issue 7): write, truncate, utimens,
 # unlink, setxattr, a lock set naming it, O_EXCL, flock.  Each attempt is
 # refused with the spec's errno and leaves the lease exactly as it was
 # (same token, same renewal time, same note).

@@ -2,8 +2,8 @@
  * fuzz_name.c - libFuzzer target for core/name.c.
  *
  * The input is a path as a user writes it in a lock-set line.  Whatever
- * name_parse_user_path() makes of it is compared with a model of SPEC
- * section 1 written here from name.h: accepted exactly when every limit and
+ * name_parse_user_path() makes of it is compared with a model of the
+ * name rules written here from name.h: accepted exactly when every limit and
  * reserved name allows it, and then the canonical path is the input without
  * its leading slashes (names are never mangled).  An accepted path must
  * round-trip through parse, parent/base/join, and its lock node and

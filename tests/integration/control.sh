@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# control.sh - the control directory (SPEC section 8): status fields, and
+# control.sh - the control directory (the README): status fields, and
 # the event stream seen on one node for locks taken, waited for, released
 # and ended on others; poll(), O_NONBLOCK and signals on the stream.
 . "$(dirname "$0")/../lib/cluster.sh"

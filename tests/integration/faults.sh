@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# faults.sh - the cluster under failure (SPEC section 9): Redis frozen
+# faults.sh - the cluster under failure (the README): Redis frozen
 # (EIO within backend_timeout, reads never hang, waiters keep waiting and
 # win afterwards), Redis restarted (locks and tokens survive, daemons
 # reconnect by themselves), a daemon killed (its lease lasts its TTL, not

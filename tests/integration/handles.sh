@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # handles.sh - flock(1), flock(2), lockf(3) and fcntl(2) across nodes
-# (SPEC sections 5 and 6): serialization, shared mode, -n and -w, kill -9
+# (the README): serialization, shared mode, -n and -w, kill -9
 # of a holder, Python fcntl.lockf, subtree locks through D/.lock, leases and
 # handle locks on one name, the read-only placeholder, F_GETLK.
 . "$(dirname "$0")/../lib/cluster.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # leases.sh - lease locks across three nodes through plain shell and Python
-# file I/O (SPEC sections 1-4 and 10): the acquire table's rows that do not
+# file I/O (the README): the acquire table's rows that do not
 # wait, renewals and write commands, release and break, ESTALE, the info
 # format, stat and the token, namespaces and permissions, refused
 # operations, name limits, owners as users and sessions.

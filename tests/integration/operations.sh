@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# operations.sh - what an operator meets (SPEC 9 "Configuration", issue 8):
+# operations.sh - what an operator meets (README "Configuration", issue 8):
 # --version and --help, the configuration file and its precedence, clear
 # refusals, secrets kept out of ps, logs, status and metrics, a Redis that
 # wants a password, and mounting like any filesystem: mount -t fuse.lockfs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# waiting.sh - blocking acquisition across nodes (SPEC section 3 "Waiting"
+# waiting.sh - blocking acquisition across nodes (the README "Waiting"
 # and "Keepalive", section 9): wake-ups over RabbitMQ and without it,
 # interrupted and killed waiters, FIFO across three nodes, a directory lock
 # not starved by its subtree, expiry waking a waiter, keepalive, timeouts,

@@ -1,5 +1,5 @@
 /*
- * test_command.c - durations and the write commands of SPEC section 3.
+ * test_command.c - durations and the write commands of the README.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * test_lockset.c - lock-set lines (SPEC section 7): what is accepted and
+ * test_lockset.c - lock-set lines (the README): what is accepted and
  * every way a line is refused with EINVAL.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * test_name.c - lock names: every limit and reserved name of SPEC section 1.
+ * test_name.c - lock names: every limit and reserved name of the README.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * test_owner.c - owners from /proc (SPEC section 2), on a fake procfs tree
+ * test_owner.c - owners from /proc (the README), on a fake procfs tree
  * and on the real one.
  */
 #include <errno.h>

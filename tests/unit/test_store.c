@@ -3,8 +3,8 @@
  *
  * Each test group starts its own redis-server on a unix socket in a temp
  * directory (so parallel runs never collide), drives the asynchronous store
- * on a libevent loop until each callback arrives, and checks what SPEC
- * sections 1, 3, 4 and 9 promise: conflicts along the hierarchy in both
+ * on a libevent loop until each callback arrives, and checks what the
+ * README promises: conflicts along the hierarchy in both
  * directions, shared mode, tokens that only grow, expiry by the server's
  * clock, namespaces, and EIO within backend_timeout from a frozen server
  * with the late grant undone.
