@@ -265,10 +265,6 @@ int main(int argc, char **argv)
 		.prefix = opt.prefix,
 		.backend_timeout_ms = opt.backend_timeout_ms,
 	};
-	if (store_probe(&scfg, why, sizeof(why)) < 0) {
-		fprintf(stderr, "lockfs: %s\n", why);
-		goto out_opts;
-	}
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&args, "-ofsname=lockfs") != 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=lockfs") != 0)
@@ -278,9 +274,14 @@ int main(int argc, char **argv)
 	fs.started_ms = wall_ms();
 	if (inodes_new(&fs.inodes) < 0 || lockfs_inodes_init(&fs) < 0)
 		goto out_fs;
+	/* libfuse names an unknown option here: before any connection */
 	fs.se = fuse_session_new(&args, &lockfs_ops, sizeof(lockfs_ops), &fs);
 	if (fs.se == NULL)
 		goto out_fs;
+	if (store_probe(&scfg, why, sizeof(why)) < 0) {
+		fprintf(stderr, "lockfs: %s\n", why);
+		goto out_fs;
+	}
 	clear_dead_mount(cmd.mountpoint);
 	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
 		goto out_fs;

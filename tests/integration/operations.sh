@@ -46,7 +46,7 @@ refused() { # DESC PATTERN ARGS...: lockfs ARGS exits 1 saying PATTERN
 # --- --version, --help ---------------------------------------------------
 check "--version prints the version" "lockfs $(sed -n "s/^ *version : '\(.*\)',/\1/p" "$REPO/meson.build")" "$LOCKFS_BIN" --version
 check "--help exits 0 and names the configuration file" 1 bash -c "$LOCKFS_BIN --help | grep -c 'config=FILE'"
-check "--help lists every option" "9" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner)='"
+check "--help lists every option" "10" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open)='"
 
 # --- the configuration file and the command line -------------------------
 cat >"$T/lockfs.conf" <<EOF
@@ -74,6 +74,8 @@ stop_daemon
 
 # --- refusals: exit 1 and say what is wrong -------------------------------
 printf 'prefix = x\nbogus = 1\n' >"$T/unknown.conf"
+refused "an unknown -o option is named before Redis is asked (none listens)" "bogus" -o "redis=redis://127.0.0.1:1,bogus=1" "$MNT"
+refused "an unknown flag too" "unknown option" -o "redis=redis://127.0.0.1:1" --bogus "$MNT"
 refused "an unknown key names the file and line" "unknown.conf:2: unknown key bogus" -o "config=$T/unknown.conf" "$MNT"
 printf 'ttl = soon\n' >"$T/badval.conf"
 refused "a bad value is named" "ttl=soon" -o "config=$T/badval.conf" "$MNT"
