@@ -3,6 +3,7 @@
  */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,8 @@ static struct {
 	const char *ident;
 	bool debug;
 	bool syslog;
-} log_conf = {"lockfs", false, false};
+	FILE *file; /* NULL: stderr */
+} log_conf = {"lockfs", false, false, NULL};
 
 void log_setup(const char *ident, bool debug)
 {
@@ -26,8 +28,20 @@ void log_to_syslog(void)
 	log_conf.syslog = true;
 }
 
+int log_to_file(const char *path)
+{
+	FILE *f = fopen(path, "ae");
+
+	if (f == NULL)
+		return -errno;
+	setvbuf(f, NULL, _IOLBF, 0);
+	log_conf.file = f;
+	return 0;
+}
+
 static void log_vline(int prio, int err, const char *fmt, va_list ap)
 {
+	FILE *out = log_conf.file ? log_conf.file : stderr;
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -39,10 +53,10 @@ static void log_vline(int prio, int err, const char *fmt, va_list ap)
 		return;
 	}
 	if (err)
-		fprintf(stderr, "%s: %s: %s\n", log_conf.ident, msg,
+		fprintf(out, "%s: %s: %s\n", log_conf.ident, msg,
 			strerror(err));
 	else
-		fprintf(stderr, "%s: %s\n", log_conf.ident, msg);
+		fprintf(out, "%s: %s\n", log_conf.ident, msg);
 }
 
 void log_warn(int err, const char *fmt, ...)

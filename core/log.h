@@ -3,9 +3,9 @@
  * appends strerror of the errno it is given, log_warnx() does not; there is
  * no fatal() here because only main() decides to exit.
  *
- * Messages go to stderr until log_to_syslog() is called (the daemon calls it
- * when it detaches).  That switch and the verbosity are the only process-wide
- * state, set once at start-up before any other thread exists.
+ * Messages go to stderr until log_to_syslog() or log_to_file() is called
+ * (the daemon's log= option).  That switch and the verbosity are the only
+ * process-wide state, set once at start-up before any other thread exists.
  */
 #ifndef LOCKFS_LOG_H
 #define LOCKFS_LOG_H
@@ -14,6 +14,8 @@
 
 void log_setup(const char *ident, bool debug);
 void log_to_syslog(void);
+/* Append to file `path` from now on (line-buffered); 0 or -errno. */
+int log_to_file(const char *path);
 
 void log_warn(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -49,8 +49,8 @@ start() {
 		fi
 		fusermount3 -u -z "$mnt" 2>/dev/null || true
 		LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL "$REPO/build/fs/lockfs" \
-			-o "redis=$LOCKFS_REDIS_URL,node=n$i,allow_other" "$mnt" \
-			2>>"$RUN/logs/n$i.log"
+			-o "redis=$LOCKFS_REDIS_URL,node=n$i,allow_other,log=$RUN/logs/n$i.log" \
+			"$mnt" 2>>"$RUN/logs/n$i.log"
 	done
 	cat <<EOT
 
@@ -67,17 +67,24 @@ Try, on two nodes:
   rm $RUN/n1/jobs/nightly           # ...released on n1, granted on n2
 
 Status: cat $RUN/n1/.lockfs/status
-Stop:   $0 stop
+Logs:   $RUN/logs/n1.log ...
+Stop:   $( [ -n "${LOCKFS_RUN:-}" ] && printf 'LOCKFS_RUN=%q ' "$LOCKFS_RUN")$0 stop
 EOT
 }
 
 stop() {
-	local m
+	local m n=0
 	for m in $(mounted_nodes); do
 		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		echo "unmounted $m"
+		n=$((n + 1))
 	done
-	servers_stop "$RUN/servers" || true
-	echo "stopped"
+	if servers_load "$RUN/servers" 2>/dev/null; then
+		servers_stop "$RUN/servers" || true
+		echo "stopped redis-server and rabbitmq-server of $RUN"
+	elif [ "$n" -eq 0 ]; then
+		echo "nothing of a local cluster runs under $RUN"
+	fi
 }
 
 status() {

@@ -286,9 +286,17 @@ int main(int argc, char **argv)
 	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
 		goto out_fs;
 	mounted = true;
+	/* a FILE is opened before the daemon detaches (and leaves its cwd) */
+	if (opt.log && strcmp(opt.log, "syslog") != 0 &&
+	    strcmp(opt.log, "stderr") != 0 &&
+	    (err = log_to_file(opt.log)) < 0) {
+		fprintf(stderr, "lockfs: log=%s: %s\n", opt.log, strerror(-err));
+		goto out_fs;
+	}
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_fs;
-	if (!cmd.foreground)
+	if (opt.log ? strcmp(opt.log, "syslog") == 0
+		    : !cmd.foreground && access("/dev/log", W_OK) == 0)
 		log_to_syslog();
 	fs.base = event_base_new();
 	if (fs.base == NULL)

@@ -21,7 +21,7 @@
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
-	char *amqp_cacert, *open_mode;
+	char *amqp_cacert, *open_mode, *log;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -43,6 +43,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("redis_password=%s", redis_password),
 	RAW("amqp_cacert=%s", amqp_cacert),
 	RAW("open=%s", open_mode),
+	RAW("log=%s", log),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -67,6 +68,7 @@ static const struct {
 	{"redis_password", offsetof(struct raw_options, redis_password)},
 	{"amqp_cacert", offsetof(struct raw_options, amqp_cacert)},
 	{"open", offsetof(struct raw_options, open_mode)},
+	{"log", offsetof(struct raw_options, log)},
 };
 
 #define NFILE_KEYS (sizeof(file_keys) / sizeof(file_keys[0]))
@@ -142,6 +144,9 @@ void options_usage(const char *prog)
 	       "flock: opens\n"
 	       "                       never lock, only flock/fcntl/lockf do "
 	       "(lease)\n"
+	       "  log=syslog|stderr|FILE  where messages go (default: syslog "
+	       "when /dev/log\n"
+	       "                       exists, else stderr)\n"
 	       "  allow_other          (FUSE) let every user use the mount\n"
 	       "\n"
 	       "Secrets (redis_password = ..., a URL with a password) go in "
@@ -193,7 +198,8 @@ static void raw_free(struct raw_options *raw)
 			   &raw->ttl, &raw->backend_timeout,
 			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
 			   &raw->config, &raw->redis_password,
-			   &raw->amqp_cacert, &raw->open_mode, &raw->pos[0],
+			   &raw->amqp_cacert, &raw->open_mode, &raw->log,
+			   &raw->pos[0],
 			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -366,6 +372,14 @@ int options_parse(struct fuse_args *args, struct options *o)
 		goto out;
 	}
 	o->open_flock = raw.open_mode && strcmp(raw.open_mode, "flock") == 0;
+	if (raw.log && *raw.log == '\0') {
+		err = bad("log", raw.log);
+		goto out;
+	}
+	if (raw.log) {
+		o->log = raw.log;
+		raw.log = NULL;
+	}
 	err = 0;
 out:
 	if (err < 0)
@@ -382,6 +396,7 @@ void options_clear(struct options *o)
 	free(o->redis_password);
 	free(o->amqp);
 	free(o->amqp_cacert);
+	free(o->log);
 	free(o->prefix);
 	free(o->node);
 	memset(o, 0, sizeof(*o));

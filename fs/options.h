@@ -36,6 +36,7 @@ struct options {
 	enum keepalive keepalive;
 	enum owner_scope owner;
 	bool open_flock; /* open=flock: opens never lock (the flock view) */
+	char *log; /* log=syslog|stderr|FILE, NULL for the default */
 	bool show_help;
 	bool show_version;
 };

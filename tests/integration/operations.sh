@@ -46,7 +46,7 @@ refused() { # DESC PATTERN ARGS...: lockfs ARGS exits 1 saying PATTERN
 # --- --version, --help ---------------------------------------------------
 check "--version prints the version" "lockfs $(sed -n "s/^ *version : '\(.*\)',/\1/p" "$REPO/meson.build")" "$LOCKFS_BIN" --version
 check "--help exits 0 and names the configuration file" 1 bash -c "$LOCKFS_BIN --help | grep -c 'config=FILE'"
-check "--help lists every option" "10" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open)='"
+check "--help lists every option" "11" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open|log)='"
 
 # --- the configuration file and the command line -------------------------
 cat >"$T/lockfs.conf" <<EOF
@@ -129,6 +129,16 @@ check "and is not in the log either" 0 bash -c "grep -c -- '$SECRET' $LOG"
 stop_daemon
 refused "a missing password fails the mount with a clear message" "give its password" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
 LOCKFS_REDIS_PASSWORD=wrong-$$ refused "a wrong password fails the mount too" "redis" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
+
+# --- log=: where a daemon in the background writes --------------------------
+LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL "$LOCKFS_BIN" \
+	-o "redis=$LOCKFS_REDIS_URL,prefix=$PREFIX,node=logger,log=$T/bg.log" "$MNT"
+expect "a daemon in the background with log=FILE" wait_until 10 test -e "$MNT/.lockfs/status"
+expect "writes its lines to FILE" wait_until 5 grep -q 'node logger mounted' "$T/bg.log"
+fusermount3 -u "$MNT"
+expect "and its last ones when it stops" wait_until 5 bash -c "! mountpoint -q $MNT"
+refused "a log file that cannot be opened is named" "log=/nonexistent/dir/x.log" \
+	-o "redis=$LOCKFS_REDIS_URL,prefix=$PREFIX,log=/nonexistent/dir/x.log" "$MNT"
 
 # --- mount -t fuse.lockfs and fstab ---------------------------------------
 # mount(8) runs mount.fuse3, which runs `lockfs SOURCE MOUNTPOINT -o ...`

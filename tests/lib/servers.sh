@@ -134,6 +134,10 @@ rabbit_stop() {
 	done
 	kill -9 "$pid" 2>/dev/null
 	rm -f "$pidfile"
+	# the Erlang port mapper it started, once no Erlang node is left
+	if ! pgrep -x beam.smp >/dev/null 2>&1; then
+		epmd -kill >/dev/null 2>&1 || pkill -x epmd 2>/dev/null || true
+	fi
 	return 0
 }
 
