@@ -178,6 +178,32 @@ static void wait_for(struct fixture *f, struct seen *s)
 	assert_true(s->done);
 }
 
+/* Run the loop for `ms`, so that the store's timers and replies go on. */
+static void pump(struct event_base *base, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/*
+ * The answer of a store call that returned `rc`: its callback's, or -EIO at
+ * once while the store counts Redis as not answering (its breaker), after
+ * which the loop runs a little, so that the store's probe can see Redis back.
+ */
+static void answer(struct fixture *f, int rc, struct seen *s)
+{
+	if (rc < 0) {
+		assert_int_equal(rc, -EIO);
+		s->done = true;
+		s->err = rc;
+		pump(f->base, 20);
+		return;
+	}
+	wait_for(f, s);
+}
+
 static struct seen acquire_as(struct fixture *f, const char *path,
 			      const char *id, enum lock_mode mode,
 			      int64_t ttl_ms, bool excl)
@@ -189,8 +215,7 @@ static struct seen acquire_as(struct fixture *f, const char *path,
 	};
 	struct seen s = {0};
 
-	assert_int_equal(store_acquire(f->st, path, &h, excl, NULL, record, &s), 0);
-	wait_for(f, &s);
+	answer(f, store_acquire(f->st, path, &h, excl, NULL, record, &s), &s);
 	return s;
 }
 
@@ -204,8 +229,7 @@ static struct seen stat_of(struct fixture *f, const char *path)
 {
 	struct seen s = {0};
 
-	assert_int_equal(store_stat(f->st, path, record, &s), 0);
-	wait_for(f, &s);
+	answer(f, store_stat(f->st, path, record, &s), &s);
 	return s;
 }
 
@@ -214,9 +238,7 @@ static struct seen release(struct fixture *f, const char *path,
 {
 	struct seen s = {0};
 
-	assert_int_equal(
-		store_release(f->st, path, id, token, force, record, &s), 0);
-	wait_for(f, &s);
+	answer(f, store_release(f->st, path, id, token, force, record, &s), &s);
 	return s;
 }
 
@@ -225,10 +247,8 @@ static struct seen renew(struct fixture *f, const char *path, const char *id,
 {
 	struct seen s = {0};
 
-	assert_int_equal(store_renew(f->st, path, id, token, ttl, -1, note,
-				     note ? strlen(note) : 0, record, &s),
-			 0);
-	wait_for(f, &s);
+	answer(f, store_renew(f->st, path, id, token, ttl, -1, note,
+				     note ? strlen(note) : 0, record, &s), &s);
 	return s;
 }
 
@@ -236,9 +256,7 @@ static struct seen mkdir_ns(struct fixture *f, const char *path, mode_t mode)
 {
 	struct seen s = {0};
 
-	assert_int_equal(store_mkdir(f->st, path, mode, 1000, 1000, record, &s),
-			 0);
-	wait_for(f, &s);
+	answer(f, store_mkdir(f->st, path, mode, 1000, 1000, record, &s), &s);
 	return s;
 }
 
@@ -246,8 +264,7 @@ static struct seen rmdir_ns(struct fixture *f, const char *path)
 {
 	struct seen s = {0};
 
-	assert_int_equal(store_rmdir(f->st, path, record, &s), 0);
-	wait_for(f, &s);
+	answer(f, store_rmdir(f->st, path, record, &s), &s);
 	return s;
 }
 
@@ -255,8 +272,7 @@ static struct seen list_ns(struct fixture *f, const char *path)
 {
 	struct seen s = {0};
 
-	assert_int_equal(store_list(f->st, path, record, &s), 0);
-	wait_for(f, &s);
+	answer(f, store_list(f->st, path, record, &s), &s);
 	return s;
 }
 
@@ -470,9 +486,7 @@ static void test_namespaces(void **state)
 	assert_int_equal(s.ns_mode, 02700);
 	assert_int_equal(s.ns_gid, 1000);
 	s = (struct seen){0};
-	assert_int_equal(store_setattr(f->st, "g", 0711, -1, 55, record, &s),
-			 0);
-	wait_for(f, &s);
+	answer(f, store_setattr(f->st, "g", 0711, -1, 55, record, &s), &s);
 	assert_int_equal(s.ns_mode, 0711);
 	assert_int_equal(s.ns_gid, 55);
 	/* a namespace name is not a lock file */
@@ -500,11 +514,9 @@ static struct seen acquire_set(struct fixture *f, const char *id,
 		modes[i] = va_arg(ap, int);
 	}
 	va_end(ap);
-	assert_int_equal(store_acquire_set(f->st, paths, modes, n, &h,
+	answer(f, store_acquire_set(f->st, paths, modes, n, &h,
 					   wid ? &w : NULL, withdraw, record,
-					   &s),
-			 0);
-	wait_for(f, &s);
+					   &s), &s);
 	return s;
 }
 
@@ -587,10 +599,37 @@ static void test_frozen_server_gives_eio_and_undoes_late_grant(void **state)
 		s = stat_of(f, "z");
 		if (s.kind == STORE_NONE)
 			break;
-		sleep_ms(20);
+		pump(f->base, 20);
 	}
 	assert_int_equal(s.kind, STORE_NONE);
 	assert_int_equal(acquire(f, "z", "B").err, 0);
+}
+
+/*
+ * The breaker: once a call went unanswered for backend_timeout, the next
+ * fails at once, and the store notices by itself when Redis answers again.
+ */
+static void test_breaker_fails_fast_until_redis_answers(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t t0;
+
+	assert_int_equal(stat_of(f, "z").err, 0);
+	assert_true(store_connected(f->st));
+	kill(f->srv.pid, SIGSTOP);
+	assert_int_equal(stat_of(f, "z").err, -EIO); /* one backend_timeout */
+	assert_false(store_connected(f->st));
+	t0 = now_ms();
+	s = acquire(f, "z", "A");
+	assert_int_equal(s.err, -EIO);
+	assert_true(now_ms() - t0 < 100); /* at once, not another timeout */
+	kill(f->srv.pid, SIGCONT);
+	for (int i = 0; i < 50 && !store_connected(f->st); i++)
+		pump(f->base, 20);
+	assert_true(store_connected(f->st)); /* its probe saw Redis answer */
+	assert_int_equal(acquire(f, "z", "B").err, 0);
+	assert_int_equal(stat_of(f, "z").kind, STORE_LOCK);
 }
 
 static void test_unreachable_server_gives_eio(void **state)
@@ -613,7 +652,7 @@ static void test_unreachable_server_gives_eio(void **state)
 		s = stat_of(f, "z");
 		if (s.err == 0)
 			break;
-		sleep_ms(50);
+		pump(f->base, 50);
 	}
 	assert_int_equal(s.err, 0);
 }
@@ -643,6 +682,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_unreachable_server_gives_eio, setup_short,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_breaker_fails_fast_until_redis_answers,
+			setup_short, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a dead server is EIO */
