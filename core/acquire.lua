@@ -12,8 +12,11 @@
 --       (unique per request, the same on every re-check), 18 waiter lease
 --       ms, 19 daemon node, 20 lease to absorb ('' none): a handle lock
 --       asked for by a process whose own lease holds the lock converts
---       that lease instead of waiting behind itself
+--       that lease instead of waiting behind itself, 21.. the caller's
+--       supplementary groups (gids), one each
 --
+-- Taking a lock, new or already held, and queueing for one need write and
+-- search permission on its namespace (may_lock): EACCES at once.
 -- A request is granted when no live holder conflicts with it along the
 -- tree and no live waiter that queued before it conflicts either; so a
 -- waiting request also blocks later conflicting requests.  A queued
@@ -33,9 +36,14 @@ local wait = string.find(ARGV[4], 'w', 1, true) ~= nil
 local leaf, node, wid = ARGV[5], ARGV[6], ARGV[17]
 local now = now_ms()
 
-if not ns_attrs(KEYS[K_NS], ARGV[7] == '1') then
+local ns = ns_attrs(KEYS[K_NS], ARGV[7] == '1')
+if not ns then
   unqueue(wid)
   return plain_reply('ENOENT', now)
+end
+if not may_lock(ns, tonumber(ARGV[10]), group_set(tonumber(ARGV[11]), 21)) then
+  unqueue(wid)
+  return plain_reply('EACCES', now)
 end
 if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[K_PATHNS]) == 1 then
   unqueue(wid)

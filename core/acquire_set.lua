@@ -43,21 +43,8 @@ local function unqueue_set()
   end
 end
 
-local uid, groups = tonumber(ARGV[8]), {}
-for i = a, #ARGV do groups[tonumber(ARGV[i])] = true end
-groups[tonumber(ARGV[9])] = true
-
--- may the caller create a lock in namespace attrs `ns` (mode uid gid)?
-local function may_create(ns)
-  if uid == 0 then return true end
-  local bits = ns[1] % 8
-  if ns[2] == uid then
-    bits = math.floor(ns[1] / 64) % 8
-  elseif groups[ns[3]] then
-    bits = math.floor(ns[1] / 8) % 8
-  end
-  return bits % 4 == 3 -- write (2) and search (1)
-end
+local uid = tonumber(ARGV[8])
+local groups = group_set(tonumber(ARGV[9]), a)
 
 if string.find(flags, 'd', 1, true) then
   unqueue_set()
@@ -70,7 +57,7 @@ for _, m in ipairs(members) do
     unqueue_set()
     return plain_reply('ENOENT', now)
   end
-  if not may_create(ns) then
+  if not may_lock(ns, uid, groups) then
     unqueue_set()
     return plain_reply('EACCES', now)
   end

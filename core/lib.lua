@@ -156,6 +156,27 @@ local function ns_attrs(key, is_root)
   return nil
 end
 
+-- May a caller of uid `uid` and groups `groups` (a set: gid -> true) take
+-- a lock in namespace attrs `ns` (mode uid gid)?  Write and search
+-- permission on it, by the usual owner/group/other bits; root may anything.
+local function may_lock(ns, uid, groups)
+  if uid == 0 then return true end
+  local bits = ns[1] % 8
+  if ns[2] == uid then
+    bits = math.floor(ns[1] / 64) % 8
+  elseif groups[ns[3]] then
+    bits = math.floor(ns[1] / 8) % 8
+  end
+  return bits % 4 == 3 -- write (2) and search (1)
+end
+
+-- The caller's groups from ARGV[first..]: a set, with its own gid too.
+local function group_set(gid, first)
+  local groups = {[gid] = true}
+  for i = first, #ARGV do groups[tonumber(ARGV[i])] = true end
+  return groups
+end
+
 local function ns_reply(status, now, extra, a)
   return {status, now, extra, 'N', a[1], a[2], a[3], a[4], a[5]}
 end

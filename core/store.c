@@ -1451,6 +1451,8 @@ int store_acquire(struct store *st, const char *path,
 	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0 ||
 	    (err = args_str(&c->a, h->absorb_id ? h->absorb_id : "")) < 0)
 		goto out;
+	for (size_t i = 0; i < h->ngroups && err == 0; i++)
+		err = args_fmt(&c->a, "%u", (unsigned)h->groups[i]);
 out:
 	free(node);
 	return call_start(c, err);

@@ -321,6 +321,22 @@ static struct op *child_op(fuse_req_t req, fuse_ino_t parent,
 	return op;
 }
 
+/*
+ * The caller's supplementary groups into `h` (from `buf`, which must live
+ * as long as `h` is used): the store decides with them whether the caller
+ * may take a lock in a namespace.  Root needs none.
+ */
+#define GROUPS_MAX 64
+
+static void holder_groups(fuse_req_t req, gid_t *buf,
+			  struct store_holder *h)
+{
+	int n = h->uid == 0 ? 0 : fuse_req_getgroups(req, GROUPS_MAX, buf);
+
+	h->groups = buf;
+	h->ngroups = n > 0 ? (n > GROUPS_MAX ? GROUPS_MAX : (size_t)n) : 0;
+}
+
 /* ---- creates retried as opens ------------------------------------- */
 
 /*
@@ -827,12 +843,14 @@ static int start_acquire(struct op *op, bool excl)
 {
 	struct lockfs *fs = op->fs;
 	struct store_holder h;
+	gid_t groups[GROUPS_MAX];
 	bool block = !(op->fi.flags & O_NONBLOCK) && !op->retry_as_open;
 	int err = request_owner(op->req, &op->owner);
 
 	if (err < 0)
 		return err;
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	holder_groups(op->req, groups, &h);
 	err = waitq_acquire(fs->wq, op->path, &h, excl, block,
 			    fs->opt->acquire_timeout_ms, acquire_done, op,
 			    &op->waiter);
@@ -1202,10 +1220,10 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 {
 	struct lockfs *fs = fs_of(req);
 	bool block = !(flags & O_NONBLOCK); /* as the descriptor is now */
-	gid_t groups[64];
+	gid_t groups[GROUPS_MAX];
 	struct store_holder h;
 	struct op *op = op_new(req, NULL, NULL);
-	int err, ngroups;
+	int err;
 
 	if (op == NULL) {
 		fuse_reply_err(req, ENOMEM);
@@ -1225,9 +1243,7 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 		return;
 	}
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
-	ngroups = fuse_req_getgroups(req, 64, groups);
-	h.groups = groups;
-	h.ngroups = ngroups > 0 ? (ngroups > 64 ? 64 : ngroups) : 0;
+	holder_groups(req, groups, &h);
 	err = waitq_acquire_set(fs->wq, op->set->paths, op->set->modes,
 				op->set->n, &h, block,
 				fs->opt->acquire_timeout_ms, set_done, op,
@@ -1778,9 +1794,11 @@ static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
 {
 	struct lockfs *fs = op->fs;
 	struct store_holder h;
+	gid_t groups[GROUPS_MAX];
 	int err;
 
 	holder_for(fs, &op->owner, HOLDER_HANDLE, mode, &h);
+	holder_groups(op->req, groups, &h);
 	h.absorb_id = op->lease_id;
 	err = waitq_acquire(fs->wq, op->path, &h, false, block,
 			    fs->opt->acquire_timeout_ms, lock_done, op,

@@ -232,4 +232,35 @@ wait $sa
 check "and its own rm releases it" OK cat $PT.rmd.$A
 rm -f $PT.*
 
+
+# --- permissions do not depend on whether the lock is free ---------------
+mkdir -m 0755 "$N1/ro" # search for all, write for root only
+setsid bash -c "exec 9>$N1/ro/held; exec 8>$N1/ro/lh; sleep 5" &
+rp=$!
+wait_until 5 test -e "$N2/ro/lh"
+t0=$(date +%s%N)
+check "no write permission: a blocking open of a held lock is EACCES" EACCES as_user $A python3 "$TESTS_LIB/fsop.py" open "$N2/ro/held" w
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "... at once, before any wait (${ms} ms)" test "$ms" -lt 1000
+check "and nothing of it is queued" 0 info_field "$N3/ro/held" waiters
+check "flock on it: EACCES" EACCES as_user $A python3 -c "
+import errno, fcntl, os
+fd = os.open('$N2/ro/lh', os.O_RDONLY)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX); print('locked')
+except OSError as e:
+    print(errno.errorcode[e.errno])"
+check "lockf (fcntl) on it: EACCES" EACCES as_user $A python3 -c "
+import errno, fcntl, os
+fd = os.open('$N2/ro/lh', os.O_RDONLY)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_SH); print('locked')
+except OSError as e:
+    print(errno.errorcode[e.errno])"
+check "a lock set with it: EACCES" EACCES as_user $A python3 "$TESTS_LIB/fsop.py" write "$N2/.lockfs/acquire" "ro/held"
+check "reading it needs search only" n1 as_user $A bash -c "sed -n 's/^node=//p' $N2/ro/held"
+kill $rp 2>/dev/null; wait $rp 2>/dev/null
+check "a free lock there: EACCES too" EACCES as_user $A python3 "$TESTS_LIB/fsop.py" open "$N2/ro/free" wcn
+check "root may do anything" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ro/free" wcn
+
 finish
