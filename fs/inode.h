@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum inode_kind {
 	INODE_NAMESPACE,
@@ -33,6 +34,7 @@ struct inode {
 	unsigned opens;      /* open file handles */
 	unsigned placeholders; /* open read-only placeholders (README) */
 	int64_t retry_until_ms; /* a create retried as an open (ops.c) */
+	pid_t refused_pid; /* whose chmod/chown of this lock was refused */
 	struct inode *next_retry_pin; /* in lockfs.retry_pins while pinned */
 	bool permanent;
 	struct inode *next_by_ino, *next_by_path;

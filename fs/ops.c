@@ -1355,13 +1355,17 @@ static void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 	struct op *op;
 	int err, held;
 
+	if (h && h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER)
+		h = NULL;
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 		      FUSE_SET_ATTR_GID)) {
+		/* the same process's next close of it fails too: a copy into
+		 * the mount that wants the file's mode kept (mv from another
+		 * filesystem) fails before it throws the original away */
+		in->refused_pid = fuse_req_ctx(req)->pid;
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (h && h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER)
-		h = NULL;
 	op = op_new(req, in, in->path);
 	if (op == NULL) {
 		fuse_reply_err(req, ENOMEM);
@@ -2102,9 +2106,17 @@ static void lockfs_flush(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	(void)ino;
+	struct handle *h = handle_of(fi);
+	struct inode *in = h ? h->in : NULL;
+	int err = 0;
+
 	/* any close by a process ends its fcntl locks on the file */
-	drop_handle_locks(fs_of(req), handle_of(fi), fi, false);
-	fuse_reply_err(req, 0);
+	drop_handle_locks(fs_of(req), h, fi, false);
+	if (in && in->refused_pid && in->refused_pid == fuse_req_ctx(req)->pid) {
+		in->refused_pid = 0; /* see setattr_lock() */
+		err = EPERM;
+	}
+	fuse_reply_err(req, err);
 }
 
 static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

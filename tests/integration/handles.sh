@@ -166,6 +166,13 @@ except OSError as e:
     print(errno.errorcode[e.errno])"
 kill $bg 2>/dev/null; wait $bg 2>/dev/null
 
+
+# --- data copied into the mount fails before the original is removed -----
+echo "precious data" >$T.small
+check "mv of a file from another filesystem fails" 1 bash -c "setsid mv $T.small $N1/h/ 2>/dev/null; echo \$?"
+check "and keeps the original" "precious data" cat $T.small
+check "cp without preserving works as a note, exit 0" 0 bash -c "setsid cp $T.small $N1/h/cpd; echo \$?"
+
 # --- the flock view: opens never lock ------------------------------------------
 CLUSTER_OPTS=",open=flock"
 CLUSTER_N=3
