@@ -11,28 +11,33 @@ check "status names the node" n2 info_field "$N2/.lockfs/status" node
 check "status says redis is connected" connected info_field "$N2/.lockfs/status" redis
 check "status says the broker is connected" connected info_field "$N2/.lockfs/status" amqp
 check "status has a version" 1 bash -c "grep -c '^version=[0-9]' $N2/.lockfs/status"
-in_session bash -c ": > $N2/held; sleep 3" &
+in_session bash -c ": > $N2/held; while [ ! -e $T.heldgo ]; do sleep 0.05; done" &
 sh=$!
-sleep 0.5
+wait_until 5 test -e "$N1/held"
 check "status counts the locks this node holds" 1 info_field "$N2/.lockfs/status" locks_held
 check "the control directory lists its files" "acquire events metrics status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
 check "status is read-only" EACCES fsop open "$N1/.lockfs/status" w
 
 # --- events ---------------------------------------------------------------
-timeout 6 cat "$N3/.lockfs/events" >$T.ev &
+timeout 30 cat "$N3/.lockfs/events" >$T.ev &
 ev=$!
-sleep 0.5
+# the reader's binding is in place once an event of ours comes through
+: >"$N1/e0"
+wait_until 5 grep -q ' acquired e0 ' $T.ev
+rm "$N1/e0"
 : >"$N1/e1"
 setsid bash -c ": > $N2/e1" &
 w=$!
-sleep 0.5
+e1_waits() { [ "$(info_field "$N3/e1" waiters)" = 1 ]; }
+wait_until 5 e1_waits
 rm "$N1/e1"
 wait $w
-sleep 0.3
+wait_until 5 grep -q ' owner-exit e1 ' $T.ev
 setsid bash -c "printf 'keepalive=off\nttl=500ms\n' > $N1/e2"
 in_session python3 "$TESTS_LIB/fsop.py" unlink "$N3/held" >/dev/null
-sleep 1
-wait $ev
+wait_until 5 grep -q ' expired e2 ' $T.ev
+kill $ev 2>/dev/null
+wait $ev 2>/dev/null
 check "n3 sees n1's acquire" 1 grep -c ' acquired e1 [0-9]* n1 ' $T.ev
 check "n3 sees n2 waiting" 1 grep -c ' waiting e1 0 n2 ' $T.ev
 check "n3 sees n1's release" 1 grep -c ' released e1 [0-9]* n1 ' $T.ev
@@ -44,6 +49,7 @@ check "lines have seven fields" 0 bash -c "awk 'NF != 7' $T.ev | wc -l"
 check "a release carries its grant's token" 1 bash -c "
   a=\$(grep ' acquired e1 [0-9]* n1 ' $T.ev | awk '{print \$4}')
   grep -c \" released e1 \$a n1 \" $T.ev"
+touch $T.heldgo
 wait $sh 2>/dev/null
 
 check "a second reader starts from its own open" 0 bash -c "timeout 1 cat $N1/.lockfs/events | wc -l"
@@ -78,7 +84,7 @@ mkdir -p "$N1/db" "$N1/cfg"
 check "the control directory has acquire" 1 bash -c "ls $N1/.lockfs | grep -c '^acquire\$'"
 setsid bash -c "printf 'db/customers db/orders shared:cfg/.lock\n' > $N1/.lockfs/acquire && sleep 4" &
 s1=$!
-sleep 0.5
+wait_until 5 test -e "$N2/db/customers"
 check "a set is granted at once, all of it" "n1 n1 n1" bash -c "for f in db/customers db/orders cfg/.lock; do sed -n 's/^node=//p' $N2/\$f; done"
 check "a shared member is shared" shared info_field "$N2/cfg/.lock" mode
 check "a shared member admits another shared lock below it" OK in_session python3 -c "
@@ -121,7 +127,7 @@ mkdir -p "$N3/met"
 rm "$N3/met/a"
 setsid bash -c ": > $N3/met/b; sleep 2" &
 mb=$!
-sleep 0.3
+wait_until 5 test -e "$N1/met/b"
 cp "$N3/.lockfs/metrics" $T.met
 check "metrics parse as Prometheus text and count this node's work" ok \
 	python3 "$TESTS_LIB/promcheck.py" $T.met 'lockfs_up{node="n3"}=1' \

@@ -11,7 +11,7 @@ T=/tmp/handles.$$
 # --- flock(1) serializes a command across two nodes ----------------------
 (flock "$N1/h/job" -c "echo start1 >>$T.log; sleep 1; echo end1 >>$T.log") &
 bg=$!
-sleep 0.3
+wait_until 5 test -e "$N2/h/job"
 check "a held flock shows kind=handle" handle info_field "$N2/h/job" kind
 flock "$N2/h/job" -c "echo start2 >>$T.log; echo end2 >>$T.log"
 wait $bg
@@ -21,7 +21,7 @@ expect "nothing is left behind after close" test ! -e "$N1/h/job"
 # --- shared, -n, -w ---------------------------------------------------------
 (flock -s "$N1/h/db" -c "sleep 1.5") &
 bg=$!
-sleep 0.3
+wait_until 5 test -e "$N2/h/db"
 check "-s shares with -s on another node" ok flock -s -n "$N2/h/db" -c "echo ok"
 check "-n refuses an exclusive lock" 1 bash -c "flock -n $N2/h/db -c true; echo \$?"
 check "-w 0.3 gives up" 1 bash -c "flock -w 0.3 $N2/h/db -c true; echo \$?"
@@ -31,7 +31,7 @@ wait $bg
 # --- kill -9 of a holder releases at once ----------------------------------
 setsid flock "$N1/h/k" -c "sleep 60" &
 hp=$!
-sleep 0.5
+wait_until 5 test -e "$N2/h/k"
 # flock(1) runs its command in a child that shares the open file: kill the
 # session, as a crash or an OOM kill of the job would
 (sleep 0.5; kill -9 -- -$hp) &
@@ -56,7 +56,7 @@ time.sleep(float(sys.argv[3]))
 EOP
 setsid python3 $T.py "$N1/h/py" block 1.5 >$T.py1 &
 bg=$!
-sleep 0.5
+wait_until 5 grep -q locked $T.py1
 check "lockf on n1 holds" locked cat $T.py1
 check "lockf LOCK_SH|LOCK_NB on n2: EAGAIN" "busy 11" setsid python3 -c "
 import fcntl
@@ -71,7 +71,7 @@ wait $bg
 # --- F_GETLK reports the holder ------------------------------------------------
 setsid flock "$N1/h/g" -c "sleep 2" &
 bg=$!
-sleep 0.4
+wait_until 5 test -e "$N2/h/g"
 check "F_GETLK on n2 sees a write lock" F_WRLCK python3 -c "
 import fcntl, os, struct
 fd = os.open('$N2/h/g', os.O_RDONLY)
@@ -84,13 +84,13 @@ wait $bg
 mkdir -p "$N1/h/tree"
 setsid flock "$N1/h/tree/.lock" -c "sleep 1.5" &
 bg=$!
-sleep 0.4
+wait_until 5 test -e "$N2/h/tree/.lock"
 check "flock on tree/.lock blocks a leaf below it" 1 bash -c "flock -n $N2/h/tree/leaf -c true; echo \$?"
 check "and a lease below it" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/h/tree/leaf" wcn
 wait $bg
 setsid flock -s "$N1/h/tree/.lock" -c "sleep 1.5" &
 bg=$!
-sleep 0.4
+wait_until 5 test -e "$N2/h/tree/.lock"
 check "shared tree/.lock coexists with a shared leaf" ok flock -s -n "$N2/h/tree/leaf" -c "echo ok"
 check "but not with an exclusive one" 1 bash -c "flock -n $N2/h/tree/leaf -c true; echo \$?"
 wait $bg
@@ -99,12 +99,12 @@ wait $bg
 # the lease lives as long as its session: keep that session for 2 s
 setsid bash -c ": > $N1/h/mix; sleep 2" &
 bg=$!
-sleep 0.3
+wait_until 5 test -e "$N2/h/mix"
 check "a lease blocks flock -n on another node" 1 bash -c "flock -n $N2/h/mix -c true; echo \$?"
 wait $bg
 setsid flock "$N1/h/mix2" -c "sleep 1.5" &
 bg=$!
-sleep 0.4
+wait_until 5 test -e "$N2/h/mix2"
 check "a flock blocks touch on another node" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/h/mix2" wcn
 wait $bg
 check "flock in the session that holds the lease takes it over" "ok gone" in_session bash -c "

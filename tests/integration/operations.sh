@@ -130,6 +130,15 @@ stop_daemon
 refused "a missing password fails the mount with a clear message" "give its password" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
 LOCKFS_REDIS_PASSWORD=wrong-$$ refused "a wrong password fails the mount too" "redis" -o "redis=redis://127.0.0.1:$pw_port,prefix=$PREFIX" "$MNT"
 
+# --- the manual page: built from its source, installed by meson install ---
+BUILD_DIR=$(cd "$(dirname "$LOCKFS_BIN")/.." && pwd)
+check "meson install puts lockfs(8) in the manual" "installed" bash -c "
+  DESTDIR=$T/inst meson install -C $BUILD_DIR --no-rebuild >/dev/null 2>&1
+  test -s $T/inst/usr/local/share/man/man8/lockfs.8 && echo installed"
+check "and man renders it" 1 bash -c "MANWIDTH=80 man -l $T/inst/usr/local/share/man/man8/lockfs.8 2>/dev/null | grep -c '^NAME'"
+check "it documents every option" 11 bash -c "MANWIDTH=200 man -l $T/inst/usr/local/share/man/man8/lockfs.8 2>/dev/null |
+  grep -oE '(redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open|log)=' | sort -u | wc -l"
+
 # --- log=: where a daemon in the background writes --------------------------
 LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL "$LOCKFS_BIN" \
 	-o "redis=$LOCKFS_REDIS_URL,prefix=$PREFIX,node=logger,log=$T/bg.log" "$MNT"
