@@ -88,9 +88,12 @@ done
 wait_spawned
 check "four --wait runs on two nodes: each ran, none overlapped" "ok 4" serial "$T/s2.log"
 
-timeout 8 cat "$N2/.lockfs/events" >"$T/s3.ev" &
+timeout 30 cat "$N2/.lockfs/events" >"$T/s3.ev" &
 ev=$!
-sleep 0.5
+# the reader's binding is in place once an event of ours comes through
+: >"$N1/jobs/warm"
+wait_until 5 grep -q ' acquired jobs/warm ' "$T/s3.ev"
+rm "$N1/jobs/warm"
 check "the job's exit status is the script's" 3 rc setsid -w "$SJ" "$N1/jobs/rel" sh -c 'exit 3'
 check "--wait passes it on too" 4 rc setsid -w "$SJ" --wait "$N1/jobs/rel2" sh -c 'exit 4'
 spawn bash -c ": > $N2/jobs/int; sleep 2"
@@ -106,7 +109,8 @@ expect "SIGTERM ends the wait: exit 143 or 75 (got $st)" test "$st" = 143 -o "$s
 expect "its request is withdrawn (waiters=0)" wait_until 2 field_is "$N2/jobs/int" waiters 0
 wait $h
 expect "and its job never ran" test ! -e "$T/s3.log"
-sleep 0.5
+two_released() { [ "$(grep -c -E ' released jobs/rel2? ' "$T/s3.ev")" -ge 2 ]; }
+wait_until 5 two_released
 kill $ev 2>/dev/null
 wait $ev 2>/dev/null
 check "the trap released the lock with rm (a released event)" 2 grep -c -E ' released jobs/rel2? ' "$T/s3.ev"

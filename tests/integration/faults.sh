@@ -67,7 +67,8 @@ kp=$!
 wait_until 5 test -e "$N2/f/kept"
 tok=$(info_field "$N2/f/kept" token)
 redis-cli -p "$LOCKFS_REDIS_PORT" BGREWRITEAOF >/dev/null 2>&1
-sleep 0.5
+aof_done() { redis-cli -p "$LOCKFS_REDIS_PORT" INFO persistence | grep -q '^aof_rewrite_in_progress:0'; }
+wait_until 10 aof_done
 redis_restart
 expect "the daemons reconnect by themselves" wait_until 15 grep -q '^redis=connected' "$N2/.lockfs/status"
 expect "a held lock survives the restart" wait_until 10 test -e "$N2/f/kept"

@@ -109,15 +109,18 @@ expect "about when the 1 s lease ran out (${ms} ms)" test "$ms" -lt 2500
 touch /tmp/$$.exp.release
 
 # --- keepalive ---------------------------------------------------------------
-setsid bash -c "echo ttl=1s > $N1/w/ka; sleep 3" &
+rm -f /tmp/$$.kago
+setsid bash -c "echo ttl=1s > $N1/w/ka; while [ ! -e /tmp/$$.kago ]; do sleep 0.05; done" &
 ka=$!
-sleep 2.5
+wait_until 5 test -e "$N2/w/ka"
+sleep 2.5 # well past its ttl
 check "held past its 1 s ttl while the session lives" n1 info_field "$N2/w/ka" node
+touch /tmp/$$.kago
 wait $ka
 expect "released as soon as the session ends" wait_until 2 test ! -e "$N2/w/ka"
 setsid bash -c "printf 'keepalive=off\nttl=1s\n' > $N1/w/ka2"
-sleep 1.5
-expect "keepalive=off: expires after its ttl" test ! -e "$N2/w/ka2"
+expect "keepalive=off: held once its session is gone" test -e "$N2/w/ka2"
+expect "and expires after its ttl" wait_until 5 test ! -e "$N2/w/ka2"
 
 # --- acquire_timeout ---------------------------------------------------------
 CLUSTER_OPTS=",acquire_timeout=1s"
