@@ -31,8 +31,12 @@ start() {
 	[ "${1:-}" = "--nodes" ] && nodes=${2:?--nodes N}
 	[ "$(id -u)" -eq 0 ] || { echo "run me as root" >&2; exit 1; }
 	install_missing
+	echo "== building lockfs in $REPO/build"
 	(cd "$REPO" && { [ -f build/build.ninja ] || meson setup build >/dev/null; } &&
-		meson compile -C build >/dev/null)
+		meson compile -C build | sed -n 's/^\[\([0-9]*\/[0-9]*\)\] .*/   step \1/p' |
+		awk 'NR % 10 == 1')
+	echo "   built"
+	echo "== starting Redis and RabbitMQ under $RUN/servers, mounting $nodes nodes"
 	mkdir -p "$RUN/logs"
 	chmod 755 "$RUN"
 	if servers_load "$RUN/servers" 2>/dev/null &&

@@ -16,11 +16,14 @@ install_missing() {
 			grep -q "install ok installed" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
-	echo "== installing: ${missing[*]}"
+	echo "== installing ${#missing[@]} Debian packages (a few minutes on a fresh machine): ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	echo "   apt-get update"
 	apt-get update -qq
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# one line per package as it is set up, so a long install shows progress
+	apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
+		sed -n 's/^Setting up \([^ ]*\) .*/   set up \1/p'
 	rm -f /usr/sbin/policy-rc.d
 }
