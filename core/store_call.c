@@ -1,0 +1,368 @@
+/*
+ * store_call.c - the store's calls (see store.h, store_i.h).
+ *
+ * A call is a small state machine with exactly one answer: it is queued
+ * while the connection is down, sent (EVALSHA, or EVAL until the SHA is
+ * known or after a NOSCRIPT), and answered either by the reply or by its
+ * deadline timer, whichever comes first.  A call answered by its deadline
+ * stays alive until Redis replies or the connection drops, so a late grant
+ * can be undone (compensated) instead of leaking a lock.
+ *
+ * A circuit breaker keeps one frozen Redis from costing a caller one
+ * backend_timeout per system call: once a call has gone unanswered for
+ * backend_timeout, Redis counts as not answering and new calls fail with
+ * EIO at once, while a PING is sent every STORE_PROBE_MS in the background;
+ * the first reply of any kind closes the breaker again.  Calls already
+ * queued or in flight keep their own deadlines.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_i.h"
+#include "metrics.h"
+
+const char *const script_body[SCRIPT_COUNT] = {
+	lua_acquire, lua_acquire_set, lua_renew, lua_release, lua_withdraw, lua_stat,
+	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr,
+};
+
+const char *const script_name[SCRIPT_COUNT] = {
+	"acquire", "acquire_set", "renew", "release", "withdraw", "stat",
+	"list",    "mkdir", "rmdir",   "setattr",
+};
+
+/* ---- calls --------------------------------------------------------- */
+
+void call_free(struct call *c)
+{
+	if (c == NULL)
+		return;
+	if (c->deadline)
+		event_free(c->deadline);
+	args_clear(&c->a);
+	free(c->comp_path);
+	free(c->comp_holder);
+	free(c);
+}
+
+static void call_answer(struct call *c, const struct store_result *res)
+{
+	if (c->answered)
+		return;
+	c->answered = true;
+	if (c->deadline)
+		evtimer_del(c->deadline);
+	c->cb(c->arg, res);
+}
+
+void call_fail(struct call *c, int err)
+{
+	struct store_result res = {.err = err, .extra = ""};
+
+	call_answer(c, &res);
+}
+
+static void noop_cb(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* A grant arrived for a call whose caller was already told EIO: undo it. */
+static void call_compensate(struct call *c, const struct store_result *res)
+{
+	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
+	    strcmp(res->extra, "new") != 0)
+		return;
+	log_warnx("late grant of %s after a timeout: releasing it",
+		  c->comp_path);
+	if (store_release(c->st, c->comp_path, c->comp_holder,
+			  res->lock.token, false, noop_cb, NULL) < 0)
+		log_warnx("could not release %s; it expires with its ttl",
+			  c->comp_path);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Metrics: every answered call's round trip, every failed one. */
+static void count_reply(struct call *c, const redisReply *reply)
+{
+	struct store_stats *st = &c->st->stats;
+	double rtt_s = (mono_ns() - c->sent_ns) / 1e9;
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		st->errors++;
+		return;
+	}
+	st->calls++;
+	st->rtt_sum_s += rtt_s;
+	for (int i = 0; i < METRICS_RTT_BUCKETS; i++)
+		if (rtt_s <= metrics_rtt_bounds[i])
+			st->rtt_buckets[i]++;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct call *c = privdata;
+	redisReply *reply = r;
+	struct store_result res = {.extra = ""};
+	int err;
+
+	c->in_flight = false;
+	count_reply(c, reply);
+	if (reply != NULL)
+		set_answering(c->st, true);
+	if (reply == NULL) { /* connection gone */
+		call_fail(c, -EIO);
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR && c->st->sentinel &&
+	    strstr(reply->str, "READONLY") != NULL && !c->st->freeing) {
+		/* a replica now: it wrote nothing, so this call may go again */
+		if (ac->data == c->st && ac == c->st->ac) {
+			log_warnx("redis: %s:%d is read-only now (a replica): "
+				  "asking the sentinels for the master",
+				  c->st->host, c->st->port);
+			store_drop(c->st);
+			reconnect_later(c->st);
+		}
+		if (!c->answered) {
+			call_send(c);
+			if (c->queued)
+				return;
+		}
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !c->st->freeing) {
+		free(c->st->sha[c->script]);
+		c->st->sha[c->script] = NULL;
+		call_send(c);
+		if (c->in_flight || c->queued)
+			return;
+		goto done;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_warnx("redis: script %s: %s", script_name[c->script],
+			  reply->str);
+		call_fail(c, -EIO);
+		goto done;
+	}
+	err = parse_reply(reply, &res);
+	if (err < 0) {
+		log_warnx("redis: malformed reply to script %s",
+			  script_name[c->script]);
+		call_fail(c, err);
+		goto clear;
+	}
+	if (c->answered)
+		call_compensate(c, &res);
+	else
+		call_answer(c, &res);
+clear:
+	result_clear(&res);
+done:
+	call_free(c);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->queued) {
+		TAILQ_REMOVE(&c->st->queue, c, link);
+		c->queued = false;
+	}
+	log_warnx("redis: %s timed out", script_name[c->script]);
+	c->st->stats.timeouts++;
+	set_answering(c->st, false);
+	call_fail(c, -EIO);
+	if (!c->in_flight)
+		call_free(c);
+}
+
+/*
+ * Send `c` now if connected, else queue it until the next connect.  On a
+ * failure to send, `c` is answered with an error; the caller frees it.
+ */
+void call_send(struct call *c)
+{
+	struct store *st = c->st;
+	const char **argv = NULL;
+	size_t *lens = NULL;
+	char nkeys[16];
+	int argc = c->a.n + 3, i;
+
+	if (!st->connected || st->ac == NULL) {
+		if (!c->queued) {
+			TAILQ_INSERT_TAIL(&st->queue, c, link);
+			c->queued = true;
+		}
+		return;
+	}
+	argv = calloc(argc, sizeof(*argv));
+	lens = calloc(argc, sizeof(*lens));
+	if (argv == NULL || lens == NULL) {
+		call_fail(c, -ENOMEM);
+		goto out;
+	}
+	snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
+	if (st->sha[c->script]) {
+		argv[0] = "EVALSHA";
+		argv[1] = st->sha[c->script];
+	} else {
+		argv[0] = "EVAL";
+		argv[1] = script_body[c->script];
+	}
+	argv[2] = nkeys;
+	for (i = 0; i < 3; i++)
+		lens[i] = strlen(argv[i]);
+	for (i = 0; i < c->a.n; i++) {
+		argv[i + 3] = c->a.v[i];
+		lens[i + 3] = c->a.len[i];
+	}
+	if (redisAsyncCommandArgv(st->ac, on_reply, c, argc, argv, lens) !=
+	    REDIS_OK) {
+		call_fail(c, -EIO);
+		goto out;
+	}
+	c->in_flight = true;
+	c->sent_ns = mono_ns();
+out:
+	free(argv);
+	free(lens);
+}
+
+/* Free `c` unless it still waits for Redis (queued or in flight). */
+void call_release_if_idle(struct call *c)
+{
+	if (!c->in_flight && !c->queued)
+		call_free(c);
+}
+
+struct call *call_new(struct store *st, enum script s, store_cb *cb,
+			     void *arg)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->st = st;
+	c->script = s;
+	c->cb = cb;
+	c->arg = arg;
+	c->deadline = evtimer_new(st->base, on_deadline, c);
+	if (c->deadline == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Arm the deadline and send; takes ownership of `c` whatever happens. */
+int call_start(struct call *c, int err)
+{
+	struct timeval tv;
+
+	if (err == 0 && c->st->freeing)
+		err = -ESHUTDOWN;
+	if (err == 0 && !c->st->answering)
+		err = -EIO; /* the breaker is open: fail at once */
+	if (err < 0) {
+		call_free(c);
+		return err;
+	}
+	tv.tv_sec = c->st->timeout_ms / 1000;
+	tv.tv_usec = (c->st->timeout_ms % 1000) * 1000;
+	evtimer_add(c->deadline, &tv);
+	call_send(c);
+	call_release_if_idle(c);
+	return 0;
+}
+
+/* ---- the circuit breaker ------------------------------------------- */
+
+int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remember when store_up() last changed, for status. */
+void note_state(struct store *st)
+{
+	bool up = st->connected && st->answering;
+
+	if (up != st->was_up) {
+		st->was_up = up;
+		st->since_ms = real_ms();
+	}
+}
+
+static void arm_probe(struct store *st)
+{
+	struct timeval tv = {0, STORE_PROBE_MS * 1000};
+
+	if (!st->freeing)
+		evtimer_add(st->probe, &tv);
+}
+
+void set_answering(struct store *st, bool answering)
+{
+	if (st->answering == answering)
+		return;
+	st->answering = answering;
+	if (answering) {
+		log_info("redis: answering again");
+		evtimer_del(st->probe);
+	} else {
+		log_warnx("redis: no answer within %lld ms; new calls fail "
+			  "at once until it answers",
+			  (long long)st->timeout_ms);
+		arm_probe(st);
+	}
+	note_state(st);
+}
+
+static void on_probe_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+
+	(void)privdata;
+	if (st == NULL)
+		return;
+	st->probing = false;
+	if (r != NULL)
+		set_answering(st, true);
+}
+
+void on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->answering)
+		return;
+	if (st->connected && st->ac && !st->probing &&
+	    redisAsyncCommand(st->ac, on_probe_reply, NULL, "PING") ==
+		    REDIS_OK)
+		st->probing = true;
+	arm_probe(st);
+}

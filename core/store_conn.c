@@ -1,0 +1,640 @@
+/*
+ * store_conn.c - the store's connection (see store.h, store_i.h).
+ *
+ * Owns one asynchronous hiredis connection attached to the caller's libevent
+ * loop and the SHAs of the server-side scripts.  The connection reconnects
+ * by itself with a capped backoff; scripts are loaded again on every
+ * connect.  Everything runs on the loop thread.
+ *
+ * With a sentinel:// URL (sentinel.h) the address is not fixed.  Every
+ * (re)connection first asks the sentinels where the master is, and calls
+ * are sent only once ROLE on the new connection said "master".  Three
+ * things make the store look for a new master: the connection breaking, a
+ * -READONLY reply (the server was demoted to a replica), and the sentinels
+ * naming another address when asked, once a second, by the watch timer.
+ * Then the connection is dropped: calls in flight on it fail with EIO at
+ * once (their outcome is unknown, as on any broken connection), a call
+ * refused with READONLY is queued again (a replica wrote nothing), queued
+ * calls wait for the new master until their deadline.  The sentinels are
+ * asked asynchronously (a round never blocks the loop), so FUSE requests
+ * go on being answered from the node's own state while the master moves.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_i.h"
+#include <hiredis/adapters/libevent.h>
+
+#include "sentinel.h"
+
+static void store_connect(struct store *st);
+
+/* ---- connection ---------------------------------------------------- */
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+	redisReply *reply = r;
+	long s = (long)privdata;
+
+	if (reply == NULL || st == NULL)
+		return;
+	set_answering(st, true);
+	if (reply->type != REDIS_REPLY_STRING) {
+		log_warnx("redis: cannot load script %s: %s", script_name[s],
+			  reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+		return;
+	}
+	free(st->sha[s]);
+	st->sha[s] = strdup(reply->str);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	redisReply *reply = r;
+
+	(void)ac;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: %s: %s", (const char *)privdata, reply->str);
+}
+
+void reconnect_later(struct store *st)
+{
+	struct timeval tv;
+
+	if (st->freeing || evtimer_pending(st->reconnect, NULL))
+		return;
+	tv.tv_sec = st->backoff_ms / 1000;
+	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
+	evtimer_add(st->reconnect, &tv);
+	st->backoff_ms = st->backoff_ms * 2 > 1000 ? 1000 : st->backoff_ms * 2;
+}
+
+/*
+ * The connection is ready for calls: load the scripts and send what waited
+ * for it.  Redis runs commands in order, so the scripts are loaded before
+ * the first EVALSHA arrives.
+ */
+static void store_ready(struct store *st)
+{
+	struct call *c;
+
+	st->connected = true;
+	st->probing = false;
+	note_state(st);
+	st->backoff_ms = 100;
+	if (st->readies++ > 0)
+		st->stats.reconnects++;
+	evtimer_del(st->handshake);
+	for (long s = 0; s < SCRIPT_COUNT; s++)
+		redisAsyncCommand(st->ac, on_script_loaded, (void *)s,
+				  "SCRIPT LOAD %s", script_body[s]);
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_send(c);
+		call_release_if_idle(c);
+	}
+}
+
+/* Sentinel mode: use the new connection only if its server is the master. */
+static void on_role(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store *st = ac->data;
+	redisReply *reply = r;
+	const char *role = "?";
+
+	(void)privdata;
+	if (st == NULL || reply == NULL || ac != st->ac)
+		return;
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING)
+		role = reply->element[0]->str;
+	else if (reply->type == REDIS_REPLY_ERROR)
+		role = reply->str;
+	if (strcmp(role, "master") == 0) {
+		log_info("redis: connected to master '%s' at %s:%d",
+			 sentinel_master_name(st->sentinel), st->host,
+			 st->port);
+		store_ready(st);
+		return;
+	}
+	log_warnx("redis: %s:%d is not the master (role: %s); asking the "
+		  "sentinels again",
+		  st->host, st->port, role);
+	store_drop(st);
+	reconnect_later(st);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct store *st = ac->data;
+
+	if (st == NULL)
+		return;
+	if (status != REDIS_OK) {
+		log_warnx("redis: cannot connect: %s", ac->errstr);
+		st->ac = NULL; /* hiredis frees it after this callback */
+		evtimer_del(st->handshake);
+		reconnect_later(st);
+		return;
+	}
+	if (st->unix_path == NULL) /* TCP only: it fails on unix sockets */
+		redisEnableKeepAlive((redisContext *)&ac->c);
+	if (st->password)
+		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
+				  st->password);
+	if (st->db)
+		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
+				  "SELECT %d", st->db);
+	if (st->sentinel) {
+		redisAsyncCommand(st->ac, on_role, NULL, "ROLE");
+		return;
+	}
+	log_info("redis: connected");
+	store_ready(st);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct store *st = ac->data;
+
+	if (st == NULL)
+		return;
+	if (status != REDIS_OK)
+		log_warnx("redis: connection lost: %s", ac->errstr);
+	st->ac = NULL;
+	st->connected = false;
+	st->probing = false;
+	note_state(st);
+	evtimer_del(st->handshake);
+	reconnect_later(st);
+}
+
+/*
+ * Close the connection now, without the disconnect callback: calls in
+ * flight on it get EIO.  Inside one of its reply callbacks hiredis frees it
+ * when the callback returns.  Never call this from on_connect(), which
+ * hiredis does not guard.  The caller decides when to connect again.
+ */
+void store_drop(struct store *st)
+{
+	redisAsyncContext *ac = st->ac;
+
+	if (ac == NULL)
+		return;
+	st->ac = NULL;
+	st->connected = false;
+	st->probing = false;
+	note_state(st);
+	evtimer_del(st->handshake);
+	ac->data = NULL;
+	redisAsyncFree(ac);
+}
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	store_connect(arg);
+}
+
+/* A connection that did not become ready in time: try again. */
+static void on_handshake(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->ac == NULL || st->connected)
+		return;
+	if (st->unix_path)
+		log_warnx("redis: %s did not answer within %d ms; trying again",
+			  st->unix_path, STORE_HANDSHAKE_MS);
+	else
+		log_warnx("redis: %s:%d did not answer within %d ms; trying "
+			  "again",
+			  st->host, st->port, STORE_HANDSHAKE_MS);
+	store_drop(st);
+	reconnect_later(st);
+}
+
+/* Open a connection to the current address (st->host or st->unix_path). */
+static void store_connect_to(struct store *st)
+{
+	struct timeval tv = {STORE_HANDSHAKE_MS / 1000,
+			     (STORE_HANDSHAKE_MS % 1000) * 1000};
+	redisAsyncContext *ac;
+
+	if (st->unix_path)
+		ac = redisAsyncConnectUnix(st->unix_path);
+	else
+		ac = redisAsyncConnect(st->host, st->port);
+	if (ac == NULL || ac->err) {
+		log_warnx("redis: cannot connect: %s",
+			  ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		reconnect_later(st);
+		return;
+	}
+	ac->data = st;
+	if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
+		redisAsyncFree(ac);
+		reconnect_later(st);
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	st->ac = ac;
+	evtimer_add(st->handshake, &tv);
+}
+
+static void store_connect(struct store *st)
+{
+	int err;
+
+	if (st->ac != NULL || st->freeing)
+		return;
+	if (st->sentinel == NULL) {
+		store_connect_to(st);
+		return;
+	}
+	/* the answer comes to on_master(); a round under way will do */
+	err = sentinel_ask(st->sentinel);
+	if (err < 0 && err != -EALREADY)
+		reconnect_later(st);
+}
+
+/*
+ * What the sentinels said, for a (re)connection or for the watch: connect
+ * to the master they name unless already there.
+ */
+static void on_master(void *arg, int err, const char *host, int port)
+{
+	struct store *st = arg;
+	char *h;
+
+	if (st->freeing)
+		return;
+	if (err < 0) {
+		if (st->ac == NULL) {
+			log_warnx("redis: no sentinel named the master '%s'",
+				  sentinel_master_name(st->sentinel));
+			reconnect_later(st);
+		}
+		return; /* the watch keeps what works */
+	}
+	if (st->ac != NULL) {
+		if (st->host && strcmp(st->host, host) == 0 &&
+		    st->port == port)
+			return;
+		log_warnx("redis: the sentinels moved master '%s' from %s:%d "
+			  "to %s:%d",
+			  sentinel_master_name(st->sentinel), st->host,
+			  st->port, host, port);
+		store_drop(st);
+	}
+	h = strdup(host);
+	if (h == NULL) {
+		reconnect_later(st);
+		return;
+	}
+	free(st->host);
+	st->host = h;
+	st->port = port;
+	evtimer_del(st->reconnect);
+	store_connect_to(st);
+}
+
+/* Once a second: has the master moved?  (Asked only while connected.) */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+
+	(void)fd;
+	(void)what;
+	if (st->connected)
+		(void)sentinel_ask(st->sentinel);
+}
+
+/*
+ * Parse "redis://[:password@]host[:port][/db]", "unix:/path",
+ * "unix:///path" or a sentinel URL (sentinel.h) into `st`.
+ */
+static int parse_url(struct store *st, const char *url)
+{
+	const char *p, *at, *colon, *slash;
+	char *end;
+
+	if (sentinel_is_url(url)) {
+		int err = sentinel_new(url, &st->sentinel);
+
+		if (err == 0)
+			st->db = sentinel_db(st->sentinel);
+		return err;
+	}
+	if (strncmp(url, "unix:", 5) == 0) {
+		p = url + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		if (*p != '/')
+			return -EINVAL;
+		st->unix_path = strdup(p);
+		return st->unix_path ? 0 : -ENOMEM;
+	}
+	if (strncmp(url, "redis://", 8) != 0)
+		return -EINVAL;
+	p = url + 8;
+	at = strrchr(p, '@');
+	if (at) {
+		const char *pw = memchr(p, ':', at - p);
+
+		if (pw && pw + 1 < at && st->password == NULL) {
+			st->password = strndup(pw + 1, at - pw - 1);
+			if (st->password == NULL)
+				return -ENOMEM;
+		}
+		p = at + 1;
+	}
+	slash = strchr(p, '/');
+	colon = memchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
+	st->port = 6379;
+	if (colon) {
+		long port = strtol(colon + 1, &end, 10);
+
+		if (end == colon + 1 || port <= 0 || port > 65535 ||
+		    (*end && *end != '/'))
+			return -EINVAL;
+		st->port = port;
+	}
+	st->host = strndup(p, colon ? (size_t)(colon - p)
+				    : slash ? (size_t)(slash - p)
+					    : strlen(p));
+	if (st->host == NULL)
+		return -ENOMEM;
+	if (*st->host == '\0')
+		return -EINVAL;
+	if (slash && slash[1]) {
+		long db = strtol(slash + 1, &end, 10);
+
+		if (*end || db < 0 || db > 1000)
+			return -EINVAL;
+		st->db = db;
+	}
+	return 0;
+}
+
+int store_new(struct event_base *base, const struct store_config *cfg,
+	      struct store **out)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int err = -ENOMEM;
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->base = base;
+	TAILQ_INIT(&st->queue);
+	st->timeout_ms = cfg->backend_timeout_ms > 0 ? cfg->backend_timeout_ms
+						     : 5000;
+	st->backoff_ms = 100;
+	if (cfg->password) {
+		st->password = strdup(cfg->password);
+		if (st->password == NULL)
+			goto fail;
+	}
+	if (cfg->prefix == NULL || *cfg->prefix == '\0' ||
+	    strpbrk(cfg->prefix, "{}") != NULL) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if (asprintf(&st->keyprefix, "{%s}:", cfg->prefix) < 0) {
+		st->keyprefix = NULL;
+		goto fail;
+	}
+	err = parse_url(st, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	if (err < 0)
+		goto fail;
+	st->answering = true; /* until a call goes unanswered */
+	st->since_ms = real_ms();
+	st->reconnect = evtimer_new(base, on_reconnect, st);
+	st->handshake = evtimer_new(base, on_handshake, st);
+	st->probe = evtimer_new(base, on_probe, st);
+	if (st->reconnect == NULL || st->handshake == NULL ||
+	    st->probe == NULL) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (st->sentinel) {
+		struct timeval tv = {STORE_WATCH_MS / 1000,
+				     (STORE_WATCH_MS % 1000) * 1000};
+
+		err = sentinel_attach(st->sentinel, base,
+				      STORE_SENTINEL_ASK_MS, on_master, st);
+		if (err < 0)
+			goto fail;
+		st->watch = event_new(base, -1, EV_PERSIST, on_watch, st);
+		if (st->watch == NULL || event_add(st->watch, &tv) < 0) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	store_connect(st);
+	*out = st;
+	return 0;
+fail:
+	store_free(st);
+	return err;
+}
+
+void store_free(struct store *st)
+{
+	struct call *c;
+
+	if (st == NULL)
+		return;
+	st->freeing = true;
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_fail(c, -EIO);
+		call_free(c);
+	}
+	if (st->ac) {
+		redisAsyncContext *ac = st->ac;
+
+		st->ac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac); /* fails what is in flight with NULL */
+	}
+	sentinel_free(st->sentinel); /* a round under way ends unanswered */
+	if (st->watch)
+		event_free(st->watch);
+	if (st->handshake)
+		event_free(st->handshake);
+	if (st->probe)
+		event_free(st->probe);
+	if (st->reconnect)
+		event_free(st->reconnect);
+	for (int s = 0; s < SCRIPT_COUNT; s++)
+		free(st->sha[s]);
+	free(st->host);
+	free(st->unix_path);
+	free(st->password);
+	free(st->keyprefix);
+	free(st);
+}
+
+bool store_connected(const struct store *st)
+{
+	return st->connected && st->answering;
+}
+
+int64_t store_since_ms(const struct store *st)
+{
+	return st->since_ms;
+}
+
+void store_get_stats(const struct store *st, struct store_stats *out)
+{
+	*out = st->stats;
+}
+
+/*
+ * Sentinel mode, at mount: ask the sentinels where the master is, into
+ * tmp->host and tmp->port.
+ */
+static int probe_sentinels(struct store *tmp, const char *url, char *why,
+			   size_t whylen)
+{
+	char said[256];
+	int err;
+
+	err = sentinel_resolve(tmp->sentinel, STORE_SENTINEL_PROBE_MS,
+			       &tmp->host, &tmp->port, said, sizeof(said));
+	if (err < 0)
+		snprintf(why, whylen,
+			 "no sentinel of %s named master '%s' (%s)", url,
+			 sentinel_master_name(tmp->sentinel), said);
+	return err;
+}
+
+/* Sentinel mode, at mount: the address the sentinels gave is a master. */
+static int probe_role(redisContext *rc, const struct store *tmp, char *why,
+		      size_t whylen)
+{
+	redisReply *r = redisCommand(rc, "ROLE");
+	int err = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "master") != 0) {
+		snprintf(why, whylen,
+			 "redis at %s:%d, named master '%s' by the sentinels, "
+			 "is not a master (%s)",
+			 tmp->host, tmp->port,
+			 sentinel_master_name(tmp->sentinel),
+			 r == NULL ? rc->errstr
+			 : r->type == REDIS_REPLY_ERROR ? r->str
+			 : r->type == REDIS_REPLY_ARRAY && r->elements &&
+					 r->element[0]->type ==
+						 REDIS_REPLY_STRING
+				 ? r->element[0]->str
+				 : "unexpected ROLE reply");
+		err = -EHOSTUNREACH;
+	}
+	if (r)
+		freeReplyObject(r);
+	return err;
+}
+
+int store_probe(const struct store_config *cfg, char *why, size_t whylen)
+{
+	struct store tmp = {0};
+	struct timeval tv = {2, 0};
+	redisContext *rc = NULL;
+	redisReply *r = NULL;
+	const char *url = cfg->url ? cfg->url : "redis://127.0.0.1:6379";
+	char where[512];
+	int err;
+
+	err = parse_url(&tmp, url);
+	if (err < 0) {
+		snprintf(why, whylen, "bad redis URL '%s'", url);
+		goto out;
+	}
+	snprintf(where, sizeof(where), "%s", url);
+	if (tmp.sentinel) {
+		err = probe_sentinels(&tmp, url, why, whylen);
+		if (err < 0)
+			goto out;
+		snprintf(where, sizeof(where), "%s:%d (master '%s' of %s)",
+			 tmp.host, tmp.port,
+			 sentinel_master_name(tmp.sentinel), url);
+	}
+	if (cfg->password && tmp.password == NULL)
+		tmp.password = strdup(cfg->password);
+	rc = tmp.unix_path ? redisConnectUnixWithTimeout(tmp.unix_path, tv)
+			   : redisConnectWithTimeout(tmp.host, tmp.port, tv);
+	if (rc == NULL || rc->err) {
+		snprintf(why, whylen, "cannot reach redis at %s: %s", where,
+			 rc ? rc->errstr : "out of memory");
+		err = -EHOSTUNREACH;
+		goto out;
+	}
+	redisSetTimeout(rc, tv);
+	if (tmp.password) {
+		r = redisCommand(rc, "AUTH %s", tmp.password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(why, whylen, "redis refused the password");
+			err = -EACCES;
+			goto out;
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (tmp.sentinel && (err = probe_role(rc, &tmp, why, whylen)) < 0)
+		goto out;
+	r = redisCommand(rc, "PEXPIRETIME lockfs-probe");
+	if (r == NULL) {
+		snprintf(why, whylen, "redis at %s does not answer: %s",
+			 where, rc->errstr);
+		err = -ETIMEDOUT;
+		goto out;
+	}
+	if (r->type == REDIS_REPLY_ERROR &&
+	    (strncmp(r->str, "NOAUTH", 6) == 0 ||
+	     strncmp(r->str, "WRONGPASS", 9) == 0)) {
+		snprintf(why, whylen,
+			 "redis at %s refuses us: give its password "
+			 "(redis_password in the config file, or "
+			 "LOCKFS_REDIS_PASSWORD): %s",
+			 where, r->str);
+		err = -EACCES;
+		goto out;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, whylen,
+			 "redis at %s is too old (lockfs needs 7.0+): %s",
+			 where, r->str);
+		err = -ENOTSUP;
+		goto out;
+	}
+	err = 0;
+out:
+	if (r)
+		freeReplyObject(r);
+	if (rc)
+		redisFree(rc);
+	sentinel_free(tmp.sentinel);
+	free(tmp.host);
+	free(tmp.unix_path);
+	free(tmp.password);
+	return err;
+}

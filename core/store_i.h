@@ -1,0 +1,143 @@
+/*
+ * store_i.h - the store's insides, shared by its four files (store.h is
+ * what the rest of lockfs sees):
+ *
+ *   store_conn.c  the connection: URL, connect, AUTH/SELECT, ROLE, Sentinel,
+ *                 reconnects, script loading, the mount-time probe;
+ *   store_call.c  the call queue: deadlines, NOSCRIPT, late replies and
+ *                 their undoing, and the circuit breaker;
+ *   store_wire.c  the wire format: argument vectors out, replies in;
+ *   store.c       one thin function per server-side script.
+ *
+ * Loop thread only, like everything in the store.
+ */
+#ifndef LOCKFS_STORE_I_H
+#define LOCKFS_STORE_I_H
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "store.h"
+
+/* A connection not ready in this long is dropped and tried again. */
+#define STORE_HANDSHAKE_MS 1000
+/* Each sentinel gets this long to answer, asynchronously. */
+#define STORE_SENTINEL_ASK_MS 500
+/* At mount: the sentinels, one after the other, synchronously. */
+#define STORE_SENTINEL_PROBE_MS 1000
+/* How often the sentinels are asked whether the master moved. */
+#define STORE_WATCH_MS 1000
+/* While Redis is not answering: how often it is asked (PING). */
+#define STORE_PROBE_MS 250
+
+extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
+	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
+
+enum script {
+	SCRIPT_ACQUIRE,
+	SCRIPT_ACQUIRE_SET,
+	SCRIPT_RENEW,
+	SCRIPT_RELEASE,
+	SCRIPT_WITHDRAW,
+	SCRIPT_STAT,
+	SCRIPT_LIST,
+	SCRIPT_MKDIR,
+	SCRIPT_RMDIR,
+	SCRIPT_SETATTR,
+	SCRIPT_COUNT
+};
+
+
+/* A growable argument vector (keys, then arguments) of binary strings. */
+struct args {
+	int n, cap;
+	char **v;
+	size_t *len;
+};
+
+struct call {
+	struct store *st;
+	enum script script;
+	int nkeys;
+	struct args a;
+	store_cb *cb;
+	void *arg;
+	struct event *deadline;
+	bool answered;
+	bool in_flight;
+	bool queued;
+	int64_t sent_ns; /* monotonic, for the round-trip histogram */
+	/* for compensation of a late grant */
+	char *comp_path;
+	char *comp_holder;
+	TAILQ_ENTRY(call) link;
+};
+
+TAILQ_HEAD(call_queue, call);
+
+struct store {
+	struct event_base *base;
+	redisAsyncContext *ac;
+	bool connected;
+	bool freeing;
+	char *host;
+	int port;
+	char *unix_path;
+	int db;
+	char *password;
+	char *keyprefix; /* "{prefix}:" */
+	int64_t timeout_ms;
+	char *sha[SCRIPT_COUNT];
+	struct event *reconnect;
+	struct event *handshake; /* armed while a connection is not ready */
+	int64_t backoff_ms;
+	struct call_queue queue;
+	/* sentinel:// only: where the master is (host, port follow it) */
+	struct sentinel *sentinel;
+	struct event *watch;
+	struct store_stats stats;
+	unsigned readies; /* connections that became ready */
+	/* the circuit breaker (above) */
+	bool answering;
+	bool probing;        /* a PING is in flight */
+	struct event *probe; /* sends the PING while not answering */
+	bool was_up;         /* store_up() as last noted */
+	int64_t since_ms;    /* wall-clock ms of its last change */
+};
+
+extern const char *const script_body[SCRIPT_COUNT];
+extern const char *const script_name[SCRIPT_COUNT];
+
+/* store_wire.c */
+int args_add(struct args *a, const char *s, size_t len);
+int args_str(struct args *a, const char *s);
+int args_fmt(struct args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int args_key(struct args *a, const struct store *st, const char *type,
+	     const char *name, size_t len);
+void args_clear(struct args *a);
+void result_clear(struct store_result *r);
+int parse_reply(const redisReply *r, struct store_result *res);
+
+/* store_call.c */
+struct call *call_new(struct store *st, enum script s, store_cb *cb,
+		      void *arg);
+int call_start(struct call *c, int err);
+void call_send(struct call *c);
+void call_release_if_idle(struct call *c);
+void call_fail(struct call *c, int err);
+void call_free(struct call *c);
+void set_answering(struct store *st, bool answering);
+void note_state(struct store *st);
+void on_probe(evutil_socket_t fd, short what, void *arg);
+int64_t real_ms(void);
+
+/* store_conn.c */
+void store_drop(struct store *st);
+void reconnect_later(struct store *st);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * store_wire.c - the store's wire format (see store_i.h): argument vectors
+ * of binary-safe strings going out (every key built from the prefix, under
+ * one hash tag), and the scripts' flat replies coming back, turned into a
+ * struct store_result: {status, now_ms, extra, kind, payload...}, with the
+ * payload laid out as lib.lua's lock_reply, ns_reply and listings write it.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store_i.h"
+
+/* ---- argument vectors ---------------------------------------------- */
+
+int args_add(struct args *a, const char *s, size_t len)
+{
+	if (a->n == a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		char **v = realloc(a->v, cap * sizeof(*v));
+		size_t *l;
+
+		if (v == NULL)
+			return -ENOMEM;
+		a->v = v;
+		l = realloc(a->len, cap * sizeof(*l));
+		if (l == NULL)
+			return -ENOMEM;
+		a->len = l;
+		a->cap = cap;
+	}
+	a->v[a->n] = malloc(len + 1);
+	if (a->v[a->n] == NULL)
+		return -ENOMEM;
+	memcpy(a->v[a->n], s, len);
+	a->v[a->n][len] = '\0';
+	a->len[a->n] = len;
+	a->n++;
+	return 0;
+}
+
+int args_str(struct args *a, const char *s)
+{
+	return args_add(a, s, strlen(s));
+}
+
+int args_fmt(struct args *a, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -EINVAL;
+	return args_add(a, buf, n);
+}
+
+/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
+int args_key(struct args *a, const struct store *st, const char *type,
+		    const char *name, size_t len)
+{
+	size_t plen = strlen(st->keyprefix), tlen = strlen(type);
+	char *k = malloc(plen + tlen + 1 + len + 1);
+	int err;
+
+	if (k == NULL)
+		return -ENOMEM;
+	memcpy(k, st->keyprefix, plen);
+	memcpy(k + plen, type, tlen);
+	k[plen + tlen] = ':';
+	memcpy(k + plen + tlen + 1, name, len);
+	err = args_add(a, k, plen + tlen + 1 + len);
+	free(k);
+	return err;
+}
+
+void args_clear(struct args *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- results ------------------------------------------------------- */
+
+void result_clear(struct store_result *r)
+{
+	free(r->tokens);
+	lock_state_clear(&r->lock);
+	for (size_t i = 0; i < r->nentries; i++)
+		free(r->entries[i].name);
+	free(r->entries);
+	memset(r, 0, sizeof(*r));
+}
+
+static int errno_of(const char *status)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} map[] = {
+		{"OK", 0},          {"EEXIST", EEXIST}, {"EAGAIN", EAGAIN},
+		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
+		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
+		{"EINVAL", EINVAL}, {"EACCES", EACCES},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(status, map[i].name) == 0)
+			return -map[i].err;
+	return -EIO;
+}
+
+static int64_t elem_int(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_INTEGER)
+		return r->integer;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return strtoll(r->str, NULL, 10);
+	return 0;
+}
+
+static char *elem_dup(const redisReply *r, size_t *len)
+{
+	char *s;
+	size_t n = 0;
+
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		n = r->len;
+	s = malloc(n + 1);
+	if (s == NULL)
+		return NULL;
+	if (n)
+		memcpy(s, r->str, n);
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+#define HOLDER_FIELDS 15
+
+static int parse_holder(redisReply **e, struct lock_holder *h)
+{
+	h->id = elem_dup(e[0], NULL);
+	h->node = elem_dup(e[1], NULL);
+	h->uid = elem_int(e[2]);
+	h->gid = elem_int(e[3]);
+	h->pid = elem_int(e[4]);
+	h->session = elem_int(e[5]);
+	h->kind = e[6]->len && strcmp(e[6]->str, "handle") == 0 ? HOLDER_HANDLE
+								 : HOLDER_LEASE;
+	h->mode = e[7]->len && e[7]->str[0] == 's' ? LOCK_MODE_SHARED
+						  : LOCK_MODE_EXCLUSIVE;
+	h->token = elem_int(e[8]);
+	h->acquired_ms = elem_int(e[9]);
+	h->renewed_ms = elem_int(e[10]);
+	h->expires_ms = elem_int(e[11]);
+	h->ttl_ms = elem_int(e[12]);
+	h->keepalive = e[13]->len && strcmp(e[13]->str, "off") == 0
+			       ? KEEPALIVE_OFF
+			       : KEEPALIVE_SESSION;
+	h->note = elem_dup(e[14], &h->note_len);
+	if (h->id == NULL || h->node == NULL || h->note == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
+{
+	struct lock_state *ls = &res->lock;
+	size_t n;
+
+	if (r->elements < i + 4)
+		return -EIO;
+	ls->mode = r->element[i]->len && r->element[i]->str[0] == 's'
+			   ? LOCK_MODE_SHARED
+			   : LOCK_MODE_EXCLUSIVE;
+	ls->token = elem_int(r->element[i + 1]);
+	ls->waiters = elem_int(r->element[i + 2]);
+	n = elem_int(r->element[i + 3]);
+	i += 4;
+	if (r->elements != i + n * HOLDER_FIELDS)
+		return -EIO;
+	ls->holders = calloc(n ? n : 1, sizeof(*ls->holders));
+	if (ls->holders == NULL)
+		return -ENOMEM;
+	ls->nholders = n;
+	for (size_t k = 0; k < n; k++) {
+		int err = parse_holder(&r->element[i + k * HOLDER_FIELDS],
+				       &ls->holders[k]);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int parse_listing(const redisReply *r, struct store_result *res)
+{
+	size_t n;
+
+	if (r->elements < 5)
+		return -EIO;
+	n = elem_int(r->element[4]);
+	if (r->elements != 5 + 2 * n)
+		return -EIO;
+	res->entries = calloc(n ? n : 1, sizeof(*res->entries));
+	if (res->entries == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		const redisReply *t = r->element[5 + 2 * k + 1];
+
+		res->entries[k].name = elem_dup(r->element[5 + 2 * k], NULL);
+		if (res->entries[k].name == NULL)
+			return -ENOMEM;
+		res->entries[k].is_namespace = t->len && t->str[0] == 'd';
+		res->nentries++;
+	}
+	return 0;
+}
+
+/* Turn a script reply into `res`; returns 0 or -EIO for a malformed one. */
+int parse_reply(const redisReply *r, struct store_result *res)
+{
+	char kind;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4)
+		return -EIO;
+	for (int i = 0; i < 4; i++)
+		if (i != 1 && r->element[i]->type != REDIS_REPLY_STRING)
+			return -EIO;
+	res->err = errno_of(r->element[0]->str);
+	res->now_ms = elem_int(r->element[1]);
+	res->extra = r->element[2]->str;
+	kind = r->element[3]->len ? r->element[3]->str[0] : '-';
+	switch (kind) {
+	case 'N':
+		if (r->elements != 9)
+			return -EIO;
+		res->kind = STORE_NAMESPACE;
+		res->ns.mode = elem_int(r->element[4]);
+		res->ns.uid = elem_int(r->element[5]);
+		res->ns.gid = elem_int(r->element[6]);
+		res->ns.ctime_ms = elem_int(r->element[7]);
+		res->ns.mtime_ms = elem_int(r->element[8]);
+		return 0;
+	case 'L':
+		res->kind = STORE_LOCK;
+		return parse_lock(r, 4, res);
+	case 'D':
+		res->kind = STORE_LISTING;
+		return parse_listing(r, res);
+	case 'T':
+		res->kind = STORE_TOKENS;
+		if (r->elements < 5 ||
+		    r->elements != 5 + (size_t)elem_int(r->element[4]))
+			return -EIO;
+		res->ntokens = r->elements - 5;
+		res->tokens = calloc(res->ntokens + 1, sizeof(*res->tokens));
+		if (res->tokens == NULL)
+			return -ENOMEM;
+		for (size_t k = 0; k < res->ntokens; k++)
+			res->tokens[k] = elem_int(r->element[5 + k]);
+		return 0;
+	default:
+		res->kind = STORE_NONE;
+		return 0;
+	}
+}
