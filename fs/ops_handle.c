@@ -1,0 +1,268 @@
+/*
+ * ops_handle.c - handle locks: flock(2), fcntl(2) and lockf(3) on a lock
+ * file take the distributed lock, owned by the open file description
+ * (flock, OFD) or the process (fcntl), and F_GETLK.  See ops_i.h.
+ */
+#include "ops_i.h"
+
+/* ---- handle locks: flock(2) and fcntl(2), the README ------------ */
+
+/*
+ * A handle lock belongs to the open file description (flock) or to the
+ * process's lock owner (fcntl): the kernel names either by `lock_owner`.
+ */
+void handle_lock_id(struct lockfs *fs, uint64_t lock_owner,
+			   bool posix, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%c%016llx", fs->opt->node, posix ? 'P' : 'F',
+		 (unsigned long long)lock_owner);
+}
+
+static void unlock_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+
+	if (res->err == 0) {
+		op->fs->releases++;
+		for (size_t i = 0; i < res->lock.nholders; i++)
+			lockfs_publish(op->fs, "released", op->path,
+				       &res->lock.holders[i], res->now_ms);
+	}
+	if (op->req)
+		fuse_reply_err(op->req, res->err == -EIO ? EIO : 0);
+	op_free(op);
+}
+
+/* Drop handle lock `id` on `path`; answers `req` (may be NULL) with 0. */
+void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
+			  const char *id)
+{
+	struct op *op = calloc(1, sizeof(*op));
+	int err;
+
+	leases_forget(fs->leases, path, id);
+	if (op == NULL || (op->path = strdup(path)) == NULL) {
+		free(op);
+		if (req)
+			fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->fs = fs;
+	op->req = req;
+	err = store_release(fs->st, path, id, 0, false, unlock_done, op);
+	if (err < 0) {
+		if (req)
+			fuse_reply_err(req, -err);
+		op_free(op);
+	}
+}
+
+static void lock_done(void *arg, int err, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	const struct lock_holder *mine;
+
+	if (err < 0) {
+		op_fail(op, err == -EAGAIN ? -EWOULDBLOCK : err);
+		return;
+	}
+	mine = find_holder(&res->lock, op->owner.id);
+	if (!find_holder(&res->lock, op->lease_id)) /* converted, if any */
+		leases_forget(fs->leases, op->path, op->lease_id);
+	if (mine) {
+		leases_granted(fs->leases, op->path, mine, res->now_ms);
+		if (strcmp(res->extra, "new") == 0) {
+			fs->grants++;
+			metrics_wait(&fs->metrics, mono_s() - op->started_s);
+			lockfs_publish(fs, "acquired", op->path, mine,
+				       res->now_ms);
+		}
+	}
+	if (fuse_reply_err(op->req, 0) != 0 && mine) /* the caller is gone */
+		handle_unlock(fs, NULL, op->path, op->owner.id);
+	op_free(op);
+}
+
+static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
+{
+	struct lockfs *fs = op->fs;
+	struct store_holder h;
+	gid_t groups[GROUPS_MAX];
+	int err;
+
+	holder_for(fs, &op->owner, HOLDER_HANDLE, mode, &h);
+	holder_groups(op->req, groups, &h);
+	h.absorb_id = op->lease_id;
+	err = waitq_acquire(fs->wq, op->path, &h, false, block,
+			    fs->opt->acquire_timeout_ms, lock_done, op,
+			    &op->waiter);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	if (block)
+		interruptible(op);
+}
+
+/* A conversion (shared <-> exclusive) lets go first, as flock(2) does. */
+static void converted_release_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+
+	(void)res;
+	start_handle_lock(op, op->to_set ? LOCK_MODE_SHARED
+					 : LOCK_MODE_EXCLUSIVE,
+			  op->off != 0);
+}
+
+/* Lock, unlock or convert handle lock `id` on inode `ino`. */
+static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
+			bool posix, int type, bool block)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	const struct lock_holder *held;
+	enum lock_mode mode = type == F_RDLCK ? LOCK_MODE_SHARED
+					       : LOCK_MODE_EXCLUSIVE;
+	char id[OWNER_ID_MAX];
+	struct op *op;
+	int err;
+
+	if (in == NULL || in->kind != INODE_LOCK) {
+		fuse_reply_err(req, in ? EINVAL : ESTALE);
+		return;
+	}
+	handle_lock_id(fs, lock_owner, posix, id, sizeof(id));
+	if (type == F_UNLCK) {
+		handle_unlock(fs, req, in->path, id);
+		return;
+	}
+	held = leases_get(fs->leases, in->path, id);
+	if (held && held->mode == mode) {
+		fuse_reply_err(req, 0); /* already held so */
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	snprintf(op->lease_id, sizeof(op->lease_id), "%s", op->owner.id);
+	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
+	if (held) {
+		op->to_set = mode == LOCK_MODE_SHARED;
+		op->off = block;
+		leases_forget(fs->leases, in->path, id);
+		err = store_release(fs->st, in->path, id, 0, false,
+				    converted_release_done, op);
+		if (err < 0)
+			op_fail(op, err);
+		return;
+	}
+	start_handle_lock(op, mode, block);
+}
+
+/* Remember that a lock was asked for through `fi`'s open file. */
+static void note_lock(struct fuse_file_info *fi, bool posix)
+{
+	struct handle *h = handle_of(fi);
+
+	if (h == NULL ||
+	    (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER))
+		return;
+	for (size_t i = 0; i < h->nlocks; i++)
+		if (h->locks[i].lock_owner == fi->lock_owner &&
+		    h->locks[i].posix == posix)
+			return;
+	if (h->nlocks < HANDLE_LOCKS_MAX) {
+		h->locks[h->nlocks].lock_owner = fi->lock_owner;
+		h->locks[h->nlocks].posix = posix;
+		h->nlocks++;
+	}
+}
+
+void lockfs_flock(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi, int op)
+{
+	int type = (op & LOCK_UN) ? F_UNLCK
+		   : (op & LOCK_SH) ? F_RDLCK
+				    : F_WRLCK;
+
+	if (type != F_UNLCK)
+		note_lock(fi, false);
+	handle_lock(req, ino, fi->lock_owner, false, type, !(op & LOCK_NB));
+}
+
+void lockfs_setlk(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi, struct flock *lock,
+			 int sleep)
+{
+	if (lock->l_type != F_UNLCK)
+		note_lock(fi, true);
+	handle_lock(req, ino, fi->lock_owner, true, lock->l_type, sleep != 0);
+}
+
+static void getlk_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct flock lk = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	for (size_t i = 0; res->kind == STORE_LOCK && i < res->lock.nholders;
+	     i++) {
+		const struct lock_holder *h = &res->lock.holders[i];
+
+		if (strcmp(h->id, op->owner.id) == 0 ||
+		    (op->to_set == F_RDLCK && h->mode == LOCK_MODE_SHARED))
+			continue;
+		lk.l_type = h->mode == LOCK_MODE_SHARED ? F_RDLCK : F_WRLCK;
+		lk.l_pid = h->pid;
+		break;
+	}
+	fuse_reply_lock(op->req, &lk);
+	op_free(op);
+}
+
+void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi, struct flock *lock)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL || in->kind != INODE_LOCK) {
+		fuse_reply_err(req, in ? EINVAL : ESTALE);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	handle_lock_id(fs, fi->lock_owner, true, op->owner.id,
+		       sizeof(op->owner.id));
+	op->to_set = lock->l_type;
+	op_started(op, store_stat(fs->st, op->path, getlk_done, op));
+}
+
+/* On close: drop what this file (flock) or this owner (fcntl) held. */
+void drop_handle_locks(struct lockfs *fs, const struct handle *h,
+			      const struct fuse_file_info *fi, bool flock)
+{
+	char id[OWNER_ID_MAX];
+
+	if (h == NULL || h->in == NULL || h->in->kind != INODE_LOCK)
+		return;
+	handle_lock_id(fs, fi->lock_owner, !flock, id, sizeof(id));
+	if (leases_get(fs->leases, h->in->path, id))
+		handle_unlock(fs, NULL, h->in->path, id);
+}

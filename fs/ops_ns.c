@@ -1,0 +1,211 @@
+/*
+ * ops_ns.c - namespaces: mkdir, rmdir, opendir and readdir (a snapshot per
+ * open), releasedir.  See ops_i.h.
+ */
+#include "ops_i.h"
+
+/* ---- namespaces ----------------------------------------------------- */
+
+static void mkdir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct inode *in;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	in = inodes_intern(op->fs->inodes, op->path, INODE_NAMESPACE);
+	if (in == NULL) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
+	ns_attr_to_stat(&res->ns, in->ino, &st);
+	reply_entry(op->fs, op->req, in, &st);
+	op_free(op);
+}
+
+void lockfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct op *op;
+
+	if (name_is_dir_lock(name)) {
+		fuse_reply_err(req, EINVAL); /* reserved for the lock */
+		return;
+	}
+	op = child_op(req, parent, name, EEXIST);
+	if (op)
+		op_started(op, store_mkdir(op->fs->st, op->path, mode & 07777,
+					   ctx->uid, ctx->gid, mkdir_done, op));
+}
+
+static void rmdir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+
+	fuse_reply_err(op->req, -res->err);
+	op_free(op);
+}
+
+void lockfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op = child_op(req, parent, name, EBUSY);
+
+	if (op)
+		op_started(op, store_rmdir(op->fs->st, op->path, rmdir_done,
+					   op));
+}
+
+static void opendir_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct handle *h;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL || (res->nentries && (h->entries = calloc(
+				 res->nentries, sizeof(*h->entries))) == NULL))
+		goto nomem;
+	h->type = HANDLE_DIR;
+	h->in = op->in;
+	for (size_t i = 0; i < res->nentries; i++) {
+		h->entries[i].name = strdup(res->entries[i].name);
+		if (h->entries[i].name == NULL)
+			goto nomem;
+		h->entries[i].is_namespace = res->entries[i].is_namespace;
+		h->nentries++;
+	}
+	op->fi.fh = (uintptr_t)h;
+	inodes_open(op->in);
+	if (fuse_reply_open(op->req, &op->fi) != 0) {
+		inodes_close(op->fs->inodes, op->in);
+		handle_free(h);
+	}
+	op_free(op);
+	return;
+nomem:
+	handle_free(h);
+	op_fail(op, -ENOMEM);
+}
+
+void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == INODE_CONTROL_DIR) {
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (in->kind != INODE_NAMESPACE) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->fi = *fi;
+	op_started(op, store_list(fs->st, in->path, opendir_done, op));
+}
+
+static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
+{
+	char *path = NULL;
+	struct inode *in;
+	uint64_t h = 1469598103934665603ULL;
+
+	if (name_join(dir, name, &path) == 0) {
+		in = inodes_find(fs->inodes, path);
+		if (in) {
+			free(path);
+			return in->ino;
+		}
+		for (const char *s = path; *s; s++)
+			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		free(path);
+	}
+	return h | (1ULL << 62);
+}
+
+void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	char *buf, *p;
+	size_t used = 0;
+	size_t extra = ino == INO_ROOT ? 3 : 2; /* ".", "..", ".lockfs" */
+	size_t total;
+
+	if (h == NULL) {
+		control_readdir(fs, req, size, off);
+		return;
+	}
+	total = extra + h->nentries;
+	buf = malloc(size);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	for (size_t i = off; i < total; i++) {
+		struct stat st = {0};
+		const char *name;
+		size_t need;
+
+		if (i == 0) {
+			name = ".";
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+		} else if (i == 1) {
+			name = "..";
+			st.st_ino = INO_ROOT;
+			st.st_mode = S_IFDIR;
+		} else if (i == 2 && extra == 3) {
+			name = NAME_CONTROL_DIR;
+			st.st_ino = INO_CONTROL_DIR;
+			st.st_mode = S_IFDIR;
+		} else {
+			const struct store_entry *e = &h->entries[i - extra];
+
+			name = e->name;
+			st.st_mode = e->is_namespace ? S_IFDIR : S_IFREG;
+			st.st_ino = entry_ino(fs, h->in->path, name);
+		}
+		need = fuse_add_direntry(req, p, size - used, name, &st, i + 1);
+		if (need > size - used)
+			break;
+		p += need;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			      struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h)
+		inodes_close(fs->inodes, h->in);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}

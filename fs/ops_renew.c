@@ -1,0 +1,412 @@
+/*
+ * ops_renew.c - what changes a held lock: writes (renewal, write commands,
+ * notes), lock sets written to /.lockfs/acquire, truncation and utimens,
+ * and unlink (release, break, ESTALE).  See ops_i.h.
+ */
+#include "ops_i.h"
+
+/* ---- renewal: write, truncate, utimens ------------------------------ */
+
+/*
+ * The hold a write or truncate through `h` renews: the lease it took or
+ * renewed at open, else a handle lock taken through it (a lease converted
+ * by flock/lockf lives on as one), else a handle lock of its opener's
+ * owner on the file (`flock FILE -c 'echo $$ > FILE'`).  Returns 1 with
+ * `id` and `*token` set, 0 for none, -ESTALE when the hold it had is lost.
+ */
+int own_hold(struct lockfs *fs, const struct handle *h, char *id,
+		    size_t size, int64_t *token)
+{
+	const char *path = h->in->path;
+	const struct lock_holder *l = NULL;
+	bool lost = false;
+
+	if (h->writer && (l = leases_get(fs->leases, path, h->owner.id)) &&
+	    l->token != h->token)
+		l = NULL;
+	for (size_t i = 0; l == NULL && i < h->nlocks; i++) {
+		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
+			       id, size);
+		l = leases_get(fs->leases, path, id);
+		lost = lost || (l == NULL && leases_is_lost(fs->leases, path,
+							     id));
+	}
+	if (l == NULL && h->owner.id[0])
+		l = leases_handle_of(fs->leases, path, h->owner.uid,
+				     h->owner.session);
+	if (l == NULL)
+		return lost ? -ESTALE : 0;
+	snprintf(id, size, "%s", l->id);
+	*token = l->token;
+	return 1;
+}
+
+/* Why a renewal failed, as the README wants it told. */
+static int renew_error(struct op *op, const struct store_result *res,
+		       bool by_handle)
+{
+	struct lockfs *fs = op->fs;
+
+	if (res->err != -ESTALE)
+		return res->err;
+	/*
+	 * A lost lease is remembered (lease.h), not forgotten here: the VFS
+	 * retries a path operation that got ESTALE once, and the retry must
+	 * hear ESTALE again.
+	 */
+	if (by_handle || leases_is_stale(fs->leases, op->path, op->owner.id,
+					 0)) {
+		leases_lost(fs->leases, op->path, op->owner.id);
+		return -ESTALE;
+	}
+	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
+}
+
+static void write_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	const struct lock_holder *mine;
+
+	if (res->err < 0) {
+		op_fail(op, renew_error(op, res, true));
+		return;
+	}
+	mine = find_holder(&res->lock, op->owner.id);
+	if (mine)
+		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+	fuse_reply_write(op->req, op->size);
+	op_free(op);
+}
+
+/* ---- lock sets: a write to /.lockfs/acquire, the README --------- */
+
+static void set_done(void *arg, int err, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	const struct lockset *set = op->set;
+
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
+		struct lock_holder h = {
+			.id = op->owner.id, .node = (char *)fs->opt->node,
+			.uid = op->owner.uid, .gid = op->owner.gid,
+			.pid = op->owner.pid, .session = op->owner.session,
+			.kind = HOLDER_LEASE, .mode = set->modes[i],
+			.token = res->tokens[i], .ttl_ms = fs->opt->ttl_ms,
+			.keepalive = fs->opt->keepalive,
+		};
+
+		leases_granted(fs->leases, set->paths[i], &h, res->now_ms);
+		lockfs_publish(fs, "acquired", set->paths[i], &h, res->now_ms);
+		fs->grants++;
+	}
+	if (set->n)
+		metrics_wait(&fs->metrics, mono_s() - op->started_s);
+	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
+		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
+			leases_forget(fs->leases, set->paths[i], op->owner.id);
+			store_release(fs->st, set->paths[i], op->owner.id,
+				      res->tokens[i], false, undo_grant_done,
+				      NULL);
+		}
+	}
+	op_free(op);
+}
+
+static void lockset_write(fuse_req_t req, int flags, const char *buf,
+			  size_t size)
+{
+	struct lockfs *fs = fs_of(req);
+	bool block = !(flags & O_NONBLOCK); /* as the descriptor is now */
+	gid_t groups[GROUPS_MAX];
+	struct store_holder h;
+	struct op *op = op_new(req, NULL, NULL);
+	int err;
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->size = size;
+	op->set = calloc(1, sizeof(*op->set));
+	if (op->set == NULL) {
+		op_fail(op, -ENOMEM);
+		return;
+	}
+	err = lockset_parse(buf, size, op->set);
+	if (err == 0)
+		err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	holder_groups(req, groups, &h);
+	err = waitq_acquire_set(fs->wq, op->set->paths, op->set->modes,
+				op->set->n, &h, block,
+				fs->opt->acquire_timeout_ms, set_done, op,
+				&op->waiter);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	if (block)
+		interruptible(op);
+}
+
+void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = handle_of(fi);
+	char id[OWNER_ID_MAX];
+	int64_t token = 0;
+	struct command cmd;
+	struct op *op;
+	int err, held;
+
+	(void)ino;
+	(void)off;
+	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE) {
+		lockset_write(req, fi->flags, buf, size);
+		return;
+	}
+	if (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER) {
+		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
+		return;
+	}
+	held = own_hold(fs, h, id, sizeof(id), &token);
+	if (held == 0 && h->writer) { /* its lease, lost: ESTALE below */
+		snprintf(id, sizeof(id), "%s", h->owner.id);
+		token = h->token;
+	} else if (held == 0) {
+		/* the flock view: a non-holder's write changes nothing */
+		if (fs->opt->open_flock)
+			fuse_reply_write(req, size);
+		else
+			fuse_reply_err(req, EBADF);
+		return;
+	} else if (held < 0) {
+		fuse_reply_err(req, -held);
+		return;
+	}
+	err = command_parse(buf, size, &cmd);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	op = op_new(req, h->in, h->in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->owner = h->owner;
+	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
+	op->size = size;
+	op_started(op, store_renew(fs->st, op->path, id, token,
+				   cmd.has_ttl ? cmd.ttl_ms : 0,
+				   cmd.has_keepalive ? (int)cmd.keepalive : -1,
+				   cmd.has_note ? cmd.note : NULL,
+				   cmd.note_len, write_done, op));
+}
+
+static void setattr_lock_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	const struct lock_holder *mine;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, renew_error(op, res, op->h != NULL));
+		return;
+	}
+	mine = find_holder(&res->lock, op->owner.id);
+	if (mine)
+		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+	lock_attr(op, &res->lock, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, 0);
+	op_free(op);
+}
+
+static void setattr_ns_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	ns_attr_to_stat(&res->ns, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, cache_s(op->in));
+	op_free(op);
+}
+
+void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
+			 struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct handle *h = fi ? handle_of(fi) : NULL;
+	const struct lock_holder *l;
+	char id[OWNER_ID_MAX] = "";
+	int64_t token = 0;
+	struct op *op;
+	int err, held;
+
+	if (h && h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER)
+		h = NULL;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+		      FUSE_SET_ATTR_GID)) {
+		/* the same process's next close of it fails too: a copy into
+		 * the mount that wants the file's mode kept (mv from another
+		 * filesystem) fails before it throws the original away */
+		in->refused_pid = fuse_req_ctx(req)->pid;
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* what it renews: as a write through `h` would, else the caller's */
+	if (h)
+		op->owner = h->owner;
+	held = h ? own_hold(fs, h, id, sizeof(id), &token) : 0;
+	if (held == 0 && h && h->writer) {
+		token = h->token;
+		held = 1;
+	} else if (held == 0) {
+		err = request_owner(req, &op->owner);
+		if (err < 0) {
+			op_fail(op, err);
+			return;
+		}
+		l = leases_handle_of(fs->leases, in->path, op->owner.uid,
+				     op->owner.session);
+		if (l) {
+			snprintf(id, sizeof(id), "%s", l->id);
+			token = l->token;
+			held = 1;
+		}
+	}
+	if (held < 0) {
+		op_fail(op, held);
+		return;
+	}
+	if (held == 0 && (fs->opt->open_flock ||
+			  (h && h->type == HANDLE_PLACEHOLDER))) {
+		/* a non-holder's truncate or touch changes nothing */
+		op_free(op);
+		start_getattr(req, in, true);
+		return;
+	}
+	if (id[0])
+		snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
+	op->h = h;
+	op_started(op, store_renew(fs->st, op->path, op->owner.id, token, 0,
+				   -1, NULL, 0, setattr_lock_done, op));
+}
+
+void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
+{
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct op *op;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	switch (in->kind) {
+	case INODE_LOCK:
+		setattr_lock(req, in, to_set, fi);
+		return;
+	case INODE_NAMESPACE:
+		if (to_set & FUSE_SET_ATTR_SIZE) {
+			fuse_reply_err(req, EISDIR);
+			return;
+		}
+		if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+				FUSE_SET_ATTR_GID))) {
+			start_getattr(req, in, false); /* times: no-op */
+			return;
+		}
+		op = op_new(req, in, in->path);
+		if (op == NULL) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		op_started(op, store_setattr(
+				       fs->st, in->path,
+				       to_set & FUSE_SET_ATTR_MODE
+					       ? (long)(attr->st_mode & 07777)
+					       : -1,
+				       to_set & FUSE_SET_ATTR_UID
+					       ? (long)attr->st_uid
+					       : -1,
+				       to_set & FUSE_SET_ATTR_GID
+					       ? (long)attr->st_gid
+					       : -1,
+				       setattr_ns_done, op));
+		return;
+	default:
+		fuse_reply_err(req, EPERM);
+	}
+}
+
+/* ---- release: unlink ---------------------------------------------- */
+
+static void unlink_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct lockfs *fs = op->fs;
+	struct inode *in;
+	int err = res->err;
+
+	if (err == 0) {
+		fs->releases++;
+		for (size_t i = 0; i < res->lock.nholders; i++) {
+			leases_lost(fs->leases, op->path,
+				    res->lock.holders[i].id);
+			lockfs_publish(fs, res->extra, op->path,
+				       &res->lock.holders[i], res->now_ms);
+		}
+		leases_forget(fs->leases, op->path, op->owner.id);
+	} else if (err == -ESTALE) {
+		/* remembered, not forgotten: see renew_error() */
+		leases_lost(fs->leases, op->path, op->owner.id);
+	} else if (err == -ENOENT && (in = inodes_find(fs->inodes, op->path)) &&
+		   in->placeholders) {
+		/* a file nobody holds, open here: gone, as asked; what is
+		 * still open of it stays open, as an unlinked local file */
+		in->placeholders = 0;
+		err = 0;
+	}
+	fuse_reply_err(op->req, -err);
+	op_free(op);
+}
+
+void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op = child_op(req, parent, name, EPERM);
+	int err;
+
+	if (op == NULL)
+		return;
+	err = request_owner(req, &op->owner);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	/* the grant it took through this node: if that is gone, ESTALE */
+	op_started(op, store_release(op->fs->st, op->path, op->owner.id,
+				     leases_token(op->fs->leases, op->path,
+						  op->owner.id),
+				     op->owner.uid == 0, unlink_done, op));
+}
