@@ -20,6 +20,11 @@
  * in flight is remembered (wake_pending) and acted on when the call
  * returns, so no wake-up is lost and no two calls overlap.
  *
+ * Waiters are parked per routing key, the way Redis's blocked.c parks
+ * clients per key: a hash from the key a waiter sleeps on (and from its own
+ * lock's key) to the waiters there, so a message costs O(waiters of that
+ * key), not O(waiters of the node).
+ *
  * Waiters form a chain: each sleeps on the nearest request ahead of it
  * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
  * release wakes one request, not all of them.  Every wake-up is only a hint;
@@ -36,12 +41,14 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "hash.h"
 #include "log.h"
 #include "name.h"
 #include "notify.h"
 
 #define RECHECK_AFTER_BIND_MS 100
 #define RETRY_AFTER_EIO_MS 1000
+#define WAITQ_BUCKETS 4096 /* per index; a power of two */
 
 struct waiter {
 	struct waitq *wq;
@@ -68,6 +75,8 @@ struct waiter {
 	struct event *recheck;
 	struct event *deadline;
 	LIST_ENTRY(waiter) link;
+	LIST_ENTRY(waiter) by_key;     /* in key_index while key[0] */
+	LIST_ENTRY(waiter) by_own_key; /* in own_index while own_key[0] */
 };
 
 LIST_HEAD(waiter_list, waiter);
@@ -82,6 +91,8 @@ struct waitq {
 	uint64_t next_id;
 	size_t count;
 	struct waiter_list list;
+	struct waiter_list key_index[WAITQ_BUCKETS];
+	struct waiter_list own_index[WAITQ_BUCKETS];
 	waitq_queued_cb *queued_cb;
 	void *queued_arg;
 };
@@ -99,17 +110,22 @@ static int64_t mono_ms(void)
 
 void waitq_lock_key(const char *node, char *buf, size_t size)
 {
-	uint64_t h = 1469598103934665603ULL;
+	snprintf(buf, size, "l.%016llx", (unsigned long long)hash_str(node));
+}
 
-	for (const char *s = node; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	snprintf(buf, size, "l.%016llx", (unsigned long long)h);
+static struct waiter_list *bucket(struct waiter_list *index,
+				  const char *key)
+{
+	return &index[hash_str(key) & (WAITQ_BUCKETS - 1)];
 }
 
 static void waiter_unbind(struct waiter *w)
 {
-	if (w->key[0] && w->wq->nt)
-		notifier_unbind(w->wq->nt, w->key);
+	if (w->key[0]) {
+		LIST_REMOVE(w, by_key);
+		if (w->wq->nt)
+			notifier_unbind(w->wq->nt, w->key);
+	}
 	w->key[0] = '\0';
 }
 
@@ -122,14 +138,17 @@ static bool waiter_bind(struct waiter *w, const char *key)
 	if (w->wq->nt && notifier_bind(w->wq->nt, key) < 0)
 		return false;
 	snprintf(w->key, sizeof(w->key), "%s", key);
+	LIST_INSERT_HEAD(bucket(w->wq->key_index, w->key), w, by_key);
 	return true;
 }
 
 static void waiter_destroy(struct waiter *w)
 {
 	waiter_unbind(w);
-	if (w->own_key[0] && w->wq->nt)
+	if (w->own_key[0]) {
+		LIST_REMOVE(w, by_own_key);
 		notifier_unbind(w->wq->nt, w->own_key);
+	}
 	if (w->recheck)
 		event_free(w->recheck);
 	if (w->deadline)
@@ -412,6 +431,10 @@ int waitq_new(struct event_base *base, struct store *st,
 	snprintf(wq->nonce, sizeof(wq->nonce), "%016llx",
 		 (unsigned long long)rnd);
 	LIST_INIT(&wq->list);
+	for (size_t i = 0; i < WAITQ_BUCKETS; i++) {
+		LIST_INIT(&wq->key_index[i]);
+		LIST_INIT(&wq->own_index[i]);
+	}
 	*out = wq;
 	return 0;
 }
@@ -498,8 +521,11 @@ static int waiter_start(struct waiter *w, int64_t timeout_ms,
 	 */
 	if (w->block && w->wq->nt && name_lock_node(w->path, &node) == 0) {
 		waitq_lock_key(node, key, sizeof(key));
-		if (notifier_bind(w->wq->nt, key) == 0)
+		if (notifier_bind(w->wq->nt, key) == 0) {
 			snprintf(w->own_key, sizeof(w->own_key), "%s", key);
+			LIST_INSERT_HEAD(bucket(w->wq->own_index, key), w,
+					 by_own_key);
+		}
 	}
 	free(node);
 	err = waiter_send(w);
@@ -592,14 +618,14 @@ void waitq_on_message(struct waitq *wq, const char *key)
 {
 	struct waiter *w;
 
-	LIST_FOREACH(w, &wq->list, link) {
-		if (w->answered)
-			continue;
-		if (strcmp(w->key, key) == 0)
+	/* an attempt never ends (or rebinds) a waiter before its reply */
+	LIST_FOREACH(w, bucket(wq->key_index, key), by_key)
+		if (!w->answered && strcmp(w->key, key) == 0)
 			waiter_attempt(w);
-		else if (w->in_flight && strcmp(w->own_key, key) == 0)
+	LIST_FOREACH(w, bucket(wq->own_index, key), by_own_key)
+		if (!w->answered && w->in_flight &&
+		    strcmp(w->key, key) != 0 && strcmp(w->own_key, key) == 0)
 			w->wake_pending = true; /* it may be about to sleep on it */
-	}
 }
 
 void waitq_on_broker(struct waitq *wq, bool up)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define FIRST_DYNAMIC_INO 64
 
 struct inode_table {
@@ -18,11 +20,7 @@ struct inode_table {
 
 static uint64_t hash_path(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	return hash_str(s);
 }
 
 static size_t bucket_ino(const struct inode_table *t, uint64_t ino)

@@ -2,6 +2,7 @@
  * ops_ns.c - namespaces: mkdir, rmdir, opendir and readdir (a snapshot per
  * open), releasedir.  See ops_i.h.
  */
+#include "hash.h"
 #include "ops_i.h"
 
 /* ---- namespaces ----------------------------------------------------- */
@@ -127,7 +128,7 @@ static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
 {
 	char *path = NULL;
 	struct inode *in;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = hash_str("");
 
 	if (name_join(dir, name, &path) == 0) {
 		in = inodes_find(fs->inodes, path);
@@ -135,8 +136,7 @@ static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
 			free(path);
 			return in->ino;
 		}
-		for (const char *s = path; *s; s++)
-			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = hash_str(path);
 		free(path);
 	}
 	return h | (1ULL << 62);
