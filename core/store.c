@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "name.h"
 #include "store_i.h"
 
@@ -175,6 +176,23 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 out:
 	free(node);
 	return call_start(c, err);
+}
+
+static void disowned(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+void store_disown(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, const char *why)
+{
+	log_info("%s: %s; releasing its grant %lld", path, why,
+		 (long long)token);
+	if (store_release(st, path, holder_id, token, false, disowned, NULL) <
+	    0)
+		log_warnx("%s: could not release; it expires with its ttl",
+			  path);
 }
 
 /* The keys of one lock-set member: acquire_set.lua's per-member layout. */

@@ -192,6 +192,15 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg);
 
+/*
+ * The one place that disowns a grant nobody will receive (its caller was
+ * told EIO, was interrupted, or is gone): release grant `token` of
+ * `holder_id` on `path`, fire and forget.  If Redis cannot be asked now,
+ * the grant expires with its ttl.  `why` goes to the log.
+ */
+void store_disown(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, const char *why);
+
 int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
 		gid_t gid, store_cb *cb, void *arg);
 int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg);

@@ -68,24 +68,14 @@ void call_fail(struct call *c, int err)
 	call_answer(c, &res);
 }
 
-static void noop_cb(void *arg, const struct store_result *res)
-{
-	(void)arg;
-	(void)res;
-}
-
 /* A grant arrived for a call whose caller was already told EIO: undo it. */
 static void call_compensate(struct call *c, const struct store_result *res)
 {
 	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
 	    strcmp(res->extra, "new") != 0)
 		return;
-	log_warnx("late grant of %s after a timeout: releasing it",
-		  c->comp_path);
-	if (store_release(c->st, c->comp_path, c->comp_holder,
-			  res->lock.token, false, noop_cb, NULL) < 0)
-		log_warnx("could not release %s; it expires with its ttl",
-			  c->comp_path);
+	store_disown(c->st, c->comp_path, c->comp_holder, res->lock.token,
+		     "granted after its caller was told EIO");
 }
 
 static int64_t mono_ns(void)

@@ -201,12 +201,6 @@ static void arm(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-static void ignore_result(void *arg, const struct store_result *res)
-{
-	(void)arg;
-	(void)res;
-}
-
 static void on_withdrawn(void *arg, const struct store_result *res)
 {
 	struct waiter *w = arg;
@@ -236,20 +230,12 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 {
 	if (res && res->err == 0 && res->kind == STORE_TOKENS) {
 		for (size_t i = 0; i < res->ntokens && i < w->nset; i++)
-			if (store_release(w->wq->st, w->set_paths[i], w->h.id,
-					  res->tokens[i], false, ignore_result,
-					  NULL) < 0)
-				log_warnx("%s: could not release",
-					  w->set_paths[i]);
+			store_disown(w->wq->st, w->set_paths[i], w->h.id,
+				     res->tokens[i],
+				     "granted after its request was withdrawn");
 	} else if (res && res->err == 0 && strcmp(res->extra, "new") == 0) {
-		log_info("%s: granted after its request was withdrawn; "
-			 "releasing",
-			 w->path);
-		if (store_release(w->wq->st, w->path, w->h.id, res->lock.token,
-				  false, ignore_result, NULL) < 0)
-			log_warnx("%s: could not release; it expires with "
-				  "its ttl",
-				  w->path);
+		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
+			     "granted after its request was withdrawn");
 	}
 	if ((w->queued || w->sent) && mono_ms() < w->entry_until) {
 		if (waiter_withdraw(w) == 0)

@@ -114,7 +114,6 @@ void start_getattr(fuse_req_t req, struct inode *in, bool lenient);
 void lockfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void holder_for(struct lockfs *fs, const struct owner *o, enum holder_kind kind,
 		enum lock_mode mode, struct store_holder *h);
-void undo_grant_done(void *arg, const struct store_result *res);
 void acquired(struct op *op, const struct store_result *res, bool is_create);
 void interruptible(struct op *op);
 void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,

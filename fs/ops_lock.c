@@ -318,12 +318,6 @@ void holder_for(struct lockfs *fs, const struct owner *o,
 					     : fs->opt->keepalive;
 }
 
-void undo_grant_done(void *arg, const struct store_result *res)
-{
-	(void)arg;
-	(void)res;
-}
-
 /*
  * The caller of a granted create/open is gone (the reply failed): a lock
  * nobody will know about must not stay held.
@@ -332,12 +326,9 @@ static void undo_grant(struct op *op, const char *extra, int64_t token)
 {
 	if (strcmp(extra, "new") != 0)
 		return;
-	log_info("%s: requester gone, releasing the new grant", op->path);
 	leases_forget(op->fs->leases, op->path, op->owner.id);
-	if (store_release(op->fs->st, op->path, op->owner.id, token, false,
-			  undo_grant_done, NULL) < 0)
-		log_warnx("%s: could not release; it expires with its ttl",
-			  op->path);
+	store_disown(op->fs->st, op->path, op->owner.id, token,
+		     "its requester is gone");
 }
 
 void acquired(struct op *op, const struct store_result *res,

@@ -109,9 +109,8 @@ static void set_done(void *arg, int err, const struct store_result *res)
 	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
 		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
 			leases_forget(fs->leases, set->paths[i], op->owner.id);
-			store_release(fs->st, set->paths[i], op->owner.id,
-				      res->tokens[i], false, undo_grant_done,
-				      NULL);
+			store_disown(fs->st, set->paths[i], op->owner.id,
+				     res->tokens[i], "its requester is gone");
 		}
 	}
 	op_free(op);
