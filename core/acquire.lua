@@ -1,19 +1,18 @@
--- acquire.lua - take lock `node` as a lease or handle for holder ARGV[1],
--- or queue for it, first come first served across the cluster.
+-- acquire.lua - take lock `node` as a lease or handle for a holder, or
+-- queue for it, first come first served across the cluster.
 --
--- KEYS: the lock layout of lib.lua (K_*): token, n:<ns>, f:<ns>,
---       n:<path>, wr, wseq, then (l, dx, ds, q, wx, ws) of the node and of
---       every ancestor, root first.
--- ARGV: 1 holder id, 2 mode 'x'|'s', 3 ttl ms, 4 flags ('e' O_EXCL, 'w'
---       wait: queue when busy), 5 leaf (file name in ns), 6 node,
---       7 ns is root '1'|'0', 8 path is a directory lock '1'|'0',
---       9 holder node, 10 uid, 11 gid, 12 pid, 13 session,
---       14 kind 'lease'|'handle', 15 keepalive, 16 note, 17 waiter id
---       (unique per request, the same on every re-check), 18 waiter lease
---       ms, 19 daemon node, 20 lease to absorb ('' none): a handle lock
---       asked for by a process whose own lease holds the lock converts
---       that lease instead of waiting behind itself, 21.. the caller's
---       supplementary groups (gids), one each
+-- KEYS: the lock layout (K_*): token, n:<ns>, f:<ns>, n:<path>, wr, wseq,
+--       then (l, dx, ds, q, wx, ws) of the node and of every ancestor,
+--       root first.
+-- ARGV: A_ACQUIRE, declared in script_iface.h: HOLDER_ID, MODE 'x'|'s',
+--       TTL_MS, FLAGS ('e' O_EXCL, 'w' wait: queue when busy), LEAF (file
+--       name in ns), NODE, NS_IS_ROOT '1'|'0', IS_DIR_LOCK '1'|'0',
+--       HOLDER_NODE, UID, GID, PID, SESSION, KIND 'lease'|'handle',
+--       KEEPALIVE, NOTE, WAITER_ID (unique per request, the same on every
+--       re-check), WAITER_LEASE_MS, DAEMON_NODE, ABSORB_ID ('' none: a
+--       handle lock asked for by a process whose own lease holds the lock
+--       converts that lease instead of waiting behind itself), then from
+--       GROUPS on the caller's supplementary groups (gids), one each
 --
 -- Taking a lock, new or already held, and queueing for one need write and
 -- search permission on its namespace (may_lock): EACCES at once.
@@ -30,22 +29,23 @@
 --                         is "<h|w>|<blocker expiry ms>|<blocker>": the
 --                         blocking holder's lock node, or waiter's id
 --   ENOENT | EISDIR       the namespace is gone | the path is a namespace
-local id, mode, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local excl = string.find(ARGV[4], 'e', 1, true) ~= nil
-local wait = string.find(ARGV[4], 'w', 1, true) ~= nil
-local leaf, node, wid = ARGV[5], ARGV[6], ARGV[17]
+local A = A_ACQUIRE
+local id, mode, ttl = ARGV[A.HOLDER_ID], ARGV[A.MODE], tonumber(ARGV[A.TTL_MS])
+local excl = string.find(ARGV[A.FLAGS], 'e', 1, true) ~= nil
+local wait = string.find(ARGV[A.FLAGS], 'w', 1, true) ~= nil
+local leaf, node, wid = ARGV[A.LEAF], ARGV[A.NODE], ARGV[A.WAITER_ID]
 local now = now_ms()
 
-local ns = ns_attrs(KEYS[K_NS], ARGV[7] == '1')
+local ns = ns_attrs(KEYS[K_NS], ARGV[A.NS_IS_ROOT] == '1')
 if not ns then
   unqueue(wid)
   return plain_reply('ENOENT', now)
 end
-if not may_lock(ns, tonumber(ARGV[10]), group_set(tonumber(ARGV[11]), 21)) then
+if not may_lock(ns, tonumber(ARGV[A.UID]), group_set(tonumber(ARGV[A.GID]), A.GROUPS)) then
   unqueue(wid)
   return plain_reply('EACCES', now)
 end
-if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[K_PATHNS]) == 1 then
+if ARGV[A.IS_DIR_LOCK] ~= '1' and redis.call('EXISTS', KEYS[K_PATHNS]) == 1 then
   unqueue(wid)
   return plain_reply('EISDIR', now)
 end
@@ -66,8 +66,8 @@ if mine then
 end
 
 local absorbed = false
-if ARGV[20] and ARGV[20] ~= '' then
-  local lease, at = find_holder(holders, ARGV[20])
+if ARGV[A.ABSORB_ID] and ARGV[A.ABSORB_ID] ~= '' then
+  local lease, at = find_holder(holders, ARGV[A.ABSORB_ID])
   if lease then
     table.remove(holders, at)
     absorbed = not holders_conflict(holders, id, mode)
@@ -142,9 +142,9 @@ if blocker then
   if not wait then
     return lock_reply('EAGAIN', now, '', holders, waiter_count())
   end
-  local lease = tonumber(ARGV[18])
+  local lease = tonumber(ARGV[A.WAITER_LEASE_MS])
   if not me then
-    me = {id = wid, lnode = node, mode = mode, dnode = ARGV[19],
+    me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ])}
     redis.call('ZADD', KEYS[K_Q], me.seq, wid)
     for k = K_ANCESTORS, #KEYS, K_STRIDE do
@@ -167,11 +167,11 @@ end
 unqueue(wid)
 local tok = redis.call('INCR', KEYS[K_TOKEN])
 holders[#holders + 1] = {
-  id = id, node = ARGV[9], uid = tonumber(ARGV[10]),
-  gid = tonumber(ARGV[11]), pid = tonumber(ARGV[12]),
-  sid = tonumber(ARGV[13]), kind = ARGV[14], mode = mode, tok = tok,
-  acq = now, ren = now, exp = now + ttl, ttl = ttl, ka = ARGV[15],
-  note = ARGV[16] or ''
+  id = id, node = ARGV[A.HOLDER_NODE], uid = tonumber(ARGV[A.UID]),
+  gid = tonumber(ARGV[A.GID]), pid = tonumber(ARGV[A.PID]),
+  sid = tonumber(ARGV[A.SESSION]), kind = ARGV[A.KIND], mode = mode, tok = tok,
+  acq = now, ren = now, exp = now + ttl, ttl = ttl, ka = ARGV[A.KEEPALIVE],
+  note = ARGV[A.NOTE] or ''
 }
 save_holders(KEYS[K_L], holders)
 reindex(holders, KEYS[K_F], leaf, node)

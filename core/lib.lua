@@ -86,10 +86,11 @@ local function zlive(key, now)
   return redis.call('ZCARD', key)
 end
 
--- The KEYS layout shared by acquire, renew, release and withdraw.
-local K_TOKEN, K_NS, K_F, K_PATHNS, K_WR, K_WSEQ = 1, 2, 3, 4, 5, 6
-local K_L, K_DX, K_DS, K_Q, K_WX, K_WS = 7, 8, 9, 10, 11, 12
-local K_ANCESTORS, K_STRIDE = 13, 6 -- (l, dx, ds, q, wx, ws) per ancestor
+-- The KEYS layout shared by acquire, renew, release and withdraw (K_TOKEN
+-- ... K_WSEQ, then K_L ... K_WS per node: the lock's own, and from
+-- K_ANCESTORS on every K_STRIDE keys an ancestor's), the ARGV tables
+-- A_ACQUIRE and A_RELEASE and the reply's HOLDER_FIELDS are declared once
+-- in script_iface.h; embed-lua writes them in front of this file.
 
 -- Rewrite the index entries of lock `node` (file `leaf` in the namespace
 -- whose f-key is `fkey`) after its holders changed to `holders`.
@@ -135,9 +136,11 @@ local function lock_reply(status, now, extra, holders, waiters)
   local mode = holders[1] and holders[1].mode or 'x'
   local r = {status, now, extra, 'L', mode, tok, waiters or 0, #holders}
   for _, h in ipairs(holders) do
-    local f = {h.id, h.node, h.uid, h.gid, h.pid, h.sid, h.kind, h.mode,
-               h.tok, h.acq, h.ren, h.exp, h.ttl, h.ka, h.note}
-    for _, v in ipairs(f) do r[#r + 1] = v end
+    for _, k in ipairs(HOLDER_FIELDS) do
+      local v = h[k]
+      if v == nil then v = '' end
+      r[#r + 1] = v
+    end
   end
   return r
 end

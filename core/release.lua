@@ -1,19 +1,21 @@
--- release.lua - end the hold of ARGV[1] on lock `node` (unlink by its owner,
--- the end of a keepalive session, a handle unlock), or break every hold
--- (unlink by root, ARGV[3] = '1').
+-- release.lua - end the hold of HOLDER_ID on lock `node` (unlink by its
+-- owner, the end of a keepalive session, a handle unlock), or break every
+-- hold (unlink by root, FORCE = '1').
 --
 -- KEYS: the lock layout of lib.lua (as acquire.lua).
--- ARGV: 1 holder id, 2 token: the grant the caller believes it holds ('0'
---       = it knows of none), 3 force '1'|'0', 4 leaf, 5 node
+-- ARGV: A_RELEASE (script_iface.h): HOLDER_ID, TOKEN: the grant the caller
+--       believes it holds ('0' = it knows of none), FORCE '1'|'0', LEAF,
+--       NODE
 --
 -- A caller that names a grant it no longer holds lost its lock (expiry, a
 -- break) and must hear ESTALE, whoever holds the lock now and even with
 -- force: a paused holder never releases or breaks its successor's lock.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
 -- holds that ended; ESTALE ('held': it holds another grant; 'lost': it holds
--- none) when ARGV[2] names a grant that is gone; ENOENT when nobody holds
+-- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
 -- it; EPERM when others hold it and force is off.
-local id, tok, force = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local A = A_RELEASE
+local id, tok, force = ARGV[A.HOLDER_ID], tonumber(ARGV[A.TOKEN]), ARGV[A.FORCE] == '1'
 local now = now_ms()
 local holders = live_holders(KEYS[K_L], now)
 local mine, at = find_holder(holders, id)
@@ -38,5 +40,5 @@ else
   return lock_reply('EPERM', now, '', holders)
 end
 save_holders(KEYS[K_L], holders)
-reindex(holders, KEYS[K_F], ARGV[4], ARGV[5])
+reindex(holders, KEYS[K_F], ARGV[A.LEAF], ARGV[A.NODE])
 return lock_reply('OK', now, extra, ended)

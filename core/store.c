@@ -11,7 +11,22 @@
 
 #include "log.h"
 #include "name.h"
+#include "script_iface.h"
 #include "store_i.h"
+
+/*
+ * Push `n` arguments laid out by one of script_iface.h's enums; every slot
+ * must be filled, so a field declared there and forgotten here fails the
+ * call (and the unit-store suite) instead of shifting the others.
+ */
+static int args_vec(struct args *a, const char *const *v, size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = v[i] ? args_str(a, v[i]) : -EINVAL;
+	return err;
+}
 
 /* ---- operations ---------------------------------------------------- */
 
@@ -26,8 +41,14 @@ static bool is_root(const char *path)
  */
 static int lock_keys(struct call *c, const char *path, char **node)
 {
+	/* script_iface.h's LOCK_KEYS_NODE, in its order */
 	static const char *const per_node[] = {"l", "dx", "ds",
 					       "q", "wx", "ws"};
+	_Static_assert(sizeof(per_node) / sizeof(per_node[0]) ==
+			       LOCK_KEYS_STRIDE,
+		       "per-node keys as script_iface.h declares them");
+	_Static_assert(LOCK_KEYS_NFIXED == 6,
+		       "fixed keys as script_iface.h declares them");
 	struct store *st = c->st;
 	size_t lens[NAME_DEPTH_MAX + 1], n;
 	char *ns = NULL;
@@ -69,7 +90,8 @@ int store_acquire(struct store *st, const char *path,
 		  const struct store_holder *h, bool excl,
 		  const struct store_wait *wait, store_cb *cb, void *arg)
 {
-	char flags[3] = "";
+	char flags[3] = "", ttl[24], uid[16], gid[16], pid[16], sid[16];
+	char lease[24];
 	struct call *c = call_new(st, SCRIPT_ACQUIRE, cb, arg);
 	char *node = NULL;
 	const char *leaf = name_base(path);
@@ -90,28 +112,41 @@ int store_acquire(struct store *st, const char *path,
 		err = -ENOMEM;
 		goto out;
 	}
-	if ((err = args_str(&c->a, h->id)) < 0 ||
-	    (err = args_str(&c->a, h->mode == LOCK_MODE_SHARED ? "s" : "x")) <
-		    0 ||
-	    (err = args_fmt(&c->a, "%lld", (long long)h->ttl_ms)) < 0 ||
-	    (err = args_str(&c->a, flags)) < 0 ||
-	    (err = args_str(&c->a, leaf)) < 0 ||
-	    (err = args_str(&c->a, node)) < 0 ||
-	    (err = args_str(&c->a, strchr(path, '/') ? "0" : "1")) < 0 ||
-	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, h->node)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)h->uid)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)h->gid)) < 0 ||
-	    (err = args_fmt(&c->a, "%d", (int)h->pid)) < 0 ||
-	    (err = args_fmt(&c->a, "%d", (int)h->session)) < 0 ||
-	    (err = args_str(&c->a, holder_kind_name(h->kind))) < 0 ||
-	    (err = args_str(&c->a, keepalive_name(h->keepalive))) < 0 ||
-	    (err = args_str(&c->a, h->note ? h->note : "")) < 0 ||
-	    (err = args_str(&c->a, wait ? wait->waiter_id : "")) < 0 ||
-	    (err = args_fmt(&c->a, "%lld",
-			    (long long)(wait ? wait->lease_ms : 0))) < 0 ||
-	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0 ||
-	    (err = args_str(&c->a, h->absorb_id ? h->absorb_id : "")) < 0)
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)h->ttl_ms);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)h->uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)h->gid);
+	snprintf(pid, sizeof(pid), "%d", (int)h->pid);
+	snprintf(sid, sizeof(sid), "%d", (int)h->session);
+	snprintf(lease, sizeof(lease), "%lld",
+		 (long long)(wait ? wait->lease_ms : 0));
+	{
+		const char *v[ACQUIRE_NARGS] = {
+			[ACQUIRE_HOLDER_ID] = h->id,
+			[ACQUIRE_MODE] = h->mode == LOCK_MODE_SHARED ? "s" : "x",
+			[ACQUIRE_TTL_MS] = ttl,
+			[ACQUIRE_FLAGS] = flags,
+			[ACQUIRE_LEAF] = leaf,
+			[ACQUIRE_NODE] = node,
+			[ACQUIRE_NS_IS_ROOT] = strchr(path, '/') ? "0" : "1",
+			[ACQUIRE_IS_DIR_LOCK] =
+				name_is_dir_lock(leaf) ? "1" : "0",
+			[ACQUIRE_HOLDER_NODE] = h->node,
+			[ACQUIRE_UID] = uid,
+			[ACQUIRE_GID] = gid,
+			[ACQUIRE_PID] = pid,
+			[ACQUIRE_SESSION] = sid,
+			[ACQUIRE_KIND] = holder_kind_name(h->kind),
+			[ACQUIRE_KEEPALIVE] = keepalive_name(h->keepalive),
+			[ACQUIRE_NOTE] = h->note ? h->note : "",
+			[ACQUIRE_WAITER_ID] = wait ? wait->waiter_id : "",
+			[ACQUIRE_WAITER_LEASE_MS] = lease,
+			[ACQUIRE_DAEMON_NODE] = wait ? wait->daemon_node : "",
+			[ACQUIRE_ABSORB_ID] = h->absorb_id ? h->absorb_id : "",
+		};
+
+		err = args_vec(&c->a, v, ACQUIRE_NARGS);
+	}
+	if (err < 0)
 		goto out;
 	for (size_t i = 0; i < h->ngroups && err == 0; i++)
 		err = args_fmt(&c->a, "%u", (unsigned)h->groups[i]);
@@ -159,7 +194,7 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RELEASE, cb, arg);
-	char *node = NULL;
+	char *node = NULL, tok[24];
 	int err;
 
 	if (c == NULL)
@@ -167,12 +202,18 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
-	if ((err = args_str(&c->a, holder_id)) < 0 ||
-	    (err = args_fmt(&c->a, "%lld", (long long)token)) < 0 ||
-	    (err = args_str(&c->a, force ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, name_base(path))) < 0 ||
-	    (err = args_str(&c->a, node)) < 0)
-		goto out;
+	snprintf(tok, sizeof(tok), "%lld", (long long)token);
+	{
+		const char *v[RELEASE_NARGS] = {
+			[RELEASE_HOLDER_ID] = holder_id,
+			[RELEASE_TOKEN] = tok,
+			[RELEASE_FORCE] = force ? "1" : "0",
+			[RELEASE_LEAF] = name_base(path),
+			[RELEASE_NODE] = node,
+		};
+
+		err = args_vec(&c->a, v, RELEASE_NARGS);
+	}
 out:
 	free(node);
 	return call_start(c, err);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "script_iface.h"
 #include "store_i.h"
 
 /* ---- argument vectors ---------------------------------------------- */
@@ -148,29 +149,32 @@ static char *elem_dup(const redisReply *r, size_t *len)
 	return s;
 }
 
-#define HOLDER_FIELDS 15
-
+/* One holder: HOLDER_NFIELDS elements in script_iface.h's order. */
 static int parse_holder(redisReply **e, struct lock_holder *h)
 {
-	h->id = elem_dup(e[0], NULL);
-	h->node = elem_dup(e[1], NULL);
-	h->uid = elem_int(e[2]);
-	h->gid = elem_int(e[3]);
-	h->pid = elem_int(e[4]);
-	h->session = elem_int(e[5]);
-	h->kind = e[6]->len && strcmp(e[6]->str, "handle") == 0 ? HOLDER_HANDLE
-								 : HOLDER_LEASE;
-	h->mode = e[7]->len && e[7]->str[0] == 's' ? LOCK_MODE_SHARED
-						  : LOCK_MODE_EXCLUSIVE;
-	h->token = elem_int(e[8]);
-	h->acquired_ms = elem_int(e[9]);
-	h->renewed_ms = elem_int(e[10]);
-	h->expires_ms = elem_int(e[11]);
-	h->ttl_ms = elem_int(e[12]);
-	h->keepalive = e[13]->len && strcmp(e[13]->str, "off") == 0
+	const redisReply *kind = e[HOLDER_F_kind], *mode = e[HOLDER_F_mode];
+	const redisReply *ka = e[HOLDER_F_ka];
+
+	h->id = elem_dup(e[HOLDER_F_id], NULL);
+	h->node = elem_dup(e[HOLDER_F_node], NULL);
+	h->uid = elem_int(e[HOLDER_F_uid]);
+	h->gid = elem_int(e[HOLDER_F_gid]);
+	h->pid = elem_int(e[HOLDER_F_pid]);
+	h->session = elem_int(e[HOLDER_F_sid]);
+	h->kind = kind->len && strcmp(kind->str, "handle") == 0
+			  ? HOLDER_HANDLE
+			  : HOLDER_LEASE;
+	h->mode = mode->len && mode->str[0] == 's' ? LOCK_MODE_SHARED
+						   : LOCK_MODE_EXCLUSIVE;
+	h->token = elem_int(e[HOLDER_F_tok]);
+	h->acquired_ms = elem_int(e[HOLDER_F_acq]);
+	h->renewed_ms = elem_int(e[HOLDER_F_ren]);
+	h->expires_ms = elem_int(e[HOLDER_F_exp]);
+	h->ttl_ms = elem_int(e[HOLDER_F_ttl]);
+	h->keepalive = ka->len && strcmp(ka->str, "off") == 0
 			       ? KEEPALIVE_OFF
 			       : KEEPALIVE_SESSION;
-	h->note = elem_dup(e[14], &h->note_len);
+	h->note = elem_dup(e[HOLDER_F_note], &h->note_len);
 	if (h->id == NULL || h->node == NULL || h->note == NULL)
 		return -ENOMEM;
 	return 0;
@@ -190,14 +194,14 @@ static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 	ls->waiters = elem_int(r->element[i + 2]);
 	n = elem_int(r->element[i + 3]);
 	i += 4;
-	if (r->elements != i + n * HOLDER_FIELDS)
+	if (r->elements != i + n * HOLDER_NFIELDS)
 		return -EIO;
 	ls->holders = calloc(n ? n : 1, sizeof(*ls->holders));
 	if (ls->holders == NULL)
 		return -ENOMEM;
 	ls->nholders = n;
 	for (size_t k = 0; k < n; k++) {
-		int err = parse_holder(&r->element[i + k * HOLDER_FIELDS],
+		int err = parse_holder(&r->element[i + k * HOLDER_NFIELDS],
 				       &ls->holders[k]);
 		if (err < 0)
 			return err;
