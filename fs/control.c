@@ -27,6 +27,7 @@
 #include "lockfs.h"
 #include "log.h"
 #include "lockfs_config.h"
+#include "node.h"
 #include "notify.h"
 #include "store.h"
 #include "waitq.h"
@@ -99,12 +100,14 @@ void control_attr(struct lockfs *fs, const struct inode *in, struct stat *st)
 static int render_status(struct lockfs *fs, char **text, size_t *len)
 {
 	struct timespec now;
+	struct node_stats ns;
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
 
 	if (f == NULL)
 		return -ENOMEM;
+	node_get_stats(fs->node, &ns);
 	clock_gettime(CLOCK_REALTIME, &now);
 	fprintf(f,
 		"version=%s\n"
@@ -129,8 +132,8 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		(long long)(notifier_since_ms(fs->nt) / 1000),
 		(long long)(notifier_since_ms(fs->nt) % 1000),
 		leases_count(fs->leases), waitq_count(fs->wq),
-		(unsigned long long)fs->grants,
-		(unsigned long long)fs->releases,
+		(unsigned long long)ns.grants,
+		(unsigned long long)ns.releases,
 		(long long)((now.tv_sec * 1000LL + now.tv_nsec / 1000000) -
 			    fs->started_ms) /
 			1000);
@@ -182,7 +185,7 @@ static int render_metrics(struct lockfs *fs, char **text, size_t *len)
 		now.amqp_delivered = ns.delivered;
 		now.amqp_reconnects = ns.reconnects;
 	}
-	return metrics_render(&fs->metrics, &now, text, len);
+	return metrics_render(node_metrics(fs->node), &now, text, len);
 }
 
 static int reader_open(struct lockfs *fs, struct handle *h,

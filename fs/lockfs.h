@@ -23,6 +23,7 @@ struct store;
 struct leases;
 struct notifier;
 struct waitq;
+struct node;
 
 /* Permanent inode numbers. */
 #define INO_ROOT FUSE_ROOT_ID
@@ -56,9 +57,7 @@ struct lockfs {
 	int64_t started_ms;
 	/* the mount root's attributes as Redis last gave them (ops.c) */
 	struct ns_attr root_attr;
-	/* counters for status and metrics */
-	uint64_t grants, releases;
-	struct metrics metrics;
+	struct node *node; /* grants, ends and events (core/node.h) */
 };
 
 enum handle_type {
@@ -96,14 +95,6 @@ struct handle {
 extern const struct fuse_lowlevel_ops lockfs_ops;
 
 void handle_free(struct handle *h);
-
-/*
- * Publish a lock event (the README) for lock file `path`: `event` is
- * acquired, released, expired, broken, owner-exit or waiting.  Releases go
- * to the lock's routing key, so they also wake its waiters.
- */
-void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
-		    const struct lock_holder *h, int64_t time_ms);
 
 /* Create the permanent inodes.  Returns 0 or -ENOMEM. */
 int lockfs_inodes_init(struct lockfs *fs);

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "mountwatch.h"
+#include "node.h"
 #include "options.h"
 #include "store.h"
 
@@ -108,9 +109,11 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (strcmp(reason, "owner-exit") == 0)
-		fs->releases++;
-	lockfs_publish(fs, reason, path, h,
-		       ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+		node_ended(fs->node, reason, path, h, 1,
+			   ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+	else /* its own node saw a keepalive=off lease run out */
+		node_publish(fs->node, reason, path, h,
+			     ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
 }
 
 static void on_queued(void *arg, const char *path,
@@ -119,7 +122,9 @@ static void on_queued(void *arg, const char *path,
 	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
 				 .mode = h->mode};
 
-	lockfs_publish(arg, "waiting", path, &lh, now_ms);
+	struct lockfs *fs = arg;
+
+	node_publish(fs->node, "waiting", path, &lh, now_ms);
 }
 
 static int start_services(struct lockfs *fs, const struct store_config *scfg)
@@ -156,6 +161,9 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 			return err;
 		}
 	}
+	err = node_new(fs->leases, fs->nt, &fs->node);
+	if (err < 0)
+		return err;
 	err = waitq_new(fs->base, fs->st, fs->nt, &wcfg, &fs->wq);
 	if (err < 0)
 		log_warn(err, "cannot set up the wait queue");
@@ -316,6 +324,7 @@ out_fs:
 		fuse_session_unmount(fs.se);
 	store_free(fs.st); /* runs what is in flight, with EIO */
 	waitq_free(fs.wq);
+	node_free(fs.node);
 	notifier_free(fs.nt);
 	leases_free(fs.leases);
 	if (fs.se)

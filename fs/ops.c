@@ -596,24 +596,3 @@ const struct fuse_lowlevel_ops lockfs_ops = {
 	.flock = lockfs_flock,
 	.poll = lockfs_poll,
 };
-
-void lockfs_publish(struct lockfs *fs, const char *event, const char *path,
-		    const struct lock_holder *h, int64_t time_ms)
-{
-	char key[WAITQ_KEY_MAX], *node = NULL, *line = NULL;
-	size_t len;
-	bool release = strcmp(event, "acquired") != 0 &&
-		       strcmp(event, "waiting") != 0;
-
-	metrics_event(&fs->metrics, event);
-	if (fs->nt == NULL || name_lock_node(path, &node) < 0)
-		return;
-	waitq_lock_key(node, key, sizeof(key));
-	if (!release)
-		key[0] = 'e'; /* events only: must not wake waiters */
-	if (event_format(time_ms, event, path, h->token, h->node, h->uid,
-			 h->mode, &line, &len) == 0)
-		notifier_publish(fs->nt, key, line, len);
-	free(line);
-	free(node);
-}

@@ -22,12 +22,9 @@ static void unlock_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 
-	if (res->err == 0) {
-		op->fs->releases++;
-		for (size_t i = 0; i < res->lock.nholders; i++)
-			lockfs_publish(op->fs, "released", op->path,
-				       &res->lock.holders[i], res->now_ms);
-	}
+	if (res->err == 0)
+		node_ended(op->fs->node, "released", op->path,
+			   res->lock.holders, res->lock.nholders, res->now_ms);
 	if (op->req)
 		fuse_reply_err(op->req, res->err == -EIO ? EIO : 0);
 	op_free(op);
@@ -70,15 +67,10 @@ static void lock_done(void *arg, int err, const struct store_result *res)
 	mine = find_holder(&res->lock, op->owner.id);
 	if (!find_holder(&res->lock, op->lease_id)) /* converted, if any */
 		leases_forget(fs->leases, op->path, op->lease_id);
-	if (mine) {
-		leases_granted(fs->leases, op->path, mine, res->now_ms);
-		if (strcmp(res->extra, "new") == 0) {
-			fs->grants++;
-			metrics_wait(&fs->metrics, mono_s() - op->started_s);
-			lockfs_publish(fs, "acquired", op->path, mine,
-				       res->now_ms);
-		}
-	}
+	if (mine)
+		node_granted(fs->node, op->path, mine,
+			     strcmp(res->extra, "new") == 0,
+			     mono_s() - op->started_s, res->now_ms);
 	if (fuse_reply_err(op->req, 0) != 0 && mine) /* the caller is gone */
 		handle_unlock(fs, NULL, op->path, op->owner.id);
 	op_free(op);

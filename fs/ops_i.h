@@ -33,6 +33,7 @@
 #include "lockset.h"
 #include "log.h"
 #include "name.h"
+#include "node.h"
 #include "notify.h"
 #include "owner.h"
 #include "store.h"

@@ -346,12 +346,8 @@ void acquired(struct op *op, const struct store_result *res,
 	if (in == NULL && (in = inodes_intern(fs->inodes, op->path,
 					      INODE_LOCK)) == NULL)
 		goto nomem;
-	if (strcmp(res->extra, "new") == 0) {
-		fs->grants++;
-		metrics_wait(&fs->metrics, mono_s() - op->started_s);
-		lockfs_publish(fs, "acquired", op->path, mine, res->now_ms);
-	}
-	leases_granted(fs->leases, op->path, mine, res->now_ms);
+	node_granted(fs->node, op->path, mine, strcmp(res->extra, "new") == 0,
+		     mono_s() - op->started_s, res->now_ms);
 	h->type = HANDLE_LOCK;
 	h->in = in;
 	h->writer = true;

@@ -100,12 +100,9 @@ static void set_done(void *arg, int err, const struct store_result *res)
 			.keepalive = fs->opt->keepalive,
 		};
 
-		leases_granted(fs->leases, set->paths[i], &h, res->now_ms);
-		lockfs_publish(fs, "acquired", set->paths[i], &h, res->now_ms);
-		fs->grants++;
+		node_granted(fs->node, set->paths[i], &h, true,
+			     mono_s() - op->started_s, res->now_ms);
 	}
-	if (set->n)
-		metrics_wait(&fs->metrics, mono_s() - op->started_s);
 	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
 		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
 			leases_forget(fs->leases, set->paths[i], op->owner.id);
@@ -369,13 +366,8 @@ static void unlink_done(void *arg, const struct store_result *res)
 	int err = res->err;
 
 	if (err == 0) {
-		fs->releases++;
-		for (size_t i = 0; i < res->lock.nholders; i++) {
-			leases_lost(fs->leases, op->path,
-				    res->lock.holders[i].id);
-			lockfs_publish(fs, res->extra, op->path,
-				       &res->lock.holders[i], res->now_ms);
-		}
+		node_ended(fs->node, res->extra, op->path, res->lock.holders,
+			   res->lock.nholders, res->now_ms);
 		leases_forget(fs->leases, op->path, op->owner.id);
 	} else if (err == -ESTALE) {
 		/* remembered, not forgotten: see renew_error() */

@@ -1,0 +1,98 @@
+/*
+ * node.c - this node's side of the lock service (see node.h): the one
+ * place where a grant and the end of a hold are counted, published and
+ * recorded.
+ *
+ * Routing keys: the end of a hold goes to "l.<hash of lock node>", the key
+ * every waiter of that lock is bound to (waitq.h), so a release wakes them;
+ * an acquired or waiting event goes to "e.<hash>", which only the event
+ * stream's "#" binding receives.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "lease.h"
+#include "name.h"
+#include "notify.h"
+#include "waitq.h"
+
+struct node {
+	struct leases *leases;
+	struct notifier *nt;
+	struct node_stats stats;
+	struct metrics metrics;
+};
+
+int node_new(struct leases *leases, struct notifier *nt, struct node **out)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return -ENOMEM;
+	n->leases = leases;
+	n->nt = nt;
+	*out = n;
+	return 0;
+}
+
+void node_free(struct node *n)
+{
+	free(n);
+}
+
+void node_publish(struct node *n, const char *event, const char *path,
+		  const struct lock_holder *h, int64_t time_ms)
+{
+	char key[WAITQ_KEY_MAX], *lnode = NULL, *line = NULL;
+	size_t len;
+	bool ends = strcmp(event, "acquired") != 0 &&
+		    strcmp(event, "waiting") != 0;
+
+	metrics_event(&n->metrics, event);
+	if (n->nt == NULL || name_lock_node(path, &lnode) < 0)
+		return;
+	waitq_lock_key(lnode, key, sizeof(key));
+	if (!ends)
+		key[0] = 'e'; /* events only: must not wake waiters */
+	if (event_format(time_ms, event, path, h->token, h->node, h->uid,
+			 h->mode, &line, &len) == 0)
+		notifier_publish(n->nt, key, line, len);
+	free(line);
+	free(lnode);
+}
+
+void node_granted(struct node *n, const char *path,
+		  const struct lock_holder *h, bool is_new, double waited_s,
+		  int64_t now_ms)
+{
+	if (is_new) {
+		n->stats.grants++;
+		metrics_wait(&n->metrics, waited_s);
+		node_publish(n, "acquired", path, h, now_ms);
+	}
+	leases_granted(n->leases, path, h, now_ms);
+}
+
+void node_ended(struct node *n, const char *event, const char *path,
+		const struct lock_holder *h, size_t nh, int64_t now_ms)
+{
+	n->stats.releases++;
+	for (size_t i = 0; i < nh; i++) {
+		leases_lost(n->leases, path, h[i].id);
+		node_publish(n, event, path, &h[i], now_ms);
+	}
+}
+
+void node_get_stats(const struct node *n, struct node_stats *out)
+{
+	*out = n->stats;
+}
+
+struct metrics *node_metrics(struct node *n)
+{
+	return &n->metrics;
+}

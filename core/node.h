@@ -1,0 +1,67 @@
+/*
+ * node.h - this node's side of the lock service: what happens on this node
+ * when a lock is granted or a hold ends, kept in one place instead of in
+ * each file operation that can cause it.
+ *
+ * A grant that reached its requester is counted, its wait timed, told to
+ * the cluster (an `acquired` event) and, for a lease or handle lock, put in
+ * the lease table (keepalive, ESTALE).  A hold that ended (released,
+ * broken, owner-exit, expired) is counted, forgotten and told to the
+ * cluster on the lock's routing key, so that it also wakes the lock's
+ * waiters on every node.  The events stream and the metrics read what this
+ * module counts.
+ *
+ * Loop thread only.  The node borrows the store's, the lease table's and
+ * the notifier's objects it is given; it owns only its counters.
+ */
+#ifndef LOCKFS_NODE_H
+#define LOCKFS_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "info.h"
+#include "metrics.h"
+
+struct leases;
+struct notifier;
+struct node;
+
+struct node_stats {
+	uint64_t grants, releases;
+};
+
+/* `leases` and `nt` (NULL: no broker) stay the caller's. */
+int node_new(struct leases *leases, struct notifier *nt, struct node **out);
+void node_free(struct node *n);
+
+/*
+ * Grant `h` of `path` reached its requester; `is_new` for a new grant (not
+ * a renewal), which waited `waited_s` seconds; `now_ms` the Redis clock.
+ */
+void node_granted(struct node *n, const char *path,
+		  const struct lock_holder *h, bool is_new, double waited_s,
+		  int64_t now_ms);
+
+/*
+ * The holds `h[0..nh)` of `path` ended by `event` ("released", "broken",
+ * "owner-exit", "expired") at `now_ms`: each is told to the cluster and
+ * marked lost in the lease table, so that its owner hears ESTALE if it
+ * was not the one that ended it.  Counts one release.
+ */
+void node_ended(struct node *n, const char *event, const char *path,
+		const struct lock_holder *h, size_t nh, int64_t now_ms);
+
+/*
+ * Publish a lock event (the events stream) for lock file `path`: `event`
+ * is acquired, released, expired, broken, owner-exit or waiting.  Ends go
+ * to the lock's routing key, so they also wake its waiters; the others to
+ * an events-only key that wakes nobody.
+ */
+void node_publish(struct node *n, const char *event, const char *path,
+		  const struct lock_holder *h, int64_t time_ms);
+
+void node_get_stats(const struct node *n, struct node_stats *out);
+struct metrics *node_metrics(struct node *n);
+
+#endif
