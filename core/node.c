@@ -87,6 +87,18 @@ void node_ended(struct node *n, const char *event, const char *path,
 	}
 }
 
+int node_renew_error(struct node *n, const char *path, const char *holder_id,
+		     const struct store_result *res, bool by_handle)
+{
+	if (res->err != -ESTALE)
+		return res->err;
+	if (by_handle || leases_is_stale(n->leases, path, holder_id, 0)) {
+		leases_lost(n->leases, path, holder_id);
+		return -ESTALE;
+	}
+	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
+}
+
 void node_get_stats(const struct node *n, struct node_stats *out)
 {
 	*out = n->stats;

@@ -22,6 +22,7 @@
 
 #include "info.h"
 #include "metrics.h"
+#include "store.h"
 
 struct leases;
 struct notifier;
@@ -60,6 +61,16 @@ void node_ended(struct node *n, const char *event, const char *path,
  */
 void node_publish(struct node *n, const char *event, const char *path,
 		  const struct lock_holder *h, int64_t time_ms);
+
+/*
+ * The errno a failed renewal of `holder_id`'s hold on `path` gives its
+ * caller (`res` is the store's answer): ESTALE for an owner that lost its
+ * lease (remembered in the lease table, so that the VFS's retry of a path
+ * operation hears it again), EPERM for another owner writing to a lock it
+ * never held.  `by_handle`: through a descriptor that held it.
+ */
+int node_renew_error(struct node *n, const char *path, const char *holder_id,
+		     const struct store_result *res, bool by_handle);
 
 void node_get_stats(const struct node *n, struct node_stats *out);
 struct metrics *node_metrics(struct node *n);

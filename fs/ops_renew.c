@@ -41,26 +41,6 @@ int own_hold(struct lockfs *fs, const struct handle *h, char *id,
 	return 1;
 }
 
-/* Why a renewal failed, as the README wants it told. */
-static int renew_error(struct op *op, const struct store_result *res,
-		       bool by_handle)
-{
-	struct lockfs *fs = op->fs;
-
-	if (res->err != -ESTALE)
-		return res->err;
-	/*
-	 * A lost lease is remembered (lease.h), not forgotten here: the VFS
-	 * retries a path operation that got ESTALE once, and the retry must
-	 * hear ESTALE again.
-	 */
-	if (by_handle || leases_is_stale(fs->leases, op->path, op->owner.id,
-					 0)) {
-		leases_lost(fs->leases, op->path, op->owner.id);
-		return -ESTALE;
-	}
-	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
-}
 
 static void write_done(void *arg, const struct store_result *res)
 {
@@ -68,7 +48,8 @@ static void write_done(void *arg, const struct store_result *res)
 	const struct lock_holder *mine;
 
 	if (res->err < 0) {
-		op_fail(op, renew_error(op, res, true));
+		op_fail(op, node_renew_error(op->fs->node, op->path,
+					     op->owner.id, res, true));
 		return;
 	}
 	mine = find_holder(&res->lock, op->owner.id);
@@ -217,7 +198,8 @@ static void setattr_lock_done(void *arg, const struct store_result *res)
 	struct stat st;
 
 	if (res->err < 0) {
-		op_fail(op, renew_error(op, res, op->h != NULL));
+		op_fail(op, node_renew_error(op->fs->node, op->path,
+					     op->owner.id, res, op->h != NULL));
 		return;
 	}
 	mine = find_holder(&res->lock, op->owner.id);
@@ -370,7 +352,7 @@ static void unlink_done(void *arg, const struct store_result *res)
 			   res->lock.nholders, res->now_ms);
 		leases_forget(fs->leases, op->path, op->owner.id);
 	} else if (err == -ESTALE) {
-		/* remembered, not forgotten: see renew_error() */
+		/* remembered, not forgotten: see node_renew_error() */
 		leases_lost(fs->leases, op->path, op->owner.id);
 	} else if (err == -ENOENT && (in = inodes_find(fs->inodes, op->path)) &&
 		   in->placeholders) {

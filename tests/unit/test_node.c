@@ -1,0 +1,279 @@
+/*
+ * test_node.c - the node service and the lease table against a fake store
+ * and notifier: what a grant and the end of a hold do on this node (counts,
+ * events on the right routing key, the lease table), which errno a failed
+ * renewal gives, and the lease table's own rules (tokens of lost leases,
+ * a handle lock found by its owner, lost entries, counts).
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lease.h"
+#include "node.h"
+#include "notify.h"
+#include "store.h"
+#include "waitq.h"
+
+/* ---- fakes ---------------------------------------------------------- */
+
+static char published_key[64][WAITQ_KEY_MAX];
+static int npublished;
+
+int notifier_publish(struct notifier *n, const char *key, const char *body,
+		     size_t len)
+{
+	(void)n;
+	(void)body;
+	(void)len;
+	if (npublished < 64)
+		snprintf(published_key[npublished++], WAITQ_KEY_MAX, "%s",
+			 key);
+	return 0;
+}
+
+/* waitq.c is linked for waitq_lock_key(); nothing here waits */
+int notifier_bind(struct notifier *n, const char *key)
+{
+	(void)n;
+	(void)key;
+	return 0;
+}
+void notifier_unbind(struct notifier *n, const char *key)
+{
+	(void)n;
+	(void)key;
+}
+bool notifier_connected(const struct notifier *n)
+{
+	(void)n;
+	return true;
+}
+int store_acquire(struct store *st, const char *path,
+		  const struct store_holder *h, bool excl,
+		  const struct store_wait *wait, store_cb *cb, void *arg)
+{
+	(void)st, (void)path, (void)h, (void)excl, (void)wait, (void)cb;
+	(void)arg;
+	return -EIO;
+}
+int store_acquire_set(struct store *st, char *const *paths,
+		      const enum lock_mode *modes, size_t n,
+		      const struct store_holder *h,
+		      const struct store_wait *wait, bool withdraw,
+		      store_cb *cb, void *arg)
+{
+	(void)st, (void)paths, (void)modes, (void)n, (void)h, (void)wait;
+	(void)withdraw, (void)cb, (void)arg;
+	return -EIO;
+}
+int store_withdraw(struct store *st, const char *path, const char *waiter_id,
+		   store_cb *cb, void *arg)
+{
+	(void)st, (void)path, (void)waiter_id, (void)cb, (void)arg;
+	return -EIO;
+}
+void store_disown(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, const char *why)
+{
+	(void)st, (void)path, (void)holder_id, (void)token, (void)why;
+}
+int store_renew(struct store *st, const char *path, const char *holder_id,
+		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
+		size_t note_len, store_cb *cb, void *arg)
+{
+	(void)st, (void)path, (void)holder_id, (void)token, (void)ttl_ms;
+	(void)keepalive, (void)note, (void)note_len, (void)cb, (void)arg;
+	return -EIO;
+}
+int store_release(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, bool force, store_cb *cb, void *arg)
+{
+	(void)st, (void)path, (void)holder_id, (void)token, (void)force;
+	(void)cb, (void)arg;
+	return -EIO;
+}
+
+/* ---- fixture -------------------------------------------------------- */
+
+struct fixture {
+	struct event_base *base;
+	struct leases *lt;
+	struct node *node;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	npublished = 0;
+	f->base = event_base_new();
+	assert_int_equal(leases_new(f->base, NULL, "/proc", &f->lt), 0);
+	assert_int_equal(node_new(f->lt, (struct notifier *)f, &f->node), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	node_free(f->node);
+	leases_free(f->lt);
+	event_base_free(f->base);
+	free(f);
+	return 0;
+}
+
+static struct lock_holder holder(const char *id, enum holder_kind kind,
+				 int64_t token)
+{
+	struct lock_holder h = {
+		.id = (char *)id, .node = "n1", .uid = 1000, .gid = 1000,
+		.pid = 42, .session = 40, .kind = kind, .token = token,
+		.ttl_ms = 15000, .keepalive = KEEPALIVE_OFF,
+	};
+	return h;
+}
+
+/* ---- the node service ---------------------------------------------- */
+
+static void test_grant_counts_tells_and_records(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 7);
+	struct node_stats st;
+	char key[WAITQ_KEY_MAX];
+
+	node_granted(f->node, "db/orders", &h, true, 0.25, 1000);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.grants, 1);
+	assert_int_equal(npublished, 1);
+	waitq_lock_key("db/orders", key, sizeof(key));
+	key[0] = 'e'; /* an acquired event wakes nobody */
+	assert_string_equal(published_key[0], key);
+	assert_non_null(leases_get(f->lt, "db/orders", h.id));
+	assert_int_equal(leases_token(f->lt, "db/orders", h.id), 7);
+	assert_int_equal(leases_count(f->lt), 1);
+	/* a renewal is no new grant: recorded, not counted, not told */
+	node_granted(f->node, "db/orders", &h, false, 0, 1100);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.grants, 1);
+	assert_int_equal(npublished, 1);
+}
+
+static void test_end_wakes_waiters_and_marks_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 9);
+	struct node_stats st;
+	char key[WAITQ_KEY_MAX];
+
+	node_granted(f->node, "a/b", &h, true, 0, 1000);
+	node_ended(f->node, "broken", "a/b", &h, 1, 2000);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.releases, 1);
+	waitq_lock_key("a/b", key, sizeof(key)); /* "l.": waiters hear it */
+	assert_string_equal(published_key[npublished - 1], key);
+	assert_null(leases_get(f->lt, "a/b", h.id)); /* lost ... */
+	assert_true(leases_is_lost(f->lt, "a/b", h.id));
+	/* ... but its token is remembered, so its unlink says ESTALE */
+	assert_int_equal(leases_token(f->lt, "a/b", h.id), 9);
+	assert_int_equal(leases_count(f->lt), 0);
+	/* a directory lock's events go to its directory's node */
+	node_publish(f->node, "released", "a/.lock", &h, 3000);
+	waitq_lock_key("a", key, sizeof(key));
+	assert_string_equal(published_key[npublished - 1], key);
+}
+
+static void test_renew_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 3);
+	struct store_result held = {.err = -ESTALE, .extra = "held"};
+	struct store_result free_ = {.err = -ESTALE, .extra = "free"};
+	struct store_result eio = {.err = -EIO, .extra = ""};
+
+	/* a stranger writing to another's lock: EPERM */
+	assert_int_equal(node_renew_error(f->node, "x", "stranger", &held,
+					  false),
+			 -EPERM);
+	/* nothing held by anyone, never ours: ESTALE (nothing to renew) */
+	assert_int_equal(node_renew_error(f->node, "x", "stranger", &free_,
+					  false),
+			 -ESTALE);
+	/* an owner whose lease through this node was lost: ESTALE, kept */
+	node_granted(f->node, "x", &h, true, 0, 1000);
+	assert_int_equal(node_renew_error(f->node, "x", h.id, &held, false),
+			 -ESTALE);
+	assert_true(leases_is_lost(f->lt, "x", h.id));
+	assert_int_equal(node_renew_error(f->node, "x", h.id, &held, false),
+			 -ESTALE); /* and again, for the VFS's retry */
+	/* through a descriptor that held it: always ESTALE */
+	assert_int_equal(node_renew_error(f->node, "y", "fd", &held, true),
+			 -ESTALE);
+	assert_int_equal(node_renew_error(f->node, "x", h.id, &eio, false),
+			 -EIO);
+}
+
+/* ---- the lease table ----------------------------------------------- */
+
+static void test_handle_of_its_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder hl = holder("n1:F0000000000000abc", HOLDER_HANDLE, 5);
+	const struct lock_holder *found;
+
+	node_granted(f->node, "jobs/x", &hl, true, 0, 1000);
+	found = leases_handle_of(f->lt, "jobs/x", 1000, 40);
+	assert_non_null(found); /* the same uid and session: its own lock */
+	assert_string_equal(found->id, hl.id);
+	assert_null(leases_handle_of(f->lt, "jobs/x", 1000, 41));
+	assert_null(leases_handle_of(f->lt, "jobs/x", 1001, 40));
+	assert_null(leases_handle_of(f->lt, "jobs/y", 1000, 40));
+	leases_lost(f->lt, "jobs/x", hl.id);
+	assert_null(leases_handle_of(f->lt, "jobs/x", 1000, 40));
+}
+
+static void test_forget_and_regrant(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("o", HOLDER_LEASE, 1);
+
+	node_granted(f->node, "p", &h, true, 0, 1000);
+	leases_lost(f->lt, "p", "o");
+	assert_true(leases_is_stale(f->lt, "p", "o", 0));
+	h.token = 2; /* a new grant replaces the lost one */
+	node_granted(f->node, "p", &h, true, 0, 2000);
+	assert_false(leases_is_lost(f->lt, "p", "o"));
+	assert_int_equal(leases_token(f->lt, "p", "o"), 2);
+	leases_forget(f->lt, "p", "o");
+	assert_int_equal(leases_token(f->lt, "p", "o"), 0);
+	assert_null(leases_get_fresh(f->lt, "p", "o", 1000));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_grant_counts_tells_and_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_end_wakes_waiters_and_marks_lost, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_renew_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_handle_of_its_owner,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_and_regrant, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
