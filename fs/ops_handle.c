@@ -89,12 +89,8 @@ static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
 	err = waitq_acquire(fs->wq, op->path, &h, false, block,
 			    fs->opt->acquire_timeout_ms, lock_done, op,
 			    &op->waiter);
-	if (err < 0) {
+	if (op_parked(op, err, block) < 0)
 		op_fail(op, err);
-		return;
-	}
-	if (block)
-		interruptible(op);
 }
 
 /* A conversion (shared <-> exclusive) lets go first, as flock(2) does. */

@@ -116,7 +116,7 @@ void lockfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void holder_for(struct lockfs *fs, const struct owner *o, enum holder_kind kind,
 		enum lock_mode mode, struct store_holder *h);
 void acquired(struct op *op, const struct store_result *res, bool is_create);
-void interruptible(struct op *op);
+int op_parked(struct op *op, int err, bool block);
 void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi);
 void lockfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -411,17 +411,21 @@ static void on_interrupt(fuse_req_t req, void *data)
 }
 
 /*
- * Let a signal withdraw the wait of `op` (registered after the waitq took
- * it).  A request already marked interrupted would have its function called
- * inside fuse_req_interrupt_func(), with the request's lock held while our
- * reply frees it: cancel directly instead.
+ * The waitq took `op`'s request (`err` is what it returned): if it may
+ * wait, let a signal withdraw it.  A request already marked interrupted
+ * would have its function called inside fuse_req_interrupt_func(), with the
+ * request's lock held while our reply frees it: cancel directly instead.
+ * Returns `err`, for the caller to answer when it is an error.
  */
-void interruptible(struct op *op)
+int op_parked(struct op *op, int err, bool block)
 {
+	if (err < 0 || !block)
+		return err;
 	if (fuse_req_interrupted(op->req))
 		waiter_cancel(op->waiter, -EINTR);
 	else
 		fuse_req_interrupt_func(op->req, on_interrupt, op);
+	return 0;
 }
 
 /*
@@ -443,11 +447,7 @@ static int start_acquire(struct op *op, bool excl)
 	err = waitq_acquire(fs->wq, op->path, &h, excl, block,
 			    fs->opt->acquire_timeout_ms, acquire_done, op,
 			    &op->waiter);
-	if (err < 0)
-		return err;
-	if (block)
-		interruptible(op);
-	return 0;
+	return op_parked(op, err, block);
 }
 
 /* A read-only O_CREAT of an absent lock: a local placeholder (README). */

@@ -127,12 +127,8 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 				op->set->n, &h, block,
 				fs->opt->acquire_timeout_ms, set_done, op,
 				&op->waiter);
-	if (err < 0) {
+	if (op_parked(op, err, block) < 0)
 		op_fail(op, err);
-		return;
-	}
-	if (block)
-		interruptible(op);
 }
 
 void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
