@@ -11,6 +11,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,18 +22,22 @@
 #include "waitq.h"
 
 struct node {
+	char *name;
 	struct leases *leases;
 	struct notifier *nt;
 	struct node_stats stats;
 	struct metrics metrics;
 };
 
-int node_new(struct leases *leases, struct notifier *nt, struct node **out)
+int node_new(const char *name, struct leases *leases, struct notifier *nt,
+	     struct node **out)
 {
 	struct node *n = calloc(1, sizeof(*n));
 
-	if (n == NULL)
+	if (n == NULL || (n->name = strdup(name)) == NULL) {
+		free(n);
 		return -ENOMEM;
+	}
 	n->leases = leases;
 	n->nt = nt;
 	*out = n;
@@ -41,6 +46,9 @@ int node_new(struct leases *leases, struct notifier *nt, struct node **out)
 
 void node_free(struct node *n)
 {
+	if (n == NULL)
+		return;
+	free(n->name);
 	free(n);
 }
 
@@ -97,6 +105,54 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
 		return -ESTALE;
 	}
 	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
+}
+
+bool node_lost(struct node *n, const char *path, const char *owner_id)
+{
+	return leases_is_stale(n->leases, path, owner_id, 0);
+}
+
+bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
+		     int64_t retry_ms)
+{
+	return node_lost(n, path, owner_id) &&
+	       !leases_told_stale_within(n->leases, path, owner_id, retry_ms);
+}
+
+void node_lost_told(struct node *n, const char *path, const char *owner_id)
+{
+	leases_told_stale(n->leases, path, owner_id);
+}
+
+void node_handle_id(const struct node *n, const struct node_lock_ref *ref,
+		    char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%c%016llx", n->name, ref->posix ? 'P' : 'F',
+		 (unsigned long long)ref->lock_owner);
+}
+
+int node_file_hold(struct node *n, const char *path,
+		   const struct node_file *f, char *id, size_t size,
+		   int64_t *token)
+{
+	const struct lock_holder *l = NULL;
+	bool lost = false;
+
+	if (f->lease_id && (l = leases_get(n->leases, path, f->lease_id)) &&
+	    l->token != f->lease_token)
+		l = NULL;
+	for (size_t i = 0; l == NULL && i < f->nlocks; i++) {
+		node_handle_id(n, &f->locks[i], id, size);
+		l = leases_get(n->leases, path, id);
+		lost = lost || (l == NULL && leases_is_lost(n->leases, path, id));
+	}
+	if (l == NULL && f->opener_known)
+		l = leases_handle_of(n->leases, path, f->uid, f->session);
+	if (l == NULL)
+		return lost ? -ESTALE : 0;
+	snprintf(id, size, "%s", l->id);
+	*token = l->token;
+	return 1;
 }
 
 void node_get_stats(const struct node *n, struct node_stats *out)

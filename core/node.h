@@ -18,7 +18,9 @@
 #define LOCKFS_NODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "info.h"
 #include "metrics.h"
@@ -32,8 +34,9 @@ struct node_stats {
 	uint64_t grants, releases;
 };
 
-/* `leases` and `nt` (NULL: no broker) stay the caller's. */
-int node_new(struct leases *leases, struct notifier *nt, struct node **out);
+/* `name` is copied; `leases` and `nt` (NULL: no broker) stay the caller's. */
+int node_new(const char *name, struct leases *leases, struct notifier *nt,
+	     struct node **out);
 void node_free(struct node *n);
 
 /*
@@ -71,6 +74,54 @@ void node_publish(struct node *n, const char *event, const char *path,
  */
 int node_renew_error(struct node *n, const char *path, const char *holder_id,
 		     const struct store_result *res, bool by_handle);
+
+/*
+ * An owner whose lease on `path` was lost (expired, broken) must learn it
+ * from its next operation, not find the name simply gone: its lookup of a
+ * free name stays positive (so that its unlink reaches the daemon and gets
+ * ESTALE), its stat or open gets ESTALE once, and the kernel's one retry of
+ * that call, within `retry_ms`, finds the name gone.
+ *
+ * node_lost_shows(): should a lookup by `owner_id` of free `path` find it?
+ * node_lost_told(): a stat or open of it was just told ESTALE.
+ */
+bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
+		     int64_t retry_ms);
+bool node_lost(struct node *n, const char *path, const char *owner_id);
+void node_lost_told(struct node *n, const char *path, const char *owner_id);
+
+/*
+ * A handle lock belongs to the open file description (flock, OFD) or to the
+ * process (fcntl): the kernel names either by a lock owner number, and
+ * this is the holder id of the lock it takes.
+ */
+struct node_lock_ref {
+	uint64_t lock_owner;
+	bool posix;
+};
+void node_handle_id(const struct node *n, const struct node_lock_ref *ref,
+		    char *buf, size_t size);
+
+/*
+ * What an open file can renew when it is written to or truncated: the
+ * lease it took or renewed at open (`lease_id`, NULL for none), else a
+ * handle lock taken through it (a lease converted by flock/lockf lives on
+ * as one), else a handle lock of the owner that opened it (uid, session:
+ * `flock FILE -c 'echo $$ > FILE'`).  Returns 1 with `id` and `*token`
+ * set, 0 for none, -ESTALE when a hold it had is lost.
+ */
+struct node_file {
+	const char *lease_id;
+	int64_t lease_token;
+	const struct node_lock_ref *locks;
+	size_t nlocks;
+	bool opener_known;
+	uid_t uid;
+	pid_t session;
+};
+int node_file_hold(struct node *n, const char *path,
+		   const struct node_file *f, char *id, size_t size,
+		   int64_t *token);
 
 void node_get_stats(const struct node *n, struct node_stats *out);
 struct metrics *node_metrics(struct node *n);

@@ -14,6 +14,7 @@
 
 #include "inode.h"
 #include "metrics.h"
+#include "node.h"
 #include "owner.h"
 #include "store.h"
 #include "options.h"
@@ -85,10 +86,7 @@ struct handle {
 	/* handle locks taken through this open file, by the kernel's
 	 * lock_owner: its writes renew them, its release drops them (an OFD
 	 * lock ends with its open file description, as the kernel's do) */
-	struct {
-		uint64_t lock_owner;
-		bool posix;
-	} locks[HANDLE_LOCKS_MAX];
+	struct node_lock_ref locks[HANDLE_LOCKS_MAX];
 	size_t nlocks;
 };
 

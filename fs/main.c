@@ -161,7 +161,7 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 			return err;
 		}
 	}
-	err = node_new(fs->leases, fs->nt, &fs->node);
+	err = node_new(opt->node, fs->leases, fs->nt, &fs->node);
 	if (err < 0)
 		return err;
 	err = waitq_new(fs->base, fs->st, fs->nt, &wcfg, &fs->wq);

@@ -7,15 +7,12 @@
 
 /* ---- handle locks: flock(2) and fcntl(2), the README ------------ */
 
-/*
- * A handle lock belongs to the open file description (flock) or to the
- * process's lock owner (fcntl): the kernel names either by `lock_owner`.
- */
-void handle_lock_id(struct lockfs *fs, uint64_t lock_owner,
-			   bool posix, char *buf, size_t size)
+void handle_lock_id(struct lockfs *fs, uint64_t lock_owner, bool posix,
+		    char *buf, size_t size)
 {
-	snprintf(buf, size, "%s:%c%016llx", fs->opt->node, posix ? 'P' : 'F',
-		 (unsigned long long)lock_owner);
+	struct node_lock_ref ref = {lock_owner, posix};
+
+	node_handle_id(fs->node, &ref, buf, size);
 }
 
 static void unlock_done(void *arg, const struct store_result *res)

@@ -29,9 +29,8 @@ static void lookup_done(void *arg, const struct store_result *res)
 	} else {
 		in = inodes_find(fs->inodes, op->path);
 		if (!(in && (in->placeholders || retry_pending(in))) &&
-		    (!leases_is_stale(fs->leases, op->path, op->owner.id, 0) ||
-		     leases_told_stale_within(fs->leases, op->path,
-					      op->owner.id, STALE_RETRY_MS))) {
+		    !node_lost_shows(fs->node, op->path, op->owner.id,
+				     STALE_RETRY_MS)) {
 			op_fail(op, -ENOENT);
 			return;
 		}
@@ -155,8 +154,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 	} else if (op->in->kind == INODE_LOCK &&
 		   (op->in->placeholders || retry_pending(op->in) ||
 		    op->to_set ||
-		    !leases_is_stale(op->fs->leases, op->path, op->owner.id,
-				     0))) {
+		    !node_lost(op->fs->node, op->path, op->owner.id))) {
 		/*
 		 * Lock files are never cached, so a getattr of one follows
 		 * its lookup in the same call (or is an fstat): a lock
@@ -173,7 +171,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		 * ESTALE here, and the kernel's one retry of that call finds
 		 * the name gone: a stat says ENOENT, a new open creates.
 		 */
-		leases_told_stale(op->fs->leases, op->path, op->owner.id);
+		node_lost_told(op->fs->node, op->path, op->owner.id);
 		op_fail(op, -ESTALE);
 		return;
 	} else {

@@ -7,38 +7,21 @@
 
 /* ---- renewal: write, truncate, utimens ------------------------------ */
 
-/*
- * The hold a write or truncate through `h` renews: the lease it took or
- * renewed at open, else a handle lock taken through it (a lease converted
- * by flock/lockf lives on as one), else a handle lock of its opener's
- * owner on the file (`flock FILE -c 'echo $$ > FILE'`).  Returns 1 with
- * `id` and `*token` set, 0 for none, -ESTALE when the hold it had is lost.
- */
+/* The hold a write or truncate through `h` renews: node_file_hold(). */
 int own_hold(struct lockfs *fs, const struct handle *h, char *id,
-		    size_t size, int64_t *token)
+	     size_t size, int64_t *token)
 {
-	const char *path = h->in->path;
-	const struct lock_holder *l = NULL;
-	bool lost = false;
+	struct node_file f = {
+		.lease_id = h->writer ? h->owner.id : NULL,
+		.lease_token = h->token,
+		.locks = h->locks,
+		.nlocks = h->nlocks,
+		.opener_known = h->owner.id[0] != '\0',
+		.uid = h->owner.uid,
+		.session = h->owner.session,
+	};
 
-	if (h->writer && (l = leases_get(fs->leases, path, h->owner.id)) &&
-	    l->token != h->token)
-		l = NULL;
-	for (size_t i = 0; l == NULL && i < h->nlocks; i++) {
-		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
-			       id, size);
-		l = leases_get(fs->leases, path, id);
-		lost = lost || (l == NULL && leases_is_lost(fs->leases, path,
-							     id));
-	}
-	if (l == NULL && h->owner.id[0])
-		l = leases_handle_of(fs->leases, path, h->owner.uid,
-				     h->owner.session);
-	if (l == NULL)
-		return lost ? -ESTALE : 0;
-	snprintf(id, size, "%s", l->id);
-	*token = l->token;
-	return 1;
+	return node_file_hold(fs->node, h->in->path, &f, id, size, token);
 }
 
 

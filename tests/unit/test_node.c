@@ -116,7 +116,8 @@ static int setup(void **state)
 	npublished = 0;
 	f->base = event_base_new();
 	assert_int_equal(leases_new(f->base, NULL, "/proc", &f->lt), 0);
-	assert_int_equal(node_new(f->lt, (struct notifier *)f, &f->node), 0);
+	assert_int_equal(
+		node_new("n1", f->lt, (struct notifier *)f, &f->node), 0);
 	*state = f;
 	return 0;
 }
@@ -259,6 +260,55 @@ static void test_forget_and_regrant(void **state)
 	assert_null(leases_get_fresh(f->lt, "p", "o", 1000));
 }
 
+static void test_what_a_file_renews(void **state)
+{
+	struct fixture *f = *state;
+	struct node_lock_ref ref = {0xabcULL, false};
+	struct lock_holder lease = holder("n1:1000:s40", HOLDER_LEASE, 3);
+	struct lock_holder handle = holder("", HOLDER_HANDLE, 4);
+	struct node_file file = {.lease_id = lease.id, .lease_token = 3,
+				 .locks = &ref, .nlocks = 1};
+	char hid[64], id[64];
+	int64_t token = 0;
+
+	node_handle_id(f->node, &ref, hid, sizeof(hid));
+	assert_string_equal(hid, "n1:F0000000000000abc");
+	handle.id = hid;
+	/* its own lease first */
+	node_granted(f->node, "w", &lease, true, 0, 1000);
+	assert_int_equal(node_file_hold(f->node, "w", &file, id, sizeof(id),
+					&token),
+			 1);
+	assert_string_equal(id, lease.id);
+	assert_int_equal(token, 3);
+	/* the lease became a handle lock taken through the file (flock) */
+	leases_forget(f->lt, "w", lease.id);
+	node_granted(f->node, "w", &handle, true, 0, 1100);
+	assert_int_equal(node_file_hold(f->node, "w", &file, id, sizeof(id),
+					&token),
+			 1);
+	assert_string_equal(id, hid);
+	assert_int_equal(token, 4);
+	/* that handle lock lost: ESTALE, not silence */
+	leases_lost(f->lt, "w", hid);
+	assert_int_equal(node_file_hold(f->node, "w", &file, id, sizeof(id),
+					&token),
+			 -ESTALE);
+	/* a file opened by an owner whose handle lock holds the lock */
+	handle.token = 5;
+	node_granted(f->node, "v", &handle, true, 0, 1200);
+	file = (struct node_file){.opener_known = true, .uid = 1000,
+				  .session = 40};
+	assert_int_equal(node_file_hold(f->node, "v", &file, id, sizeof(id),
+					&token),
+			 1);
+	assert_int_equal(token, 5);
+	file.session = 41; /* another session holds nothing here */
+	assert_int_equal(node_file_hold(f->node, "v", &file, id, sizeof(id),
+					&token),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +322,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handle_of_its_owner,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forget_and_regrant, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_what_a_file_renews, setup,
 						teardown),
 	};
 
