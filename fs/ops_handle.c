@@ -96,9 +96,9 @@ static void converted_release_done(void *arg, const struct store_result *res)
 	struct op *op = arg;
 
 	(void)res;
-	start_handle_lock(op, op->to_set ? LOCK_MODE_SHARED
+	start_handle_lock(op, op->u.convert.shared ? LOCK_MODE_SHARED
 					 : LOCK_MODE_EXCLUSIVE,
-			  op->off != 0);
+			  op->u.convert.block);
 }
 
 /* Lock, unlock or convert handle lock `id` on inode `ino`. */
@@ -141,8 +141,8 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 	snprintf(op->lease_id, sizeof(op->lease_id), "%s", op->owner.id);
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	if (held) {
-		op->to_set = mode == LOCK_MODE_SHARED;
-		op->off = block;
+		op->u.convert.shared = mode == LOCK_MODE_SHARED;
+		op->u.convert.block = block;
 		leases_forget(fs->leases, in->path, id);
 		err = store_release(fs->st, in->path, id, 0, false,
 				    converted_release_done, op);
@@ -207,7 +207,8 @@ static void getlk_done(void *arg, const struct store_result *res)
 		const struct lock_holder *h = &res->lock.holders[i];
 
 		if (strcmp(h->id, op->owner.id) == 0 ||
-		    (op->to_set == F_RDLCK && h->mode == LOCK_MODE_SHARED))
+		    (op->u.getlk.type == F_RDLCK &&
+		     h->mode == LOCK_MODE_SHARED))
 			continue;
 		lk.l_type = h->mode == LOCK_MODE_SHARED ? F_RDLCK : F_WRLCK;
 		lk.l_pid = h->pid;
@@ -235,7 +236,7 @@ void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
 	}
 	handle_lock_id(fs, fi->lock_owner, true, op->owner.id,
 		       sizeof(op->owner.id));
-	op->to_set = lock->l_type;
+	op->u.getlk.type = lock->l_type;
 	op_started(op, store_stat(fs->st, op->path, getlk_done, op));
 }
 

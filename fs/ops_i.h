@@ -54,8 +54,21 @@ struct op {
 	struct fuse_file_info fi;
 	struct handle *h;
 	size_t size;
-	off_t off;
-	int to_set;
+	/* what only some requests carry, by the request */
+	union {
+		struct {
+			off_t off;
+		} read;
+		struct {
+			bool lenient; /* a placeholder's attributes will do */
+		} getattr;
+		struct {
+			int type; /* F_RDLCK or F_WRLCK asked about */
+		} getlk;
+		struct {
+			bool shared, block; /* the mode it converts to */
+		} convert;
+	} u;
 	bool is_create;
 	bool retry_as_open; /* a busy create becomes ESTALE + an open */
 	struct waiter *waiter;

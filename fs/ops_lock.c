@@ -153,7 +153,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		lock_attr(op, &res->lock, op->in->ino, &st);
 	} else if (op->in->kind == INODE_LOCK &&
 		   (op->in->placeholders || retry_pending(op->in) ||
-		    op->to_set ||
+		    op->u.getattr.lenient ||
 		    !node_lost(op->fs->node, op->path, op->owner.id))) {
 		/*
 		 * Lock files are never cached, so a getattr of one follows
@@ -192,7 +192,7 @@ void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	op->to_set = lenient;
+	op->u.getattr.lenient = lenient;
 	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
 		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
 	op_started(op, store_stat(fs->st, op->path, getattr_done, op));
@@ -659,7 +659,7 @@ static void read_done(void *arg, const struct store_result *res)
 		op_fail(op, err);
 		return;
 	}
-	reply_text(op->req, op->h, op->size, op->off);
+	reply_text(op->req, op->h, op->size, op->u.read.off);
 	op_free(op);
 }
 
@@ -686,6 +686,6 @@ void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	op->h = h;
 	op->size = size;
-	op->off = off;
+	op->u.read.off = off;
 	op_started(op, store_stat(fs->st, op->path, read_done, op));
 }
