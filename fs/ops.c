@@ -28,17 +28,6 @@ struct handle *handle_of(const struct fuse_file_info *fi)
 	return (struct handle *)(uintptr_t)fi->fh;
 }
 
-void handle_free(struct handle *h)
-{
-	if (h == NULL)
-		return;
-	free(h->text);
-	for (size_t i = 0; i < h->nentries; i++)
-		free(h->entries[i].name);
-	free(h->entries);
-	free(h);
-}
-
 double mono_s(void)
 {
 	struct timespec ts;
