@@ -61,7 +61,7 @@ if mine then
   mine.ren = now
   mine.exp = now + mine.ttl
   save_holders(KEYS[K_L], holders)
-  reindex(holders, KEYS[K_F], leaf, node)
+  reindex(holders, leaf, node)
   return lock_reply('OK', now, 'renewed', holders, waiter_count())
 end
 
@@ -75,68 +75,11 @@ if ARGV[A.ABSORB_ID] and ARGV[A.ABSORB_ID] ~= '' then
   end
 end
 
--- Who blocks this request?  First an earlier conflicting waiter (the
--- nearest one, so that waiters form a chain and a grant wakes one), then a
--- conflicting holder.  A conversion of the caller's own lease is not a new
--- request: nothing can be ahead of it.
+-- Who blocks this request (lib.lua's find_blocker)?
 local me = live_waiter(wid, now)
 local r = me and me.seq or nil
-local best = nil
-local function consider(w)
-  if w and (not best or w.seq > best.seq) then best = w end
-end
-consider(nearest_waiter(KEYS[K_Q], r, mode, now, wid))
-consider(nearest_waiter(KEYS[K_WX], r, mode, now, wid))
-if mode == 'x' then consider(nearest_waiter(KEYS[K_WS], r, mode, now, wid)) end
-for k = K_ANCESTORS, #KEYS, K_STRIDE do
-  consider(nearest_waiter(KEYS[k + 3], r, mode, now, wid))
-end
-local blocker = nil
-if best and not absorbed then
-  blocker = 'w|' .. best.exp .. '|' .. best.id
-end
-
-local function holder_blocker(hs, hnode)
-  for _, h in ipairs(hs) do
-    if h.id ~= id and not (mode == 's' and h.mode == 's') then
-      return 'h|' .. h.exp .. '|' .. hnode
-    end
-  end
-  return nil
-end
-local function descendant_blocker(key)
-  local m = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
-                       'WITHSCORES', 'LIMIT', 0, 1)
-  if #m == 0 then return nil end
-  return 'h|' .. m[2] .. '|' .. m[1]
-end
-if not blocker then blocker = holder_blocker(holders, node) end
-if not blocker and not absorbed then
-  local depth = 0
-  for k = K_ANCESTORS, #KEYS, K_STRIDE do
-    local anode = ''
-    if depth > 0 then
-      -- the ancestor of depth d is the node's first d components
-      local n, pos = 0, 0
-      while n < depth do
-        pos = string.find(node, '/', pos + 1, true)
-        n = n + 1
-      end
-      anode = string.sub(node, 1, (pos or (#node + 1)) - 1)
-    end
-    blocker = holder_blocker(live_holders(KEYS[k], now), anode)
-    if blocker then break end
-    depth = depth + 1
-  end
-end
-if not blocker and not absorbed then
-  zlive(KEYS[K_DX], now)
-  blocker = descendant_blocker(KEYS[K_DX])
-  if not blocker and mode == 'x' then
-    zlive(KEYS[K_DS], now)
-    blocker = descendant_blocker(KEYS[K_DS])
-  end
-end
+local blocker = find_blocker(the_lock(node, leaf, mode), holders, id, wid,
+                             r, now, absorbed)
 
 if blocker then
   if not wait then
@@ -174,5 +117,5 @@ holders[#holders + 1] = {
   note = ARGV[A.NOTE] or ''
 }
 save_holders(KEYS[K_L], holders)
-reindex(holders, KEYS[K_F], leaf, node)
+reindex(holders, leaf, node)
 return lock_reply('OK', now, 'new', holders, waiter_count())

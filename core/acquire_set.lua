@@ -27,6 +27,9 @@ for i = 1, tonumber(ARGV[13]) do
              nsroot = ARGV[a + 3] == '1', dirlock = ARGV[a + 4] == '1',
              nanc = tonumber(ARGV[a + 5]), base = k}
   m.anc = k + 9
+  -- its keys: n:<ns> at base, f:<ns> base + 1, n:<path> base + 2, then
+  -- its own l ... ws from base + 3, then its ancestors'
+  m.lock = lock_at(k + 3, m.anc, m.nanc, k + 1, m.node, m.leaf, m.mode)
   k = k + 9 + K_STRIDE * m.nanc
   a = a + 6
   members[i] = m
@@ -70,60 +73,11 @@ end
 local me = live_waiter(wid, now)
 local r = me and me.seq or nil
 
--- the ancestor of `node` with `depth` components
-local function ancestor(node, depth)
-  if depth == 0 then return '' end
-  local n, pos = 0, 0
-  while n < depth do
-    pos = string.find(node, '/', pos + 1, true)
-    n = n + 1
-  end
-  return string.sub(node, 1, (pos or (#node + 1)) - 1)
-end
-
-local function first_conflict(hs, mode)
-  for _, h in ipairs(hs) do
-    if h.id ~= id and not (mode == 's' and h.mode == 's') then return h end
-  end
-  return nil
-end
-
-local function blocker_of(m)
-  local best = nil
-  local function consider(w)
-    if w and (not best or w.seq > best.seq) then best = w end
-  end
-  consider(nearest_waiter(KEYS[m.base + 6], r, m.mode, now, wid))
-  consider(nearest_waiter(KEYS[m.base + 7], r, m.mode, now, wid))
-  if m.mode == 'x' then
-    consider(nearest_waiter(KEYS[m.base + 8], r, m.mode, now, wid))
-  end
-  for j = 0, m.nanc - 1 do
-    consider(nearest_waiter(KEYS[m.anc + K_STRIDE * j + 3], r, m.mode, now,
-                            wid))
-  end
-  if best then return 'w|' .. best.exp .. '|' .. best.id end
-  local h = first_conflict(m.holders, m.mode)
-  if h then return 'h|' .. h.exp .. '|' .. m.node end
-  for j = 0, m.nanc - 1 do
-    h = first_conflict(live_holders(KEYS[m.anc + K_STRIDE * j], now), m.mode)
-    if h then return 'h|' .. h.exp .. '|' .. ancestor(m.node, j) end
-  end
-  local sets = {KEYS[m.base + 4]}
-  if m.mode == 'x' then sets[2] = KEYS[m.base + 5] end
-  for _, key in ipairs(sets) do
-    zlive(key, now)
-    local d = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
-                         'WITHSCORES', 'LIMIT', 0, 1)
-    if #d > 0 then return 'h|' .. d[2] .. '|' .. d[1] end
-  end
-  return nil
-end
-
 local blocker = nil
 for _, m in ipairs(members) do
   m.holders = live_holders(KEYS[m.base + 3], now)
-  blocker = blocker or blocker_of(m)
+  blocker = blocker or find_blocker(m.lock, m.holders, id, wid, r, now,
+                                    false)
 end
 
 if blocker then
@@ -167,18 +121,7 @@ for _, m in ipairs(members) do
     m.holders[#m.holders + 1] = mine
   end
   save_holders(KEYS[m.base + 3], m.holders)
-  -- the index entries of this member (reindex() knows one lock only)
-  local exp, mode = max_expiry(m.holders), m.holders[1].mode
-  for j = 0, m.nanc - 1 do
-    local b = m.anc + K_STRIDE * j
-    local into, other = KEYS[b + 1], KEYS[b + 2]
-    if mode == 's' then into, other = other, into end
-    redis.call('ZADD', into, exp, m.node)
-    redis.call('ZREM', other, m.node)
-    expire_at_least(into, exp)
-  end
-  redis.call('ZADD', KEYS[m.base + 1], exp, m.leaf)
-  expire_at_least(KEYS[m.base + 1], exp)
+  reindex_at(m.lock, m.holders)
   r2[#r2 + 1] = mine.tok
 end
 return r2

@@ -92,13 +92,35 @@ end
 -- A_ACQUIRE and A_RELEASE and the reply's HOLDER_FIELDS are declared once
 -- in script_iface.h; embed-lua writes them in front of this file.
 
--- Rewrite the index entries of lock `node` (file `leaf` in the namespace
--- whose f-key is `fkey`) after its holders changed to `holders`.
-local function reindex(holders, fkey, leaf, node)
+-- A lock as the KEYS of one call hold it: `at` is the position of its l key
+-- (its dx, ds, q, wx, ws follow, as K_L ... K_WS do), `anc` that of its
+-- first ancestor's l key (root first, K_STRIDE apart), `nanc` how many
+-- ancestors, `f` the position of its namespace's f key.  Single-lock
+-- scripts use the_lock(); a lock set makes one per member.
+local function lock_at(at, anc, nanc, f, node, leaf, mode)
+  return {at = at, anc = anc, nanc = nanc, f = f, node = node, leaf = leaf,
+          mode = mode}
+end
+
+local function the_lock(node, leaf, mode)
+  return lock_at(K_L, K_ANCESTORS, (#KEYS - K_ANCESTORS + 1) / K_STRIDE,
+                 K_F, node, leaf, mode)
+end
+
+-- The KEYS position of key `kind` (K_L ... K_WS) of ancestor `j` of `v`.
+local function ancestor_key(v, j, kind)
+  return v.anc + K_STRIDE * j + (kind - K_L)
+end
+
+-- Rewrite the index entries of lock `v` after its holders changed to
+-- `holders`: its entry in every ancestor's dx/ds, its file in f.
+local function reindex_at(v, holders)
   local exp = max_expiry(holders)
   local mode = holders[1] and holders[1].mode or 'x'
-  for k = K_ANCESTORS, #KEYS, K_STRIDE do
-    local dx, ds = KEYS[k + 1], KEYS[k + 2]
+  local node, leaf, fkey = v.node, v.leaf, KEYS[v.f]
+  for j = 0, v.nanc - 1 do
+    local dx = KEYS[ancestor_key(v, j, K_DX)]
+    local ds = KEYS[ancestor_key(v, j, K_DS)]
     if exp == 0 then
       redis.call('ZREM', dx, node)
       redis.call('ZREM', ds, node)
@@ -116,6 +138,11 @@ local function reindex(holders, fkey, leaf, node)
     redis.call('ZADD', fkey, exp, leaf)
     expire_at_least(fkey, exp)
   end
+end
+
+-- The same for the one lock of a single-lock script.
+local function reindex(holders, leaf, node)
+  reindex_at(the_lock(node, leaf, 'x'), holders)
 end
 
 -- Store `holders` back into lock hash `key` (holders changed in place).
@@ -236,4 +263,66 @@ local function unqueue(id)
     redis.call('ZREM', KEYS[k + 4], id)
     redis.call('ZREM', KEYS[k + 5], id)
   end
+end
+
+-- The ancestor of `node` with `depth` components ('' is the root).
+local function ancestor_node(node, depth)
+  if depth == 0 then return '' end
+  local n, pos = 0, 0
+  while n < depth do
+    pos = string.find(node, '/', pos + 1, true)
+    n = n + 1
+  end
+  return string.sub(node, 1, (pos or (#node + 1)) - 1)
+end
+
+local function first_conflict(holders, id, mode)
+  for _, h in ipairs(holders) do
+    if h.id ~= id and not (mode == 's' and h.mode == 's') then return h end
+  end
+  return nil
+end
+
+-- Who blocks holder `id` (request `wid`, queued at seq `r`, nil if not)
+-- from taking lock `v` now, whose live holders are `holders`?  First an
+-- earlier conflicting waiter, the nearest (so waiters form a chain and a
+-- grant wakes one), then a conflicting holder of the lock, of an ancestor,
+-- or below it.  "w|<expiry>|<waiter id>", "h|<expiry>|<lock node>" or nil.
+-- `own_only`: only a holder of the lock itself counts (a conversion of the
+-- caller's own lease is not a new request: nothing can be ahead of it).
+local function find_blocker(v, holders, id, wid, r, now, own_only)
+  local mode = v.mode
+  if not own_only then
+    local best = nil
+    local function consider(w)
+      if w and (not best or w.seq > best.seq) then best = w end
+    end
+    consider(nearest_waiter(KEYS[v.at + K_Q - K_L], r, mode, now, wid))
+    consider(nearest_waiter(KEYS[v.at + K_WX - K_L], r, mode, now, wid))
+    if mode == 'x' then
+      consider(nearest_waiter(KEYS[v.at + K_WS - K_L], r, mode, now, wid))
+    end
+    for j = 0, v.nanc - 1 do
+      consider(nearest_waiter(KEYS[ancestor_key(v, j, K_Q)], r, mode, now,
+                              wid))
+    end
+    if best then return 'w|' .. best.exp .. '|' .. best.id end
+  end
+  local h = first_conflict(holders, id, mode)
+  if h then return 'h|' .. h.exp .. '|' .. v.node end
+  if own_only then return nil end
+  for j = 0, v.nanc - 1 do
+    h = first_conflict(live_holders(KEYS[ancestor_key(v, j, K_L)], now), id,
+                       mode)
+    if h then return 'h|' .. h.exp .. '|' .. ancestor_node(v.node, j) end
+  end
+  local below = {KEYS[v.at + K_DX - K_L]}
+  if mode == 'x' then below[2] = KEYS[v.at + K_DS - K_L] end
+  for _, key in ipairs(below) do
+    zlive(key, now)
+    local d = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
+                         'WITHSCORES', 'LIMIT', 0, 1)
+    if #d > 0 then return 'h|' .. d[2] .. '|' .. d[1] end
+  end
+  return nil
 end

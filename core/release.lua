@@ -40,5 +40,5 @@ else
   return lock_reply('EPERM', now, '', holders)
 end
 save_holders(KEYS[K_L], holders)
-reindex(holders, KEYS[K_F], ARGV[A.LEAF], ARGV[A.NODE])
+reindex(holders, ARGV[A.LEAF], ARGV[A.NODE])
 return lock_reply('OK', now, extra, ended)
