@@ -85,25 +85,14 @@ if blocker then
   if not wait then
     return lock_reply('EAGAIN', now, '', holders, waiter_count())
   end
-  local lease = tonumber(ARGV[A.WAITER_LEASE_MS])
-  if not me then
+  local first = not me
+  if first then
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ])}
-    redis.call('ZADD', KEYS[K_Q], me.seq, wid)
-    for k = K_ANCESTORS, #KEYS, K_STRIDE do
-      if mode == 's' then
-        redis.call('ZADD', KEYS[k + 5], me.seq, wid)
-      else
-        redis.call('ZADD', KEYS[k + 4], me.seq, wid)
-      end
-    end
   end
-  me.exp = now + lease
+  me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
-  expire_at_least(KEYS[K_Q], me.exp)
-  for k = K_ANCESTORS, #KEYS, K_STRIDE do
-    expire_at_least(KEYS[k + 4 + (mode == 's' and 1 or 0)], me.exp)
-  end
+  queue_at(the_lock(node, leaf, mode), me, first)
   return lock_reply('EAGAIN', now, blocker, holders, waiter_count())
 end
 

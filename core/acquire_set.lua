@@ -37,13 +37,7 @@ end
 
 local function unqueue_set()
   redis.call('HDEL', KEYS[K_WR], wid)
-  for _, m in ipairs(members) do
-    redis.call('ZREM', KEYS[m.base + 6], wid)
-    for j = 0, m.nanc - 1 do
-      redis.call('ZREM', KEYS[m.anc + K_STRIDE * j + 4], wid)
-      redis.call('ZREM', KEYS[m.anc + K_STRIDE * j + 5], wid)
-    end
-  end
+  for _, m in ipairs(members) do unqueue_at(m.lock, wid) end
 end
 
 local uid = tonumber(ARGV[8])
@@ -82,25 +76,17 @@ end
 
 if blocker then
   if not wait then return plain_reply('EAGAIN', now) end
-  if not me then
+  local first = not me
+  if first then
     me = {id = wid, lnode = members[1].node, mode = 'x', dnode = ARGV[6],
           seq = redis.call('INCR', KEYS[K_WSEQ])}
-    for _, m in ipairs(members) do
-      redis.call('ZADD', KEYS[m.base + 6], me.seq, wid)
-      for j = 0, m.nanc - 1 do
-        local b = m.anc + K_STRIDE * j
-        redis.call('ZADD', KEYS[b + (m.mode == 's' and 5 or 4)], me.seq, wid)
-      end
-    end
   end
   me.exp = now + tonumber(ARGV[5])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
   for _, m in ipairs(members) do
-    expire_at_least(KEYS[m.base + 6], me.exp)
-    for j = 0, m.nanc - 1 do
-      local b = m.anc + K_STRIDE * j
-      expire_at_least(KEYS[b + (m.mode == 's' and 5 or 4)], me.exp)
-    end
+    -- in each member's queues as that member's mode
+    queue_at(m.lock, {id = wid, seq = me.seq, exp = me.exp, mode = m.mode},
+             first)
   end
   return plain_reply('EAGAIN', now, blocker)
 end

@@ -256,13 +256,36 @@ local function waiter_count()
 end
 
 -- Take waiter `id` out of every index of this call's node.
+-- Lock `v`'s queue indexes of a waiter in `mode`: its own q, then the wx
+-- (exclusive) or ws (shared) of each ancestor.
+local function queue_keys(v, mode)
+  local keys = {KEYS[v.at + K_Q - K_L]}
+  local below = mode == 's' and K_WS or K_WX
+  for j = 0, v.nanc - 1 do keys[#keys + 1] = KEYS[ancestor_key(v, j, below)] end
+  return keys
+end
+
+-- Put waiter `w` (id, seq, mode) into lock `v`'s queues (`add`, once, when
+-- it queues first) and make them live until its lease `w.exp` at least.
+local function queue_at(v, w, add)
+  for _, key in ipairs(queue_keys(v, w.mode)) do
+    if add then redis.call('ZADD', key, w.seq, w.id) end
+    expire_at_least(key, w.exp)
+  end
+end
+
+-- Take waiter `id` out of every queue index of lock `v`.
+local function unqueue_at(v, id)
+  redis.call('ZREM', KEYS[v.at + K_Q - K_L], id)
+  for j = 0, v.nanc - 1 do
+    redis.call('ZREM', KEYS[ancestor_key(v, j, K_WX)], id)
+    redis.call('ZREM', KEYS[ancestor_key(v, j, K_WS)], id)
+  end
+end
+
 local function unqueue(id)
   redis.call('HDEL', KEYS[K_WR], id)
-  redis.call('ZREM', KEYS[K_Q], id)
-  for k = K_ANCESTORS, #KEYS, K_STRIDE do
-    redis.call('ZREM', KEYS[k + 4], id)
-    redis.call('ZREM', KEYS[k + 5], id)
-  end
+  unqueue_at(the_lock('', '', 'x'), id)
 end
 
 -- The ancestor of `node` with `depth` components ('' is the root).
