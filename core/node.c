@@ -14,20 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "lease.h"
 #include "name.h"
+#include "log.h"
 #include "notify.h"
 #include "waitq.h"
 
-struct node {
-	char *name;
-	struct leases *leases;
-	struct notifier *nt;
-	struct node_stats stats;
-	struct metrics metrics;
-};
+#include "node_i.h"
+
 
 int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out)
@@ -48,9 +45,12 @@ void node_free(struct node *n)
 {
 	if (n == NULL)
 		return;
+	if (n->free_parts)
+		n->free_parts(n);
 	free(n->name);
 	free(n);
 }
+
 
 void node_publish(struct node *n, const char *event, const char *path,
 		  const struct lock_holder *h, int64_t time_ms)

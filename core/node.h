@@ -11,8 +11,12 @@
  * waiters on every node.  The events stream and the metrics read what this
  * module counts.
  *
- * Loop thread only.  The node borrows the store's, the lease table's and
- * the notifier's objects it is given; it owns only its counters.
+ * It is also the FUSE adapter's one door into the lock service: node_start()
+ * builds the store, the lease table, the notifier and the wait queue, and
+ * the calls below reach them, so that fs/ needs no header of theirs.
+ *
+ * Loop thread only.  A node made by node_start() owns those parts; one made
+ * by node_new() (unit tests) borrows the lease table and notifier given.
  */
 #ifndef LOCKFS_NODE_H
 #define LOCKFS_NODE_H
@@ -24,7 +28,10 @@
 
 #include "info.h"
 #include "metrics.h"
-#include "store.h"
+#include "result.h"
+
+struct event_base;
+struct waiter;
 
 struct leases;
 struct notifier;
@@ -33,6 +40,90 @@ struct node;
 struct node_stats {
 	uint64_t grants, releases;
 };
+
+struct node_config {
+	const char *name;                  /* this node's name */
+	const struct store_config *store;  /* where Redis is */
+	const char *amqp_url;              /* NULL or "": no broker */
+	const char *amqp_cacert;           /* NULL: the system's */
+	const char *prefix;                /* the exchange is lockfs.PREFIX */
+	int64_t ttl_ms;                    /* a queue entry's lease */
+	const char *procfs;                /* "/proc" */
+	/* a lock event line from the broker (for /.lockfs/events) */
+	void (*event_line)(void *arg, const char *line, size_t len);
+	void *arg;
+};
+
+/* Build the whole service on `base` and start connecting; 0 or -errno. */
+int node_start(struct event_base *base, const struct node_config *cfg,
+	       struct node **out);
+
+/* Check once, synchronously, that Redis answers (store_probe). */
+int node_probe(const struct store_config *cfg, char *why, size_t whylen);
+
+/* ---- acquiring and waiting (waitq.h) ------------------------------- */
+
+int node_acquire(struct node *n, const char *path,
+		 const struct store_holder *h, bool excl, bool block,
+		 int64_t timeout_ms, lock_done_cb *cb, void *arg,
+		 struct waiter **out);
+int node_acquire_set(struct node *n, char *const *paths,
+		     const enum lock_mode *modes, size_t count,
+		     const struct store_holder *h, bool block,
+		     int64_t timeout_ms, lock_done_cb *cb, void *arg,
+		     struct waiter **out);
+void node_cancel(struct waiter *w, int err);
+/* End every wait with `err` (unmount, shutdown). */
+void node_fail_all(struct node *n, int err);
+size_t node_waits(const struct node *n);
+
+/* ---- one call each (store.h) --------------------------------------- */
+
+int node_stat(struct node *n, const char *path, store_cb *cb, void *arg);
+int node_list(struct node *n, const char *ns, store_cb *cb, void *arg);
+int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
+	       gid_t gid, store_cb *cb, void *arg);
+int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg);
+int node_setattr(struct node *n, const char *path, long mode, long uid,
+		 long gid, store_cb *cb, void *arg);
+int node_renew(struct node *n, const char *path, const char *holder_id,
+	       int64_t token, int64_t ttl_ms, int keepalive, const char *note,
+	       size_t note_len, store_cb *cb, void *arg);
+int node_release(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, bool force, store_cb *cb, void *arg);
+/* A grant nobody will receive: forgotten here, released in Redis. */
+void node_disown(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, const char *why);
+
+/* ---- the lease table (lease.h) ------------------------------------- */
+
+const struct lock_holder *node_lease(struct node *n, const char *path,
+				     const char *id);
+const struct lock_holder *node_lease_fresh(struct node *n, const char *path,
+					   const char *id, int64_t max_age_ms);
+const struct lock_holder *node_lease_handle_of(struct node *n,
+					       const char *path, uid_t uid,
+					       pid_t session);
+int64_t node_lease_token(struct node *n, const char *path, const char *id);
+void node_lease_renewed(struct node *n, const char *path,
+			const struct lock_holder *h, int64_t now_ms);
+void node_lease_forget(struct node *n, const char *path, const char *id);
+void node_lease_lost(struct node *n, const char *path, const char *id);
+size_t node_leases(const struct node *n);
+
+/* ---- state, for status and metrics --------------------------------- */
+
+/* Redis connected and answering, and since when (wall-clock ms). */
+bool node_redis_up(const struct node *n, int64_t *since_ms);
+/* The broker: 1 up, 0 down, -1 none configured; since when. */
+int node_amqp_up(const struct node *n, int64_t *since_ms);
+void node_redis_stats(const struct node *n, struct store_stats *out);
+/* false without a broker */
+bool node_amqp_stats(const struct node *n, uint64_t *published,
+		     uint64_t *delivered, uint64_t *reconnects);
+/* While someone reads /.lockfs/events: every event comes here. */
+int node_watch_events(struct node *n);
+void node_unwatch_events(struct node *n);
 
 /* `name` is copied; `leases` and `nt` (NULL: no broker) stay the caller's. */
 int node_new(const char *name, struct leases *leases, struct notifier *nt,

@@ -28,77 +28,10 @@
 
 #include "info.h"
 #include "metrics.h"
+#include "result.h"
 
 struct event_base;
 struct store;
-
-struct store_config {
-	/* redis://host:port[/db], unix:/path, or
-	 * sentinel://host:port,host:port/master[/db] (sentinel.h) */
-	const char *url;
-	const char *password; /* NULL for none */
-	const char *prefix;   /* the hash tag, e.g. "lockfs" */
-	int64_t backend_timeout_ms;
-};
-
-enum store_kind {
-	STORE_NONE = 0,
-	STORE_NAMESPACE,
-	STORE_LOCK,
-	STORE_LISTING,
-	STORE_TOKENS,
-};
-
-struct ns_attr {
-	mode_t mode; /* permission bits incl. suid/sgid/sticky */
-	uid_t uid;
-	gid_t gid;
-	int64_t ctime_ms;
-	int64_t mtime_ms;
-};
-
-struct store_entry {
-	char *name;
-	bool is_namespace;
-};
-
-struct store_result {
-	int err;             /* 0 or -errno */
-	int64_t now_ms;      /* the Redis clock when the script ran */
-	const char *extra;   /* script-specific word, e.g. "new", "broken" */
-	enum store_kind kind;
-	struct ns_attr ns;        /* STORE_NAMESPACE */
-	struct lock_state lock;   /* STORE_LOCK */
-	size_t nentries;          /* STORE_LISTING */
-	struct store_entry *entries;
-	size_t ntokens;           /* STORE_TOKENS: one per lock-set member */
-	int64_t *tokens;
-};
-
-typedef void store_cb(void *arg, const struct store_result *res);
-
-/* Who asks for a lock, and how. */
-struct store_holder {
-	const char *id;   /* owner id or handle id */
-	const char *node;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	pid_t session;
-	enum holder_kind kind;
-	enum lock_mode mode;
-	int64_t ttl_ms;
-	enum keepalive keepalive;
-	const char *note; /* NULL for none */
-	/*
-	 * A handle lock's requester's own lease owner id (NULL for none): a
-	 * lease of that owner on the lock is converted into this hold.
-	 */
-	const char *absorb_id;
-	/* lock sets: the caller's supplementary groups, for permissions */
-	const gid_t *groups;
-	size_t ngroups;
-};
 
 /*
  * Create a store on `base` and start connecting.  Returns 0 or -errno
@@ -117,12 +50,6 @@ void store_free(struct store *st);
 bool store_connected(const struct store *st);
 int64_t store_since_ms(const struct store *st);
 
-/* Counters for metrics: answered calls, failures, timeouts, reconnects. */
-struct store_stats {
-	uint64_t calls, errors, timeouts, reconnects;
-	uint64_t rtt_buckets[METRICS_RTT_BUCKETS]; /* metrics_rtt_bounds */
-	double rtt_sum_s;
-};
 void store_get_stats(const struct store *st, struct store_stats *out);
 
 /*

@@ -52,8 +52,7 @@ struct waitq_config {
  * "renewed"), or -errno and possibly a result (for -EAGAIN/-EEXIST the
  * lock's state).  `res` is valid during the call only.
  */
-typedef void waiter_done_cb(void *arg, int err,
-			    const struct store_result *res);
+typedef lock_done_cb waiter_done_cb;
 
 int waitq_new(struct event_base *base, struct store *st,
 	      struct notifier *nt, const struct waitq_config *cfg,

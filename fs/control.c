@@ -23,14 +23,10 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#include "lease.h"
 #include "lockfs.h"
 #include "log.h"
 #include "lockfs_config.h"
 #include "node.h"
-#include "notify.h"
-#include "store.h"
-#include "waitq.h"
 
 static const struct {
 	const char *name;
@@ -45,7 +41,6 @@ static const struct {
 };
 
 #define EVENTS_BACKLOG_MAX 10000
-#define EVENTS_BINDING "#"
 
 struct event_line {
 	char *text;
@@ -101,6 +96,9 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 {
 	struct timespec now;
 	struct node_stats ns;
+	int64_t redis_since, amqp_since;
+	bool redis_up;
+	int amqp_up;
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
@@ -108,6 +106,8 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 	if (f == NULL)
 		return -ENOMEM;
 	node_get_stats(fs->node, &ns);
+	redis_up = node_redis_up(fs->node, &redis_since);
+	amqp_up = node_amqp_up(fs->node, &amqp_since);
 	clock_gettime(CLOCK_REALTIME, &now);
 	fprintf(f,
 		"version=%s\n"
@@ -123,15 +123,11 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"releases=%llu\n"
 		"uptime=%lld\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
-		store_connected(fs->st) ? "connected" : "disconnected",
-		(long long)(store_since_ms(fs->st) / 1000),
-		(long long)(store_since_ms(fs->st) % 1000),
-		fs->nt == NULL		      ? "none"
-		: notifier_connected(fs->nt) ? "connected"
-					      : "disconnected",
-		(long long)(notifier_since_ms(fs->nt) / 1000),
-		(long long)(notifier_since_ms(fs->nt) % 1000),
-		leases_count(fs->leases), waitq_count(fs->wq),
+		redis_up ? "connected" : "disconnected",
+		(long long)(redis_since / 1000), (long long)(redis_since % 1000),
+		amqp_up < 0 ? "none" : amqp_up ? "connected" : "disconnected",
+		(long long)(amqp_since / 1000), (long long)(amqp_since % 1000),
+		node_leases(fs->node), node_waits(fs->node),
 		(unsigned long long)ns.grants,
 		(unsigned long long)ns.releases,
 		(long long)((now.tv_sec * 1000LL + now.tv_nsec / 1000000) -
@@ -159,32 +155,27 @@ static int render_metrics(struct lockfs *fs, char **text, size_t *len)
 {
 	struct metrics_now now = {
 		.node = fs->opt->node,
-		.locks_held = leases_count(fs->leases),
-		.waiters = waitq_count(fs->wq),
+		.locks_held = node_leases(fs->node),
+		.waiters = node_waits(fs->node),
 		.event_readers = count_readers(fs),
-		.redis_up = store_connected(fs->st),
-		.amqp_up = fs->nt ? notifier_connected(fs->nt) : -1,
+		.redis_up = node_redis_up(fs->node, NULL),
+		.amqp_up = node_amqp_up(fs->node, NULL),
 	};
-	struct notifier_stats ns = {0};
 	struct store_stats ss;
 	struct timespec t;
 
 	clock_gettime(CLOCK_REALTIME, &t);
 	now.uptime_s = ((t.tv_sec * 1000LL + t.tv_nsec / 1000000) -
 			fs->started_ms) / 1000.0;
-	store_get_stats(fs->st, &ss);
+	node_redis_stats(fs->node, &ss);
 	now.redis_calls = ss.calls;
 	now.redis_errors = ss.errors;
 	now.redis_timeouts = ss.timeouts;
 	now.redis_reconnects = ss.reconnects;
 	now.redis_rtt_buckets = ss.rtt_buckets;
 	now.redis_rtt_sum_s = ss.rtt_sum_s;
-	if (fs->nt) {
-		notifier_get_stats(fs->nt, &ns);
-		now.amqp_published = ns.published;
-		now.amqp_delivered = ns.delivered;
-		now.amqp_reconnects = ns.reconnects;
-	}
+	node_amqp_stats(fs->node, &now.amqp_published, &now.amqp_delivered,
+			&now.amqp_reconnects);
 	return metrics_render(node_metrics(fs->node), &now, text, len);
 }
 
@@ -195,8 +186,7 @@ static int reader_open(struct lockfs *fs, struct handle *h,
 
 	if (r == NULL)
 		return -ENOMEM;
-	if (fs->readers == NULL && fs->nt &&
-	    notifier_bind(fs->nt, EVENTS_BINDING) < 0) {
+	if (fs->readers == NULL && node_watch_events(fs->node) < 0) {
 		free(r);
 		return -ENOMEM;
 	}
@@ -219,8 +209,8 @@ static void reader_close(struct event_reader *r)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = r->next;
-	if (fs->readers == NULL && fs->nt)
-		notifier_unbind(fs->nt, EVENTS_BINDING);
+	if (fs->readers == NULL)
+		node_unwatch_events(fs->node);
 	if (r->pending)
 		fuse_reply_err(r->pending, EIO);
 	if (r->ph)

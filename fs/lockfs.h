@@ -16,14 +16,9 @@
 #include "metrics.h"
 #include "node.h"
 #include "owner.h"
-#include "store.h"
 #include "options.h"
 
 struct event_base;
-struct store;
-struct leases;
-struct notifier;
-struct waitq;
 struct node;
 
 /* Permanent inode numbers. */
@@ -47,10 +42,6 @@ struct lockfs {
 	const struct options *opt;
 	struct event_base *base;
 	struct fuse_session *se;
-	struct store *st;
-	struct leases *leases;
-	struct notifier *nt; /* NULL without amqp= */
-	struct waitq *wq;
 	struct inode_table *inodes;
 	struct event_reader *readers; /* open /.lockfs/events, a list */
 	struct inode *retry_pins; /* inodes pinned by create retries (ops.c) */

@@ -23,9 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lease.h"
-#include "notify.h"
-#include "waitq.h"
 #include "lockfs.h"
 #include "lockfs_config.h"
 #include "config.h"
@@ -33,7 +30,6 @@
 #include "mountwatch.h"
 #include "node.h"
 #include "options.h"
-#include "store.h"
 
 struct loop_ctx {
 	struct lockfs *fs;
@@ -64,7 +60,7 @@ static void on_fuse_readable(evutil_socket_t fd, short what, void *arg)
 
 static void shut_down(struct lockfs *fs)
 {
-	waitq_fail_all(fs->wq, -EIO); /* nobody stays stuck in the kernel */
+	node_fail_all(fs->node, -EIO); /* nobody stays stuck in the kernel */
 	fuse_session_exit(fs->se);
 	/* a moment for the withdrawals to reach Redis */
 	event_base_loopexit(fs->base, &(struct timeval){0, 300000});
@@ -83,91 +79,28 @@ static void on_detached(void *arg)
 	shut_down(arg);
 }
 
-static void on_broker_message(void *arg, const char *key, const char *body,
-			      size_t len)
+/* A lock event line from the broker: for the readers of /.lockfs/events. */
+static void on_event_line(void *arg, const char *line, size_t len)
 {
-	struct lockfs *fs = arg;
-
-	/* l.* (releases) and e.* (other events) carry event lines */
-	if ((key[0] == 'l' || key[0] == 'e') && key[1] == '.' && len)
-		control_event(fs, body, len);
-	waitq_on_message(fs->wq, key);
-}
-
-static void on_broker_state(void *arg, bool up)
-{
-	struct lockfs *fs = arg;
-
-	waitq_on_broker(fs->wq, up);
-}
-
-static void on_lease_event(void *arg, const char *path, const char *reason,
-			   const struct lock_holder *h)
-{
-	struct lockfs *fs = arg;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (strcmp(reason, "owner-exit") == 0)
-		node_ended(fs->node, reason, path, h, 1,
-			   ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
-	else /* its own node saw a keepalive=off lease run out */
-		node_publish(fs->node, reason, path, h,
-			     ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
-}
-
-static void on_queued(void *arg, const char *path,
-		      const struct store_holder *h, int64_t now_ms)
-{
-	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
-				 .mode = h->mode};
-
-	struct lockfs *fs = arg;
-
-	node_publish(fs->node, "waiting", path, &lh, now_ms);
+	control_event(arg, line, len);
 }
 
 static int start_services(struct lockfs *fs, const struct store_config *scfg)
 {
 	const struct options *opt = fs->opt;
-	struct waitq_config wcfg = {.node = opt->node,
-				    .lease_ms = opt->ttl_ms,
-				    .queued_cb = on_queued,
-				    .queued_arg = fs};
-	char *exchange = NULL;
-	int err;
+	struct node_config ncfg = {
+		.name = opt->node,
+		.store = scfg,
+		.amqp_url = opt->amqp,
+		.amqp_cacert = opt->amqp_cacert,
+		.prefix = opt->prefix,
+		.ttl_ms = opt->ttl_ms,
+		.procfs = fs->procfs,
+		.event_line = on_event_line,
+		.arg = fs,
+	};
 
-	err = store_new(fs->base, scfg, &fs->st);
-	if (err < 0) {
-		log_warn(err, "cannot set up the redis store");
-		return err;
-	}
-	err = leases_new(fs->base, fs->st, fs->procfs, &fs->leases);
-	if (err < 0) {
-		log_warn(err, "cannot set up keepalive");
-		return err;
-	}
-	leases_set_event_cb(fs->leases, on_lease_event, fs);
-	if (opt->amqp && *opt->amqp) {
-		if (asprintf(&exchange, "lockfs.%s", opt->prefix) < 0)
-			return -ENOMEM;
-		err = notifier_new(fs->base, opt->amqp, opt->amqp_cacert,
-				   exchange,
-				   on_broker_message, on_broker_state, fs,
-				   &fs->nt);
-		free(exchange);
-		if (err < 0) {
-			log_warn(err, "cannot set up the amqp notifier");
-			return err;
-		}
-	}
-	err = node_new(opt->node, fs->leases, fs->nt, &fs->node);
-	if (err < 0)
-		return err;
-	err = waitq_new(fs->base, fs->st, fs->nt, &wcfg, &fs->wq);
-	if (err < 0)
-		log_warn(err, "cannot set up the wait queue");
-	return err;
+	return node_start(fs->base, &ncfg, &fs->node);
 }
 
 /*
@@ -286,7 +219,7 @@ int main(int argc, char **argv)
 	fs.se = fuse_session_new(&args, &lockfs_ops, sizeof(lockfs_ops), &fs);
 	if (fs.se == NULL)
 		goto out_fs;
-	if (store_probe(&scfg, why, sizeof(why)) < 0) {
+	if (node_probe(&scfg, why, sizeof(why)) < 0) {
 		fprintf(stderr, "lockfs: %s\n", why);
 		goto out_fs;
 	}
@@ -318,15 +251,10 @@ int main(int argc, char **argv)
 	err = run_loop(&fs, cmd.mountpoint);
 	rc = err < 0 ? 1 : 0;
 out_fs:
-	if (fs.wq)
-		waitq_fail_all(fs.wq, -EIO);
+	node_fail_all(fs.node, -EIO);
 	if (mounted)
 		fuse_session_unmount(fs.se);
-	store_free(fs.st); /* runs what is in flight, with EIO */
-	waitq_free(fs.wq);
-	node_free(fs.node);
-	notifier_free(fs.nt);
-	leases_free(fs.leases);
+	node_free(fs.node); /* runs what is in flight, with EIO */
 	if (fs.se)
 		fuse_session_destroy(fs.se);
 	if (fs.base)

@@ -134,7 +134,7 @@ void lock_attr(const struct op *op, const struct lock_state *ls,
 	st->st_uid = h->uid;
 	st->st_gid = h->gid;
 	if (viewer && h->uid != op->owner.uid &&
-	    leases_token(op->fs->leases, op->path, op->owner.id) != 0) {
+	    node_lease_token(op->fs->node, op->path, op->owner.id) != 0) {
 		st->st_uid = op->owner.uid;
 		st->st_gid = op->owner.gid;
 	}
@@ -385,7 +385,7 @@ static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	op->size = size;
-	op_started(op, store_stat(fs->st, op->path, xattr_done, op));
+	op_started(op, node_stat(fs->node, op->path, xattr_done, op));
 }
 
 static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)

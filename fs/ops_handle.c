@@ -34,7 +34,7 @@ void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
 	struct op *op = calloc(1, sizeof(*op));
 	int err;
 
-	leases_forget(fs->leases, path, id);
+	node_lease_forget(fs->node, path, id);
 	if (op == NULL || (op->path = strdup(path)) == NULL) {
 		free(op);
 		if (req)
@@ -43,7 +43,7 @@ void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
 	}
 	op->fs = fs;
 	op->req = req;
-	err = store_release(fs->st, path, id, 0, false, unlock_done, op);
+	err = node_release(fs->node, path, id, 0, false, unlock_done, op);
 	if (err < 0) {
 		if (req)
 			fuse_reply_err(req, -err);
@@ -63,7 +63,7 @@ static void lock_done(void *arg, int err, const struct store_result *res)
 	}
 	mine = find_holder(&res->lock, op->owner.id);
 	if (!find_holder(&res->lock, op->lease_id)) /* converted, if any */
-		leases_forget(fs->leases, op->path, op->lease_id);
+		node_lease_forget(fs->node, op->path, op->lease_id);
 	if (mine)
 		node_granted(fs->node, op->path, mine,
 			     strcmp(res->extra, "new") == 0,
@@ -83,7 +83,7 @@ static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
 	holder_for(fs, &op->owner, HOLDER_HANDLE, mode, &h);
 	holder_groups(op->req, groups, &h);
 	h.absorb_id = op->lease_id;
-	err = waitq_acquire(fs->wq, op->path, &h, false, block,
+	err = node_acquire(fs->node, op->path, &h, false, block,
 			    fs->opt->acquire_timeout_ms, lock_done, op,
 			    &op->waiter);
 	if (op_parked(op, err, block) < 0)
@@ -123,7 +123,7 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 		handle_unlock(fs, req, in->path, id);
 		return;
 	}
-	held = leases_get(fs->leases, in->path, id);
+	held = node_lease(fs->node, in->path, id);
 	if (held && held->mode == mode) {
 		fuse_reply_err(req, 0); /* already held so */
 		return;
@@ -143,8 +143,8 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 	if (held) {
 		op->u.convert.shared = mode == LOCK_MODE_SHARED;
 		op->u.convert.block = block;
-		leases_forget(fs->leases, in->path, id);
-		err = store_release(fs->st, in->path, id, 0, false,
+		node_lease_forget(fs->node, in->path, id);
+		err = node_release(fs->node, in->path, id, 0, false,
 				    converted_release_done, op);
 		if (err < 0)
 			op_fail(op, err);
@@ -237,7 +237,7 @@ void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
 	handle_lock_id(fs, fi->lock_owner, true, op->owner.id,
 		       sizeof(op->owner.id));
 	op->u.getlk.type = lock->l_type;
-	op_started(op, store_stat(fs->st, op->path, getlk_done, op));
+	op_started(op, node_stat(fs->node, op->path, getlk_done, op));
 }
 
 /* On close: drop what this file (flock) or this owner (fcntl) held. */
@@ -249,6 +249,6 @@ void drop_handle_locks(struct lockfs *fs, const struct handle *h,
 	if (h == NULL || h->in == NULL || h->in->kind != INODE_LOCK)
 		return;
 	handle_lock_id(fs, fi->lock_owner, !flock, id, sizeof(id));
-	if (leases_get(fs->leases, h->in->path, id))
+	if (node_lease(fs->node, h->in->path, id))
 		handle_unlock(fs, NULL, h->in->path, id);
 }

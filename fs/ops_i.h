@@ -28,16 +28,12 @@
 #include "command.h"
 #include "event.h"
 #include "info.h"
-#include "lease.h"
 #include "lockfs.h"
 #include "lockset.h"
 #include "log.h"
 #include "name.h"
 #include "node.h"
-#include "notify.h"
 #include "owner.h"
-#include "store.h"
-#include "waitq.h"
 
 #define XATTR_TOKEN "user.lockfs.token"
 #define NS_CACHE_S 0.5

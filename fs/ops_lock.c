@@ -64,7 +64,7 @@ fail:
 static bool lookup_own_lease(struct op *op)
 {
 	const struct lock_holder *h =
-		leases_get_fresh(op->fs->leases, op->path, op->owner.id,
+		node_lease_fresh(op->fs->node, op->path, op->owner.id,
 				 OWN_LEASE_FRESH_MS);
 	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
 				.nholders = 1};
@@ -116,7 +116,7 @@ void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (lookup_own_lease(op))
 		return;
-	op_started(op, store_stat(fs->st, op->path, lookup_done, op));
+	op_started(op, node_stat(fs->node, op->path, lookup_done, op));
 }
 
 static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t n)
@@ -195,7 +195,7 @@ void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 	op->u.getattr.lenient = lenient;
 	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
 		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
-	op_started(op, store_stat(fs->st, op->path, getattr_done, op));
+	op_started(op, node_stat(fs->node, op->path, getattr_done, op));
 }
 
 /*
@@ -265,7 +265,7 @@ static void root_getattr(struct lockfs *fs, fuse_req_t req)
 	q->timer = evtimer_new(fs->base, on_root_wait, q);
 	if (q->timer)
 		evtimer_add(q->timer, &tv);
-	if (q->timer == NULL || store_stat(fs->st, "", root_stat_done, q) < 0) {
+	if (q->timer == NULL || node_stat(fs->node, "", root_stat_done, q) < 0) {
 		root_answer(q);
 		root_query_free(q);
 	}
@@ -324,8 +324,7 @@ static void undo_grant(struct op *op, const char *extra, int64_t token)
 {
 	if (strcmp(extra, "new") != 0)
 		return;
-	leases_forget(op->fs->leases, op->path, op->owner.id);
-	store_disown(op->fs->st, op->path, op->owner.id, token,
+	node_disown(op->fs->node, op->path, op->owner.id, token,
 		     "its requester is gone");
 }
 
@@ -405,7 +404,7 @@ static void on_interrupt(fuse_req_t req, void *data)
 	struct op *op = data;
 
 	(void)req;
-	waiter_cancel(op->waiter, -EINTR);
+	node_cancel(op->waiter, -EINTR);
 }
 
 /*
@@ -420,7 +419,7 @@ int op_parked(struct op *op, int err, bool block)
 	if (err < 0 || !block)
 		return err;
 	if (fuse_req_interrupted(op->req))
-		waiter_cancel(op->waiter, -EINTR);
+		node_cancel(op->waiter, -EINTR);
 	else
 		fuse_req_interrupt_func(op->req, on_interrupt, op);
 	return 0;
@@ -442,7 +441,7 @@ static int start_acquire(struct op *op, bool excl)
 		return err;
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
 	holder_groups(op->req, groups, &h);
-	err = waitq_acquire(fs->wq, op->path, &h, excl, block,
+	err = node_acquire(fs->node, op->path, &h, excl, block,
 			    fs->opt->acquire_timeout_ms, acquire_done, op,
 			    &op->waiter);
 	return op_parked(op, err, block);
@@ -580,7 +579,7 @@ void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 	 */
 	err = request_owner(req, &owner);
 	if (err == 0 && (fs->opt->open_flock ||
-			 leases_handle_of(fs->leases, in->path, owner.uid,
+			 node_lease_handle_of(fs->node, in->path, owner.uid,
 					  owner.session))) {
 		open_plain(req, in, fi, &owner);
 		return;
@@ -608,7 +607,7 @@ void lockfs_release(fuse_req_t req, fuse_ino_t ino,
 
 		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
 			       id, sizeof(id));
-		if (leases_get(fs->leases, h->in->path, id))
+		if (node_lease(fs->node, h->in->path, id))
 			handle_unlock(fs, NULL, h->in->path, id);
 	}
 	if (h) {
@@ -687,5 +686,5 @@ void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	op->h = h;
 	op->size = size;
 	op->u.read.off = off;
-	op_started(op, store_stat(fs->st, op->path, read_done, op));
+	op_started(op, node_stat(fs->node, op->path, read_done, op));
 }

@@ -39,7 +39,7 @@ void lockfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	op = child_op(req, parent, name, EEXIST);
 	if (op)
-		op_started(op, store_mkdir(op->fs->st, op->path, mode & 07777,
+		op_started(op, node_mkdir(op->fs->node, op->path, mode & 07777,
 					   ctx->uid, ctx->gid, mkdir_done, op));
 }
 
@@ -56,7 +56,7 @@ void lockfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct op *op = child_op(req, parent, name, EBUSY);
 
 	if (op)
-		op_started(op, store_rmdir(op->fs->st, op->path, rmdir_done,
+		op_started(op, node_rmdir(op->fs->node, op->path, rmdir_done,
 					   op));
 }
 
@@ -121,7 +121,7 @@ void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	op->fi = *fi;
-	op_started(op, store_list(fs->st, in->path, opendir_done, op));
+	op_started(op, node_list(fs->node, in->path, opendir_done, op));
 }
 
 static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)

@@ -37,7 +37,7 @@ static void write_done(void *arg, const struct store_result *res)
 	}
 	mine = find_holder(&res->lock, op->owner.id);
 	if (mine)
-		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+		node_lease_renewed(op->fs->node, op->path, mine, res->now_ms);
 	fuse_reply_write(op->req, op->size);
 	op_free(op);
 }
@@ -69,8 +69,7 @@ static void set_done(void *arg, int err, const struct store_result *res)
 	}
 	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
 		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
-			leases_forget(fs->leases, set->paths[i], op->owner.id);
-			store_disown(fs->st, set->paths[i], op->owner.id,
+			node_disown(fs->node, set->paths[i], op->owner.id,
 				     res->tokens[i], "its requester is gone");
 		}
 	}
@@ -106,7 +105,7 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 	}
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
 	holder_groups(req, groups, &h);
-	err = waitq_acquire_set(fs->wq, op->set->paths, op->set->modes,
+	err = node_acquire_set(fs->node, op->set->paths, op->set->modes,
 				op->set->n, &h, block,
 				fs->opt->acquire_timeout_ms, set_done, op,
 				&op->waiter);
@@ -163,7 +162,7 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	op->owner = h->owner;
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->size = size;
-	op_started(op, store_renew(fs->st, op->path, id, token,
+	op_started(op, node_renew(fs->node, op->path, id, token,
 				   cmd.has_ttl ? cmd.ttl_ms : 0,
 				   cmd.has_keepalive ? (int)cmd.keepalive : -1,
 				   cmd.has_note ? cmd.note : NULL,
@@ -183,7 +182,7 @@ static void setattr_lock_done(void *arg, const struct store_result *res)
 	}
 	mine = find_holder(&res->lock, op->owner.id);
 	if (mine)
-		leases_granted(op->fs->leases, op->path, mine, res->now_ms);
+		node_lease_renewed(op->fs->node, op->path, mine, res->now_ms);
 	lock_attr(op, &res->lock, op->in->ino, &st);
 	fuse_reply_attr(op->req, &st, 0);
 	op_free(op);
@@ -243,7 +242,7 @@ void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 			op_fail(op, err);
 			return;
 		}
-		l = leases_handle_of(fs->leases, in->path, op->owner.uid,
+		l = node_lease_handle_of(fs->node, in->path, op->owner.uid,
 				     op->owner.session);
 		if (l) {
 			snprintf(id, sizeof(id), "%s", l->id);
@@ -265,7 +264,7 @@ void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 	if (id[0])
 		snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->h = h;
-	op_started(op, store_renew(fs->st, op->path, op->owner.id, token, 0,
+	op_started(op, node_renew(fs->node, op->path, op->owner.id, token, 0,
 				   -1, NULL, 0, setattr_lock_done, op));
 }
 
@@ -299,8 +298,8 @@ void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		op_started(op, store_setattr(
-				       fs->st, in->path,
+		op_started(op, node_setattr(
+				       fs->node, in->path,
 				       to_set & FUSE_SET_ATTR_MODE
 					       ? (long)(attr->st_mode & 07777)
 					       : -1,
@@ -329,10 +328,10 @@ static void unlink_done(void *arg, const struct store_result *res)
 	if (err == 0) {
 		node_ended(fs->node, res->extra, op->path, res->lock.holders,
 			   res->lock.nholders, res->now_ms);
-		leases_forget(fs->leases, op->path, op->owner.id);
+		node_lease_forget(fs->node, op->path, op->owner.id);
 	} else if (err == -ESTALE) {
 		/* remembered, not forgotten: see node_renew_error() */
-		leases_lost(fs->leases, op->path, op->owner.id);
+		node_lease_lost(fs->node, op->path, op->owner.id);
 	} else if (err == -ENOENT && (in = inodes_find(fs->inodes, op->path)) &&
 		   in->placeholders) {
 		/* a file nobody holds, open here: gone, as asked; what is
@@ -357,8 +356,8 @@ void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	/* the grant it took through this node: if that is gone, ESTALE */
-	op_started(op, store_release(op->fs->st, op->path, op->owner.id,
-				     leases_token(op->fs->leases, op->path,
+	op_started(op, node_release(op->fs->node, op->path, op->owner.id,
+				     node_lease_token(op->fs->node, op->path,
 						  op->owner.id),
 				     op->owner.uid == 0, unlink_done, op));
 }

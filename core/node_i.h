@@ -1,0 +1,32 @@
+/*
+ * node_i.h - the node service's insides, shared by node.c (the rules) and
+ * node_start.c (the parts wired together, and the doors fs/ goes through).
+ */
+#ifndef LOCKFS_NODE_I_H
+#define LOCKFS_NODE_I_H
+
+#include "node.h"
+
+struct store;
+struct waitq;
+struct leases;
+struct notifier;
+
+/* What /.lockfs/events readers make this node listen to: everything. */
+#define EVENTS_BINDING "#"
+
+struct node {
+	char *name;
+	/* set by node_start(), whose parts below are then the node's own */
+	void (*free_parts)(struct node *n);
+	struct store *st;
+	struct waitq *wq;
+	struct leases *leases;
+	struct notifier *nt;
+	void (*event_line)(void *arg, const char *line, size_t len);
+	void *arg;
+	struct node_stats stats;
+	struct metrics metrics;
+};
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * node_start.c - the node service put together (see node.h): node_start()
+ * builds the store, the lease table, the notifier and the wait queue and
+ * wires their callbacks to the node's rules (node.c); the doors below are
+ * how the FUSE adapter reaches them, one line each, so that fs/ includes
+ * no header of theirs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lease.h"
+#include "log.h"
+#include "node_i.h"
+#include "notify.h"
+#include "store.h"
+#include "waitq.h"
+
+/* ---- the parts, wired together ------------------------------------ */
+
+static void free_parts(struct node *n)
+{
+	store_free(n->st); /* runs what is in flight, with EIO */
+	waitq_free(n->wq);
+	notifier_free(n->nt);
+	leases_free(n->leases);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_broker_message(void *arg, const char *key, const char *body,
+			      size_t len)
+{
+	struct node *n = arg;
+
+	/* l.* (ends of holds) and e.* (other events) carry event lines */
+	if ((key[0] == 'l' || key[0] == 'e') && key[1] == '.' && len &&
+	    n->event_line)
+		n->event_line(n->arg, body, len);
+	waitq_on_message(n->wq, key);
+}
+
+static void on_broker_state(void *arg, bool up)
+{
+	struct node *n = arg;
+
+	waitq_on_broker(n->wq, up);
+}
+
+static void on_lease_event(void *arg, const char *path, const char *reason,
+			   const struct lock_holder *h)
+{
+	struct node *n = arg;
+
+	if (strcmp(reason, "owner-exit") == 0)
+		node_ended(n, reason, path, h, 1, wall_ms());
+	else /* its own node saw a keepalive=off lease run out */
+		node_publish(n, reason, path, h, wall_ms());
+}
+
+static void on_queued(void *arg, const char *path,
+		      const struct store_holder *h, int64_t now_ms)
+{
+	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
+				 .mode = h->mode};
+
+	node_publish(arg, "waiting", path, &lh, now_ms);
+}
+
+int node_start(struct event_base *base, const struct node_config *cfg,
+	       struct node **out)
+{
+	struct waitq_config wcfg = {.node = cfg->name, .lease_ms = cfg->ttl_ms,
+				    .queued_cb = on_queued};
+	struct node *n = NULL;
+	char *exchange = NULL;
+	int err = node_new(cfg->name, NULL, NULL, &n);
+
+	if (err < 0)
+		return err;
+	n->free_parts = free_parts;
+	n->event_line = cfg->event_line;
+	n->arg = cfg->arg;
+	wcfg.queued_arg = n;
+	if ((err = store_new(base, cfg->store, &n->st)) < 0) {
+		log_warn(err, "cannot set up the redis store");
+		goto fail;
+	}
+	if ((err = leases_new(base, n->st, cfg->procfs, &n->leases)) < 0) {
+		log_warn(err, "cannot set up keepalive");
+		goto fail;
+	}
+	leases_set_event_cb(n->leases, on_lease_event, n);
+	if (cfg->amqp_url && *cfg->amqp_url) {
+		err = -ENOMEM;
+		if (asprintf(&exchange, "lockfs.%s", cfg->prefix) < 0)
+			goto fail;
+		err = notifier_new(base, cfg->amqp_url, cfg->amqp_cacert,
+				   exchange, on_broker_message,
+				   on_broker_state, n, &n->nt);
+		free(exchange);
+		if (err < 0) {
+			log_warn(err, "cannot set up the amqp notifier");
+			goto fail;
+		}
+	}
+	if ((err = waitq_new(base, n->st, n->nt, &wcfg, &n->wq)) < 0) {
+		log_warn(err, "cannot set up the wait queue");
+		goto fail;
+	}
+	*out = n;
+	return 0;
+fail:
+	node_free(n);
+	return err;
+}
+
+int node_probe(const struct store_config *cfg, char *why, size_t whylen)
+{
+	return store_probe(cfg, why, whylen);
+}
+
+/* ---- the doors: one line each ------------------------------------- */
+
+int node_acquire(struct node *n, const char *path,
+		 const struct store_holder *h, bool excl, bool block,
+		 int64_t timeout_ms, lock_done_cb *cb, void *arg,
+		 struct waiter **out)
+{
+	return waitq_acquire(n->wq, path, h, excl, block, timeout_ms, cb, arg,
+			     out);
+}
+
+int node_acquire_set(struct node *n, char *const *paths,
+		     const enum lock_mode *modes, size_t count,
+		     const struct store_holder *h, bool block,
+		     int64_t timeout_ms, lock_done_cb *cb, void *arg,
+		     struct waiter **out)
+{
+	return waitq_acquire_set(n->wq, paths, modes, count, h, block,
+				 timeout_ms, cb, arg, out);
+}
+
+void node_cancel(struct waiter *w, int err)
+{
+	waiter_cancel(w, err);
+}
+
+void node_fail_all(struct node *n, int err)
+{
+	if (n && n->wq)
+		waitq_fail_all(n->wq, err);
+}
+
+size_t node_waits(const struct node *n)
+{
+	return waitq_count(n->wq);
+}
+
+int node_stat(struct node *n, const char *path, store_cb *cb, void *arg)
+{
+	return store_stat(n->st, path, cb, arg);
+}
+
+int node_list(struct node *n, const char *ns, store_cb *cb, void *arg)
+{
+	return store_list(n->st, ns, cb, arg);
+}
+
+int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
+	       gid_t gid, store_cb *cb, void *arg)
+{
+	return store_mkdir(n->st, path, mode, uid, gid, cb, arg);
+}
+
+int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg)
+{
+	return store_rmdir(n->st, path, cb, arg);
+}
+
+int node_setattr(struct node *n, const char *path, long mode, long uid,
+		 long gid, store_cb *cb, void *arg)
+{
+	return store_setattr(n->st, path, mode, uid, gid, cb, arg);
+}
+
+int node_renew(struct node *n, const char *path, const char *holder_id,
+	       int64_t token, int64_t ttl_ms, int keepalive, const char *note,
+	       size_t note_len, store_cb *cb, void *arg)
+{
+	return store_renew(n->st, path, holder_id, token, ttl_ms, keepalive,
+			   note, note_len, cb, arg);
+}
+
+int node_release(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, bool force, store_cb *cb, void *arg)
+{
+	return store_release(n->st, path, holder_id, token, force, cb, arg);
+}
+
+void node_disown(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, const char *why)
+{
+	leases_forget(n->leases, path, holder_id);
+	store_disown(n->st, path, holder_id, token, why);
+}
+
+const struct lock_holder *node_lease(struct node *n, const char *path,
+				     const char *id)
+{
+	return leases_get(n->leases, path, id);
+}
+
+const struct lock_holder *node_lease_fresh(struct node *n, const char *path,
+					   const char *id, int64_t max_age_ms)
+{
+	return leases_get_fresh(n->leases, path, id, max_age_ms);
+}
+
+const struct lock_holder *node_lease_handle_of(struct node *n,
+					       const char *path, uid_t uid,
+					       pid_t session)
+{
+	return leases_handle_of(n->leases, path, uid, session);
+}
+
+int64_t node_lease_token(struct node *n, const char *path, const char *id)
+{
+	return leases_token(n->leases, path, id);
+}
+
+void node_lease_renewed(struct node *n, const char *path,
+			const struct lock_holder *h, int64_t now_ms)
+{
+	leases_granted(n->leases, path, h, now_ms);
+}
+
+void node_lease_forget(struct node *n, const char *path, const char *id)
+{
+	leases_forget(n->leases, path, id);
+}
+
+void node_lease_lost(struct node *n, const char *path, const char *id)
+{
+	leases_lost(n->leases, path, id);
+}
+
+size_t node_leases(const struct node *n)
+{
+	return leases_count(n->leases);
+}
+
+bool node_redis_up(const struct node *n, int64_t *since_ms)
+{
+	if (since_ms)
+		*since_ms = store_since_ms(n->st);
+	return store_connected(n->st);
+}
+
+int node_amqp_up(const struct node *n, int64_t *since_ms)
+{
+	if (since_ms)
+		*since_ms = notifier_since_ms(n->nt);
+	if (n->nt == NULL)
+		return -1;
+	return notifier_connected(n->nt) ? 1 : 0;
+}
+
+void node_redis_stats(const struct node *n, struct store_stats *out)
+{
+	store_get_stats(n->st, out);
+}
+
+bool node_amqp_stats(const struct node *n, uint64_t *published,
+		     uint64_t *delivered, uint64_t *reconnects)
+{
+	struct notifier_stats ns;
+
+	if (n->nt == NULL)
+		return false;
+	notifier_get_stats(n->nt, &ns);
+	*published = ns.published;
+	*delivered = ns.delivered;
+	*reconnects = ns.reconnects;
+	return true;
+}
+
+int node_watch_events(struct node *n)
+{
+	return n->nt ? notifier_bind(n->nt, EVENTS_BINDING) : 0;
+}
+
+void node_unwatch_events(struct node *n)
+{
+	if (n->nt)
+		notifier_unbind(n->nt, EVENTS_BINDING);
+}

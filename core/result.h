@@ -1,0 +1,100 @@
+/*
+ * result.h - the types the lock service's calls take and give back: how to
+ * reach Redis, who asks for a lock, and what a call answers.  Shared by
+ * the store (store.h), the wait queue and the node service (node.h), so
+ * that the FUSE adapter can use answers without the store's own header.
+ *
+ * Ownership: struct store_result and everything in it belong to whoever
+ * calls back with it and are valid only during the callback.
+ */
+#ifndef LOCKFS_RESULT_H
+#define LOCKFS_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "info.h"
+#include "metrics.h"
+
+struct store_config {
+	/* redis://host:port[/db], unix:/path, or
+	 * sentinel://host:port,host:port/master[/db] (sentinel.h) */
+	const char *url;
+	const char *password; /* NULL for none */
+	const char *prefix;   /* the hash tag, e.g. "lockfs" */
+	int64_t backend_timeout_ms;
+};
+
+enum store_kind {
+	STORE_NONE = 0,
+	STORE_NAMESPACE,
+	STORE_LOCK,
+	STORE_LISTING,
+	STORE_TOKENS,
+};
+
+struct ns_attr {
+	mode_t mode; /* permission bits incl. suid/sgid/sticky */
+	uid_t uid;
+	gid_t gid;
+	int64_t ctime_ms;
+	int64_t mtime_ms;
+};
+
+struct store_entry {
+	char *name;
+	bool is_namespace;
+};
+
+struct store_result {
+	int err;             /* 0 or -errno */
+	int64_t now_ms;      /* the Redis clock when the script ran */
+	const char *extra;   /* script-specific word, e.g. "new", "broken" */
+	enum store_kind kind;
+	struct ns_attr ns;        /* STORE_NAMESPACE */
+	struct lock_state lock;   /* STORE_LOCK */
+	size_t nentries;          /* STORE_LISTING */
+	struct store_entry *entries;
+	size_t ntokens;           /* STORE_TOKENS: one per lock-set member */
+	int64_t *tokens;
+};
+
+typedef void store_cb(void *arg, const struct store_result *res);
+
+/* Who asks for a lock, and how. */
+struct store_holder {
+	const char *id;   /* owner id or handle id */
+	const char *node;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	pid_t session;
+	enum holder_kind kind;
+	enum lock_mode mode;
+	int64_t ttl_ms;
+	enum keepalive keepalive;
+	const char *note; /* NULL for none */
+	/*
+	 * A handle lock's requester's own lease owner id (NULL for none): a
+	 * lease of that owner on the lock is converted into this hold.
+	 */
+	const char *absorb_id;
+	/* lock sets: the caller's supplementary groups, for permissions */
+	const gid_t *groups;
+	size_t ngroups;
+};
+
+/* Counters for metrics: answered calls, failures, timeouts, reconnects. */
+struct store_stats {
+	uint64_t calls, errors, timeouts, reconnects;
+	uint64_t rtt_buckets[METRICS_RTT_BUCKETS]; /* metrics_rtt_bounds */
+	double rtt_sum_s;
+};
+
+/* The end of one acquire: 0 and the store's result (granted: extra "new"
+ * or "renewed"), or -errno and possibly a result. */
+typedef void lock_done_cb(void *arg, int err, const struct store_result *res);
+
+#endif
