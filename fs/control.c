@@ -408,38 +408,24 @@ void control_release(struct lockfs *fs, struct inode *in,
 	handle_free(h);
 }
 
+static void control_entry(void *arg, size_t i, const char **name,
+			  struct stat *st)
+{
+	(void)arg;
+	if (i < 2) {
+		*name = i == 0 ? "." : "..";
+		st->st_ino = i == 0 ? INO_CONTROL_DIR : INO_ROOT;
+		st->st_mode = S_IFDIR;
+	} else {
+		*name = control_files[i - 2].name;
+		st->st_ino = control_files[i - 2].ino;
+		st->st_mode = S_IFREG;
+	}
+}
+
 void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,
 		     off_t off)
 {
-	char *buf = malloc(size), *p;
-	size_t used = 0, total = 2 + NFILES;
-
 	(void)fs;
-	if (buf == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	p = buf;
-	for (size_t i = off; i < total; i++) {
-		struct stat st = {0};
-		const char *name;
-		size_t need;
-
-		if (i < 2) {
-			name = i == 0 ? "." : "..";
-			st.st_ino = i == 0 ? INO_CONTROL_DIR : INO_ROOT;
-			st.st_mode = S_IFDIR;
-		} else {
-			name = control_files[i - 2].name;
-			st.st_ino = control_files[i - 2].ino;
-			st.st_mode = S_IFREG;
-		}
-		need = fuse_add_direntry(req, p, size - used, name, &st, i + 1);
-		if (need > size - used)
-			break;
-		p += need;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	reply_dir(req, size, off, 2 + NFILES, control_entry, NULL);
 }

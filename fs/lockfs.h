@@ -85,6 +85,15 @@ extern const struct fuse_lowlevel_ops lockfs_ops;
 
 void handle_free(struct handle *h);
 
+/*
+ * Answer a readdir of `total` entries from offset `off` with what fits in
+ * `size` bytes; `entry(arg, i, &name, &st)` gives entry `i`.
+ */
+typedef void dir_entry_fn(void *arg, size_t i, const char **name,
+			  struct stat *st);
+void reply_dir(fuse_req_t req, size_t size, off_t off, size_t total,
+	       dir_entry_fn *entry, void *arg);
+
 /* Create the permanent inodes.  Returns 0 or -ENOMEM. */
 int lockfs_inodes_init(struct lockfs *fs);
 

@@ -142,59 +142,48 @@ static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
 	return h | (1ULL << 62);
 }
 
-void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, struct fuse_file_info *fi)
+struct listing {
+	struct lockfs *fs;
+	const struct handle *h;
+	fuse_ino_t ino;
+	size_t extra; /* ".", "..", and ".lockfs" at the root */
+};
+
+static void listing_entry(void *arg, size_t i, const char **name,
+			  struct stat *st)
 {
-	struct lockfs *fs = fs_of(req);
-	struct handle *h = handle_of(fi);
-	char *buf, *p;
-	size_t used = 0;
-	size_t extra = ino == INO_ROOT ? 3 : 2; /* ".", "..", ".lockfs" */
-	size_t total;
+	const struct listing *l = arg;
+	const struct store_entry *e;
 
-	if (h == NULL) {
-		control_readdir(fs, req, size, off);
+	st->st_mode = S_IFDIR;
+	if (i == 0) {
+		*name = ".";
+		st->st_ino = l->ino;
+	} else if (i == 1) {
+		*name = "..";
+		st->st_ino = INO_ROOT;
+	} else if (i == 2 && l->extra == 3) {
+		*name = NAME_CONTROL_DIR;
+		st->st_ino = INO_CONTROL_DIR;
+	} else {
+		e = &l->h->entries[i - l->extra];
+		*name = e->name;
+		st->st_mode = e->is_namespace ? S_IFDIR : S_IFREG;
+		st->st_ino = entry_ino(l->fs, l->h->in->path, e->name);
+	}
+}
+
+void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct listing l = {.fs = fs_of(req), .h = handle_of(fi), .ino = ino,
+			    .extra = ino == INO_ROOT ? 3 : 2};
+
+	if (l.h == NULL) {
+		control_readdir(l.fs, req, size, off);
 		return;
 	}
-	total = extra + h->nentries;
-	buf = malloc(size);
-	if (buf == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	p = buf;
-	for (size_t i = off; i < total; i++) {
-		struct stat st = {0};
-		const char *name;
-		size_t need;
-
-		if (i == 0) {
-			name = ".";
-			st.st_ino = ino;
-			st.st_mode = S_IFDIR;
-		} else if (i == 1) {
-			name = "..";
-			st.st_ino = INO_ROOT;
-			st.st_mode = S_IFDIR;
-		} else if (i == 2 && extra == 3) {
-			name = NAME_CONTROL_DIR;
-			st.st_ino = INO_CONTROL_DIR;
-			st.st_mode = S_IFDIR;
-		} else {
-			const struct store_entry *e = &h->entries[i - extra];
-
-			name = e->name;
-			st.st_mode = e->is_namespace ? S_IFDIR : S_IFREG;
-			st.st_ino = entry_ino(fs, h->in->path, name);
-		}
-		need = fuse_add_direntry(req, p, size - used, name, &st, i + 1);
-		if (need > size - used)
-			break;
-		p += need;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	reply_dir(req, size, off, l.extra + l.h->nentries, listing_entry, &l);
 }
 
 void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
