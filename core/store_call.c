@@ -118,13 +118,13 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		call_fail(c, -EIO);
 		goto done;
 	}
-	if (reply->type == REDIS_REPLY_ERROR && c->st->sentinel &&
+	if (reply->type == REDIS_REPLY_ERROR && c->st->addr.sentinel &&
 	    strstr(reply->str, "READONLY") != NULL && !c->st->freeing) {
 		/* a replica now: it wrote nothing, so this call may go again */
 		if (ac->data == c->st && ac == c->st->ac) {
 			log_warnx("redis: %s:%d is read-only now (a replica): "
 				  "asking the sentinels for the master",
-				  c->st->host, c->st->port);
+				  c->st->addr.host, c->st->addr.port);
 			store_drop(c->st);
 			reconnect_later(c->st);
 		}

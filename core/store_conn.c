@@ -120,14 +120,14 @@ static void on_role(redisAsyncContext *ac, void *r, void *privdata)
 		role = reply->str;
 	if (strcmp(role, "master") == 0) {
 		log_info("redis: connected to master '%s' at %s:%d",
-			 sentinel_master_name(st->sentinel), st->host,
-			 st->port);
+			 sentinel_master_name(st->addr.sentinel), st->addr.host,
+			 st->addr.port);
 		store_ready(st);
 		return;
 	}
 	log_warnx("redis: %s:%d is not the master (role: %s); asking the "
 		  "sentinels again",
-		  st->host, st->port, role);
+		  st->addr.host, st->addr.port, role);
 	store_drop(st);
 	reconnect_later(st);
 }
@@ -145,15 +145,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		reconnect_later(st);
 		return;
 	}
-	if (st->unix_path == NULL) /* TCP only: it fails on unix sockets */
+	if (st->addr.unix_path == NULL) /* TCP only: it fails on unix sockets */
 		redisEnableKeepAlive((redisContext *)&ac->c);
-	if (st->password)
+	if (st->addr.password)
 		redisAsyncCommand(st->ac, on_setup_reply, "AUTH", "AUTH %s",
-				  st->password);
-	if (st->db)
+				  st->addr.password);
+	if (st->addr.db)
 		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
-				  "SELECT %d", st->db);
-	if (st->sentinel) {
+				  "SELECT %d", st->addr.db);
+	if (st->addr.sentinel) {
 		redisAsyncCommand(st->ac, on_role, NULL, "ROLE");
 		return;
 	}
@@ -214,28 +214,28 @@ static void on_handshake(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (st->ac == NULL || st->connected)
 		return;
-	if (st->unix_path)
+	if (st->addr.unix_path)
 		log_warnx("redis: %s did not answer within %d ms; trying again",
-			  st->unix_path, STORE_HANDSHAKE_MS);
+			  st->addr.unix_path, STORE_HANDSHAKE_MS);
 	else
 		log_warnx("redis: %s:%d did not answer within %d ms; trying "
 			  "again",
-			  st->host, st->port, STORE_HANDSHAKE_MS);
+			  st->addr.host, st->addr.port, STORE_HANDSHAKE_MS);
 	store_drop(st);
 	reconnect_later(st);
 }
 
-/* Open a connection to the current address (st->host or st->unix_path). */
+/* Open a connection to the current address (st->addr.host or st->addr.unix_path). */
 static void store_connect_to(struct store *st)
 {
 	struct timeval tv = {STORE_HANDSHAKE_MS / 1000,
 			     (STORE_HANDSHAKE_MS % 1000) * 1000};
 	redisAsyncContext *ac;
 
-	if (st->unix_path)
-		ac = redisAsyncConnectUnix(st->unix_path);
+	if (st->addr.unix_path)
+		ac = redisAsyncConnectUnix(st->addr.unix_path);
 	else
-		ac = redisAsyncConnect(st->host, st->port);
+		ac = redisAsyncConnect(st->addr.host, st->addr.port);
 	if (ac == NULL || ac->err) {
 		log_warnx("redis: cannot connect: %s",
 			  ac ? ac->errstr : "out of memory");
@@ -262,12 +262,12 @@ static void store_connect(struct store *st)
 
 	if (st->ac != NULL || st->freeing)
 		return;
-	if (st->sentinel == NULL) {
+	if (st->addr.sentinel == NULL) {
 		store_connect_to(st);
 		return;
 	}
 	/* the answer comes to on_master(); a round under way will do */
-	err = sentinel_ask(st->sentinel);
+	err = sentinel_ask(st->addr.sentinel);
 	if (err < 0 && err != -EALREADY)
 		reconnect_later(st);
 }
@@ -286,19 +286,19 @@ static void on_master(void *arg, int err, const char *host, int port)
 	if (err < 0) {
 		if (st->ac == NULL) {
 			log_warnx("redis: no sentinel named the master '%s'",
-				  sentinel_master_name(st->sentinel));
+				  sentinel_master_name(st->addr.sentinel));
 			reconnect_later(st);
 		}
 		return; /* the watch keeps what works */
 	}
 	if (st->ac != NULL) {
-		if (st->host && strcmp(st->host, host) == 0 &&
-		    st->port == port)
+		if (st->addr.host && strcmp(st->addr.host, host) == 0 &&
+		    st->addr.port == port)
 			return;
 		log_warnx("redis: the sentinels moved master '%s' from %s:%d "
 			  "to %s:%d",
-			  sentinel_master_name(st->sentinel), st->host,
-			  st->port, host, port);
+			  sentinel_master_name(st->addr.sentinel), st->addr.host,
+			  st->addr.port, host, port);
 		store_drop(st);
 	}
 	h = strdup(host);
@@ -306,9 +306,9 @@ static void on_master(void *arg, int err, const char *host, int port)
 		reconnect_later(st);
 		return;
 	}
-	free(st->host);
-	st->host = h;
-	st->port = port;
+	free(st->addr.host);
+	st->addr.host = h;
+	st->addr.port = port;
 	evtimer_del(st->reconnect);
 	store_connect_to(st);
 }
@@ -321,23 +321,23 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (st->connected)
-		(void)sentinel_ask(st->sentinel);
+		(void)sentinel_ask(st->addr.sentinel);
 }
 
 /*
  * Parse "redis://[:password@]host[:port][/db]", "unix:/path",
  * "unix:///path" or a sentinel URL (sentinel.h) into `st`.
  */
-static int parse_url(struct store *st, const char *url)
+static int parse_url(struct store_addr *a, const char *url)
 {
 	const char *p, *at, *colon, *slash;
 	char *end;
 
 	if (sentinel_is_url(url)) {
-		int err = sentinel_new(url, &st->sentinel);
+		int err = sentinel_new(url, &a->sentinel);
 
 		if (err == 0)
-			st->db = sentinel_db(st->sentinel);
+			a->db = sentinel_db(a->sentinel);
 		return err;
 	}
 	if (strncmp(url, "unix:", 5) == 0) {
@@ -346,8 +346,8 @@ static int parse_url(struct store *st, const char *url)
 			p += 2;
 		if (*p != '/')
 			return -EINVAL;
-		st->unix_path = strdup(p);
-		return st->unix_path ? 0 : -ENOMEM;
+		a->unix_path = strdup(p);
+		return a->unix_path ? 0 : -ENOMEM;
 	}
 	if (strncmp(url, "redis://", 8) != 0)
 		return -EINVAL;
@@ -356,37 +356,37 @@ static int parse_url(struct store *st, const char *url)
 	if (at) {
 		const char *pw = memchr(p, ':', at - p);
 
-		if (pw && pw + 1 < at && st->password == NULL) {
-			st->password = strndup(pw + 1, at - pw - 1);
-			if (st->password == NULL)
+		if (pw && pw + 1 < at && a->password == NULL) {
+			a->password = strndup(pw + 1, at - pw - 1);
+			if (a->password == NULL)
 				return -ENOMEM;
 		}
 		p = at + 1;
 	}
 	slash = strchr(p, '/');
 	colon = memchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
-	st->port = 6379;
+	a->port = 6379;
 	if (colon) {
 		long port = strtol(colon + 1, &end, 10);
 
 		if (end == colon + 1 || port <= 0 || port > 65535 ||
 		    (*end && *end != '/'))
 			return -EINVAL;
-		st->port = port;
+		a->port = port;
 	}
-	st->host = strndup(p, colon ? (size_t)(colon - p)
+	a->host = strndup(p, colon ? (size_t)(colon - p)
 				    : slash ? (size_t)(slash - p)
 					    : strlen(p));
-	if (st->host == NULL)
+	if (a->host == NULL)
 		return -ENOMEM;
-	if (*st->host == '\0')
+	if (*a->host == '\0')
 		return -EINVAL;
 	if (slash && slash[1]) {
 		long db = strtol(slash + 1, &end, 10);
 
 		if (*end || db < 0 || db > 1000)
 			return -EINVAL;
-		st->db = db;
+		a->db = db;
 	}
 	return 0;
 }
@@ -405,8 +405,8 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 						     : 5000;
 	st->backoff_ms = 100;
 	if (cfg->password) {
-		st->password = strdup(cfg->password);
-		if (st->password == NULL)
+		st->addr.password = strdup(cfg->password);
+		if (st->addr.password == NULL)
 			goto fail;
 	}
 	if (cfg->prefix == NULL || *cfg->prefix == '\0' ||
@@ -418,7 +418,7 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 		st->keyprefix = NULL;
 		goto fail;
 	}
-	err = parse_url(st, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	err = parse_url(&st->addr, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
 	if (err < 0)
 		goto fail;
 	st->answering = true; /* until a call goes unanswered */
@@ -431,11 +431,11 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (st->sentinel) {
+	if (st->addr.sentinel) {
 		struct timeval tv = {STORE_WATCH_MS / 1000,
 				     (STORE_WATCH_MS % 1000) * 1000};
 
-		err = sentinel_attach(st->sentinel, base,
+		err = sentinel_attach(st->addr.sentinel, base,
 				      STORE_SENTINEL_ASK_MS, on_master, st);
 		if (err < 0)
 			goto fail;
@@ -473,7 +473,7 @@ void store_free(struct store *st)
 		ac->data = NULL;
 		redisAsyncFree(ac); /* fails what is in flight with NULL */
 	}
-	sentinel_free(st->sentinel); /* a round under way ends unanswered */
+	sentinel_free(st->addr.sentinel); /* a round under way ends unanswered */
 	if (st->watch)
 		event_free(st->watch);
 	if (st->handshake)
@@ -484,9 +484,9 @@ void store_free(struct store *st)
 		event_free(st->reconnect);
 	for (int s = 0; s < SCRIPT_COUNT; s++)
 		free(st->sha[s]);
-	free(st->host);
-	free(st->unix_path);
-	free(st->password);
+	free(st->addr.host);
+	free(st->addr.unix_path);
+	free(st->addr.password);
 	free(st->keyprefix);
 	free(st);
 }
@@ -508,25 +508,25 @@ void store_get_stats(const struct store *st, struct store_stats *out)
 
 /*
  * Sentinel mode, at mount: ask the sentinels where the master is, into
- * tmp->host and tmp->port.
+ * addr->host and addr->port.
  */
-static int probe_sentinels(struct store *tmp, const char *url, char *why,
+static int probe_sentinels(struct store_addr *addr, const char *url, char *why,
 			   size_t whylen)
 {
 	char said[256];
 	int err;
 
-	err = sentinel_resolve(tmp->sentinel, STORE_SENTINEL_PROBE_MS,
-			       &tmp->host, &tmp->port, said, sizeof(said));
+	err = sentinel_resolve(addr->sentinel, STORE_SENTINEL_PROBE_MS,
+			       &addr->host, &addr->port, said, sizeof(said));
 	if (err < 0)
 		snprintf(why, whylen,
 			 "no sentinel of %s named master '%s' (%s)", url,
-			 sentinel_master_name(tmp->sentinel), said);
+			 sentinel_master_name(addr->sentinel), said);
 	return err;
 }
 
 /* Sentinel mode, at mount: the address the sentinels gave is a master. */
-static int probe_role(redisContext *rc, const struct store *tmp, char *why,
+static int probe_role(redisContext *rc, const struct store_addr *addr, char *why,
 		      size_t whylen)
 {
 	redisReply *r = redisCommand(rc, "ROLE");
@@ -538,8 +538,8 @@ static int probe_role(redisContext *rc, const struct store *tmp, char *why,
 		snprintf(why, whylen,
 			 "redis at %s:%d, named master '%s' by the sentinels, "
 			 "is not a master (%s)",
-			 tmp->host, tmp->port,
-			 sentinel_master_name(tmp->sentinel),
+			 addr->host, addr->port,
+			 sentinel_master_name(addr->sentinel),
 			 r == NULL ? rc->errstr
 			 : r->type == REDIS_REPLY_ERROR ? r->str
 			 : r->type == REDIS_REPLY_ARRAY && r->elements &&
@@ -556,7 +556,7 @@ static int probe_role(redisContext *rc, const struct store *tmp, char *why,
 
 int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 {
-	struct store tmp = {0};
+	struct store_addr addr = {0};
 	struct timeval tv = {2, 0};
 	redisContext *rc = NULL;
 	redisReply *r = NULL;
@@ -564,24 +564,24 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 	char where[512];
 	int err;
 
-	err = parse_url(&tmp, url);
+	err = parse_url(&addr, url);
 	if (err < 0) {
 		snprintf(why, whylen, "bad redis URL '%s'", url);
 		goto out;
 	}
 	snprintf(where, sizeof(where), "%s", url);
-	if (tmp.sentinel) {
-		err = probe_sentinels(&tmp, url, why, whylen);
+	if (addr.sentinel) {
+		err = probe_sentinels(&addr, url, why, whylen);
 		if (err < 0)
 			goto out;
 		snprintf(where, sizeof(where), "%s:%d (master '%s' of %s)",
-			 tmp.host, tmp.port,
-			 sentinel_master_name(tmp.sentinel), url);
+			 addr.host, addr.port,
+			 sentinel_master_name(addr.sentinel), url);
 	}
-	if (cfg->password && tmp.password == NULL)
-		tmp.password = strdup(cfg->password);
-	rc = tmp.unix_path ? redisConnectUnixWithTimeout(tmp.unix_path, tv)
-			   : redisConnectWithTimeout(tmp.host, tmp.port, tv);
+	if (cfg->password && addr.password == NULL)
+		addr.password = strdup(cfg->password);
+	rc = addr.unix_path ? redisConnectUnixWithTimeout(addr.unix_path, tv)
+			   : redisConnectWithTimeout(addr.host, addr.port, tv);
 	if (rc == NULL || rc->err) {
 		snprintf(why, whylen, "cannot reach redis at %s: %s", where,
 			 rc ? rc->errstr : "out of memory");
@@ -589,8 +589,8 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 		goto out;
 	}
 	redisSetTimeout(rc, tv);
-	if (tmp.password) {
-		r = redisCommand(rc, "AUTH %s", tmp.password);
+	if (addr.password) {
+		r = redisCommand(rc, "AUTH %s", addr.password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			snprintf(why, whylen, "redis refused the password");
 			err = -EACCES;
@@ -599,7 +599,7 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 		freeReplyObject(r);
 		r = NULL;
 	}
-	if (tmp.sentinel && (err = probe_role(rc, &tmp, why, whylen)) < 0)
+	if (addr.sentinel && (err = probe_role(rc, &addr, why, whylen)) < 0)
 		goto out;
 	r = redisCommand(rc, "PEXPIRETIME lockfs-probe");
 	if (r == NULL) {
@@ -632,9 +632,9 @@ out:
 		freeReplyObject(r);
 	if (rc)
 		redisFree(rc);
-	sentinel_free(tmp.sentinel);
-	free(tmp.host);
-	free(tmp.unix_path);
-	free(tmp.password);
+	sentinel_free(addr.sentinel);
+	free(addr.host);
+	free(addr.unix_path);
+	free(addr.password);
 	return err;
 }

@@ -79,16 +79,26 @@ struct call {
 
 TAILQ_HEAD(call_queue, call);
 
-struct store {
-	struct event_base *base;
-	redisAsyncContext *ac;
-	bool connected;
-	bool freeing;
+/*
+ * Where Redis is, as a URL says it (parse_url): host and port, or a unix
+ * socket, a database, a password; with sentinel:// the sentinels, and
+ * host and port follow the master they name.
+ */
+struct store_addr {
 	char *host;
 	int port;
 	char *unix_path;
 	int db;
 	char *password;
+	struct sentinel *sentinel; /* sentinel:// only */
+};
+
+struct store {
+	struct event_base *base;
+	redisAsyncContext *ac;
+	bool connected;
+	bool freeing;
+	struct store_addr addr;
 	char *keyprefix; /* "{prefix}:" */
 	int64_t timeout_ms;
 	char *sha[SCRIPT_COUNT];
@@ -96,9 +106,7 @@ struct store {
 	struct event *handshake; /* armed while a connection is not ready */
 	int64_t backoff_ms;
 	struct call_queue queue;
-	/* sentinel:// only: where the master is (host, port follow it) */
-	struct sentinel *sentinel;
-	struct event *watch;
+	struct event *watch; /* sentinel:// only: asks where the master is */
 	struct store_stats stats;
 	unsigned readies; /* connections that became ready */
 	/* the circuit breaker (above) */
