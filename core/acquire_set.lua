@@ -3,7 +3,9 @@
 -- busy (one waiter entry in every member's queues), FIFO as acquire.lua.
 -- Also withdraws such a queued set (flag 'd').
 --
--- KEYS: 1-4 token, 5 wr, 6 wseq, then for each member in ARGV order:
+-- KEYS: the fixed keys of the lock layout (K_TOKEN, K_WR, K_WSEQ; the
+--       slots of one lock's namespace keys repeat the token), then for
+--       each member in ARGV order:
 --       n:<ns>, f:<ns>, n:<path>, l, dx, ds, q, wx, ws of its node, then
 --       (l, dx, ds, q, wx, ws) of each of its ancestors, root first.
 -- ARGV: 1 owner id, 2 ttl ms, 3 flags ('w' wait, 'd' withdraw), 4 waiter
@@ -21,7 +23,7 @@ local id, ttl, flags, wid = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local wait = string.find(flags, 'w', 1, true) ~= nil
 local now = now_ms()
 local members = {}
-local k, a = 7, 14
+local k, a = K_L, 14 -- the first member's keys follow the fixed ones
 for i = 1, tonumber(ARGV[13]) do
   local m = {mode = ARGV[a], leaf = ARGV[a + 1], node = ARGV[a + 2],
              nsroot = ARGV[a + 3] == '1', dirlock = ARGV[a + 4] == '1',

@@ -36,10 +36,16 @@ static bool is_root(const char *path)
 }
 
 /*
- * The keys of acquire, renew, release and withdraw: the lock layout at the
- * top of lib.lua (K_*).  Returns the node of `path` too, in `*node`.
+ * The keys of one lock, for the layout at the top of lib.lua: with
+ * `globals`, the fixed keys of script_iface.h's LOCK_KEYS_FIXED (token,
+ * n:<ns>, f:<ns>, n:<path>, wr, wseq); without, only the lock's namespace
+ * keys n:<ns>, f:<ns>, n:<path> (a lock-set member's).  Then the keys of
+ * LOCK_KEYS_NODE for the node itself and each ancestor, root first.
+ * Returns the node of `path` in `*node` and how many ancestors it has in
+ * `*nanc` (may be NULL).
  */
-static int lock_keys(struct call *c, const char *path, char **node)
+static int path_keys(struct call *c, const char *path, bool globals,
+		     char **node, size_t *nanc)
 {
 	/* script_iface.h's LOCK_KEYS_NODE, in its order */
 	static const char *const per_node[] = {"l", "dx", "ds",
@@ -47,8 +53,6 @@ static int lock_keys(struct call *c, const char *path, char **node)
 	_Static_assert(sizeof(per_node) / sizeof(per_node[0]) ==
 			       LOCK_KEYS_STRIDE,
 		       "per-node keys as script_iface.h declares them");
-	_Static_assert(LOCK_KEYS_NFIXED == 6,
-		       "fixed keys as script_iface.h declares them");
 	struct store *st = c->st;
 	size_t lens[NAME_DEPTH_MAX + 1], n;
 	char *ns = NULL;
@@ -64,25 +68,52 @@ static int lock_keys(struct call *c, const char *path, char **node)
 	err = -ENAMETOOLONG;
 	if (n > NAME_DEPTH_MAX + 1)
 		goto out;
-	if ((err = args_key(&c->a, st, "token", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
-	    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0 ||
-	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
-	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "wseq", "", 0)) < 0)
-		goto out;
+	for (int k = 0; k < LOCK_KEYS_NFIXED; k++) {
+		switch (k) {
+		case LOCK_KEY_TOKEN:
+			err = globals ? args_key(&c->a, st, "token", "", 0) : 0;
+			break;
+		case LOCK_KEY_NS:
+			err = args_key(&c->a, st, "n", ns, strlen(ns));
+			break;
+		case LOCK_KEY_F:
+			err = args_key(&c->a, st, "f", ns, strlen(ns));
+			break;
+		case LOCK_KEY_PATHNS:
+			err = args_key(&c->a, st, "n", path, strlen(path));
+			break;
+		case LOCK_KEY_WR:
+			err = globals ? args_key(&c->a, st, "wr", "", 0) : 0;
+			break;
+		case LOCK_KEY_WSEQ:
+			err = globals ? args_key(&c->a, st, "wseq", "", 0) : 0;
+			break;
+		}
+		if (err < 0)
+			goto out;
+	}
 	for (size_t i = 0; i <= n; i++) {
 		/* the node itself first, then its ancestors, root first */
 		size_t len = i == 0 ? strlen(*node) : lens[i - 1];
 
-		for (size_t k = 0; k < 6; k++)
+		for (size_t k = 0; k < LOCK_KEYS_STRIDE; k++)
 			if ((err = args_key(&c->a, st, per_node[k], *node,
 					    len)) < 0)
 				goto out;
 	}
-	c->nkeys = c->a.n;
+	if (nanc)
+		*nanc = n;
 out:
 	free(ns);
+	return err;
+}
+
+/* The keys of acquire, renew, release and withdraw: one lock's layout. */
+static int lock_keys(struct call *c, const char *path, char **node)
+{
+	int err = path_keys(c, path, true, node, NULL);
+
+	c->nkeys = c->a.n;
 	return err;
 }
 
@@ -236,32 +267,6 @@ void store_disown(struct store *st, const char *path, const char *holder_id,
 			  path);
 }
 
-/* The keys of one lock-set member: acquire_set.lua's per-member layout. */
-static int set_member_keys(struct call *c, const char *path, char **node,
-			   size_t *nanc)
-{
-	size_t before = c->a.n;
-	int err;
-
-	/* lock_keys() writes the globals first (token, n:ns, f:ns, n:path,
-	 * wr, wseq): keep its n:ns, f:ns and n:path and drop the rest */
-	err = lock_keys(c, path, node);
-	if (err < 0)
-		return err;
-	for (int drop = 0; drop < 3; drop++) {
-		static const int idx[3] = {5, 4, 0}; /* wseq, wr, token */
-		int i = before + idx[drop];
-
-		free(c->a.v[i]);
-		memmove(&c->a.v[i], &c->a.v[i + 1],
-			(c->a.n - i - 1) * sizeof(*c->a.v));
-		memmove(&c->a.len[i], &c->a.len[i + 1],
-			(c->a.n - i - 1) * sizeof(*c->a.len));
-		c->a.n--;
-	}
-	*nanc = (c->a.n - before - 9) / 6;
-	return 0;
-}
 
 int store_acquire_set(struct store *st, char *const *paths,
 		      const enum lock_mode *modes, size_t n,
@@ -280,19 +285,24 @@ int store_acquire_set(struct store *st, char *const *paths,
 		strcat(flags, "w");
 	if (withdraw)
 		strcat(flags, "d");
-	for (int i = 0; i < 4 && err == 0; i++)
-		err = args_key(&c->a, st, "token", "", 0);
-	if (err == 0)
-		err = args_key(&c->a, st, "wr", "", 0);
-	if (err == 0)
-		err = args_key(&c->a, st, "wseq", "", 0);
+	/*
+	 * The set's globals at the positions lib.lua's K_* give them (so its
+	 * waiter helpers work unchanged); the per-lock namespace slots between
+	 * them repeat the token key, unused: each member brings its own.
+	 */
+	for (int k = 0; k < LOCK_KEYS_NFIXED && err == 0; k++)
+		err = args_key(&c->a, st,
+			       k == LOCK_KEY_WR	    ? "wr"
+			       : k == LOCK_KEY_WSEQ ? "wseq"
+						    : "token",
+			       "", 0);
 	for (size_t i = 0; i < n && err == 0; i++) {
 		char *node = NULL;
 		size_t nanc = 0;
 
 		const char *leaf = name_base(paths[i]);
 
-		err = set_member_keys(c, paths[i], &node, &nanc);
+		err = path_keys(c, paths[i], false, &node, &nanc);
 		if (err == 0)
 			err = args_str(&members, modes[i] == LOCK_MODE_SHARED
 							 ? "s"
