@@ -25,6 +25,12 @@
  * lock's key) to the waiters there, so a message costs O(waiters of that
  * key), not O(waiters of the node).
  *
+ * Only the head of a chain on this node polls: a waiter whose predecessor
+ * is a waiter of this same daemon hears it leave from this daemon itself
+ * (its announcement is delivered locally, broker or not), so when the
+ * broker goes away or comes back, and while it is away, one request per
+ * waited lock asks Redis, not every waiter.
+ *
  * Waiters form a chain: each sleeps on the nearest request ahead of it
  * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
  * release wakes one request, not all of them.  Every wake-up is only a hint;
@@ -88,6 +94,7 @@ struct waitq {
 	char *node;
 	int64_t lease_ms;
 	char nonce[17];
+	char local_key[WAITQ_KEY_MAX]; /* "w.<node>.<nonce>.": ours */
 	uint64_t next_id;
 	size_t count;
 	struct waiter_list list;
@@ -173,8 +180,8 @@ static void waiter_announce_left(struct waiter *w)
 {
 	char key[WAITQ_KEY_MAX];
 
-	if (!w->queued || w->wq->nt == NULL)
-		return;
+	if ((!w->queued && !w->sent) || w->wq->nt == NULL)
+		return; /* never in Redis's queue: nobody sleeps behind it */
 	snprintf(key, sizeof(key), "w.%s", w->id);
 	notifier_publish(w->wq->nt, key, "", 0);
 }
@@ -266,13 +273,21 @@ static int parse_blocker(const char *extra, char *key, size_t size,
 	return 0;
 }
 
+/* Does `w` sleep behind another waiter of this daemon (not a chain head)? */
+static bool behind_local(const struct waiter *w)
+{
+	return strncmp(w->key, w->wq->local_key, strlen(w->wq->local_key)) ==
+	       0;
+}
+
 static int64_t recheck_delay(struct waiter *w, int64_t blocker_in_ms)
 {
 	int64_t ms = w->wq->lease_ms / 3;
 
 	if (blocker_in_ms + 20 < ms)
 		ms = blocker_in_ms + 20;
-	if (!notifier_connected(w->wq->nt) && ms > WAITQ_BROKER_DOWN_MS)
+	if (!notifier_connected(w->wq->nt) && !behind_local(w) &&
+	    ms > WAITQ_BROKER_DOWN_MS)
 		ms = WAITQ_BROKER_DOWN_MS;
 	return ms;
 }
@@ -416,6 +431,8 @@ int waitq_new(struct event_base *base, struct store *st,
 		rnd = (uint64_t)(uintptr_t)wq;
 	snprintf(wq->nonce, sizeof(wq->nonce), "%016llx",
 		 (unsigned long long)rnd);
+	snprintf(wq->local_key, sizeof(wq->local_key), "w.%s.%s.", wq->node,
+		 wq->nonce);
 	LIST_INIT(&wq->list);
 	for (size_t i = 0; i < WAITQ_BUCKETS; i++) {
 		LIST_INIT(&wq->key_index[i]);
@@ -619,8 +636,8 @@ void waitq_on_broker(struct waitq *wq, bool up)
 	struct waiter *w;
 
 	LIST_FOREACH(w, &wq->list, link) {
-		if (w->answered || !w->queued)
-			continue;
+		if (w->answered || !w->queued || behind_local(w))
+			continue; /* its local predecessor will tell it */
 		if (up)
 			waiter_attempt(w); /* messages may have been missed */
 		else if (!w->in_flight)

@@ -196,6 +196,44 @@ if [ -x "${CONTEND_BIN:-}" ]; then
 	expect "and the lock keeps moving (${grants:-0} grants in 3 s)" test "${grants:-0}" -ge 30
 fi
 
+# --- the broker away and back: one Redis call per waited lock, not per waiter
+if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
+	# (ttl=1h: queue-entry renewals, one per waiter per ttl/3, stay out of
+	# the count)
+	CLUSTER_OPTS=",ttl=1h"
+	CLUSTER_N=5
+	CLUSTER_NODES=5
+	cluster_node_start 5 || exit 1
+	N5=$CLUSTER_DIR/n5
+	setsid bash -c "exec 9>$N1/w/flat; sleep 600" &
+	fh=$!
+	wait_until 5 test -e "$N5/w/flat"
+	fpids=()
+	for i in $(seq 1 60); do
+		setsid bash -c "exec 9>$N5/w/flat" 2>/dev/null &
+		fpids+=($!)
+	done
+	expect "60 waiters queued on n5" wait_waiters "$N1/w/flat" 60
+	calls5() { sed -n 's/^lockfs_redis_calls_total{[^}]*} //p' "$N5/.lockfs/metrics"; }
+	rabbit_stop
+	wait_until 10 grep -q '^amqp=disconnected' "$N5/.lockfs/status"
+	c0=$(calls5)
+	sleep 3 # an outage of three seconds
+	c1=$(calls5)
+	expect "broker down 3 s: $((c1 - c0)) Redis calls for 60 waiters (one lock, ~1/s)" test $((c1 - c0)) -le 10
+	rabbit_start
+	c0=$(calls5)
+	wait_until 20 grep -q '^amqp=connected' "$N5/.lockfs/status"
+	sleep 0.5 # what the return set off
+	c1=$(calls5)
+	expect "broker back: $((c1 - c0)) Redis calls, not one per waiter" test $((c1 - c0)) -le 10
+	kill -9 "${fpids[@]}" 2>/dev/null
+	expect "the killed waiters leave nothing queued" wait_waiters "$N1/w/flat" 0
+	kill $fh 2>/dev/null
+	cluster_node_stop 5
+	CLUSTER_N=4
+fi
+
 # --- a thousand waiters on one node ---------------------------------------
 "$WAITERS_BIN" "$N2/w/many" 1000 120 >/tmp/$$.many &
 wp=$!
