@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "result.h"
+
 enum inode_kind {
 	INODE_NAMESPACE,
 	INODE_LOCK,
@@ -35,6 +37,10 @@ struct inode {
 	unsigned placeholders; /* open read-only placeholders (README) */
 	int64_t retry_until_ms; /* a create retried as an open (ops.c) */
 	pid_t refused_pid; /* whose chmod/chown of this lock was refused */
+	/* a namespace's attributes as Redis last gave them, and when
+	 * (monotonic ms, 0: never): see ns_remember() in ops.c */
+	struct ns_attr ns;
+	int64_t ns_mono_ms;
 	struct inode *next_retry_pin; /* in lockfs.retry_pins while pinned */
 	bool permanent;
 	struct inode *next_by_ino, *next_by_path;

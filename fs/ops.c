@@ -140,6 +140,38 @@ void lock_attr(const struct op *op, const struct lock_state *ls,
 	}
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Namespaces change rarely, and the kernel forgets a directory's
+ * attributes after every create and unlink in it (and asks again before
+ * its next permission check).  So what Redis said of a namespace is kept
+ * on its inode and answers getattrs for NS_CACHE_S, like the kernel's own
+ * cache, counted from when Redis said it: a change made on another node
+ * still shows here within one second.
+ */
+void ns_remember(struct inode *in, const struct ns_attr *a)
+{
+	in->ns = *a;
+	in->ns_mono_ms = mono_ms();
+}
+
+/* Seconds `in`'s remembered attributes stay good for, or 0. */
+double ns_fresh_s(const struct inode *in)
+{
+	int64_t age = mono_ms() - in->ns_mono_ms;
+
+	if (in->ns_mono_ms == 0 || age >= NS_CACHE_S * 1000)
+		return 0;
+	return NS_CACHE_S - age / 1000.0;
+}
+
 void ns_attr_to_stat(const struct ns_attr *a, uint64_t ino,
 			    struct stat *st)
 {
@@ -292,14 +324,6 @@ void holder_groups(fuse_req_t req, gid_t *buf,
 #define CREATE_RETRY_MS 1000
 
 /* How long after a getattr's ESTALE the kernel's retry may come. */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool retry_pending(const struct inode *in)
 {

@@ -85,6 +85,8 @@ int request_owner(fuse_req_t req, struct owner *o);
 void lock_attr(const struct op *op, const struct lock_state *ls, uint64_t ino,
 	       struct stat *st);
 void ns_attr_to_stat(const struct ns_attr *a, uint64_t ino, struct stat *st);
+void ns_remember(struct inode *in, const struct ns_attr *a);
+double ns_fresh_s(const struct inode *in);
 void placeholder_attr(fuse_req_t req, uint64_t ino, struct stat *st);
 double cache_s(const struct inode *in);
 void fill_entry(struct fuse_entry_param *e, struct inode *in);

@@ -20,6 +20,7 @@ static void lookup_done(void *arg, const struct store_result *res)
 		in = inodes_intern(fs->inodes, op->path, INODE_NAMESPACE);
 		if (in == NULL)
 			goto nomem;
+		ns_remember(in, &res->ns);
 		ns_attr_to_stat(&res->ns, in->ino, &st);
 	} else if (res->kind == STORE_LOCK) {
 		in = inodes_intern(fs->inodes, op->path, INODE_LOCK);
@@ -57,28 +58,41 @@ fail:
  * trip (the usual create-then-unlink needs one trip less).  A break from
  * another node shows here at most that much later, within the README's second;
  * the unlink or renew that follows asks Redis and gets ESTALE if the lease
- * was lost.  Attributes time out at once, so a stat still asks Redis.
+ * was lost.  The same goes for the getattr the kernel sends right after a
+ * create; a stat later than that asks Redis.
  */
 #define OWN_LEASE_FRESH_MS 50
 
-static bool lookup_own_lease(struct op *op)
+/* `op`'s owner's fresh lease on its path as attributes of `ino`. */
+static bool own_lease_attr(struct op *op, uint64_t ino, struct stat *st)
 {
 	const struct lock_holder *h =
 		node_lease_fresh(op->fs->node, op->path, op->owner.id,
 				 OWN_LEASE_FRESH_MS);
 	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
 				.nholders = 1};
+
+	if (h == NULL || h->kind != HOLDER_LEASE)
+		return false;
+	ls.token = h->token;
+	ls.holders = (struct lock_holder *)h;
+	lock_attr(op, &ls, ino, st);
+	return true;
+}
+
+static bool lookup_own_lease(struct op *op)
+{
 	struct inode *in;
 	struct stat st;
+	const struct lock_holder *h =
+		node_lease_fresh(op->fs->node, op->path, op->owner.id,
+				 OWN_LEASE_FRESH_MS);
 
 	if (h == NULL || h->kind != HOLDER_LEASE)
 		return false;
 	in = inodes_intern(op->fs->inodes, op->path, INODE_LOCK);
-	if (in == NULL)
+	if (in == NULL || !own_lease_attr(op, in->ino, &st))
 		return false;
-	ls.token = h->token;
-	ls.holders = (struct lock_holder *)h;
-	lock_attr(op, &ls, in->ino, &st);
 	reply_entry(op->fs, op->req, in, &st);
 	op_free(op);
 	return true;
@@ -148,6 +162,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		return;
 	}
 	if (res->kind == STORE_NAMESPACE && op->in->kind == INODE_NAMESPACE) {
+		ns_remember(op->in, &res->ns);
 		ns_attr_to_stat(&res->ns, op->in->ino, &st);
 	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK) {
 		lock_attr(op, &res->lock, op->in->ino, &st);
@@ -186,8 +201,16 @@ static void getattr_done(void *arg, const struct store_result *res)
 void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 {
 	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	double fresh = in->kind == INODE_NAMESPACE ? ns_fresh_s(in) : 0;
+	struct op *op;
+	struct stat st;
 
+	if (fresh > 0) { /* what Redis said a moment ago (ns_remember) */
+		ns_attr_to_stat(&in->ns, in->ino, &st);
+		fuse_reply_attr(req, &st, fresh);
+		return;
+	}
+	op = op_new(req, in, in->path);
 	if (op == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -195,6 +218,12 @@ void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 	op->u.getattr.lenient = lenient;
 	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
 		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
+	if (in->kind == INODE_LOCK && op->owner.id[0] &&
+	    own_lease_attr(op, in->ino, &st)) {
+		fuse_reply_attr(req, &st, 0);
+		op_free(op);
+		return;
+	}
 	op_started(op, node_stat(fs->node, op->path, getattr_done, op));
 }
 

@@ -22,6 +22,7 @@ static void mkdir_done(void *arg, const struct store_result *res)
 		op_fail(op, -ENOMEM);
 		return;
 	}
+	ns_remember(in, &res->ns);
 	ns_attr_to_stat(&res->ns, in->ino, &st);
 	reply_entry(op->fs, op->req, in, &st);
 	op_free(op);

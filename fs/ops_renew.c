@@ -197,6 +197,7 @@ static void setattr_ns_done(void *arg, const struct store_result *res)
 		op_fail(op, res->err);
 		return;
 	}
+	ns_remember(op->in, &res->ns);
 	ns_attr_to_stat(&res->ns, op->in->ino, &st);
 	fuse_reply_attr(op->req, &st, cache_s(op->in));
 	op_free(op);
