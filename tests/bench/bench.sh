@@ -19,6 +19,8 @@
 #              hiredis SET NX PX + pub/sub lock loop (target >= 0.7x)
 #  4 scale     acquire latency with many locks held against 10, Redis bytes
 #              per held lock, ls of a big namespace, many waiters on a node
+#  5 peers     the handoff of 2 against redis-py, ZooKeeper and etcd, one
+#              method for all (peers.sh; full run, or BENCH_PEERS=1)
 . "$(dirname "$0")/../lib/cluster.sh"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 BIN_DIR=${BENCH_BIN_DIR:-$(dirname "$LOCKFS_BIN")/../tests/bench}
@@ -121,5 +123,10 @@ threads=$(awk '/^Threads:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
 wait "$wp"
 echo "scale: $WAITERS waiters on one node: daemon RSS ${rss0} -> ${rss1} kB ($(((rss1 - rss0) * 1024 / WAITERS)) bytes per waiter), $threads threads; $(tail -n 1 "$CLUSTER_DIR/waiters.out")"
 ran "scale" "$rss1"
+
+# 5 peers: the same handoff against redis-py, ZooKeeper and etcd (full run)
+if [ "${BENCH_SHORT:-0}" != 1 ] || [ -n "${BENCH_PEERS:-}" ]; then
+	bash "$BENCH/peers.sh"
+fi
 
 finish
