@@ -131,6 +131,19 @@ void node_handle_id(const struct node *n, const struct node_lock_ref *ref,
 		 (unsigned long long)ref->lock_owner);
 }
 
+enum node_lock_plan node_handle_plan(struct node *n, const char *path,
+				     const char *id, enum lock_mode mode)
+{
+	const struct lock_holder *held = leases_get(n->leases, path, id);
+
+	if (held == NULL)
+		return NODE_LOCK_TAKE;
+	if (held->mode == mode)
+		return NODE_LOCK_HELD;
+	leases_forget(n->leases, path, id);
+	return NODE_LOCK_CONVERT;
+}
+
 int node_file_hold(struct node *n, const char *path,
 		   const struct node_file *f, char *id, size_t size,
 		   int64_t *token)

@@ -194,6 +194,17 @@ void node_handle_id(const struct node *n, const struct node_lock_ref *ref,
 		    char *buf, size_t size);
 
 /*
+ * A handle lock `id` asks for `path` in `mode`: what must happen first.
+ * NODE_LOCK_TAKE: ask for it; NODE_LOCK_HELD: it holds it so already,
+ * nothing to do; NODE_LOCK_CONVERT: it holds it in the other mode, and a
+ * conversion lets go first and then asks again, as flock(2) does on a
+ * local file (the hold is forgotten here; release it, then take it).
+ */
+enum node_lock_plan { NODE_LOCK_TAKE, NODE_LOCK_HELD, NODE_LOCK_CONVERT };
+enum node_lock_plan node_handle_plan(struct node *n, const char *path,
+				     const char *id, enum lock_mode mode);
+
+/*
  * What an open file can renew when it is written to or truncated: the
  * lease it took or renewed at open (`lease_id`, NULL for none), else a
  * handle lock taken through it (a lease converted by flock/lockf lives on

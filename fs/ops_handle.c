@@ -107,7 +107,7 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
-	const struct lock_holder *held;
+	enum node_lock_plan plan;
 	enum lock_mode mode = type == F_RDLCK ? LOCK_MODE_SHARED
 					       : LOCK_MODE_EXCLUSIVE;
 	char id[OWNER_ID_MAX];
@@ -123,9 +123,9 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 		handle_unlock(fs, req, in->path, id);
 		return;
 	}
-	held = node_lease(fs->node, in->path, id);
-	if (held && held->mode == mode) {
-		fuse_reply_err(req, 0); /* already held so */
+	plan = node_handle_plan(fs->node, in->path, id, mode);
+	if (plan == NODE_LOCK_HELD) {
+		fuse_reply_err(req, 0);
 		return;
 	}
 	op = op_new(req, in, in->path);
@@ -140,10 +140,9 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 	}
 	snprintf(op->lease_id, sizeof(op->lease_id), "%s", op->owner.id);
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
-	if (held) {
+	if (plan == NODE_LOCK_CONVERT) {
 		op->u.convert.shared = mode == LOCK_MODE_SHARED;
 		op->u.convert.block = block;
-		node_lease_forget(fs->node, in->path, id);
 		err = node_release(fs->node, in->path, id, 0, false,
 				    converted_release_done, op);
 		if (err < 0)
