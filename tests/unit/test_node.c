@@ -309,6 +309,28 @@ static void test_what_a_file_renews(void **state)
 			 0);
 }
 
+static void test_handle_plan(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:F01", HOLDER_HANDLE, 8);
+
+	assert_int_equal(node_handle_plan(f->node, "q", h.id,
+					  LOCK_MODE_EXCLUSIVE),
+			 NODE_LOCK_TAKE);
+	h.mode = LOCK_MODE_SHARED;
+	node_granted(f->node, "q", &h, true, 0, 1000);
+	assert_int_equal(node_handle_plan(f->node, "q", h.id, LOCK_MODE_SHARED),
+			 NODE_LOCK_HELD);
+	/* the other mode: let go first (forgotten here), then ask again */
+	assert_int_equal(node_handle_plan(f->node, "q", h.id,
+					  LOCK_MODE_EXCLUSIVE),
+			 NODE_LOCK_CONVERT);
+	assert_null(leases_get(f->lt, "q", h.id));
+	assert_int_equal(node_handle_plan(f->node, "q", h.id,
+					  LOCK_MODE_EXCLUSIVE),
+			 NODE_LOCK_TAKE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +346,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_and_regrant, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_what_a_file_renews, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_handle_plan, setup,
 						teardown),
 	};
 
