@@ -10,7 +10,9 @@
  * holds the lock itself, waits until every child is queued (the lock
  * file's waiters= line says N), prints "queued N", then releases it, and
  * prints "granted K" once K children got the lock in turn.  Exits 0 when
- * all N were granted within TIMEOUT_S.
+ * all N were granted within TIMEOUT_S.  With WAITERS_HOLD_UNTIL=FILE in
+ * the environment the parent keeps the lock after "queued N" until FILE
+ * exists (so that a bench can do something to the queued waiters).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +99,14 @@ int main(int argc, char **argv)
 		usleep(100000);
 	printf("queued %ld\n", waiters_of(path));
 	fflush(stdout);
+	if (getenv("WAITERS_HOLD_UNTIL")) {
+		while (access(getenv("WAITERS_HOLD_UNTIL"), F_OK) != 0 &&
+		       time(NULL) - start < timeout_s)
+			usleep(50000);
+		fd = open(path, O_WRONLY | O_NONBLOCK); /* renew: still ours */
+		if (fd >= 0)
+			close(fd);
+	}
 	if (unlink(path) != 0)
 		perror("releasing");
 	in = fdopen(fds[0], "r");
