@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 
@@ -56,14 +57,6 @@ struct lease_call {
 	char *path;
 	char *owner_id;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void holder_copy_clear(struct lock_holder *h)
 {

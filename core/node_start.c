@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "lease.h"
 #include "log.h"
 #include "node_i.h"
@@ -26,14 +27,6 @@ static void free_parts(struct node *n)
 	waitq_free(n->wq);
 	notifier_free(n->nt);
 	leases_free(n->leases);
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void on_broker_message(void *arg, const char *key, const char *body,

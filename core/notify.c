@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define HEARTBEAT_S 10
@@ -227,14 +228,6 @@ static void binding_free_all(struct binding_list *l)
 
 /* ---- the AMQP thread ----------------------------------------------- */
 
-static int64_t clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool amqp_ok(amqp_connection_state_t conn, const char *what)
 {
 	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
@@ -347,7 +340,7 @@ static int amqp_connect(struct notifier *n)
 	n->queue = amqp_bytes_malloc_dup(q->queue);
 	if (!amqp_bind_key(n, n->probe_key, true))
 		goto fail;
-	n->probe_next_ms = clock_ms(CLOCK_MONOTONIC);
+	n->probe_next_ms = mono_ms();
 	n->probe_wait_ms = 0;
 	LIST_FOREACH(b, &n->bound, link)
 		if (!amqp_bind_key(n, b->key, true))
@@ -497,7 +490,7 @@ static bool amqp_receive(struct notifier *n)
  */
 static bool amqp_probe(struct notifier *n, int *timeout)
 {
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	int64_t now = mono_ms();
 	amqp_bytes_t body = amqp_cstring_bytes("");
 
 	if (n->probe_wait_ms && now - n->probe_wait_ms > PROBE_DEADLINE_MS) {
@@ -591,7 +584,7 @@ static void on_from_amqp(evutil_socket_t fd, short what, void *arg)
 			n->msg_cb(n->arg, m->key, m->body, m->len);
 		} else if (m->type == MSG_UP || m->type == MSG_DOWN) {
 			n->connected = m->type == MSG_UP;
-			n->since_ms = clock_ms(CLOCK_REALTIME);
+			n->since_ms = wall_ms();
 			if (n->connected && n->ups++ > 0)
 				n->stats.reconnects++;
 			if (n->state_cb)
@@ -662,7 +655,7 @@ int notifier_new(struct event_base *base, const char *url,
 	    (err = make_self_id(n->self_id, sizeof(n->self_id))) < 0)
 		goto fail;
 	snprintf(n->probe_key, sizeof(n->probe_key), "p.%s", n->self_id);
-	n->since_ms = clock_ms(CLOCK_REALTIME);
+	n->since_ms = wall_ms();
 	n->from_amqp_ev = event_new(base, n->from_amqp.fd, EV_READ | EV_PERSIST,
 				    on_from_amqp, n);
 	if (n->from_amqp_ev == NULL || event_add(n->from_amqp_ev, NULL) < 0) {

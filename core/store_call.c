@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store_i.h"
 #include "metrics.h"
@@ -286,14 +287,6 @@ int call_start(struct call *c, int err)
 
 /* ---- the circuit breaker ------------------------------------------- */
 
-int64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Remember when store_up() last changed, for status. */
 void note_state(struct store *st)
 {
@@ -301,7 +294,7 @@ void note_state(struct store *st)
 
 	if (up != st->was_up) {
 		st->was_up = up;
-		st->since_ms = real_ms();
+		st->since_ms = wall_ms();
 	}
 }
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store_i.h"
 #include <hiredis/adapters/libevent.h>
@@ -422,7 +423,7 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 	if (err < 0)
 		goto fail;
 	st->answering = true; /* until a call goes unanswered */
-	st->since_ms = real_ms();
+	st->since_ms = wall_ms();
 	st->reconnect = evtimer_new(base, on_reconnect, st);
 	st->handshake = evtimer_new(base, on_handshake, st);
 	st->probe = evtimer_new(base, on_probe, st);

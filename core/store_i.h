@@ -142,7 +142,6 @@ void call_free(struct call *c);
 void set_answering(struct store *st, bool answering);
 void note_state(struct store *st);
 void on_probe(evutil_socket_t fd, short what, void *arg);
-int64_t real_ms(void);
 
 /* store_conn.c */
 void store_drop(struct store *st);

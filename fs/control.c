@@ -23,6 +23,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "clock.h"
 #include "lockfs.h"
 #include "log.h"
 #include "lockfs_config.h"
@@ -94,7 +95,6 @@ void control_attr(struct lockfs *fs, const struct inode *in, struct stat *st)
 
 static int render_status(struct lockfs *fs, char **text, size_t *len)
 {
-	struct timespec now;
 	struct node_stats ns;
 	int64_t redis_since, amqp_since;
 	bool redis_up;
@@ -108,7 +108,6 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 	node_get_stats(fs->node, &ns);
 	redis_up = node_redis_up(fs->node, &redis_since);
 	amqp_up = node_amqp_up(fs->node, &amqp_since);
-	clock_gettime(CLOCK_REALTIME, &now);
 	fprintf(f,
 		"version=%s\n"
 		"node=%s\n"
@@ -130,9 +129,7 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		node_leases(fs->node), node_waits(fs->node),
 		(unsigned long long)ns.grants,
 		(unsigned long long)ns.releases,
-		(long long)((now.tv_sec * 1000LL + now.tv_nsec / 1000000) -
-			    fs->started_ms) /
-			1000);
+		(long long)(wall_ms() - fs->started_ms) / 1000);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;
@@ -162,11 +159,8 @@ static int render_metrics(struct lockfs *fs, char **text, size_t *len)
 		.amqp_up = node_amqp_up(fs->node, NULL),
 	};
 	struct store_stats ss;
-	struct timespec t;
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	now.uptime_s = ((t.tv_sec * 1000LL + t.tv_nsec / 1000000) -
-			fs->started_ms) / 1000.0;
+	now.uptime_s = (wall_ms() - fs->started_ms) / 1000.0;
 	node_redis_stats(fs->node, &ss);
 	now.redis_calls = ss.calls;
 	now.redis_errors = ss.errors;

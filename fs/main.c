@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "lockfs.h"
 #include "lockfs_config.h"
 #include "config.h"
@@ -126,14 +127,6 @@ static void clear_dead_mount(const char *mountpoint)
 	}
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int run_loop(struct lockfs *fs, const char *mountpoint)

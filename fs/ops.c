@@ -14,6 +14,7 @@
  * here: lock files always show 0666 and their holder's uid/gid; namespaces
  * their stored mode.
  */
+#include "clock.h"
 #include "ops_i.h"
 
 /* ---- helpers --------------------------------------------------------- */
@@ -138,14 +139,6 @@ void lock_attr(const struct op *op, const struct lock_state *ls,
 		st->st_uid = op->owner.uid;
 		st->st_gid = op->owner.gid;
 	}
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
