@@ -47,6 +47,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "log.h"
 #include "name.h"
@@ -72,7 +73,8 @@ struct waiter {
 	bool answered;
 	bool in_flight;
 	bool queued; /* Redis holds a queue entry for it (last reply said so) */
-	bool sent;   /* a blocking call was sent: Redis may hold an entry */
+	bool sent;   /* a blocking call was sent: Redis may hold an entry
+		      * (queued implies sent) */
 	int64_t entry_until; /* monotonic ms: any entry is dead by then */
 	bool wake_pending;
 	bool slept;  /* has slept once: its first binding has had time */
@@ -106,14 +108,6 @@ struct waitq {
 
 static void waiter_attempt(struct waiter *w);
 static void waiter_clean_up(struct waiter *w, const struct store_result *res);
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void waitq_lock_key(const char *node, char *buf, size_t size)
 {
@@ -180,7 +174,7 @@ static void waiter_announce_left(struct waiter *w)
 {
 	char key[WAITQ_KEY_MAX];
 
-	if ((!w->queued && !w->sent) || w->wq->nt == NULL)
+	if (!w->sent || w->wq->nt == NULL)
 		return; /* never in Redis's queue: nobody sleeps behind it */
 	snprintf(key, sizeof(key), "w.%s", w->id);
 	notifier_publish(w->wq->nt, key, "", 0);
@@ -244,7 +238,7 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
 			     "granted after its request was withdrawn");
 	}
-	if ((w->queued || w->sent) && mono_ms() < w->entry_until) {
+	if (w->sent && mono_ms() < w->entry_until) {
 		if (waiter_withdraw(w) == 0)
 			w->in_flight = true;
 		else /* Redis not answering now: again later */

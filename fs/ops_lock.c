@@ -464,8 +464,11 @@ static int start_acquire(struct op *op, bool excl)
 	struct store_holder h;
 	gid_t groups[GROUPS_MAX];
 	bool block = !(op->fi.flags & O_NONBLOCK) && !op->retry_as_open;
-	int err = request_owner(op->req, &op->owner);
+	int err = 0;
 
+	/* the caller's owner, unless the open looked it up already */
+	if (op->owner.id[0] == '\0')
+		err = request_owner(op->req, &op->owner);
 	if (err < 0)
 		return err;
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
@@ -619,6 +622,8 @@ void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	op->fi = *fi;
+	if (err == 0)
+		op->owner = owner;
 	op_started(op, start_acquire(op, false));
 }
 
