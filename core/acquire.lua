@@ -5,7 +5,8 @@
 --       then (l, dx, ds, q, wx, ws) of the node and of every ancestor,
 --       root first.
 -- ARGV: A_ACQUIRE, declared in script_iface.h: HOLDER_ID, MODE 'x'|'s',
---       TTL_MS, FLAGS ('e' O_EXCL, 'w' wait: queue when busy), LEAF (file
+--       TTL_MS, FLAGS ('e' O_EXCL, 'w' wait: queue when busy, 'c'
+--       confirm only: see below), LEAF (file
 --       name in ns), NODE, NS_IS_ROOT '1'|'0', IS_DIR_LOCK '1'|'0',
 --       HOLDER_NODE, UID, GID, PID, SESSION, KIND 'lease'|'handle',
 --       KEEPALIVE, NOTE, WAITER_ID (unique per request, the same on every
@@ -22,6 +23,13 @@
 -- request calls again (same waiter id) whenever it may have become
 -- grantable; each call renews its waiter lease.
 --
+-- A queued request may be granted by the call that ends the hold ahead of
+-- it (lib.lua's grant_waiting): a provisional hold marked with its waiter
+-- id.  Its next call with that waiter id confirms it: the hold gets its
+-- full ttl and the reply says 'new', as if this call had made it.  With
+-- 'c' the call only confirms: ESTALE 'lost' when the hold is gone, and
+-- nothing is queued or granted.
+--
 -- Replies (lock payload = the lock after the call):
 --   OK new | OK renewed   granted now, or already held by this holder
 --   EEXIST                O_EXCL and the file exists
@@ -33,6 +41,7 @@ local A = A_ACQUIRE
 local id, mode, ttl = ARGV[A.HOLDER_ID], ARGV[A.MODE], tonumber(ARGV[A.TTL_MS])
 local excl = string.find(ARGV[A.FLAGS], 'e', 1, true) ~= nil
 local wait = string.find(ARGV[A.FLAGS], 'w', 1, true) ~= nil
+local confirm = string.find(ARGV[A.FLAGS], 'c', 1, true) ~= nil
 local leaf, node, wid = ARGV[A.LEAF], ARGV[A.NODE], ARGV[A.WAITER_ID]
 local now = now_ms()
 
@@ -52,17 +61,27 @@ end
 
 local holders = live_holders(KEYS[K_L], now)
 local mine = find_holder(holders, id)
-if excl and #holders > 0 then
+if confirm and not mine then
+  unqueue(wid)
+  return plain_reply('ESTALE', now, 'lost')
+end
+if excl and #holders > 0 and not (mine and mine.pw == wid) then
   unqueue(wid)
   return lock_reply('EEXIST', now, '', holders, waiter_count())
 end
 if mine then
+  -- a grant made for this very request is new to it; any other request
+  -- of the same holder claims the hold too, so a withdrawal of the first
+  -- can no longer undo it
+  local extra = 'renewed'
+  if mine.pw == wid and wid ~= '' then extra = 'new' end
   unqueue(wid)
+  mine.pw = nil
   mine.ren = now
   mine.exp = now + mine.ttl
   save_holders(KEYS[K_L], holders)
   reindex(holders, leaf, node)
-  return lock_reply('OK', now, 'renewed', holders, waiter_count())
+  return lock_reply('OK', now, extra, holders, waiter_count())
 end
 
 local absorbed = false
@@ -88,7 +107,8 @@ if blocker then
   local first = not me
   if first then
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
-          seq = redis.call('INCR', KEYS[K_WSEQ])}
+          seq = redis.call('INCR', KEYS[K_WSEQ]),
+          h = request_holder(A, excl)}
   end
   me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))

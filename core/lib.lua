@@ -349,3 +349,69 @@ local function find_blocker(v, holders, id, wid, r, now, own_only)
   end
   return nil
 end
+
+-- What a queued request becomes if another call grants it (grant_waiting):
+-- its holder record without the grant's own fields.  nil for a request
+-- that only its own re-check may grant: O_EXCL, whose answer may be
+-- EEXIST.  ARGV of acquire.lua.
+local function request_holder(A, excl)
+  if excl then return nil end
+  return {id = ARGV[A.HOLDER_ID], node = ARGV[A.HOLDER_NODE],
+          uid = tonumber(ARGV[A.UID]), gid = tonumber(ARGV[A.GID]),
+          pid = tonumber(ARGV[A.PID]), sid = tonumber(ARGV[A.SESSION]),
+          kind = ARGV[A.KIND], ttl = tonumber(ARGV[A.TTL_MS]),
+          ka = ARGV[A.KEEPALIVE], note = ARGV[A.NOTE] or '',
+          absorb = ARGV[A.ABSORB_ID] or ''}
+end
+
+local MAX_GRANTS = 32
+
+-- Hand this call's lock (`node`, file `leaf`, live holders `holders`,
+-- changed in place) to the requests at the head of its queue that have
+-- become grantable, first come first served, the moment a hold ends: each
+-- becomes a holder with its own token, exactly as its own acquire would
+-- have made it, but provisional (`pw`: its request) until its daemon
+-- confirms it, and lasting no longer than its queue entry would have, so
+-- a grant whose daemon is gone frees the lock when its entry would have
+-- died.  Stops at the first request it cannot grant here: still blocked,
+-- a lock set, O_EXCL, a conversion of the requester's own lease, a
+-- requester that holds the lock already; those hear the release event and
+-- ask again, as before.  Returns the grants: {waiter id, daemon, token,
+-- expiry} each, for the caller to tell their daemons.
+local function grant_waiting(node, leaf, holders, now)
+  local grants = {}
+  local nanc = (#KEYS - K_ANCESTORS + 1) / K_STRIDE
+  while #grants < MAX_GRANTS do
+    local head = redis.call('ZRANGE', KEYS[K_Q], 0, 0)
+    if #head == 0 then break end
+    local w = live_waiter(head[1], now)
+    if not w then
+      unqueue(head[1])
+    else
+      local h = w.h
+      if not h or find_holder(holders, h.id) or
+         (h.absorb ~= '' and find_holder(holders, h.absorb)) then
+        break
+      end
+      local v = lock_at(K_L, K_ANCESTORS, nanc, K_F, node, leaf, w.mode)
+      if find_blocker(v, holders, h.id, w.id, w.seq, now, false) then
+        break
+      end
+      unqueue(w.id)
+      local tok = redis.call('INCR', KEYS[K_TOKEN])
+      holders[#holders + 1] = {
+        id = h.id, node = h.node, uid = h.uid, gid = h.gid, pid = h.pid,
+        sid = h.sid, kind = h.kind, mode = w.mode, tok = tok, acq = now,
+        ren = now, exp = w.exp, ttl = h.ttl, ka = h.ka, note = h.note,
+        pw = w.id}
+      grants[#grants + 1] = {w.id, w.dnode, tok, w.exp}
+    end
+  end
+  return grants
+end
+
+-- Reply `r` with the grants a call made, for its caller to hand over.
+local function with_grants(r, grants)
+  if #grants > 0 then r[#r + 1] = grants end
+  return r
+end

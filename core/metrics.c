@@ -100,6 +100,13 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 			"%llu\n",
 			node, event_names[i],
 			(unsigned long long)m->events[i]);
+	one(f, "lockfs_grants_total", "counter",
+	    "Locks granted to requests of this node.", node,
+	    (double)n->grants);
+	one(f, "lockfs_handoffs_total", "counter",
+	    "Of those, grants handed over by the call that ended the hold "
+	    "ahead, with no call of the waiter's own.", node,
+	    (double)n->handoffs);
 	histogram(f, "lockfs_acquire_wait_seconds",
 		  "Time from an acquire request to its grant.", node,
 		  wait_bounds, m->wait_buckets, METRICS_WAIT_BUCKETS,

@@ -38,6 +38,7 @@ struct metrics {
 struct metrics_now {
 	const char *node;
 	size_t locks_held, waiters, event_readers;
+	uint64_t grants, handoffs;
 	int redis_up, amqp_up; /* 1 or 0; amqp_up -1 without a broker */
 	uint64_t redis_calls, redis_errors, redis_timeouts, redis_reconnects;
 	const uint64_t *redis_rtt_buckets; /* METRICS_RTT_BUCKETS, or NULL */

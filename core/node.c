@@ -95,6 +95,27 @@ void node_ended(struct node *n, const char *event, const char *path,
 	}
 }
 
+void node_confirmed(void *arg, const char *path, const char *holder_id,
+		    int64_t token, const struct store_result *res)
+{
+	struct node *n = arg;
+	const struct lock_holder *held = leases_get(n->leases, path, holder_id);
+	const struct lock_holder *now = NULL;
+
+	if (held == NULL || held->token != token)
+		return; /* released or replaced meanwhile: nothing to keep */
+	for (size_t i = 0; res->err == 0 && i < res->lock.nholders; i++)
+		if (strcmp(res->lock.holders[i].id, holder_id) == 0)
+			now = &res->lock.holders[i];
+	if (now && now->token == token) {
+		leases_granted(n->leases, path, now, res->now_ms);
+		return;
+	}
+	log_warnx("%s: the grant handed over to %s (token %lld) is gone",
+		  path, holder_id, (long long)token);
+	leases_lost(n->leases, path, holder_id);
+}
+
 int node_renew_error(struct node *n, const char *path, const char *holder_id,
 		     const struct store_result *res, bool by_handle)
 {
@@ -171,6 +192,7 @@ int node_file_hold(struct node *n, const char *path,
 void node_get_stats(const struct node *n, struct node_stats *out)
 {
 	*out = n->stats;
+	out->handoffs = n->wq ? waitq_handoffs(n->wq) : 0;
 }
 
 struct metrics *node_metrics(struct node *n)

@@ -39,6 +39,7 @@ struct node;
 
 struct node_stats {
 	uint64_t grants, releases;
+	uint64_t handoffs; /* grants answered from a release elsewhere */
 };
 
 struct node_config {

@@ -29,4 +29,11 @@ struct node {
 	struct metrics metrics;
 };
 
+/*
+ * A request answered from a grant made by another call confirmed it, or
+ * learned it is gone (waitq_confirmed_cb): keep the lease table true.
+ */
+void node_confirmed(void *arg, const char *path, const char *holder_id,
+		    int64_t token, const struct store_result *res);
+
 #endif

@@ -38,7 +38,15 @@ static void on_broker_message(void *arg, const char *key, const char *body,
 	if ((key[0] == 'l' || key[0] == 'e') && key[1] == '.' && len &&
 	    n->event_line)
 		n->event_line(n->arg, body, len);
-	waitq_on_message(n->wq, key);
+	waitq_on_message(n->wq, key, body, len);
+}
+
+static void on_grants(void *arg, const struct store_result *res)
+{
+	struct node *n = arg;
+
+	if (n->wq)
+		waitq_hand_over(n->wq, res);
 }
 
 static void on_broker_state(void *arg, bool up)
@@ -72,7 +80,8 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 	       struct node **out)
 {
 	struct waitq_config wcfg = {.node = cfg->name, .lease_ms = cfg->ttl_ms,
-				    .queued_cb = on_queued};
+				    .queued_cb = on_queued,
+				    .confirmed_cb = node_confirmed};
 	struct node *n = NULL;
 	char *exchange = NULL;
 	int err = node_new(cfg->name, NULL, NULL, &n);
@@ -109,6 +118,7 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 		log_warn(err, "cannot set up the wait queue");
 		goto fail;
 	}
+	store_set_grants_cb(n->st, on_grants, n);
 	*out = n;
 	return 0;
 fail:

@@ -10,6 +10,8 @@
 -- A caller that names a grant it no longer holds lost its lock (expiry, a
 -- break) and must hear ESTALE, whoever holds the lock now and even with
 -- force: a paused holder never releases or breaks its successor's lock.
+-- The lock then goes at once to the requests queued for it that it lets
+-- through (lib.lua's grant_waiting); the reply ends with those grants.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
 -- holds that ended; ESTALE ('held': it holds another grant; 'lost': it holds
 -- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
@@ -39,6 +41,7 @@ elseif force then
 else
   return lock_reply('EPERM', now, '', holders)
 end
+local grants = grant_waiting(ARGV[A.NODE], ARGV[A.LEAF], holders, now)
 save_holders(KEYS[K_L], holders)
 reindex(holders, ARGV[A.LEAF], ARGV[A.NODE])
-return lock_reply('OK', now, extra, ended)
+return with_grants(lock_reply('OK', now, extra, ended), grants)

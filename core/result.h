@@ -48,6 +48,18 @@ struct store_entry {
 	bool is_namespace;
 };
 
+/*
+ * A queued request that a call granted on the way (a release, a
+ * withdrawal: the hold ahead of it ended): provisional in Redis until its
+ * daemon confirms it (acquire.lua).  The caller's node tells that daemon.
+ */
+struct store_grant {
+	const char *waiter_id;
+	const char *daemon;  /* the waiting daemon's id (store_wait) */
+	int64_t token;
+	int64_t expires_ms;  /* the Redis clock; until confirmed */
+};
+
 struct store_result {
 	int err;             /* 0 or -errno */
 	int64_t now_ms;      /* the Redis clock when the script ran */
@@ -59,6 +71,8 @@ struct store_result {
 	struct store_entry *entries;
 	size_t ntokens;           /* STORE_TOKENS: one per lock-set member */
 	int64_t *tokens;
+	size_t ngrants;           /* any kind: grants this call made */
+	struct store_grant *grants;
 };
 
 typedef void store_cb(void *arg, const struct store_result *res);

@@ -133,7 +133,7 @@ int store_acquire(struct store *st, const char *path,
 	if (excl)
 		strcat(flags, "e");
 	if (wait)
-		strcat(flags, "w");
+		strcat(flags, wait->confirm ? "c" : "w");
 	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
@@ -360,6 +360,10 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 	err = lock_keys(c, path, &node);
 	if (err == 0)
 		err = args_str(&c->a, waiter_id);
+	if (err == 0)
+		err = args_str(&c->a, name_base(path));
+	if (err == 0)
+		err = args_str(&c->a, node);
 	free(node);
 	return call_start(c, err);
 }

@@ -70,7 +70,8 @@ int store_list(struct store *st, const char *ns, store_cb *cb, void *arg);
 struct store_wait {
 	const char *waiter_id;   /* unique per request, same on re-checks */
 	int64_t lease_ms;        /* the queue entry dies unless re-checked */
-	const char *daemon_node;
+	const char *daemon_node; /* the waiting daemon: where grants go */
+	bool confirm;            /* only confirm a grant made to it */
 };
 
 /*
@@ -97,7 +98,19 @@ int store_acquire_set(struct store *st, char *const *paths,
 		      const struct store_wait *wait, bool withdraw,
 		      store_cb *cb, void *arg);
 
-/* Take waiter `waiter_id` of `path` out of every queue.  Result: 0. */
+/*
+ * Every reply that carries grants (store_grant: a release or withdrawal
+ * handed the lock on) is shown to `cb` first, before the call's own
+ * callback or its compensation, so that the grantees hear of it whoever
+ * made the call.
+ */
+typedef void store_grants_cb(void *arg, const struct store_result *res);
+void store_set_grants_cb(struct store *st, store_grants_cb *cb, void *arg);
+
+/*
+ * Take waiter `waiter_id` of `path` out of every queue, undoing a grant
+ * made to it that its daemon has not confirmed.  Result: 0.
+ */
 int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 		   store_cb *cb, void *arg);
 

@@ -158,6 +158,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		call_fail(c, err);
 		goto clear;
 	}
+	if (res.ngrants && c->st->grants_cb)
+		c->st->grants_cb(c->st->grants_arg, &res);
 	if (c->answered)
 		call_compensate(c, &res);
 	else

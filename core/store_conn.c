@@ -507,6 +507,12 @@ void store_get_stats(const struct store *st, struct store_stats *out)
 	*out = st->stats;
 }
 
+void store_set_grants_cb(struct store *st, store_grants_cb *cb, void *arg)
+{
+	st->grants_cb = cb;
+	st->grants_arg = arg;
+}
+
 /*
  * Sentinel mode, at mount: ask the sentinels where the master is, into
  * addr->host and addr->port.

@@ -108,6 +108,8 @@ struct store {
 	struct call_queue queue;
 	struct event *watch; /* sentinel:// only: asks where the master is */
 	struct store_stats stats;
+	store_grants_cb *grants_cb;
+	void *grants_arg;
 	unsigned readies; /* connections that became ready */
 	/* the circuit breaker (above) */
 	bool answering;

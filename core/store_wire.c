@@ -101,6 +101,7 @@ void result_clear(struct store_result *r)
 	for (size_t i = 0; i < r->nentries; i++)
 		free(r->entries[i].name);
 	free(r->entries);
+	free(r->grants);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -233,10 +234,50 @@ static int parse_listing(const redisReply *r, struct store_result *res)
 	return 0;
 }
 
-/* Turn a script reply into `res`; returns 0 or -EIO for a malformed one. */
+/* The grants a reply ends with: {waiter id, daemon, token, expiry} each. */
+static int parse_grants(const redisReply *g, struct store_result *res)
+{
+	res->grants = calloc(g->elements ? g->elements : 1,
+			     sizeof(*res->grants));
+	if (res->grants == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < g->elements; k++) {
+		const redisReply *e = g->element[k];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_STRING)
+			return -EIO;
+		res->grants[k] = (struct store_grant){
+			.waiter_id = e->element[0]->str,
+			.daemon = e->element[1]->str,
+			.token = elem_int(e->element[2]),
+			.expires_ms = elem_int(e->element[3]),
+		};
+		res->ngrants++;
+	}
+	return 0;
+}
+
+/*
+ * Turn a script reply into `res`; returns 0 or -EIO for a malformed one.
+ * Any reply may end with one nested array: the grants the call made.
+ */
 int parse_reply(const redisReply *r, struct store_result *res)
 {
+	redisReply tail;
 	char kind;
+
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 4 &&
+	    r->element[r->elements - 1]->type == REDIS_REPLY_ARRAY) {
+		int err = parse_grants(r->element[r->elements - 1], res);
+
+		if (err < 0)
+			return err;
+		tail = *r;
+		tail.elements--;
+		r = &tail;
+	}
 
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 4)
 		return -EIO;

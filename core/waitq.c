@@ -34,7 +34,18 @@
  * Waiters form a chain: each sleeps on the nearest request ahead of it
  * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
  * release wakes one request, not all of them.  Every wake-up is only a hint;
- * the answer always comes from acquire.lua.
+ * the answer always comes from Redis.
+ *
+ * Most waits end without a question of their own: the call that ends the
+ * hold ahead (a release or a withdrawal, on any node) grants the lock to
+ * the head of the queue in the same script and hands the grant over
+ * (waitq_hand_over: to this daemon's "g.<daemon id>" key, or directly when
+ * the grantee is ours).  The grantee is answered from that message at
+ * once, then confirms the grant in the background (acquire.lua's 'c'),
+ * which gives it its full ttl; until then Redis holds it only as long as
+ * its queue entry would have lived.  A grant that finds its request
+ * already ended is released again; one that is lost is found by the
+ * request's next re-check, which confirms it.
  */
 #include "waitq.h"
 
@@ -67,7 +78,7 @@ struct waiter {
 	char **set_paths; /* a lock set when nset > 0 */
 	enum lock_mode *set_modes;
 	size_t nset;
-	char id[96];
+	char id[WAITQ_KEY_MAX - 8];
 	waiter_done_cb *cb;
 	void *arg;
 	bool answered;
@@ -77,6 +88,9 @@ struct waiter {
 		      * (queued implies sent) */
 	int64_t entry_until; /* monotonic ms: any entry is dead by then */
 	bool wake_pending;
+	bool granted;    /* answered from a grant another call made */
+	bool confirming; /* ... and its confirmation is what is in flight */
+	int64_t grant_token;
 	bool slept;  /* has slept once: its first binding has had time */
 	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
 	char own_key[WAITQ_KEY_MAX]; /* its own lock's key, bound throughout */
@@ -85,6 +99,7 @@ struct waiter {
 	LIST_ENTRY(waiter) link;
 	LIST_ENTRY(waiter) by_key;     /* in key_index while key[0] */
 	LIST_ENTRY(waiter) by_own_key; /* in own_index while own_key[0] */
+	LIST_ENTRY(waiter) by_id;      /* in id_index throughout */
 };
 
 LIST_HEAD(waiter_list, waiter);
@@ -97,17 +112,23 @@ struct waitq {
 	int64_t lease_ms;
 	char nonce[17];
 	char local_key[WAITQ_KEY_MAX]; /* "w.<node>.<nonce>.": ours */
+	char daemon[WAITQ_KEY_MAX - 32]; /* "<node>.<nonce>": this daemon */
+	char grant_key[WAITQ_KEY_MAX]; /* "g.<daemon>": grants made for us */
 	uint64_t next_id;
 	size_t count;
 	struct waiter_list list;
 	struct waiter_list key_index[WAITQ_BUCKETS];
 	struct waiter_list own_index[WAITQ_BUCKETS];
+	struct waiter_list id_index[WAITQ_BUCKETS];
 	waitq_queued_cb *queued_cb;
 	void *queued_arg;
+	waitq_confirmed_cb *confirmed_cb;
+	uint64_t handoffs;
 };
 
 static void waiter_attempt(struct waiter *w);
 static void waiter_clean_up(struct waiter *w, const struct store_result *res);
+static void on_attempt(void *arg, const struct store_result *res);
 
 void waitq_lock_key(const char *node, char *buf, size_t size)
 {
@@ -155,6 +176,7 @@ static void waiter_destroy(struct waiter *w)
 	if (w->deadline)
 		event_free(w->deadline);
 	LIST_REMOVE(w, link);
+	LIST_REMOVE(w, by_id);
 	w->wq->count--;
 	for (size_t i = 0; i < w->nset; i++)
 		free(w->set_paths[i]);
@@ -221,14 +243,62 @@ static int waiter_withdraw(struct waiter *w)
 	if (w->nset)
 		return store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
 					 w->nset, &w->h,
-					 &(struct store_wait){w->id, 0, ""},
+					 &(struct store_wait){w->id, 0, "", false},
 					 true, on_withdrawn, w);
 	return store_withdraw(w->wq->st, w->path, w->id, on_withdrawn, w);
+}
+
+/* A granted waiter's confirmation ended (`res`): tell the node, go away. */
+static void waiter_confirmed(struct waiter *w, const struct store_result *res)
+{
+	if (w->wq->confirmed_cb)
+		w->wq->confirmed_cb(w->wq->queued_arg, w->path, w->h.id,
+				    w->grant_token, res);
+	waiter_announce_left(w);
+	waiter_destroy(w);
+}
+
+/*
+ * After a grant that another call made reached `w` (and answered it):
+ * `res`, the reply to what was in flight (NULL: nothing was), may already
+ * confirm it; otherwise confirm it now, and keep trying while Redis does
+ * not answer, as long as the grant can live.
+ */
+static void waiter_confirm(struct waiter *w, const struct store_result *res)
+{
+	struct store_wait wait = {.waiter_id = w->id,
+				  .lease_ms = w->wq->lease_ms,
+				  .daemon_node = w->wq->daemon,
+				  .confirm = true};
+	struct store_result lost = {.err = -ESTALE, .extra = "lost"};
+
+	if (res && res->err == 0) {
+		waiter_confirmed(w, res);
+		return;
+	}
+	if (res && w->confirming && res->err != -EIO) {
+		waiter_confirmed(w, res); /* the grant is gone */
+		return;
+	}
+	if (mono_ms() >= w->entry_until) {
+		waiter_confirmed(w, &lost);
+		return;
+	}
+	w->confirming = true;
+	if (store_acquire(w->wq->st, w->path, &w->h, false, &wait,
+			  on_attempt, w) == 0)
+		w->in_flight = true;
+	else
+		arm(w->recheck, RETRY_AFTER_EIO_MS);
 }
 
 /* After its answer: undo what the last call did, then go away. */
 static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 {
+	if (w->granted) {
+		waiter_confirm(w, res);
+		return;
+	}
 	if (res && res->err == 0 && res->kind == STORE_TOKENS) {
 		for (size_t i = 0; i < res->ntokens && i < w->nset; i++)
 			store_disown(w->wq->st, w->set_paths[i], w->h.id,
@@ -349,7 +419,7 @@ static int waiter_send(struct waiter *w)
 	struct store_wait wait = {
 		.waiter_id = w->id,
 		.lease_ms = w->wq->lease_ms,
-		.daemon_node = w->wq->node,
+		.daemon_node = w->wq->daemon,
 	};
 	int err;
 
@@ -416,6 +486,7 @@ int waitq_new(struct event_base *base, struct store *st,
 	wq->lease_ms = cfg->lease_ms > 300 ? cfg->lease_ms : 300;
 	wq->queued_cb = cfg->queued_cb;
 	wq->queued_arg = cfg->queued_arg;
+	wq->confirmed_cb = cfg->confirmed_cb;
 	wq->node = strdup(cfg->node);
 	if (wq->node == NULL) {
 		free(wq);
@@ -427,10 +498,19 @@ int waitq_new(struct event_base *base, struct store *st,
 		 (unsigned long long)rnd);
 	snprintf(wq->local_key, sizeof(wq->local_key), "w.%s.%s.", wq->node,
 		 wq->nonce);
+	snprintf(wq->daemon, sizeof(wq->daemon), "%s.%s", wq->node,
+		 wq->nonce);
+	snprintf(wq->grant_key, sizeof(wq->grant_key), "g.%s", wq->daemon);
 	LIST_INIT(&wq->list);
 	for (size_t i = 0; i < WAITQ_BUCKETS; i++) {
 		LIST_INIT(&wq->key_index[i]);
 		LIST_INIT(&wq->own_index[i]);
+		LIST_INIT(&wq->id_index[i]);
+	}
+	if (nt && notifier_bind(nt, wq->grant_key) < 0) {
+		free(wq->node);
+		free(wq);
+		return -ENOMEM;
 	}
 	*out = wq;
 	return 0;
@@ -445,6 +525,8 @@ void waitq_free(struct waitq *wq)
 	waitq_fail_all(wq, -EIO);
 	while ((w = LIST_FIRST(&wq->list)) != NULL)
 		waiter_destroy(w);
+	if (wq->nt)
+		notifier_unbind(wq->nt, wq->grant_key);
 	free(wq->node);
 	free(wq);
 }
@@ -490,8 +572,9 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 	w->block = block;
 	w->cb = cb;
 	w->arg = arg;
-	snprintf(w->id, sizeof(w->id), "%s.%s.%llu", wq->node, wq->nonce,
+	snprintf(w->id, sizeof(w->id), "%s.%llu", wq->daemon,
 		 (unsigned long long)++wq->next_id);
+	LIST_INSERT_HEAD(bucket(wq->id_index, w->id), w, by_id);
 	w->path = strdup(path);
 	w->recheck = evtimer_new(wq->base, on_recheck, w);
 	w->deadline = evtimer_new(wq->base, on_deadline, w);
@@ -611,9 +694,110 @@ size_t waitq_count(const struct waitq *wq)
 	return n;
 }
 
-void waitq_on_message(struct waitq *wq, const char *key)
+static struct waiter *find_waiter(struct waitq *wq, const char *id)
 {
 	struct waiter *w;
+
+	LIST_FOREACH(w, bucket(wq->id_index, id), by_id)
+		if (strcmp(w->id, id) == 0)
+			return w;
+	return NULL;
+}
+
+/*
+ * The lock `w` waits for was granted to it by another call (token `token`,
+ * held until `expires_ms` unless confirmed, Redis clock `now_ms`): answer
+ * its caller as its own acquire would have.
+ */
+static void waiter_granted(struct waiter *w, int64_t token,
+			   int64_t expires_ms, int64_t now_ms)
+{
+	struct lock_holder mine = {
+		.id = w->h_id, .node = w->h_node, .uid = w->h.uid,
+		.gid = w->h.gid, .pid = w->h.pid, .session = w->h.session,
+		.kind = w->h.kind, .mode = w->h.mode, .token = token,
+		.acquired_ms = now_ms, .renewed_ms = now_ms,
+		.expires_ms = expires_ms, .ttl_ms = w->h.ttl_ms,
+		.keepalive = w->h.keepalive, .note = w->h_note,
+		.note_len = w->h_note ? strlen(w->h_note) : 0,
+	};
+	struct store_result res = {
+		.now_ms = now_ms, .extra = "new", .kind = STORE_LOCK,
+		.lock = {.mode = w->h.mode, .token = token, .nholders = 1,
+			 .holders = &mine},
+	};
+
+	w->granted = true;
+	w->grant_token = token;
+	w->wq->handoffs++;
+	waiter_answer(w, 0, &res);
+	if (!w->in_flight)
+		waiter_confirm(w, NULL);
+}
+
+/* A grant for one of our requests: "<waiter id> <token> <expiry> <now>". */
+static void on_grant(struct waitq *wq, const char *body, size_t len)
+{
+	char buf[WAITQ_KEY_MAX + 64], id[WAITQ_KEY_MAX];
+	long long token, expires, now;
+	struct waiter *w;
+
+	if (len == 0 || len >= sizeof(buf))
+		return;
+	memcpy(buf, body, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "%127s %lld %lld %lld", id, &token, &expires, &now) !=
+	    4)
+		return;
+	/* a request that is gone withdrew its entry, which undid the grant */
+	if ((w = find_waiter(wq, id)) == NULL || w->granted)
+		return;
+	if (w->answered) { /* interrupted or timed out meanwhile */
+		store_disown(wq->st, w->path, w->h.id, token,
+			     "granted after its request ended");
+		return;
+	}
+	waiter_granted(w, token, expires, now);
+}
+
+void waitq_hand_over(struct waitq *wq, const struct store_result *res)
+{
+	char key[WAITQ_KEY_MAX + 2], body[WAITQ_KEY_MAX + 64];
+	int len;
+
+	for (size_t i = 0; i < res->ngrants; i++) {
+		const struct store_grant *g = &res->grants[i];
+
+		len = snprintf(body, sizeof(body), "%s %lld %lld %lld",
+			       g->waiter_id, (long long)g->token,
+			       (long long)g->expires_ms,
+			       (long long)res->now_ms);
+		if (len < 0 || (size_t)len >= sizeof(body))
+			continue;
+		if (strcmp(g->daemon, wq->daemon) == 0) {
+			on_grant(wq, body, len); /* ours: no need to go round */
+			continue;
+		}
+		snprintf(key, sizeof(key), "g.%s", g->daemon);
+		if (wq->nt)
+			notifier_publish(wq->nt, key, body, len);
+	}
+}
+
+uint64_t waitq_handoffs(const struct waitq *wq)
+{
+	return wq->handoffs;
+}
+
+void waitq_on_message(struct waitq *wq, const char *key, const char *body,
+		      size_t len)
+{
+	struct waiter *w;
+
+	if (strcmp(key, wq->grant_key) == 0) {
+		on_grant(wq, body, len);
+		return;
+	}
 
 	/* an attempt never ends (or rebinds) a waiter before its reply */
 	LIST_FOREACH(w, bucket(wq->key_index, key), by_key)

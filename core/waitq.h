@@ -40,11 +40,21 @@ struct waiter;
 typedef void waitq_queued_cb(void *arg, const char *path,
 			     const struct store_holder *h, int64_t now_ms);
 
+/*
+ * A request answered from a grant another call made (waitq.c) confirmed it
+ * (`res`: 0 and the lock) or learned it is gone (-ESTALE or another error):
+ * holder `holder_id`, grant `token`.
+ */
+typedef void waitq_confirmed_cb(void *arg, const char *path,
+				const char *holder_id, int64_t token,
+				const struct store_result *res);
+
 struct waitq_config {
 	const char *node;  /* this daemon's node name */
 	int64_t lease_ms;  /* a queue entry lives this long unless re-checked */
 	waitq_queued_cb *queued_cb; /* may be NULL */
-	void *queued_arg;
+	void *queued_arg;  /* for both callbacks */
+	waitq_confirmed_cb *confirmed_cb; /* may be NULL */
 };
 
 /*
@@ -94,8 +104,19 @@ void waitq_fail_all(struct waitq *wq, int err);
 size_t waitq_count(const struct waitq *wq);
 
 /* Feed the notifier's deliveries and connection changes in. */
-void waitq_on_message(struct waitq *wq, const char *key);
+void waitq_on_message(struct waitq *wq, const char *key, const char *body,
+		      size_t len);
 void waitq_on_broker(struct waitq *wq, bool up);
+
+/*
+ * Tell the grantees of the grants in `res` (a store reply: a release or a
+ * withdrawal handed the lock on) that they hold it: each grantee's daemon,
+ * directly when it is this one.  Run before the reply's own callback.
+ */
+void waitq_hand_over(struct waitq *wq, const struct store_result *res);
+
+/* Requests answered from a grant another call made, since the start. */
+uint64_t waitq_handoffs(const struct waitq *wq);
 
 /* "l.<16 hex digits>": where releases of lock node `node` are published. */
 void waitq_lock_key(const char *node, char *buf, size_t size);

@@ -2,10 +2,30 @@
 -- timed out, or its daemon shutting down).
 --
 -- KEYS: the lock layout of lib.lua.
--- ARGV: 1 waiter id
+-- ARGV: 1 waiter id, 2 leaf, 3 node
+-- A grant another call made to the request (provisional: its daemon has
+-- not confirmed it) is undone, and the lock goes on to the next requests
+-- it lets through (lib.lua's grant_waiting; the reply ends with those
+-- grants).
 -- Replies: OK 'removed' | OK 'absent'.
+local wid, leaf, node = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
-local was = redis.call('HEXISTS', KEYS[K_WR], ARGV[1]) == 1
-unqueue(ARGV[1])
-if was then return plain_reply('OK', now, 'removed') end
-return plain_reply('OK', now, 'absent')
+local was = redis.call('HEXISTS', KEYS[K_WR], wid) == 1
+unqueue(wid)
+local holders = live_holders(KEYS[K_L], now)
+local undone = false
+for i, h in ipairs(holders) do
+  if h.pw == wid then
+    table.remove(holders, i)
+    was, undone = true, true
+    break
+  end
+end
+local grants = grant_waiting(node, leaf, holders, now)
+if undone or #grants > 0 then
+  save_holders(KEYS[K_L], holders)
+  reindex(holders, leaf, node)
+end
+local extra = 'absent'
+if was then extra = 'removed' end
+return with_grants(plain_reply('OK', now, extra), grants)

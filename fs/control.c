@@ -120,6 +120,7 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"waits_pending=%zu\n"
 		"grants=%llu\n"
 		"releases=%llu\n"
+		"handoffs=%llu\n"
 		"uptime=%lld\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
 		redis_up ? "connected" : "disconnected",
@@ -129,6 +130,7 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		node_leases(fs->node), node_waits(fs->node),
 		(unsigned long long)ns.grants,
 		(unsigned long long)ns.releases,
+		(unsigned long long)ns.handoffs,
 		(long long)(wall_ms() - fs->started_ms) / 1000);
 	if (fclose(f) != 0) {
 		free(buf);
@@ -159,7 +161,11 @@ static int render_metrics(struct lockfs *fs, char **text, size_t *len)
 		.amqp_up = node_amqp_up(fs->node, NULL),
 	};
 	struct store_stats ss;
+	struct node_stats ns;
 
+	node_get_stats(fs->node, &ns);
+	now.grants = ns.grants;
+	now.handoffs = ns.handoffs;
 	now.uptime_s = (wall_ms() - fs->started_ms) / 1000.0;
 	node_redis_stats(fs->node, &ss);
 	now.redis_calls = ss.calls;

@@ -290,7 +290,7 @@ static void test_queued_then_woken_and_granted(void **state)
 	assert_int_equal(o.calls, 0);
 	assert_int_equal(waitq_count(f->wq), 1);
 	waitq_lock_key("ns/lock", key, sizeof(key));
-	waitq_on_message(f->wq, key); /* a release of its lock */
+	waitq_on_message(f->wq, key, NULL, 0); /* a release of its lock */
 	assert_int_equal(count_kind(FAKE_ACQUIRE), 2);
 	answer(1, 0, "new");
 	assert_int_equal(o.calls, 1);
@@ -433,7 +433,7 @@ static void test_message_wakes_only_its_key(void **state)
 	answer_queued(0, "ns/a");
 	answer_queued(1, "ns/b");
 	waitq_lock_key("ns/b", key, sizeof(key));
-	waitq_on_message(f->wq, key);
+	waitq_on_message(f->wq, key, NULL, 0);
 	assert_int_equal(ncalls, 3);
 	assert_string_equal(calls[2].path, "ns/b"); /* b only */
 	answer(2, 0, "new");
