@@ -139,6 +139,70 @@ wait $p1 $p3
 check "two nodes interrupting at once: none granted" "granted 0 granted 0" cat $T.f1 $T.f3
 after_ghosts f "interrupts on two nodes"
 
+# --- interrupts racing the handoff of a lock that keeps changing hands ----
+# Two processes on n2 and n3 take the lock in turn; a third on n1 asks for
+# it over and over and is interrupted 1-10 ms later, so some grants reach
+# it just as it gives up.  A grant that arrives for a wait that ended must
+# be released again: nobody ever holds it together with anyone, and once
+# everyone is done it is free and nothing is queued.
+cat >$T.cycle.py <<'EOP'
+import os, sys, time
+path, log, until = sys.argv[1], sys.argv[2], float(sys.argv[3])
+who = str(os.getpid())
+while time.time() < until:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    with open(log, "a") as f:
+        f.write("in " + who + "\n")
+    time.sleep(0.002)
+    with open(log, "a") as f:
+        f.write("out " + who + "\n")
+    os.unlink(path)
+    os.close(fd)
+EOP
+cat >$T.grab.py <<'EOP'
+import os, random, signal, sys
+class Alarm(Exception):
+    pass
+def ring(*a):
+    raise Alarm()
+signal.signal(signal.SIGALRM, ring)
+path, log, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+random.seed(7)
+who, got = str(os.getpid()), 0
+for i in range(count):
+    signal.setitimer(signal.ITIMER_REAL, random.uniform(0.001, 0.010))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    except Alarm:
+        continue
+    except OSError as e:
+        print("error", e.errno, flush=True)
+        continue
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    got += 1
+    with open(log, "a") as f:
+        f.write("in " + who + "\nout " + who + "\n")
+    os.unlink(path)
+    os.close(fd)
+print("done", got)
+EOP
+: >$T.log
+until=$(( $(date +%s) + 8 ))
+setsid python3 $T.cycle.py "$N2/it/r" $T.log $until &
+c2=$!
+setsid python3 $T.cycle.py "$N3/it/r" $T.log $until &
+c3=$!
+setsid python3 $T.grab.py "$N1/it/r" $T.log 300 >$T.grab
+wait $c2 $c3
+expect "the interrupted grabber ran to its end ($(cat $T.grab))" grep -q '^done' $T.grab
+# every "in" is followed by the same process's "out" before any other "in"
+no_overlap() { awk '$1 == "in" { if (cur != "") exit 1; cur = $2 } $1 == "out" { if (cur != $2) exit 1; cur = "" }' "$1"; }
+expect "never two holders at once ($(grep -c '^in' $T.log) grants)" no_overlap $T.log
+expect "the lock kept changing hands" test "$(grep -c '^in' $T.log)" -gt 100
+hold r
+after_ghosts r "interrupts racing handoffs"
+
 # --- waits ended by acquire_timeout, over and over ----------------------
 CLUSTER_OPTS=",acquire_timeout=5ms"
 CLUSTER_N=4

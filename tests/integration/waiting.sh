@@ -37,12 +37,25 @@ wait_waiters() { # FILE N: until the lock's waiters= says N (10 s at most)
 waiter "$N2/w/a" /tmp/$$.a
 expect "the waiter is queued (waiters=1)" wait_waiters "$N1/w/a" 1
 expect "and still waits" test ! -s /tmp/$$.a
+handoffs() { info_field "$1/.lockfs/status" handoffs; }
+export -f handoffs
+h0=$(handoffs "$N2")
 t0=$(date +%s%N)
 rm "$N1/w/a"
 expect "granted after the release" wait_until 5 test -s /tmp/$$.a
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect "within a second of the release (${ms} ms)" test "$ms" -lt 1000
 check "held by n2 now" n2 info_field "$N3/w/a" node
+# the release itself granted it: the waiter's node asked Redis nothing
+check "handed over by the release (n2 handoffs +1)" "$((h0 + 1))" handoffs "$N2"
+# and once its node confirmed the grant, it has its whole ttl (until then
+# it lasts only as long as the queue entry would have)
+full_ttl() {
+	local e r
+	e=$(info_field "$N3/w/a" expires) r=$(info_field "$N3/w/a" renewed)
+	awk -v e="$e" -v r="$r" 'BEGIN { d = e - r - 15; exit !(d < 0.0005 && d > -0.0005) }'
+}
+expect "confirmed with its full ttl" wait_until 5 full_ttl
 touch /tmp/$$.a.release
 expect "released when its holder is done" wait_until 5 test ! -e "$N1/w/a"
 

@@ -49,6 +49,11 @@ struct seen {
 	gid_t ns_gid;
 	size_t nentries;
 	char entries[16][64];
+	int64_t exp0, now; /* the Redis clock */
+	size_t ngrants;
+	char grant_wid[4][64];
+	char grant_daemon[4][64];
+	int64_t grant_token[4];
 };
 
 struct fixture {
@@ -156,7 +161,17 @@ static void record(void *arg, const struct store_result *r)
 			snprintf(s->note0, sizeof(s->note0), "%s",
 				 r->lock.holders[0].note);
 			s->ttl0 = r->lock.holders[0].ttl_ms;
+			s->exp0 = r->lock.holders[0].expires_ms;
 		}
+	}
+	s->now = r->now_ms;
+	s->ngrants = r->ngrants;
+	for (size_t i = 0; i < r->ngrants && i < 4; i++) {
+		snprintf(s->grant_wid[i], sizeof(s->grant_wid[i]), "%s",
+			 r->grants[i].waiter_id);
+		snprintf(s->grant_daemon[i], sizeof(s->grant_daemon[i]), "%s",
+			 r->grants[i].daemon);
+		s->grant_token[i] = r->grants[i].token;
 	}
 	if (r->kind == STORE_NAMESPACE) {
 		s->ns_mode = r->ns.mode;
@@ -223,6 +238,36 @@ static struct seen acquire(struct fixture *f, const char *path,
 			   const char *id)
 {
 	return acquire_as(f, path, id, LOCK_MODE_EXCLUSIVE, 10000, false);
+}
+
+/* A blocking request `wid` of daemon "d-<wid>" (queued when busy), or
+ * with `confirm` only the confirmation of a grant made to it. */
+static struct seen acquire_wait(struct fixture *f, const char *path,
+				const char *id, enum lock_mode mode,
+				const char *wid, bool confirm)
+{
+	struct store_holder h = {
+		.id = id, .node = "n2", .uid = 1000, .gid = 1000,
+		.pid = 43, .session = 41, .kind = HOLDER_LEASE,
+		.mode = mode, .ttl_ms = 60000, .keepalive = KEEPALIVE_OFF,
+	};
+	char daemon[64];
+	struct store_wait w = {.waiter_id = wid, .lease_ms = 3000,
+			       .daemon_node = daemon, .confirm = confirm};
+	struct seen s = {0};
+
+	snprintf(daemon, sizeof(daemon), "d-%s", wid);
+	answer(f, store_acquire(f->st, path, &h, false, &w, record, &s), &s);
+	return s;
+}
+
+static struct seen withdraw(struct fixture *f, const char *path,
+			    const char *wid)
+{
+	struct seen s = {0};
+
+	answer(f, store_withdraw(f->st, path, wid, record, &s), &s);
+	return s;
 }
 
 static struct seen stat_of(struct fixture *f, const char *path)
@@ -567,6 +612,84 @@ static void test_lock_sets(void **state)
 	assert_int_equal(acquire(f, "db/orders", "D").err, 0);
 }
 
+/*
+ * The call that ends a hold hands the lock to the head of its queue: a
+ * provisional grant, named in the reply, that lasts as long as the queue
+ * entry would have until the grantee's confirmation gives it its ttl; a
+ * withdrawal undoes it and hands the lock on.
+ */
+static void test_release_hands_over(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t tok;
+
+	assert_int_equal(mkdir_ns(f, "h", 0777).err, 0);
+	assert_int_equal(acquire(f, "h/x", "A").err, 0);
+	assert_int_equal(acquire_wait(f, "h/x", "B", LOCK_MODE_EXCLUSIVE, "wB",
+				      false).err, -EAGAIN);
+	assert_int_equal(acquire_wait(f, "h/x", "C", LOCK_MODE_EXCLUSIVE, "wC",
+				      false).err, -EAGAIN);
+	s = release(f, "h/x", "A", 0, false);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.ngrants, 1); /* B only: C still waits behind it */
+	assert_string_equal(s.grant_wid[0], "wB");
+	assert_string_equal(s.grant_daemon[0], "d-wB");
+	tok = s.grant_token[0];
+	s = stat_of(f, "h/x");
+	assert_string_equal(s.holder0, "B");
+	assert_int_equal(s.token, tok);
+	assert_true(s.exp0 - s.now <= 3000); /* provisional: the entry's */
+	/* a newcomer is refused, a withdrawal of B hands it on to C */
+	assert_int_equal(acquire(f, "h/x", "D").err, -EAGAIN);
+	s = withdraw(f, "h/x", "wB");
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "removed");
+	assert_int_equal(s.ngrants, 1);
+	assert_string_equal(s.grant_wid[0], "wC");
+	assert_true(s.grant_token[0] > tok);
+	assert_string_equal(stat_of(f, "h/x").holder0, "C");
+	/* C's confirmation: 'new', with its full ttl; again: 'renewed' */
+	s = acquire_wait(f, "h/x", "C", LOCK_MODE_EXCLUSIVE, "wC", true);
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "new");
+	assert_true(s.exp0 - s.now > 50000);
+	s = acquire_wait(f, "h/x", "C", LOCK_MODE_EXCLUSIVE, "wC", true);
+	assert_string_equal(s.extra, "renewed");
+	/* a confirmed grant is not undone by a late withdrawal */
+	assert_int_equal(withdraw(f, "h/x", "wC").err, 0);
+	assert_string_equal(stat_of(f, "h/x").holder0, "C");
+	/* a confirmation of a grant that is gone: ESTALE, nothing taken */
+	assert_int_equal(release(f, "h/x", "C", 0, false).err, 0);
+	s = acquire_wait(f, "h/x", "E", LOCK_MODE_EXCLUSIVE, "wE", true);
+	assert_int_equal(s.err, -ESTALE);
+	assert_int_equal(stat_of(f, "h/x").kind, STORE_NONE);
+	/* shared requests at the head all go at once, up to an exclusive one */
+	assert_int_equal(acquire(f, "h/y", "X").err, 0);
+	acquire_wait(f, "h/y", "S1", LOCK_MODE_SHARED, "wS1", false);
+	acquire_wait(f, "h/y", "S2", LOCK_MODE_SHARED, "wS2", false);
+	acquire_wait(f, "h/y", "E2", LOCK_MODE_EXCLUSIVE, "wE2", false);
+	s = release(f, "h/y", "X", 0, false);
+	assert_int_equal(s.ngrants, 2);
+	assert_string_equal(s.grant_wid[0], "wS1");
+	assert_string_equal(s.grant_wid[1], "wS2");
+	/* first come, first served along the tree: W queued before the
+	 * directory lock P and goes first; P, waiting on another node of the
+	 * tree, is not granted by W's release but by its own re-check */
+	assert_int_equal(mkdir_ns(f, "g", 0777).err, 0);
+	assert_int_equal(acquire(f, "g/z", "Z").err, 0);
+	acquire_wait(f, "g/z", "W", LOCK_MODE_EXCLUSIVE, "wW", false);
+	assert_int_equal(acquire_wait(f, "g/.lock", "P", LOCK_MODE_EXCLUSIVE,
+				      "wP", false).err, -EAGAIN);
+	s = release(f, "g/z", "Z", 0, false);
+	assert_int_equal(s.ngrants, 1);
+	assert_string_equal(s.grant_wid[0], "wW");
+	assert_int_equal(release(f, "g/z", "W", 0, false).ngrants, 0);
+	s = acquire_wait(f, "g/.lock", "P", LOCK_MODE_EXCLUSIVE, "wP", false);
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "new");
+}
+
 static int setup_short(void **state)
 {
 	return setup_with_timeout(state, 300);
@@ -673,6 +796,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_release_hands_over, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lock_sets, setup,
 						teardown),
