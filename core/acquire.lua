@@ -80,7 +80,7 @@ if mine then
   mine.ren = now
   mine.exp = now + mine.ttl
   save_holders(KEYS[K_L], holders)
-  reindex(holders, leaf, node)
+  reindex(holders, leaf, node, now)
   return lock_reply('OK', now, extra, holders, waiter_count())
 end
 
@@ -126,5 +126,5 @@ holders[#holders + 1] = {
   note = ARGV[A.NOTE] or ''
 }
 save_holders(KEYS[K_L], holders)
-reindex(holders, leaf, node)
+reindex(holders, leaf, node, now)
 return lock_reply('OK', now, 'new', holders, waiter_count())

@@ -6,8 +6,8 @@
 -- KEYS: the fixed keys of the lock layout (K_TOKEN, K_WR, K_WSEQ; the
 --       slots of one lock's namespace keys repeat the token), then for
 --       each member in ARGV order:
---       n:<ns>, f:<ns>, n:<path>, l, dx, ds, q, wx, ws of its node, then
---       (l, dx, ds, q, wx, ws) of each of its ancestors, root first.
+--       n:<ns>, n:<path>, l, tx, ts, q, wx, ws of its node, then
+--       (l, tx, ts, q, wx, ws) of each of its ancestors, root first.
 -- ARGV: 1 owner id, 2 ttl ms, 3 flags ('w' wait, 'd' withdraw), 4 waiter
 --       id, 5 waiter lease ms, 6 daemon node, 7 holder node, 8 uid, 9 gid,
 --       10 pid, 11 session, 12 keepalive, 13 member count M, then per
@@ -28,11 +28,11 @@ for i = 1, tonumber(ARGV[13]) do
   local m = {mode = ARGV[a], leaf = ARGV[a + 1], node = ARGV[a + 2],
              nsroot = ARGV[a + 3] == '1', dirlock = ARGV[a + 4] == '1',
              nanc = tonumber(ARGV[a + 5]), base = k}
-  m.anc = k + 9
-  -- its keys: n:<ns> at base, f:<ns> base + 1, n:<path> base + 2, then
-  -- its own l ... ws from base + 3, then its ancestors'
-  m.lock = lock_at(k + 3, m.anc, m.nanc, k + 1, m.node, m.leaf, m.mode)
-  k = k + 9 + K_STRIDE * m.nanc
+  m.anc = k + 2 + K_STRIDE
+  -- its keys: n:<ns> at base, n:<path> base + 1, then its own l ... ws
+  -- from base + 2, then its ancestors'
+  m.lock = lock_at(k + 2, m.anc, m.nanc, m.node, m.leaf, m.mode)
+  k = m.anc + K_STRIDE * m.nanc
   a = a + 6
   members[i] = m
 end
@@ -60,7 +60,7 @@ for _, m in ipairs(members) do
     unqueue_set()
     return plain_reply('EACCES', now)
   end
-  if not m.dirlock and redis.call('EXISTS', KEYS[m.base + 2]) == 1 then
+  if not m.dirlock and redis.call('EXISTS', KEYS[m.base + 1]) == 1 then
     unqueue_set()
     return plain_reply('EISDIR', now)
   end
@@ -71,7 +71,7 @@ local r = me and me.seq or nil
 
 local blocker = nil
 for _, m in ipairs(members) do
-  m.holders = live_holders(KEYS[m.base + 3], now)
+  m.holders = live_holders(KEYS[m.lock.at], now)
   blocker = blocker or find_blocker(m.lock, m.holders, id, wid, r, now,
                                     false)
 end
@@ -108,8 +108,8 @@ for _, m in ipairs(members) do
             exp = now + ttl, ttl = ttl, ka = ARGV[12], note = ''}
     m.holders[#m.holders + 1] = mine
   end
-  save_holders(KEYS[m.base + 3], m.holders)
-  reindex_at(m.lock, m.holders)
+  save_holders(KEYS[m.lock.at], m.holders)
+  reindex_at(m.lock, m.holders, now)
   r2[#r2 + 1] = mine.tok
 end
 return r2

@@ -5,9 +5,12 @@
 -- Data model (every key under one hash tag, built by core/store.c):
 --   l:<node>   hash  holder id -> cmsgpack record of one holder; the key
 --                    expires with its last holder
---   dx:<node>  zset  descendant nodes held exclusive -> their expiry (ms)
---   ds:<node>  zset  descendant nodes held shared    -> their expiry (ms)
---   f:<ns>     zset  lock file names directly in namespace ns -> expiry
+--   tx:<ns>    zset  what is held exclusive in namespace ns, one entry per
+--                    child: a lock file's name -> its expiry (ms), a child
+--                    namespace's name with a '/' -> the latest expiry of
+--                    anything held exclusive in it or below (the top score
+--                    of its own tx); its '.lock' counts as one of its files
+--   ts:<ns>    zset  the same for what is held shared
 --   n:<ns>     hash  namespace attributes (mode uid gid ctime mtime)
 --   c:<ns>     set   names of child namespaces
 --   token      int   fencing-token counter, shared by every lock
@@ -19,8 +22,11 @@
 -- A waiter is live while its `exp` (a lease its daemon renews while it
 -- waits) is later than the Redis clock; dead ones are dropped when met.
 -- A holder is live while its `exp` is later than the Redis clock.  Index
--- entries carry the expiry of what they count, so a check only has to drop
--- expired members: nothing depends on a node noticing an expiry.
+-- entries carry the expiry of what they count, so an entry whose score is
+-- past counts as nothing: nothing depends on a node noticing an expiry.
+-- A hold costs one l key and one tx/ts entry, however deep; a namespace
+-- one entry in its parent's, which every change keeps equal to its top
+-- score (reindex_at), so "is anything below held" is one look at one key.
 --
 -- Replies are flat arrays: {status, now_ms, extra, kind, payload...}, kind
 -- 'L' (lock), 'N' (namespace), 'D' (listing) or '-' (nothing).
@@ -92,19 +98,21 @@ end
 -- A_ACQUIRE and A_RELEASE and the reply's HOLDER_FIELDS are declared once
 -- in script_iface.h; embed-lua writes them in front of this file.
 
+local DIR_LOCK = '.lock' -- name.h's NAME_DIR_LOCK: a namespace's own lock
+
 -- A lock as the KEYS of one call hold it: `at` is the position of its l key
--- (its dx, ds, q, wx, ws follow, as K_L ... K_WS do), `anc` that of its
+-- (its tx, ts, q, wx, ws follow, as K_L ... K_WS do), `anc` that of its
 -- first ancestor's l key (root first, K_STRIDE apart), `nanc` how many
--- ancestors, `f` the position of its namespace's f key.  Single-lock
--- scripts use the_lock(); a lock set makes one per member.
-local function lock_at(at, anc, nanc, f, node, leaf, mode)
-  return {at = at, anc = anc, nanc = nanc, f = f, node = node, leaf = leaf,
+-- ancestors.  Single-lock scripts use the_lock(); a lock set makes one per
+-- member.
+local function lock_at(at, anc, nanc, node, leaf, mode)
+  return {at = at, anc = anc, nanc = nanc, node = node, leaf = leaf,
           mode = mode}
 end
 
 local function the_lock(node, leaf, mode)
   return lock_at(K_L, K_ANCESTORS, (#KEYS - K_ANCESTORS + 1) / K_STRIDE,
-                 K_F, node, leaf, mode)
+                 node, leaf, mode)
 end
 
 -- The KEYS position of key `kind` (K_L ... K_WS) of ancestor `j` of `v`.
@@ -112,37 +120,134 @@ local function ancestor_key(v, j, kind)
   return v.anc + K_STRIDE * j + (kind - K_L)
 end
 
--- Rewrite the index entries of lock `v` after its holders changed to
--- `holders`: its entry in every ancestor's dx/ds, its file in f.
-local function reindex_at(v, holders)
-  local exp = max_expiry(holders)
-  local mode = holders[1] and holders[1].mode or 'x'
-  local node, leaf, fkey = v.node, v.leaf, KEYS[v.f]
-  for j = 0, v.nanc - 1 do
-    local dx = KEYS[ancestor_key(v, j, K_DX)]
-    local ds = KEYS[ancestor_key(v, j, K_DS)]
-    if exp == 0 then
-      redis.call('ZREM', dx, node)
-      redis.call('ZREM', ds, node)
-    else
-      local into, other = dx, ds
-      if mode == 's' then into, other = ds, dx end
-      redis.call('ZADD', into, exp, node)
-      redis.call('ZREM', other, node)
-      expire_at_least(into, exp)
+-- The ancestor of `node` with `depth` components ('' is the root).
+local function ancestor_node(node, depth)
+  if depth == 0 then return '' end
+  local n, pos = 0, 0
+  while n < depth do
+    pos = string.find(node, '/', pos + 1, true)
+    n = n + 1
+  end
+  return string.sub(node, 1, (pos or (#node + 1)) - 1)
+end
+
+-- The key `kind`:<name> of this tree, for a key no KEYS slot names (a
+-- summary below the lock, met on the way down; same hash tag).
+local function tree_key(kind, name)
+  return string.match(KEYS[K_TOKEN], '^(.*:)token:$') .. kind .. ':' .. name
+end
+
+-- The summary key of mode `m` ('x' tx, 's' ts) at KEYS position `pos` of a
+-- node's l key.
+local function summary_key(pos, m)
+  if m == 's' then return KEYS[pos + K_TS - K_L] end
+  return KEYS[pos + K_TX - K_L]
+end
+
+-- The namespaces a hold of lock `v` counts in, its own first, then up to
+-- the root: {pos (of the namespace's l key in KEYS), name (its entry in
+-- the next one up: "<last component>/")}.  A directory lock's namespace
+-- is its own node; a lock file's, its last ancestor.
+local function summary_chain(v)
+  local chain = {}
+  local function level(pos, path)
+    chain[#chain + 1] = {pos = pos, name = string.match(path, '[^/]*$') .. '/'}
+  end
+  if v.leaf == DIR_LOCK then level(v.at, v.node) end
+  for j = v.nanc - 1, 0, -1 do
+    level(ancestor_key(v, j, K_L), ancestor_node(v.node, j))
+  end
+  return chain
+end
+
+-- An entry of level 1 of `chain` grew to `exp`: so may every level above.
+local function summary_grew(chain, m, exp)
+  for i = 2, #chain do
+    if redis.call('ZADD', summary_key(chain[i].pos, m), 'GT', 'CH', exp,
+                  chain[i - 1].name) == 0 then
+      return -- it was the top already, and so above
     end
   end
-  if exp == 0 then
-    redis.call('ZREM', fkey, leaf)
-  else
-    redis.call('ZADD', fkey, exp, leaf)
-    expire_at_least(fkey, exp)
+end
+
+-- An entry of level 1 of `chain` that scored `gone` shrank or went: where
+-- it was a level's top, the level above gets that level's new top.
+local function summary_shrank(chain, m, gone)
+  for i = 2, #chain do
+    local top = redis.call('ZREVRANGE', summary_key(chain[i - 1].pos, m),
+                           0, 0, 'WITHSCORES')
+    local t = top[2] and tonumber(top[2])
+    if t and t >= gone then return end
+    local key = summary_key(chain[i].pos, m)
+    if t then
+      redis.call('ZADD', key, t, chain[i - 1].name)
+    else
+      redis.call('ZREM', key, chain[i - 1].name)
+    end
+  end
+end
+
+-- Rewrite the index entries of lock `v` after its holders changed to
+-- `holders`: its entry in its namespace's tx/ts, and the summaries above
+-- as far as they change.  Expired entries of that namespace are dropped
+-- when a new one comes in, so they never pile up.
+local function reindex_at(v, holders, now)
+  local exp = max_expiry(holders)
+  local mode = holders[1] and holders[1].mode
+  local chain = summary_chain(v)
+  for _, m in ipairs({'x', 's'}) do
+    local key = summary_key(chain[1].pos, m)
+    local old = redis.call('ZSCORE', key, v.leaf)
+    old = old and tonumber(old)
+    if mode == m then
+      if old ~= exp then
+        redis.call('ZADD', key, exp, v.leaf)
+        if not old then
+          redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+          summary_grew(chain, m, exp)
+        elseif exp > old then
+          summary_grew(chain, m, exp)
+        else
+          summary_shrank(chain, m, old)
+        end
+      end
+    elseif old then
+      redis.call('ZREM', key, v.leaf)
+      summary_shrank(chain, m, old)
+    end
   end
 end
 
 -- The same for the one lock of a single-lock script.
-local function reindex(holders, leaf, node)
-  reindex_at(the_lock(node, leaf, 'x'), holders)
+local function reindex(holders, leaf, node, now)
+  reindex_at(the_lock(node, leaf, 'x'), holders, now)
+end
+
+-- A live hold below directory lock `v` that conflicts with `mode`: its
+-- lock node and expiry, or nil.  Walks down the summaries: an entry with
+-- a live score leads to a level with a live entry, down to a lock.
+local function hold_below(v, mode, now)
+  local modes = {'x'}
+  if mode == 'x' then modes[2] = 's' end
+  for _, m in ipairs(modes) do
+    local key, path, skip = summary_key(v.at, m), v.node, DIR_LOCK
+    while key do
+      local d = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
+                           'WITHSCORES', 'LIMIT', 0, 2)
+      local name, score = nil, nil
+      for i = 1, #d, 2 do
+        if d[i] ~= skip then name, score = d[i], d[i + 1]; break end
+      end
+      if not name then break end
+      if name == DIR_LOCK then return path, score end
+      local child = name
+      if string.sub(name, -1) == '/' then child = string.sub(name, 1, -2) end
+      if path ~= '' then child = path .. '/' .. child end
+      if string.sub(name, -1) ~= '/' then return child, score end
+      key, path, skip = tree_key('t' .. m, child), child, nil
+    end
+  end
+  return nil
 end
 
 -- Store `holders` back into lock hash `key` (holders changed in place).
@@ -255,7 +360,6 @@ local function waiter_count()
   return redis.call('ZCARD', KEYS[K_Q])
 end
 
--- Take waiter `id` out of every index of this call's node.
 -- Lock `v`'s queue indexes of a waiter in `mode`: its own q, then the wx
 -- (exclusive) or ws (shared) of each ancestor.
 local function queue_keys(v, mode)
@@ -283,20 +387,12 @@ local function unqueue_at(v, id)
   end
 end
 
+-- Take waiter `id` out of every index of this call's node.  A waiter
+-- without a record has nothing to take out (the index entries of one
+-- whose record died are dropped where they are met).
 local function unqueue(id)
-  redis.call('HDEL', KEYS[K_WR], id)
+  if id == '' or redis.call('HDEL', KEYS[K_WR], id) == 0 then return end
   unqueue_at(the_lock('', '', 'x'), id)
-end
-
--- The ancestor of `node` with `depth` components ('' is the root).
-local function ancestor_node(node, depth)
-  if depth == 0 then return '' end
-  local n, pos = 0, 0
-  while n < depth do
-    pos = string.find(node, '/', pos + 1, true)
-    n = n + 1
-  end
-  return string.sub(node, 1, (pos or (#node + 1)) - 1)
 end
 
 local function first_conflict(holders, id, mode)
@@ -315,7 +411,7 @@ end
 -- caller's own lease is not a new request: nothing can be ahead of it).
 local function find_blocker(v, holders, id, wid, r, now, own_only)
   local mode = v.mode
-  if not own_only then
+  if not own_only and redis.call('HLEN', KEYS[K_WR]) > 0 then
     local best = nil
     local function consider(w)
       if w and (not best or w.seq > best.seq) then best = w end
@@ -339,13 +435,9 @@ local function find_blocker(v, holders, id, wid, r, now, own_only)
                        mode)
     if h then return 'h|' .. h.exp .. '|' .. ancestor_node(v.node, j) end
   end
-  local below = {KEYS[v.at + K_DX - K_L]}
-  if mode == 'x' then below[2] = KEYS[v.at + K_DS - K_L] end
-  for _, key in ipairs(below) do
-    zlive(key, now)
-    local d = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf',
-                         'WITHSCORES', 'LIMIT', 0, 1)
-    if #d > 0 then return 'h|' .. d[2] .. '|' .. d[1] end
+  if v.leaf == DIR_LOCK then
+    local node, exp = hold_below(v, mode, now)
+    if node then return 'h|' .. exp .. '|' .. node end
   end
   return nil
 end
@@ -393,7 +485,7 @@ local function grant_waiting(node, leaf, holders, now)
          (h.absorb ~= '' and find_holder(holders, h.absorb)) then
         break
       end
-      local v = lock_at(K_L, K_ANCESTORS, nanc, K_F, node, leaf, w.mode)
+      local v = lock_at(K_L, K_ANCESTORS, nanc, node, leaf, w.mode)
       if find_blocker(v, holders, h.id, w.id, w.seq, now, false) then
         break
       end

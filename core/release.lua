@@ -43,5 +43,5 @@ else
 end
 local grants = grant_waiting(ARGV[A.NODE], ARGV[A.LEAF], holders, now)
 save_holders(KEYS[K_L], holders)
-reindex(holders, ARGV[A.LEAF], ARGV[A.NODE])
+reindex(holders, ARGV[A.LEAF], ARGV[A.NODE], now)
 return with_grants(lock_reply('OK', now, extra, ended), grants)

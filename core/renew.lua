@@ -24,5 +24,5 @@ if ARGV[5] == '1' then mine.note = ARGV[6] end
 mine.ren = now
 mine.exp = now + mine.ttl
 save_holders(KEYS[K_L], holders)
-reindex(holders, ARGV[7], ARGV[8])
+reindex(holders, ARGV[7], ARGV[8], now)
 return lock_reply('OK', now, '', holders, waiter_count())

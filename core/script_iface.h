@@ -17,8 +17,8 @@
 /* The lock layout's first keys (K_TOKEN ...), then per node, the lock's
  * own and each ancestor's, root first (K_L ... at K_ANCESTORS + i * stride).
  */
-#define LOCK_KEYS_FIXED(X) X(TOKEN) X(NS) X(F) X(PATHNS) X(WR) X(WSEQ)
-#define LOCK_KEYS_NODE(X) X(L) X(DX) X(DS) X(Q) X(WX) X(WS)
+#define LOCK_KEYS_FIXED(X) X(TOKEN) X(NS) X(PATHNS) X(WR) X(WSEQ)
+#define LOCK_KEYS_NODE(X) X(L) X(TX) X(TS) X(Q) X(WX) X(WS)
 
 /* acquire.lua's ARGV; the caller's supplementary groups follow, one each */
 #define ACQUIRE_ARGS(X)                                                       \

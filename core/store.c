@@ -38,8 +38,8 @@ static bool is_root(const char *path)
 /*
  * The keys of one lock, for the layout at the top of lib.lua: with
  * `globals`, the fixed keys of script_iface.h's LOCK_KEYS_FIXED (token,
- * n:<ns>, f:<ns>, n:<path>, wr, wseq); without, only the lock's namespace
- * keys n:<ns>, f:<ns>, n:<path> (a lock-set member's).  Then the keys of
+ * n:<ns>, n:<path>, wr, wseq); without, only the lock's namespace keys
+ * n:<ns>, n:<path> (a lock-set member's).  Then the keys of
  * LOCK_KEYS_NODE for the node itself and each ancestor, root first.
  * Returns the node of `path` in `*node` and how many ancestors it has in
  * `*nanc` (may be NULL).
@@ -48,7 +48,7 @@ static int path_keys(struct call *c, const char *path, bool globals,
 		     char **node, size_t *nanc)
 {
 	/* script_iface.h's LOCK_KEYS_NODE, in its order */
-	static const char *const per_node[] = {"l", "dx", "ds",
+	static const char *const per_node[] = {"l", "tx", "ts",
 					       "q", "wx", "ws"};
 	_Static_assert(sizeof(per_node) / sizeof(per_node[0]) ==
 			       LOCK_KEYS_STRIDE,
@@ -75,9 +75,6 @@ static int path_keys(struct call *c, const char *path, bool globals,
 			break;
 		case LOCK_KEY_NS:
 			err = args_key(&c->a, st, "n", ns, strlen(ns));
-			break;
-		case LOCK_KEY_F:
-			err = args_key(&c->a, st, "f", ns, strlen(ns));
 			break;
 		case LOCK_KEY_PATHNS:
 			err = args_key(&c->a, st, "n", path, strlen(path));
@@ -413,9 +410,10 @@ int store_list(struct store *st, const char *ns, store_cb *cb, void *arg)
 		return -ENOMEM;
 	if ((err = args_key(&c->a, st, "n", ns, len)) < 0 ||
 	    (err = args_key(&c->a, st, "c", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "f", ns, len)) < 0)
+	    (err = args_key(&c->a, st, "tx", ns, len)) < 0 ||
+	    (err = args_key(&c->a, st, "ts", ns, len)) < 0)
 		goto out;
-	c->nkeys = 3;
+	c->nkeys = 4;
 	err = args_str(&c->a, is_root(ns) ? "1" : "0");
 out:
 	return call_start(c, err);
@@ -461,10 +459,9 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 	if ((err = name_parent(path, &parent)) < 0 ||
 	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "c", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "f", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "dx", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "tx", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "ds", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "ts", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
 	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
@@ -472,7 +469,7 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 	    (err = args_key(&c->a, st, "wx", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "ws", path, len)) < 0)
 		goto out;
-	c->nkeys = 12;
+	c->nkeys = 11;
 	if ((err = args_str(&c->a, name_base(path))) < 0 ||
 	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
 		goto out;

@@ -24,7 +24,7 @@ end
 local grants = grant_waiting(node, leaf, holders, now)
 if undone or #grants > 0 then
   save_holders(KEYS[K_L], holders)
-  reindex(holders, leaf, node)
+  reindex(holders, leaf, node, now)
 end
 local extra = 'absent'
 if was then extra = 'removed' end

@@ -382,6 +382,59 @@ static void test_hierarchy_both_ways(void **state)
 	assert_int_equal(release(f, "a/.lock", "B", 0, false).err, 0);
 	assert_int_equal(acquire(f, ".lock", "A").err, 0);
 	assert_int_equal(acquire(f, "a/b/c", "B").err, -EAGAIN);
+	assert_int_equal(release(f, ".lock", "A", 0, false).err, 0);
+}
+
+/*
+ * The summaries of what is held below a namespace follow every change,
+ * deep down and both ways: the blocker a waiter is told is the lock
+ * itself, however deep; a release lowers them to what is left.
+ */
+static void test_summaries_deep(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "a", 0777).err, 0);
+	assert_int_equal(mkdir_ns(f, "a/b", 0777).err, 0);
+	assert_int_equal(mkdir_ns(f, "a/b/c", 0777).err, 0);
+	assert_int_equal(mkdir_ns(f, "a/e", 0777).err, 0);
+	assert_int_equal(acquire_as(f, "a/b/c/d", "A", LOCK_MODE_EXCLUSIVE,
+				    20000, false).err, 0);
+	assert_int_equal(acquire_as(f, "a/e/.lock", "B", LOCK_MODE_EXCLUSIVE,
+				    90000, false).err, 0);
+	s = acquire_wait(f, ".lock", "W", LOCK_MODE_EXCLUSIVE, "wW", false);
+	assert_int_equal(s.err, -EAGAIN);
+	/* the nearest expiry first: A's lock, named to the waiter */
+	assert_true(strstr(s.extra, "|a/b/c/d") != NULL);
+	assert_int_equal(withdraw(f, ".lock", "wW").err, 0);
+	/* a shared request below a shared summary is not blocked */
+	assert_int_equal(acquire_as(f, "a/b/c/s", "S", LOCK_MODE_SHARED, 5000,
+				    false).err, 0);
+	assert_int_equal(acquire_as(f, "a/b/.lock", "T", LOCK_MODE_SHARED,
+				    5000, false).err, -EAGAIN); /* A is x */
+	assert_int_equal(release(f, "a/b/c/d", "A", 0, false).err, 0);
+	assert_int_equal(acquire_as(f, "a/b/.lock", "T", LOCK_MODE_SHARED,
+				    5000, false).err, 0);
+	assert_int_equal(release(f, "a/b/.lock", "T", 0, false).err, 0);
+	/* the later expiry went: the root still sees the other one */
+	assert_int_equal(release(f, "a/e/.lock", "B", 0, false).err, 0);
+	s = acquire_wait(f, "a/.lock", "W2", LOCK_MODE_EXCLUSIVE, "wW2",
+			 false);
+	assert_true(strstr(s.extra, "|a/b/c/s") != NULL);
+	assert_int_equal(withdraw(f, "a/.lock", "wW2").err, 0);
+	assert_int_equal(release(f, "a/b/c/s", "S", 0, false).err, 0);
+	/* nothing left below: the root is free, and a listing is empty */
+	assert_int_equal(acquire(f, ".lock", "R").err, 0);
+	assert_int_equal(list_ns(f, "a/b/c").nentries, 0);
+	/* an expired hold counts as nothing, without anyone releasing it */
+	assert_int_equal(release(f, ".lock", "R", 0, false).err, 0);
+	assert_int_equal(acquire_as(f, "a/b/c/t", "E", LOCK_MODE_EXCLUSIVE,
+				    200, false).err, 0);
+	assert_int_equal(acquire(f, "a/.lock", "P").err, -EAGAIN);
+	sleep_ms(300);
+	assert_int_equal(acquire(f, "a/.lock", "P").err, 0);
+	assert_int_equal(rmdir_ns(f, "a/b/c").err, 0);
 }
 
 static void test_shared_mode(void **state)
@@ -796,6 +849,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_summaries_deep, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_release_hands_over, setup,
 						teardown),
