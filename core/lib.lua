@@ -3,8 +3,9 @@
 -- script stays one atomic EVALSHA call while the rules live in one place.
 --
 -- Data model (every key under one hash tag, built by core/store.c):
---   l:<node>   hash  holder id -> cmsgpack record of one holder; the key
---                    expires with its last holder
+--   l:<node>   str   cmsgpack array of its holders, each an array of the
+--                    fields HOLDER_PACK names (no field names stored); the
+--                    key expires with its last holder
 --   tx:<ns>    zset  what is held exclusive in namespace ns, one entry per
 --                    child: a lock file's name -> its expiry (ms), a child
 --                    namespace's name with a '/' -> the latest expiry of
@@ -36,18 +37,23 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Live holders of lock hash `key`, oldest grant first; expired ones are
--- deleted on the way.
+-- A holder record's fields in their stored order: `pw`, set only while
+-- the grant is provisional (grant_waiting), comes last.
+local HOLDER_PACK = {'id', 'node', 'uid', 'gid', 'pid', 'sid', 'kind',
+                     'mode', 'tok', 'acq', 'ren', 'exp', 'ttl', 'ka', 'note',
+                     'pw'}
+
+-- Live holders of lock `key`, oldest grant first.  Expired ones are left
+-- in the stored value until the next save_holders (the key itself
+-- expires with its last holder).
 local function live_holders(key, now)
-  local flat = redis.call('HGETALL', key)
+  local raw = redis.call('GET', key)
   local live = {}
-  for i = 1, #flat, 2 do
-    local rec = cmsgpack.unpack(flat[i + 1])
-    if rec.exp > now then
-      live[#live + 1] = rec
-    else
-      redis.call('HDEL', key, flat[i])
-    end
+  if not raw then return live end
+  for _, a in ipairs(cmsgpack.unpack(raw)) do
+    local rec = {}
+    for i, k in ipairs(HOLDER_PACK) do rec[k] = a[i] end
+    if rec.exp > now then live[#live + 1] = rec end
   end
   table.sort(live, function(a, b) return a.tok < b.tok end)
   return live
@@ -250,14 +256,20 @@ local function hold_below(v, mode, now)
   return nil
 end
 
--- Store `holders` back into lock hash `key` (holders changed in place).
+-- Store `holders` back into lock `key` (holders changed in place), to
+-- expire with the last of them.
 local function save_holders(key, holders)
-  redis.call('DEL', key)
-  if #holders == 0 then return end
-  for _, h in ipairs(holders) do
-    redis.call('HSET', key, h.id, cmsgpack.pack(h))
+  if #holders == 0 then
+    redis.call('DEL', key)
+    return
   end
-  redis.call('PEXPIREAT', key, max_expiry(holders))
+  local packed = {}
+  for i, h in ipairs(holders) do
+    local a = {}
+    for j, k in ipairs(HOLDER_PACK) do a[j] = h[k] end
+    packed[i] = a
+  end
+  redis.call('SET', key, cmsgpack.pack(packed), 'PXAT', max_expiry(holders))
 end
 
 local function lock_reply(status, now, extra, holders, waiters)
