@@ -469,15 +469,16 @@ local function request_holder(A, excl)
 end
 
 local MAX_GRANTS = 32
+local PROVISIONAL_MS = 2000 -- a grant's life until its daemon confirms it
 
 -- Hand this call's lock (`node`, file `leaf`, live holders `holders`,
 -- changed in place) to the requests at the head of its queue that have
 -- become grantable, first come first served, the moment a hold ends: each
 -- becomes a holder with its own token, exactly as its own acquire would
 -- have made it, but provisional (`pw`: its request) until its daemon
--- confirms it, and lasting no longer than its queue entry would have, so
--- a grant whose daemon is gone frees the lock when its entry would have
--- died.  Stops at the first request it cannot grant here: still blocked,
+-- confirms it, and lasting PROVISIONAL_MS at most (no longer than its
+-- queue entry would have), so a grant whose daemon is gone soon frees the
+-- lock again.  Stops at the first request it cannot grant here: still blocked,
 -- a lock set, O_EXCL, a conversion of the requester's own lease, a
 -- requester that holds the lock already; those hear the release event and
 -- ask again, as before.  Returns the grants: {waiter id, daemon, token,
@@ -503,12 +504,13 @@ local function grant_waiting(node, leaf, holders, now)
       end
       unqueue(w.id)
       local tok = redis.call('INCR', KEYS[K_TOKEN])
+      local exp = math.min(w.exp, now + PROVISIONAL_MS)
       holders[#holders + 1] = {
         id = h.id, node = h.node, uid = h.uid, gid = h.gid, pid = h.pid,
         sid = h.sid, kind = h.kind, mode = w.mode, tok = tok, acq = now,
-        ren = now, exp = w.exp, ttl = h.ttl, ka = h.ka, note = h.note,
+        ren = now, exp = exp, ttl = h.ttl, ka = h.ka, note = h.note,
         pw = w.id}
-      grants[#grants + 1] = {w.id, w.dnode, tok, w.exp}
+      grants[#grants + 1] = {w.id, w.dnode, tok, exp}
     end
   end
   return grants

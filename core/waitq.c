@@ -65,6 +65,14 @@
 #include "notify.h"
 
 #define RECHECK_AFTER_BIND_MS 100
+/*
+ * A grant message older than this (by the Redis clock it carries against
+ * ours: the daemon was paused, or the message was held up) is not trusted
+ * to be still held: it only wakes its request, whose own call then
+ * confirms the grant or finds it gone and keeps waiting.  Well under the
+ * grant's provisional life (lib.lua's PROVISIONAL_MS).
+ */
+#define GRANT_FRESH_MS 500
 #define RETRY_AFTER_EIO_MS 1000
 #define WAITQ_BUCKETS 4096 /* per index; a power of two */
 
@@ -755,6 +763,10 @@ static void on_grant(struct waitq *wq, const char *body, size_t len)
 	if (w->answered) { /* interrupted or timed out meanwhile */
 		store_disown(wq->st, w->path, w->h.id, token,
 			     "granted after its request ended");
+		return;
+	}
+	if (wall_ms() - now > GRANT_FRESH_MS || expires - now < GRANT_FRESH_MS) {
+		waiter_attempt(w); /* too old to trust: ask */
 		return;
 	}
 	waiter_granted(w, token, expires, now);

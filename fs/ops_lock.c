@@ -61,7 +61,7 @@ fail:
  * was lost.  The same goes for the getattr the kernel sends right after a
  * create; a stat later than that asks Redis.
  */
-#define OWN_LEASE_FRESH_MS 50
+#define OWN_LEASE_FRESH_MS 500
 
 /* `op`'s owner's fresh lease on its path as attributes of `ino`. */
 static bool own_lease_attr(struct op *op, uint64_t ino, struct stat *st)
