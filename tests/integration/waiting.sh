@@ -144,6 +144,30 @@ check "acquire_timeout=1s: ETIMEDOUT" ETIMEDOUT in_session python3 "$TESTS_LIB/f
 check "and nothing stays queued" 0 waiters_of "$N1/w/to"
 check "O_NONBLOCK still fails at once: EAGAIN" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N4/w/to" wn
 
+# --- a grant handed to a paused node lapses and goes on ---------------------
+# n2's daemon is stopped while its waiter is first in line: the release's
+# grant to it lives two seconds unconfirmed and then frees the lock for the
+# next waiter (n3); once n2 runs again, the late grant message must not
+# give its waiter the lock while n3 holds it.
+: >"$N1/w/pz"
+waiter "$N2/w/pz" /tmp/$$.pz2
+wait_waiters "$N1/w/pz" 1
+waiter "$N3/w/pz" /tmp/$$.pz3
+wait_waiters "$N1/w/pz" 2
+kill -STOP "${NODE_PIDS[2]}"
+rm "$N1/w/pz"
+expect "the next waiter gets it once the paused node's grant lapsed" wait_until 15 test -s /tmp/$$.pz3
+sleep 1 # n2 stays paused a little longer: its grant message waits in its socket
+kill -CONT "${NODE_PIDS[2]}"
+expect "the paused node's waiter queues again behind n3" wait_waiters "$N1/w/pz" 1
+expect "and does not get the lock while n3 holds it" test ! -s /tmp/$$.pz2
+check "n3 holds it" n3 info_field "$N1/w/pz" node
+touch /tmp/$$.pz3.release
+expect "n2's waiter gets it when n3 lets go" wait_until 10 test -s /tmp/$$.pz2
+check "held by n2 then" n2 info_field "$N1/w/pz" node
+touch /tmp/$$.pz2.release
+expect "and let go" wait_until 5 test ! -e "$N1/w/pz"
+
 # --- the broker down: waiters still win, within about a second ------------
 if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
 	rabbit_stop
