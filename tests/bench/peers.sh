@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# peers.sh - lockfs's handoff side by side with the lock services it
-# replaces, in one run, by one method (tests/bench/peers.py: two processes
-# take one lock in turn, 2 ms holds, the waiter timed from the release to
-# its acquire returning; Python drivers for all):
+# peers.sh - lockfs's handoff and contention side by side with the lock
+# services it replaces, in one run, by one method each (tests/bench/peers.py,
+# Python drivers for all):
 #
-#   lockfs     two mounts as two nodes, a blocking open (the lease view)
+#   handoff    two processes take one lock in turn, 2 ms holds, the waiter
+#              timed from the release to its acquire returning
+#   contended  3 nodes x 8 processes loop on one lock for PEERS_CONTEND_S
+#              seconds, 100 us holds: grants/s, FIFO inversions, waits
+#
+#   lockfs     two mounts as two nodes (three when contended), a blocking
+#              open (the lease view)
 #   redis-py   Lock, polling every 100 ms (its default) and every 1 ms
 #   ZooKeeper  kazoo's Lock (a watch on the predecessor), Debian zookeeper
 #   etcd       its lock API through the v3 JSON gateway, Debian etcd-server
 #
-#   tests/bench/peers.sh            PEERS_ROUNDS=200 by default
+#   tests/bench/peers.sh            PEERS_ROUNDS=200, PEERS_CONTEND_S=5
+#                                   by default
 #
 # ZooKeeper and etcd are started privately on loopback and stopped at the
 # end; their Debian packages (and python3-kazoo, python3-redis) are
@@ -18,6 +24,7 @@
 . "$(dirname "$0")/../lib/cluster.sh"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${PEERS_ROUNDS:-200}
+CONTEND_S=${PEERS_CONTEND_S:-5}
 PY=/usr/bin/python3 # Debian's python3-kazoo and python3-redis live there
 
 missing=()
@@ -68,7 +75,7 @@ etcd_pid=$!
 servers_wait_port "$zk_port" 30 || { echo "peers: zookeeper did not start"; tail "$PEERS/zk.log"; }
 servers_wait_port "$etcd_port" 30 || { echo "peers: etcd did not start"; tail "$PEERS/etcd.log"; }
 
-cluster_mount 2
+cluster_mount 3 # N1, N2 for the handoff; all three contended
 trap 'stop_peers; cluster_cleanup' EXIT # after cluster_mount's own trap
 mkdir -p "$N1/peers"
 redis_port=${LOCKFS_REDIS_URL##*:}
@@ -87,4 +94,23 @@ measure "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
 measure "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
 measure "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
 measure "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
+
+contended() { # NAME ARGS...: one line of the contended table
+	local name=$1 out
+	shift
+	out=$(timeout -k 5 600 $PY "$BENCH/peers.py" contend "$@" "$CONTEND_S" 2>&1 |
+		tail -n 1)
+	printf 'peers: %-28s %s\n' "$name" "$out"
+	case "$out" in
+	"contend grants"*) pass "$name contended" ;;
+	*) fail "$name contended: $out" ;;
+	esac
+}
+echo "# peers: contended 3 x 8 on one lock, 100 us holds, $CONTEND_S s each;" \
+	"more grants/s, fewer inversions, shorter waits are better"
+contended "lockfs (3 nodes)" lockfs "$N1/peers" "$N2/peers" "$N3/peers"
+contended "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
+contended "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
+contended "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
+contended "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
 finish
