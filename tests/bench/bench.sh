@@ -12,15 +12,23 @@
 #
 #  1 cycle     open(O_CREAT|O_EXCL|O_WRONLY)+close+unlink on a mount, against
 #              the same cycle on a null FUSE filesystem plus a raw hiredis
-#              SET NX PX + DEL cycle (target <= 1.3x)
+#              SET NX PX + DEL cycle (target <= 1.5x)
 #  2 handoff   holder on n1 unlinks, a waiter blocked in open on n2 returns;
-#              against a Redis PING (target p50 <= 6x) and a RabbitMQ hop
+#              against its floor: a Redis PING + a RabbitMQ hop + a null
+#              FUSE request (target p50 <= 2x); the share of grants that
+#              were handoffs (target >= 99%)
 #  3 contended 3 nodes x 8 processes on one lock, grants/s, against a raw
-#              hiredis SET NX PX + pub/sub lock loop (target >= 0.7x)
-#  4 scale     acquire latency with many locks held against 10, Redis bytes
-#              per held lock, ls of a big namespace, many waiters on a node
-#  5 peers     the handoff of 2 against redis-py, ZooKeeper and etcd, one
-#              method for all (peers.sh; full run, or BENCH_PEERS=1)
+#              hiredis SET NX PX + pub/sub lock loop (target >= 1.0x)
+#  4 scale     acquire latency with many locks held against 10 (target <=
+#              1.1x), Redis bytes per held lock (target <= 400), ls of a big
+#              namespace, many waiters on a node: their cost, the handoff
+#              of 2 while they wait on another lock (target <= 1.1x), the
+#              Redis calls of their node while the broker is away and at
+#              its return (target <= 10)
+#  5 peers     the handoff of 2 and the contention of 3 against redis-py,
+#              ZooKeeper and etcd, one method for all (peers.sh; full run,
+#              or BENCH_PEERS=1; target: lockfs's handoff p50 <= 0.5x the
+#              best peer's)
 . "$(dirname "$0")/../lib/cluster.sh"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 BIN_DIR=${BENCH_BIN_DIR:-$(dirname "$LOCKFS_BIN")/../tests/bench}
@@ -75,24 +83,29 @@ lk=$(printf '%s\n' "${lock_p50[@]}" | median)
 nf=$(printf '%s\n' "${null_p50[@]}" | median)
 rf=$(printf '%s\n' "${redis_p50[@]}" | median)
 floor=$(awk -v a="$nf" -v b="$rf" 'BEGIN {print a + b}')
-line="cycle: lockfs p50=${lk}us; floor = nullfs ${nf}us + redis SET NX PX/DEL ${rf}us = ${floor}us; ratio=$(ratio "$lk" "$floor") (target <= 1.3; median of 3 x $CYCLES)"
+line="cycle: lockfs p50=${lk}us; floor = nullfs ${nf}us + redis SET NX PX/DEL ${rf}us = ${floor}us; ratio=$(ratio "$lk" "$floor") (target <= 1.5; median of 3 x $CYCLES)"
 echo "$line"
 ran "uncontended cycle" "$lk"
 
 # --- 2. handoff between two nodes --------------------------------------------
+grants2() { sed -n "s/^$1=//p" "$N2/.lockfs/status"; }
+g0=$(grants2 grants) o0=$(grants2 handoffs)
 h=$(python3 "$BENCH/handoff.py" "$N1" "$N2" 127.0.0.1 "$redis_port" "$HANDOFFS")
+g1=$(grants2 grants) o1=$(grants2 handoffs)
 a=$("$BIN_DIR/amqp_floor" 127.0.0.1 "$amqp_port" 1000) || fail "amqp floor"
 echo "$h"
 hp50=$(sed -n 's/.* p50=\([0-9.]*\)ms.*/\1/p' <<<"$h")
+pp50=$(sed -n 's/.* redis_ping_p50=\([0-9.]*\)ms.*/\1/p' <<<"$h")
 ap50=$(field "$a" p50_us)
-echo "handoff floor: rabbitmq hop p50=${ap50}us p99=$(field "$a" p99_us)us; handoff/hop=$(ratio "$(awk -v x="$hp50" 'BEGIN {print x * 1000}')" "$ap50")"
+hfloor=$(awk -v p="$pp50" -v a="$ap50" -v n="$nf" 'BEGIN {printf "%.1f", p * 1000 + a + n / 4}')
+echo "handoff floor: redis PING ${pp50}ms + rabbitmq hop p50=${ap50}us (p99=$(field "$a" p99_us)us) + a null FUSE request $(awk -v n="$nf" 'BEGIN {printf "%.1f", n / 4}')us = ${hfloor}us; handoff/floor=$(ratio "$(awk -v x="$hp50" 'BEGIN {print x * 1000}')" "$hfloor") (target <= 2); handoffs: $((o1 - o0)) of $((g1 - g0)) grants on the waiting node (target >= 99%)"
 ran "handoff" "$hp50"
 
 # --- 3. contended throughput -------------------------------------------------
 c=$("$BIN_DIR/contend" "$SECONDS_CONTEND" "$HOLD_US" "$N1/bench/hot" "$N2/bench/hot" "$N3/bench/hot") ||
 	fail "contend on lockfs: $c"
 b=$("$BIN_DIR/redis_floor" contend 127.0.0.1 "$redis_port" 24 "$SECONDS_CONTEND" "$HOLD_US")
-echo "contended: lockfs 3 nodes x 8 procs, hold ${HOLD_US}us: $(field "$c" grants_per_s) grants/s (fifo_inversions=$(field "$c" fifo_inversions) max_wait_ms=$(field "$c" max_wait_ms)); raw hiredis SET NX PX + pub/sub, 24 procs: $(field "$b" grants_per_s) grants/s; ratio=$(ratio "$(field "$c" grants_per_s)" "$(field "$b" grants_per_s)") (target >= 0.7)"
+echo "contended: lockfs 3 nodes x 8 procs, hold ${HOLD_US}us: $(field "$c" grants_per_s) grants/s (fifo_inversions=$(field "$c" fifo_inversions) max_wait_ms=$(field "$c" max_wait_ms)); raw hiredis SET NX PX + pub/sub, 24 procs: $(field "$b" grants_per_s) grants/s; ratio=$(ratio "$(field "$c" grants_per_s)" "$(field "$b" grants_per_s)") (target >= 1.0)"
 ran "contended throughput" "$(field "$c" grants_per_s)"
 
 # --- 4. scale ----------------------------------------------------------------
@@ -104,7 +117,7 @@ m0=$(used_memory)
 f=$(fill scale/many "$MANY") || fail "fill $MANY"
 m1=$(used_memory)
 lots=$("$BIN_DIR/cycle" --acquire "$N1/scale/probe" "$CYCLES")
-echo "scale: acquire p50 with $MANY locks held=$(field "$lots" p50_us)us, with 10=$(field "$few" p50_us)us; ratio=$(ratio "$(field "$lots" p50_us)" "$(field "$few" p50_us)") (target <= 1.2)"
+echo "scale: acquire p50 with $MANY locks held=$(field "$lots" p50_us)us, with 10=$(field "$few" p50_us)us; ratio=$(ratio "$(field "$lots" p50_us)" "$(field "$few" p50_us)") (target <= 1.1)"
 echo "scale: redis memory per held lock=$(((m1 - m0) / MANY)) bytes (target <= 400; $MANY locks taken in $(field "$f" seconds)s)"
 fill scale/listed "$LISTED" >/dev/null || fail "fill $LISTED"
 ls_ms=()
@@ -121,6 +134,11 @@ wp=$!
 wait_until 300 grep -q queued "$CLUSTER_DIR/waiters.out"
 rss1=$(awk '/^VmRSS:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
 threads=$(awk '/^Threads:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
+# the handoff of 2 again, to the node where all those wait on another lock:
+# a message must cost what it costs for the waiters of its key only
+hw=$(python3 "$BENCH/handoff.py" "$N1" "$N2" 127.0.0.1 "$redis_port" "$HANDOFFS")
+hwp50=$(sed -n 's/.* p50=\([0-9.]*\)ms.*/\1/p' <<<"$hw")
+echo "scale: handoff p50 to a node with $WAITERS waiters on another lock=${hwp50}ms, with none=${hp50}ms; ratio=$(ratio "$hwp50" "$hp50") (target <= 1.1)"
 # the broker away for 3 s and back, under all those waiters: Redis calls
 # from their node (one per waited lock is the aim, not one per waiter)
 if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
@@ -130,11 +148,18 @@ if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
 	c0=$(calls2)
 	sleep 3
 	c1=$(calls2)
-	rabbit_start
-	wait_until 60 grep -q '^amqp=connected' "$N2/.lockfs/status"
+	rabbit_start &
+	rs=$!
+	# the last count seen while still disconnected: the broker's own
+	# start-up (seconds, with the usual polling) stays out of its return
+	while ! grep -q '^amqp=connected' "$N2/.lockfs/status"; do
+		cr=$(calls2)
+		sleep 0.02
+	done
+	wait "$rs"
 	sleep 0.5
 	c2=$(calls2)
-	echo "scale: broker away 3 s with $WAITERS waiters on one lock: $((c1 - c0)) Redis calls from their node; its return: $((c2 - c1)) (target <= 10)"
+	echo "scale: broker away 3 s with $WAITERS waiters on one lock: $((c1 - c0)) Redis calls from their node; its return: $((c2 - cr)) (target <= 10)"
 fi
 touch "$CLUSTER_DIR/waiters.go"
 wait "$wp"
