@@ -23,10 +23,12 @@
 #include <time.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "store.h"
 
 #define LEASE_TICK_MS 250
+#define LEASE_BUCKETS 4096 /* the index by path; a power of two */
 
 struct lease {
 	char *path;
@@ -38,9 +40,11 @@ struct lease {
 	int64_t told_mono; /* when a getattr last answered ESTALE for it */
 	bool busy; /* a keepalive call is in flight */
 	TAILQ_ENTRY(lease) link;
+	LIST_ENTRY(lease) by_path; /* in the table's index */
 };
 
 TAILQ_HEAD(lease_list, lease);
+LIST_HEAD(lease_bucket, lease);
 
 struct leases {
 	struct event_base *base;
@@ -48,6 +52,9 @@ struct leases {
 	char *procfs;
 	struct event *tick;
 	struct lease_list list;
+	/* the same leases by path: a node may keep thousands, and every
+	 * request on a lock file looks its own up */
+	struct lease_bucket by_path[LEASE_BUCKETS];
 	leases_event_cb *event_cb;
 	void *event_arg;
 };
@@ -89,12 +96,17 @@ static void lease_free(struct lease *l)
 	free(l);
 }
 
+static struct lease_bucket *path_bucket(struct leases *lt, const char *path)
+{
+	return &lt->by_path[hash_str(path) & (LEASE_BUCKETS - 1)];
+}
+
 static struct lease *lease_find(struct leases *lt, const char *path,
 				const char *owner_id)
 {
 	struct lease *l;
 
-	TAILQ_FOREACH(l, &lt->list, link)
+	LIST_FOREACH(l, path_bucket(lt, path), by_path)
 		if (strcmp(l->path, path) == 0 &&
 		    strcmp(l->owner_id, owner_id) == 0)
 			return l;
@@ -104,6 +116,7 @@ static struct lease *lease_find(struct leases *lt, const char *path,
 static void lease_drop(struct leases *lt, struct lease *l)
 {
 	TAILQ_REMOVE(&lt->list, l, link);
+	LIST_REMOVE(l, by_path);
 	lease_free(l);
 }
 
@@ -358,6 +371,7 @@ int leases_granted(struct leases *lt, const char *path,
 			return -ENOMEM;
 		}
 		TAILQ_INSERT_TAIL(&lt->list, l, link);
+		LIST_INSERT_HEAD(path_bucket(lt, l->path), l, by_path);
 	}
 	holder_copy_clear(&l->h);
 	err = holder_copy(&l->h, h);
@@ -446,7 +460,7 @@ const struct lock_holder *leases_handle_of(struct leases *lt,
 {
 	struct lease *l;
 
-	TAILQ_FOREACH(l, &lt->list, link)
+	LIST_FOREACH(l, path_bucket(lt, path), by_path)
 		if (!l->lost && l->h.kind == HOLDER_HANDLE &&
 		    l->h.uid == uid && l->h.session == session &&
 		    strcmp(l->path, path) == 0)

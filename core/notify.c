@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "log.h"
 
 #define HEARTBEAT_S 10
@@ -84,7 +85,15 @@ struct binding {
 	LIST_ENTRY(binding) link;
 };
 
+/* A set of bindings, hashed by key: a node may have thousands (one per
+ * chained waiter), and every publish looks one up. */
+#define BINDING_BUCKETS 4096 /* a power of two */
+
 LIST_HEAD(binding_list, binding);
+
+struct binding_set {
+	struct binding_list bucket[BINDING_BUCKETS]; /* zeroed: all empty */
+};
 
 struct notifier {
 	/* loop side */
@@ -97,7 +106,7 @@ struct notifier {
 	int64_t since_ms; /* wall-clock ms of the last change of connected */
 	struct notifier_stats stats;
 	unsigned ups;
-	struct binding_list refs;
+	struct binding_set refs;
 	/* shared */
 	struct channel to_amqp, from_amqp;
 	bool stop; /* under to_amqp.lock */
@@ -110,7 +119,7 @@ struct notifier {
 	char *cacert; /* amqps:// only: the CA bundle that signs the broker */
 	amqp_connection_state_t conn;
 	amqp_bytes_t queue;
-	struct binding_list bound;
+	struct binding_set bound;
 	bool warned_down;
 	char probe_key[40];     /* "p.<self_id>" */
 	int64_t probe_next_ms;  /* monotonic: when to send the next probe */
@@ -205,25 +214,49 @@ static void channel_take(struct channel *c, struct msg_queue *out)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static struct binding *binding_find(struct binding_list *l, const char *key)
+static struct binding_list *binding_bucket(struct binding_set *set,
+					   const char *key)
+{
+	return &set->bucket[hash_str(key) & (BINDING_BUCKETS - 1)];
+}
+
+static struct binding *binding_find(struct binding_set *set, const char *key)
 {
 	struct binding *b;
 
-	LIST_FOREACH(b, l, link)
+	LIST_FOREACH(b, binding_bucket(set, key), link)
 		if (strcmp(b->key, key) == 0)
 			return b;
 	return NULL;
 }
 
-static void binding_free_all(struct binding_list *l)
+/* A new binding of `key` in `set` (refs 0), or NULL. */
+static struct binding *binding_add(struct binding_set *set, const char *key)
+{
+	struct binding *b = calloc(1, sizeof(*b));
+
+	if (b == NULL || (b->key = strdup(key)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	LIST_INSERT_HEAD(binding_bucket(set, key), b, link);
+	return b;
+}
+
+static void binding_remove(struct binding *b)
+{
+	LIST_REMOVE(b, link);
+	free(b->key);
+	free(b);
+}
+
+static void binding_free_all(struct binding_set *set)
 {
 	struct binding *b;
 
-	while ((b = LIST_FIRST(l)) != NULL) {
-		LIST_REMOVE(b, link);
-		free(b->key);
-		free(b);
-	}
+	for (size_t i = 0; i < BINDING_BUCKETS; i++)
+		while ((b = LIST_FIRST(&set->bucket[i])) != NULL)
+			binding_remove(b);
 }
 
 /* ---- the AMQP thread ----------------------------------------------- */
@@ -342,9 +375,10 @@ static int amqp_connect(struct notifier *n)
 		goto fail;
 	n->probe_next_ms = mono_ms();
 	n->probe_wait_ms = 0;
-	LIST_FOREACH(b, &n->bound, link)
-		if (!amqp_bind_key(n, b->key, true))
-			goto fail;
+	for (size_t i = 0; i < BINDING_BUCKETS; i++)
+		LIST_FOREACH(b, &n->bound.bucket[i], link)
+			if (!amqp_bind_key(n, b->key, true))
+				goto fail;
 	amqp_basic_consume(n->conn, 1, n->queue, amqp_empty_bytes, 0, 1, 1,
 			   amqp_empty_table);
 	if (!amqp_ok(n->conn, "consume"))
@@ -383,12 +417,8 @@ static bool amqp_command(struct notifier *n, struct msg *m)
 	case MSG_BIND:
 		if (b)
 			return true;
-		b = calloc(1, sizeof(*b));
-		if (b == NULL || (b->key = strdup(m->key)) == NULL) {
-			free(b);
+		if (binding_add(&n->bound, m->key) == NULL)
 			return true;
-		}
-		LIST_INSERT_HEAD(&n->bound, b, link);
 		if (n->conn == NULL)
 			return true;
 		if (!amqp_bind_key(n, m->key, true))
@@ -400,9 +430,7 @@ static bool amqp_command(struct notifier *n, struct msg *m)
 	case MSG_UNBIND:
 		if (b == NULL)
 			return true;
-		LIST_REMOVE(b, link);
-		free(b->key);
-		free(b);
+		binding_remove(b);
 		return n->conn == NULL || amqp_bind_key(n, m->key, false);
 	default:
 		return true;
@@ -636,8 +664,6 @@ int notifier_new(struct event_base *base, const char *url,
 	n->state_cb = state_cb;
 	n->arg = arg;
 	n->queue = amqp_empty_bytes;
-	LIST_INIT(&n->refs);
-	LIST_INIT(&n->bound);
 	n->url = strdup(url);
 	n->exchange = strdup(exchange);
 	n->cacert = strdup(cacert ? cacert : NOTIFIER_DEFAULT_CACERT);
@@ -741,13 +767,10 @@ int notifier_bind(struct notifier *n, const char *key)
 		b->refs++;
 		return 0;
 	}
-	b = calloc(1, sizeof(*b));
-	if (b == NULL || (b->key = strdup(key)) == NULL) {
-		free(b);
+	b = binding_add(&n->refs, key);
+	if (b == NULL)
 		return -ENOMEM;
-	}
 	b->refs = 1;
-	LIST_INSERT_HEAD(&n->refs, b, link);
 	return send_command(n, MSG_BIND, key, NULL, 0);
 }
 
@@ -757,8 +780,6 @@ void notifier_unbind(struct notifier *n, const char *key)
 
 	if (b == NULL || --b->refs > 0)
 		return;
-	LIST_REMOVE(b, link);
-	free(b->key);
-	free(b);
+	binding_remove(b);
 	send_command(n, MSG_UNBIND, key, NULL, 0);
 }

@@ -104,6 +104,24 @@ static void count_reply(struct call *c, const redisReply *reply)
 			st->rtt_buckets[i]++;
 }
 
+/*
+ * An error that says "not here" and wrote nothing: READONLY (a replica),
+ * or a Redis Cluster redirection (MOVED, ASK: the slot is, or is going,
+ * elsewhere; TRYAGAIN, CLUSTERDOWN: not now).
+ */
+static bool is_redirection(const char *err)
+{
+	static const char *const words[] = {"READONLY", "MOVED", "ASK",
+					    "TRYAGAIN", "CLUSTERDOWN"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strncmp(err, words[i], strlen(words[i])) == 0 &&
+		    (err[strlen(words[i])] == ' ' ||
+		     err[strlen(words[i])] == '\0'))
+			return true;
+	return strstr(err, "READONLY") != NULL;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct call *c = privdata;
@@ -119,13 +137,14 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		call_fail(c, -EIO);
 		goto done;
 	}
-	if (reply->type == REDIS_REPLY_ERROR && c->st->addr.sentinel &&
-	    strstr(reply->str, "READONLY") != NULL && !c->st->freeing) {
-		/* a replica now: it wrote nothing, so this call may go again */
+	if (reply->type == REDIS_REPLY_ERROR && c->st->addr.locator &&
+	    is_redirection(reply->str) && !c->st->freeing) {
+		/* a replica now, or the slot moved: it wrote nothing, so this
+		 * call may go again, to the master found anew */
 		if (ac->data == c->st && ac == c->st->ac) {
-			log_warnx("redis: %s:%d is read-only now (a replica): "
-				  "asking the sentinels for the master",
-				  c->st->addr.host, c->st->addr.port);
+			log_warnx("redis: %s:%d answers '%s': looking for the "
+				  "master again",
+				  c->st->addr.host, c->st->addr.port, reply->str);
 			store_drop(c->st);
 			reconnect_later(c->st);
 		}

@@ -6,11 +6,13 @@
  * by itself with a capped backoff; scripts are loaded again on every
  * connect.  Everything runs on the loop thread.
  *
- * With a sentinel:// URL (sentinel.h) the address is not fixed.  Every
- * (re)connection first asks the sentinels where the master is, and calls
+ * With a sentinel:// or cluster:// URL (locator.h) the address is not
+ * fixed.  Every (re)connection first asks the sentinels (or the cluster's
+ * nodes, for the master of the tree's slot) where the master is, and calls
  * are sent only once ROLE on the new connection said "master".  Three
  * things make the store look for a new master: the connection breaking, a
- * -READONLY reply (the server was demoted to a replica), and the sentinels
+ * -READONLY reply (the server was demoted to a replica) or a cluster's
+ * redirection (MOVED, ASK, TRYAGAIN, CLUSTERDOWN), and the sentinels
  * naming another address when asked, once a second, by the watch timer.
  * Then the connection is dropped: calls in flight on it fail with EIO at
  * once (their outcome is unknown, as on any broken connection), a call
@@ -32,7 +34,7 @@
 #include "store_i.h"
 #include <hiredis/adapters/libevent.h>
 
-#include "sentinel.h"
+#include "locator.h"
 
 static void store_connect(struct store *st);
 
@@ -121,13 +123,13 @@ static void on_role(redisAsyncContext *ac, void *r, void *privdata)
 		role = reply->str;
 	if (strcmp(role, "master") == 0) {
 		log_info("redis: connected to master '%s' at %s:%d",
-			 sentinel_master_name(st->addr.sentinel), st->addr.host,
+			 locator_master_name(st->addr.locator), st->addr.host,
 			 st->addr.port);
 		store_ready(st);
 		return;
 	}
-	log_warnx("redis: %s:%d is not the master (role: %s); asking the "
-		  "sentinels again",
+	log_warnx("redis: %s:%d is not the master (role: %s); looking for "
+		  "the master again",
 		  st->addr.host, st->addr.port, role);
 	store_drop(st);
 	reconnect_later(st);
@@ -154,7 +156,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (st->addr.db)
 		redisAsyncCommand(st->ac, on_setup_reply, "SELECT",
 				  "SELECT %d", st->addr.db);
-	if (st->addr.sentinel) {
+	if (st->addr.locator) {
 		redisAsyncCommand(st->ac, on_role, NULL, "ROLE");
 		return;
 	}
@@ -263,12 +265,12 @@ static void store_connect(struct store *st)
 
 	if (st->ac != NULL || st->freeing)
 		return;
-	if (st->addr.sentinel == NULL) {
+	if (st->addr.locator == NULL) {
 		store_connect_to(st);
 		return;
 	}
 	/* the answer comes to on_master(); a round under way will do */
-	err = sentinel_ask(st->addr.sentinel);
+	err = locator_ask(st->addr.locator);
 	if (err < 0 && err != -EALREADY)
 		reconnect_later(st);
 }
@@ -286,8 +288,8 @@ static void on_master(void *arg, int err, const char *host, int port)
 		return;
 	if (err < 0) {
 		if (st->ac == NULL) {
-			log_warnx("redis: no sentinel named the master '%s'",
-				  sentinel_master_name(st->addr.sentinel));
+			log_warnx("redis: nobody named the master of '%s'",
+				  locator_master_name(st->addr.locator));
 			reconnect_later(st);
 		}
 		return; /* the watch keeps what works */
@@ -296,9 +298,9 @@ static void on_master(void *arg, int err, const char *host, int port)
 		if (st->addr.host && strcmp(st->addr.host, host) == 0 &&
 		    st->addr.port == port)
 			return;
-		log_warnx("redis: the sentinels moved master '%s' from %s:%d "
+		log_warnx("redis: the master of '%s' moved from %s:%d "
 			  "to %s:%d",
-			  sentinel_master_name(st->addr.sentinel), st->addr.host,
+			  locator_master_name(st->addr.locator), st->addr.host,
 			  st->addr.port, host, port);
 		store_drop(st);
 	}
@@ -322,23 +324,32 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (st->connected)
-		(void)sentinel_ask(st->addr.sentinel);
+		(void)locator_ask(st->addr.locator);
+}
+
+/* cluster://: the master to find is that of the slot of `keyprefix`. */
+static int set_tree_slot(struct store_addr *a, const char *keyprefix)
+{
+	if (a->locator == NULL || !locator_is_cluster(a->locator))
+		return 0;
+	return locator_set_slot(a->locator,
+				locator_key_slot(keyprefix, strlen(keyprefix)));
 }
 
 /*
  * Parse "redis://[:password@]host[:port][/db]", "unix:/path",
- * "unix:///path" or a sentinel URL (sentinel.h) into `st`.
+ * "unix:///path", a sentinel:// or a cluster:// URL (locator.h) into `st`.
  */
 static int parse_url(struct store_addr *a, const char *url)
 {
 	const char *p, *at, *colon, *slash;
 	char *end;
 
-	if (sentinel_is_url(url)) {
-		int err = sentinel_new(url, &a->sentinel);
+	if (locator_is_url(url)) {
+		int err = locator_new(url, &a->locator);
 
 		if (err == 0)
-			a->db = sentinel_db(a->sentinel);
+			a->db = locator_db(a->locator);
 		return err;
 	}
 	if (strncmp(url, "unix:", 5) == 0) {
@@ -420,6 +431,8 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 		goto fail;
 	}
 	err = parse_url(&st->addr, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
+	if (err == 0)
+		err = set_tree_slot(&st->addr, st->keyprefix);
 	if (err < 0)
 		goto fail;
 	st->answering = true; /* until a call goes unanswered */
@@ -432,16 +445,19 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 		err = -ENOMEM;
 		goto fail;
 	}
-	if (st->addr.sentinel) {
+	if (st->addr.locator) {
 		struct timeval tv = {STORE_WATCH_MS / 1000,
 				     (STORE_WATCH_MS % 1000) * 1000};
 
-		err = sentinel_attach(st->addr.sentinel, base,
+		err = locator_attach(st->addr.locator, base,
 				      STORE_SENTINEL_ASK_MS, on_master, st);
 		if (err < 0)
 			goto fail;
-		st->watch = event_new(base, -1, EV_PERSIST, on_watch, st);
-		if (st->watch == NULL || event_add(st->watch, &tv) < 0) {
+		/* a cluster says so itself (MOVED) when the slot moves */
+		if (!locator_is_cluster(st->addr.locator) &&
+		    ((st->watch = event_new(base, -1, EV_PERSIST, on_watch,
+					    st)) == NULL ||
+		     event_add(st->watch, &tv) < 0)) {
 			err = -ENOMEM;
 			goto fail;
 		}
@@ -474,7 +490,7 @@ void store_free(struct store *st)
 		ac->data = NULL;
 		redisAsyncFree(ac); /* fails what is in flight with NULL */
 	}
-	sentinel_free(st->addr.sentinel); /* a round under way ends unanswered */
+	locator_free(st->addr.locator); /* a round under way ends unanswered */
 	if (st->watch)
 		event_free(st->watch);
 	if (st->handshake)
@@ -523,12 +539,12 @@ static int probe_sentinels(struct store_addr *addr, const char *url, char *why,
 	char said[256];
 	int err;
 
-	err = sentinel_resolve(addr->sentinel, STORE_SENTINEL_PROBE_MS,
+	err = locator_resolve(addr->locator, STORE_SENTINEL_PROBE_MS,
 			       &addr->host, &addr->port, said, sizeof(said));
 	if (err < 0)
 		snprintf(why, whylen,
-			 "no sentinel of %s named master '%s' (%s)", url,
-			 sentinel_master_name(addr->sentinel), said);
+			 "nobody of %s named master '%s' (%s)", url,
+			 locator_master_name(addr->locator), said);
 	return err;
 }
 
@@ -543,10 +559,10 @@ static int probe_role(redisContext *rc, const struct store_addr *addr, char *why
 	    r->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(r->element[0]->str, "master") != 0) {
 		snprintf(why, whylen,
-			 "redis at %s:%d, named master '%s' by the sentinels, "
+			 "redis at %s:%d, named the master of '%s', "
 			 "is not a master (%s)",
 			 addr->host, addr->port,
-			 sentinel_master_name(addr->sentinel),
+			 locator_master_name(addr->locator),
 			 r == NULL ? rc->errstr
 			 : r->type == REDIS_REPLY_ERROR ? r->str
 			 : r->type == REDIS_REPLY_ARRAY && r->elements &&
@@ -568,22 +584,29 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 	redisContext *rc = NULL;
 	redisReply *r = NULL;
 	const char *url = cfg->url ? cfg->url : "redis://127.0.0.1:6379";
-	char where[512];
+	char where[512], *probe_key = NULL;
 	int err;
 
 	err = parse_url(&addr, url);
+	if (err == 0 && asprintf(&probe_key, "{%s}:lockfs-probe",
+				 cfg->prefix ? cfg->prefix : "lockfs") < 0) {
+		probe_key = NULL;
+		err = -ENOMEM;
+	}
+	if (err == 0)
+		err = set_tree_slot(&addr, probe_key);
 	if (err < 0) {
 		snprintf(why, whylen, "bad redis URL '%s'", url);
 		goto out;
 	}
 	snprintf(where, sizeof(where), "%s", url);
-	if (addr.sentinel) {
+	if (addr.locator) {
 		err = probe_sentinels(&addr, url, why, whylen);
 		if (err < 0)
 			goto out;
 		snprintf(where, sizeof(where), "%s:%d (master '%s' of %s)",
 			 addr.host, addr.port,
-			 sentinel_master_name(addr.sentinel), url);
+			 locator_master_name(addr.locator), url);
 	}
 	if (cfg->password && addr.password == NULL)
 		addr.password = strdup(cfg->password);
@@ -606,9 +629,10 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 		freeReplyObject(r);
 		r = NULL;
 	}
-	if (addr.sentinel && (err = probe_role(rc, &addr, why, whylen)) < 0)
+	if (addr.locator && (err = probe_role(rc, &addr, why, whylen)) < 0)
 		goto out;
-	r = redisCommand(rc, "PEXPIRETIME lockfs-probe");
+	/* a key of the tree's own: in a cluster, of its slot */
+	r = redisCommand(rc, "PEXPIRETIME %s", probe_key);
 	if (r == NULL) {
 		snprintf(why, whylen, "redis at %s does not answer: %s",
 			 where, rc->errstr);
@@ -639,9 +663,10 @@ out:
 		freeReplyObject(r);
 	if (rc)
 		redisFree(rc);
-	sentinel_free(addr.sentinel);
+	locator_free(addr.locator);
 	free(addr.host);
 	free(addr.unix_path);
 	free(addr.password);
+	free(probe_key);
 	return err;
 }

@@ -90,7 +90,7 @@ struct store_addr {
 	char *unix_path;
 	int db;
 	char *password;
-	struct sentinel *sentinel; /* sentinel:// only */
+	struct locator *locator; /* sentinel:// and cluster:// only */
 };
 
 struct store {

@@ -1,25 +1,28 @@
 /*
- * sentinel.c - finding the Redis master through Redis Sentinel (see
- * sentinel.h).
+ * locator.c - finding the Redis master through Redis Sentinel, or the
+ * master of the tree's slot in a Redis Cluster (see locator.h).
  *
- * Owns the parsed list of sentinels, the index of the one that answered
- * last (asked first next time), and on a loop one asynchronous connection
- * to that sentinel, kept between rounds so the store's once-a-second check
- * costs one round trip, not a TCP handshake.
+ * Owns the parsed list of addresses to ask (sentinels, or cluster nodes),
+ * the index of the one that answered last (asked first next time), and on
+ * a loop one asynchronous connection to it, kept between rounds so the
+ * store's once-a-second check costs one round trip, not a TCP handshake.
+ * The two kinds differ only in the question (SENTINEL
+ * get-master-addr-by-name, or CLUSTER SLOTS) and in how the answer names
+ * the master; everything else is shared.
  *
- * A round is a small state machine: ask sentinel `cur`, arm its deadline;
- * an address ends the round; an error, a nil (that sentinel does not know
- * the master), a broken connection or the deadline drop the connection and
- * move on to the next sentinel, until every one was asked once.  Whatever
+ * A round is a small state machine: ask address `cur`, arm its deadline;
+ * an address ends the round; an error, a nil (that one does not know the
+ * master), a broken connection or the deadline drop the connection and
+ * move on to the next address, until every one was asked once.  Whatever
  * happens, the round ends in exactly one callback, always from the loop
- * (a reply or a timer), never from sentinel_ask().
+ * (a reply or a timer), never from locator_ask().
  *
  * hiredis runs a context's pending callbacks with a NULL reply while it
  * frees it.  A context we drop on purpose has its `data` cleared first, so
  * those callbacks know to stay quiet; one that hiredis drops (the sentinel
  * went away) still has it, and its NULL reply moves the round on.
  */
-#include "sentinel.h"
+#include "locator.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -32,18 +35,21 @@
 
 #include "log.h"
 
-struct sentinel {
+struct locator {
+	bool cluster; /* cluster://: ask for the master of `slot` */
+	int slot;
+	const char *what; /* "sentinel" or "cluster node", for messages */
 	size_t n;
-	char *host[SENTINEL_MAX];
-	int port[SENTINEL_MAX];
-	char *master;
+	char *host[LOCATOR_MAX];
+	int port[LOCATOR_MAX];
+	char *master; /* sentinel:// the master's name; cluster:// "slot N" */
 	int db;
 	size_t cur; /* answered last: asked first */
 
-	/* asynchronous rounds, after sentinel_attach() */
+	/* asynchronous rounds, after locator_attach() */
 	struct event_base *base;
 	int64_t timeout_ms;
-	sentinel_cb *cb;
+	locator_cb *cb;
 	void *arg;
 	redisAsyncContext *ac; /* to sentinel `cur`, or NULL */
 	struct event *deadline;
@@ -52,23 +58,29 @@ struct sentinel {
 	size_t tried;      /* sentinels asked in this round */
 };
 
-static void ask_current(struct sentinel *s);
+static void ask_current(struct locator *s);
 
-bool sentinel_is_url(const char *url)
+bool locator_is_url(const char *url)
 {
-	return url != NULL && strncmp(url, "sentinel://", 11) == 0;
+	return url != NULL && (strncmp(url, "sentinel://", 11) == 0 ||
+			       strncmp(url, "cluster://", 10) == 0);
+}
+
+bool locator_is_cluster(const struct locator *l)
+{
+	return l->cluster;
 }
 
 /*
  * Parse one "HOST[:PORT]" or "[V6ADDR][:PORT]" of `len` bytes at `p` into
  * sentinel slot s->n.
  */
-static int parse_addr(struct sentinel *s, const char *p, size_t len)
+static int parse_addr(struct locator *s, const char *p, size_t len)
 {
 	const char *end = p + len, *host = p, *hend, *colon = NULL;
-	long port = SENTINEL_DEFAULT_PORT;
+	long port = s->cluster ? CLUSTER_DEFAULT_PORT : SENTINEL_DEFAULT_PORT;
 
-	if (s->n == SENTINEL_MAX)
+	if (s->n == LOCATOR_MAX)
 		return -EINVAL;
 	if (len > 0 && *p == '[') {
 		host = p + 1;
@@ -112,7 +124,7 @@ static int parse_addr(struct sentinel *s, const char *p, size_t len)
 }
 
 /* "MASTER[/DB]" at `p`. */
-static int parse_master(struct sentinel *s, const char *p)
+static int parse_master(struct locator *s, const char *p)
 {
 	const char *slash = strchr(p, '/');
 	size_t len = slash ? (size_t)(slash - p) : strlen(p);
@@ -134,21 +146,25 @@ static int parse_master(struct sentinel *s, const char *p)
 	return s->master ? 0 : -ENOMEM;
 }
 
-int sentinel_new(const char *url, struct sentinel **out)
+int locator_new(const char *url, struct locator **out)
 {
-	struct sentinel *s;
+	struct locator *s;
 	const char *p, *slash;
 	int err;
 
-	if (!sentinel_is_url(url))
+	if (!locator_is_url(url))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	p = url + 11;
+	s->cluster = url[0] == 'c';
+	s->what = s->cluster ? "cluster node" : "sentinel";
+	p = url + (s->cluster ? 10 : 11);
 	slash = strchr(p, '/');
+	if (s->cluster && slash == NULL) /* no master name, no db */
+		slash = p + strlen(p);
 	err = -EINVAL;
-	if (slash == NULL)
+	if (slash == NULL || (s->cluster && *slash && slash[1]))
 		goto fail;
 	while (p < slash) {
 		const char *sep = p;
@@ -167,18 +183,18 @@ int sentinel_new(const char *url, struct sentinel **out)
 	err = -EINVAL;
 	if (s->n == 0)
 		goto fail;
-	err = parse_master(s, slash + 1);
+	err = s->cluster ? locator_set_slot(s, 0) : parse_master(s, slash + 1);
 	if (err < 0)
 		goto fail;
 	*out = s;
 	return 0;
 fail:
-	sentinel_free(s);
+	locator_free(s);
 	return err;
 }
 
 /* Drop the connection to the current sentinel, quietly. */
-static void drop_conn(struct sentinel *s)
+static void drop_conn(struct locator *s)
 {
 	redisAsyncContext *ac = s->ac;
 
@@ -189,7 +205,7 @@ static void drop_conn(struct sentinel *s)
 	redisAsyncFree(ac); /* inside one of its callbacks: afterwards */
 }
 
-void sentinel_free(struct sentinel *s)
+void locator_free(struct locator *s)
 {
 	if (s == NULL)
 		return;
@@ -202,69 +218,154 @@ void sentinel_free(struct sentinel *s)
 	free(s);
 }
 
-size_t sentinel_count(const struct sentinel *s)
+size_t locator_count(const struct locator *s)
 {
 	return s->n;
 }
 
-const char *sentinel_host(const struct sentinel *s, size_t i)
+const char *locator_host(const struct locator *s, size_t i)
 {
 	return i < s->n ? s->host[i] : NULL;
 }
 
-int sentinel_port(const struct sentinel *s, size_t i)
+int locator_port(const struct locator *s, size_t i)
 {
 	return i < s->n ? s->port[i] : 0;
 }
 
-const char *sentinel_master_name(const struct sentinel *s)
+const char *locator_master_name(const struct locator *s)
 {
 	return s->master;
 }
 
-int sentinel_db(const struct sentinel *s)
+int locator_db(const struct locator *s)
 {
 	return s->db;
 }
 
-/*
- * Whether `r` is a master address as get-master-addr-by-name gives it: an
- * array of host and port.  Sets `*port`.
- */
-static bool reply_addr(const redisReply *r, int *port)
+int locator_set_slot(struct locator *l, int slot)
 {
-	long p;
-	char *e;
+	char name[32];
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING ||
-	    r->element[0]->len == 0)
-		return false;
-	p = strtol(r->element[1]->str, &e, 10);
-	if (*e || p <= 0 || p > 65535)
-		return false;
-	*port = p;
-	return true;
+	snprintf(name, sizeof(name), "slot %d", slot);
+	free(l->master);
+	l->master = strdup(name);
+	l->slot = slot;
+	return l->master ? 0 : -ENOMEM;
 }
 
-static const char *reply_complaint(const redisReply *r)
+/* CRC16-CCITT (XMODEM), as Redis Cluster hashes keys to slots. */
+static unsigned crc16(const char *buf, size_t len)
+{
+	unsigned crc = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= (unsigned)(unsigned char)buf[i] << 8;
+		for (int b = 0; b < 8; b++)
+			crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+		crc &= 0xffff;
+	}
+	return crc;
+}
+
+int locator_key_slot(const char *key, size_t len)
+{
+	const char *open = memchr(key, '{', len), *close;
+
+	/* the hash tag: what is between the first '{' and the next '}' */
+	if (open) {
+		close = memchr(open + 1, '}', key + len - open - 1);
+		if (close && close > open + 1)
+			return crc16(open + 1, close - open - 1) & 16383;
+	}
+	return crc16(key, len) & 16383;
+}
+
+/* A port as a string (Sentinel) or an integer (CLUSTER SLOTS), or 0. */
+static int reply_port(const redisReply *r)
+{
+	long p = 0;
+	char *e;
+
+	if (r->type == REDIS_REPLY_INTEGER)
+		p = r->integer;
+	else if (r->type == REDIS_REPLY_STRING) {
+		p = strtol(r->str, &e, 10);
+		if (*e)
+			p = 0;
+	}
+	return p > 0 && p <= 65535 ? (int)p : 0;
+}
+
+/*
+ * The master in `r`, the answer of the address `asked`: for a sentinel an
+ * array of host and port; for a cluster node the CLUSTER SLOTS entry
+ * whose range holds our slot, master first (an empty host means the node
+ * asked).  Copies the host into `host` and sets `*port`.
+ */
+static bool reply_master(const struct locator *l, const redisReply *r,
+			 const char *asked, char *host, size_t size, int *port)
+{
+	const redisReply *m = r;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return false;
+	if (l->cluster) {
+		m = NULL;
+		for (size_t i = 0; i < r->elements && m == NULL; i++) {
+			const redisReply *e = r->element[i];
+
+			if (e->type == REDIS_REPLY_ARRAY && e->elements >= 3 &&
+			    e->element[0]->type == REDIS_REPLY_INTEGER &&
+			    e->element[1]->type == REDIS_REPLY_INTEGER &&
+			    e->element[0]->integer <= l->slot &&
+			    l->slot <= e->element[1]->integer)
+				m = e->element[2];
+		}
+		if (m == NULL)
+			return false;
+	}
+	if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+	    m->element[0]->type != REDIS_REPLY_STRING ||
+	    (*port = reply_port(m->element[1])) == 0)
+		return false;
+	if (m->element[0]->len == 0 && !l->cluster)
+		return false;
+	snprintf(host, size, "%s", m->element[0]->len ? m->element[0]->str
+						       : asked);
+	return strlen(host) < size - 1;
+}
+
+static const char *reply_complaint(const struct locator *l,
+				   const redisReply *r)
 {
 	if (r->type == REDIS_REPLY_ERROR)
 		return r->str;
+	if (l->cluster && r->type == REDIS_REPLY_ARRAY)
+		return "no master serves the slot";
 	if (r->type == REDIS_REPLY_NIL)
 		return "does not know the master";
 	return "unexpected reply";
 }
 
+/* The question, on a synchronous connection. */
+static redisReply *ask_sync(const struct locator *l, redisContext *rc)
+{
+	if (l->cluster)
+		return redisCommand(rc, "CLUSTER SLOTS");
+	return redisCommand(rc, "SENTINEL get-master-addr-by-name %s",
+			    l->master);
+}
+
 /* ---- synchronous ----------------------------------------------------- */
 
-int sentinel_resolve(struct sentinel *s, int64_t timeout_ms, char **host,
+int locator_resolve(struct locator *s, int64_t timeout_ms, char **host,
 		     int *port, char *why, size_t whylen)
 {
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	char found[256];
 
-	snprintf(why, whylen, "no sentinel");
+	snprintf(why, whylen, "no %s", s->what);
 	for (size_t k = 0; k < s->n; k++) {
 		size_t i = (s->cur + k) % s->n;
 		redisContext *rc;
@@ -272,23 +373,24 @@ int sentinel_resolve(struct sentinel *s, int64_t timeout_ms, char **host,
 
 		rc = redisConnectWithTimeout(s->host[i], s->port[i], tv);
 		if (rc == NULL || rc->err) {
-			snprintf(why, whylen, "sentinel %s:%d: %s", s->host[i],
-				 s->port[i], rc ? rc->errstr : "out of memory");
+			snprintf(why, whylen, "%s %s:%d: %s", s->what,
+				 s->host[i], s->port[i],
+				 rc ? rc->errstr : "out of memory");
 			redisFree(rc);
 			continue;
 		}
 		redisSetTimeout(rc, tv);
-		r = redisCommand(rc, "SENTINEL get-master-addr-by-name %s",
-				 s->master);
+		r = ask_sync(s, rc);
 		if (r == NULL)
-			snprintf(why, whylen, "sentinel %s:%d: %s", s->host[i],
-				 s->port[i], rc->errstr);
-		else if (!reply_addr(r, port))
-			snprintf(why, whylen, "sentinel %s:%d on '%s': %s",
+			snprintf(why, whylen, "%s %s:%d: %s", s->what,
+				 s->host[i], s->port[i], rc->errstr);
+		else if (!reply_master(s, r, s->host[i], found, sizeof(found),
+				       port))
+			snprintf(why, whylen, "%s %s:%d on '%s': %s", s->what,
 				 s->host[i], s->port[i], s->master,
-				 reply_complaint(r));
+				 reply_complaint(s, r));
 		else {
-			*host = strdup(r->element[0]->str);
+			*host = strdup(found);
 			freeReplyObject(r);
 			redisFree(rc);
 			if (*host == NULL)
@@ -305,15 +407,15 @@ int sentinel_resolve(struct sentinel *s, int64_t timeout_ms, char **host,
 
 /* ---- asynchronous ---------------------------------------------------- */
 
-static void round_end(struct sentinel *s, int err, const char *host, int port)
+static void round_end(struct locator *s, int err, const char *host, int port)
 {
 	s->asking = false;
 	evtimer_del(s->deadline);
 	s->cb(s->arg, err, host, port);
 }
 
-/* Sentinel `cur` failed this round: try the next one, or give up. */
-static void ask_next(struct sentinel *s)
+/* Address `cur` failed this round: try the next one, or give up. */
+static void ask_next(struct locator *s)
 {
 	drop_conn(s);
 	evtimer_del(s->deadline);
@@ -327,7 +429,7 @@ static void ask_next(struct sentinel *s)
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-	struct sentinel *s = ac->data;
+	struct locator *s = ac->data;
 	redisReply *reply = r;
 	char host[256];
 	int port;
@@ -339,7 +441,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		s->ac = NULL;
 		ac->data = NULL;
 		if (s->asking) {
-			log_warnx("sentinel %s:%d: connection lost",
+			log_warnx("%s %s:%d: connection lost", s->what,
 				  s->host[s->cur], s->port[s->cur]);
 			ask_next(s);
 		}
@@ -347,28 +449,27 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	if (!s->asking)
 		return;
-	if (!reply_addr(reply, &port) ||
-	    reply->element[0]->len >= sizeof(host)) {
-		log_warnx("sentinel %s:%d on '%s': %s", s->host[s->cur],
+	if (!reply_master(s, reply, s->host[s->cur], host, sizeof(host),
+			  &port)) {
+		log_warnx("%s %s:%d on '%s': %s", s->what, s->host[s->cur],
 			  s->port[s->cur], s->master,
-			  reply_complaint(reply));
+			  reply_complaint(s, reply));
 		ask_next(s);
 		return;
 	}
-	memcpy(host, reply->element[0]->str, reply->element[0]->len + 1);
 	round_end(s, 0, host, port);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct sentinel *s = arg;
+	struct locator *s = arg;
 
 	(void)fd;
 	(void)what;
 	if (!s->asking)
 		return;
 	if (!s->start_failed)
-		log_warnx("sentinel %s:%d: no answer within %lld ms",
+		log_warnx("%s %s:%d: no answer within %lld ms", s->what,
 			  s->host[s->cur], s->port[s->cur],
 			  (long long)s->timeout_ms);
 	ask_next(s);
@@ -376,12 +477,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-	struct sentinel *s = ac->data;
+	struct locator *s = ac->data;
 
 	if (s == NULL || status == REDIS_OK)
 		return;
 	/* hiredis frees `ac` after this; its pending reply stays quiet */
-	log_warnx("sentinel %s:%d: %s", s->host[s->cur], s->port[s->cur],
+	log_warnx("%s %s:%d: %s", s->what, s->host[s->cur], s->port[s->cur],
 		  ac->errstr);
 	s->ac = NULL;
 	((redisAsyncContext *)ac)->data = NULL;
@@ -391,7 +492,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-	struct sentinel *s = ac->data;
+	struct locator *s = ac->data;
 
 	(void)status;
 	if (s == NULL)
@@ -403,9 +504,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 /*
  * Ask sentinel `cur`.  A failure to even start is left to the deadline,
- * fired at once, so that no round ends inside sentinel_ask().
+ * fired at once, so that no round ends inside locator_ask().
  */
-static void ask_current(struct sentinel *s)
+static void ask_current(struct locator *s)
 {
 	struct timeval tv = {s->timeout_ms / 1000,
 			     (s->timeout_ms % 1000) * 1000};
@@ -416,7 +517,7 @@ static void ask_current(struct sentinel *s)
 	if (ac == NULL) {
 		ac = redisAsyncConnect(s->host[s->cur], s->port[s->cur]);
 		if (ac == NULL || ac->err) {
-			log_warnx("sentinel %s:%d: %s", s->host[s->cur],
+			log_warnx("%s %s:%d: %s", s->what, s->host[s->cur],
 				  s->port[s->cur],
 				  ac ? ac->errstr : "out of memory");
 			if (ac)
@@ -434,9 +535,10 @@ static void ask_current(struct sentinel *s)
 		redisAsyncSetDisconnectCallback(ac, on_disconnect);
 		s->ac = ac;
 	}
-	if (redisAsyncCommand(ac, on_reply, NULL,
-			      "SENTINEL get-master-addr-by-name %s",
-			      s->master) != REDIS_OK) {
+	if ((s->cluster ? redisAsyncCommand(ac, on_reply, NULL, "CLUSTER SLOTS")
+			: redisAsyncCommand(ac, on_reply, NULL,
+					    "SENTINEL get-master-addr-by-name %s",
+					    s->master)) != REDIS_OK) {
 		drop_conn(s);
 		evtimer_add(s->deadline, &now);
 		return;
@@ -445,8 +547,8 @@ static void ask_current(struct sentinel *s)
 	evtimer_add(s->deadline, &tv);
 }
 
-int sentinel_attach(struct sentinel *s, struct event_base *base,
-		    int64_t timeout_ms, sentinel_cb *cb, void *arg)
+int locator_attach(struct locator *s, struct event_base *base,
+		    int64_t timeout_ms, locator_cb *cb, void *arg)
 {
 	s->deadline = evtimer_new(base, on_deadline, s);
 	if (s->deadline == NULL)
@@ -458,7 +560,7 @@ int sentinel_attach(struct sentinel *s, struct event_base *base,
 	return 0;
 }
 
-int sentinel_ask(struct sentinel *s)
+int locator_ask(struct locator *s)
 {
 	if (s->base == NULL)
 		return -EINVAL;

@@ -1,5 +1,6 @@
 /*
- * test_sentinel.c - sentinel:// URLs, and asking sentinels for the master.
+ * test_locator.c - sentinel:// and cluster:// URLs, slots, and asking
+ * sentinels for the master.
  *
  * The URL grammar is pure logic.  The rest runs against real processes: a
  * private redis-server on a loopback port and a redis-server --sentinel
@@ -24,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "sentinel.h"
+#include "locator.h"
 #include "store.h"
 
 /* ---- URL parsing ----------------------------------------------------- */
@@ -32,55 +33,55 @@
 static void test_is_url(void **state)
 {
 	(void)state;
-	assert_true(sentinel_is_url("sentinel://h/m"));
-	assert_false(sentinel_is_url("redis://h:1"));
-	assert_false(sentinel_is_url("unix:/x"));
-	assert_false(sentinel_is_url(NULL));
+	assert_true(locator_is_url("sentinel://h/m"));
+	assert_false(locator_is_url("redis://h:1"));
+	assert_false(locator_is_url("unix:/x"));
+	assert_false(locator_is_url(NULL));
 }
 
 static void test_parse_good(void **state)
 {
-	struct sentinel *s = NULL;
+	struct locator *s = NULL;
 
 	(void)state;
 	assert_int_equal(
-		sentinel_new("sentinel://host1:26380,host2:26381/mymaster", &s),
+		locator_new("sentinel://host1:26380,host2:26381/mymaster", &s),
 		0);
-	assert_int_equal(sentinel_count(s), 2);
-	assert_string_equal(sentinel_host(s, 0), "host1");
-	assert_int_equal(sentinel_port(s, 0), 26380);
-	assert_string_equal(sentinel_host(s, 1), "host2");
-	assert_int_equal(sentinel_port(s, 1), 26381);
-	assert_null(sentinel_host(s, 2));
-	assert_string_equal(sentinel_master_name(s), "mymaster");
-	assert_int_equal(sentinel_db(s), 0);
-	sentinel_free(s);
+	assert_int_equal(locator_count(s), 2);
+	assert_string_equal(locator_host(s, 0), "host1");
+	assert_int_equal(locator_port(s, 0), 26380);
+	assert_string_equal(locator_host(s, 1), "host2");
+	assert_int_equal(locator_port(s, 1), 26381);
+	assert_null(locator_host(s, 2));
+	assert_string_equal(locator_master_name(s), "mymaster");
+	assert_int_equal(locator_db(s), 0);
+	locator_free(s);
 
 	/* default port, one sentinel, a db */
-	assert_int_equal(sentinel_new("sentinel://10.0.0.1/m-1.x/3", &s), 0);
-	assert_int_equal(sentinel_count(s), 1);
-	assert_string_equal(sentinel_host(s, 0), "10.0.0.1");
-	assert_int_equal(sentinel_port(s, 0), SENTINEL_DEFAULT_PORT);
-	assert_string_equal(sentinel_master_name(s), "m-1.x");
-	assert_int_equal(sentinel_db(s), 3);
-	sentinel_free(s);
+	assert_int_equal(locator_new("sentinel://10.0.0.1/m-1.x/3", &s), 0);
+	assert_int_equal(locator_count(s), 1);
+	assert_string_equal(locator_host(s, 0), "10.0.0.1");
+	assert_int_equal(locator_port(s, 0), SENTINEL_DEFAULT_PORT);
+	assert_string_equal(locator_master_name(s), "m-1.x");
+	assert_int_equal(locator_db(s), 3);
+	locator_free(s);
 
 	/* ';' separates too; IPv6 in brackets, with and without a port */
 	assert_int_equal(
-		sentinel_new("sentinel://a;[::1]:7000;b:1,[fe80::2]/mm", &s),
+		locator_new("sentinel://a;[::1]:7000;b:1,[fe80::2]/mm", &s),
 		0);
-	assert_int_equal(sentinel_count(s), 4);
-	assert_string_equal(sentinel_host(s, 0), "a");
-	assert_int_equal(sentinel_port(s, 0), SENTINEL_DEFAULT_PORT);
-	assert_string_equal(sentinel_host(s, 1), "::1");
-	assert_int_equal(sentinel_port(s, 1), 7000);
-	assert_string_equal(sentinel_host(s, 2), "b");
-	assert_int_equal(sentinel_port(s, 2), 1);
-	assert_string_equal(sentinel_host(s, 3), "fe80::2");
-	assert_int_equal(sentinel_port(s, 3), SENTINEL_DEFAULT_PORT);
-	sentinel_free(s);
+	assert_int_equal(locator_count(s), 4);
+	assert_string_equal(locator_host(s, 0), "a");
+	assert_int_equal(locator_port(s, 0), SENTINEL_DEFAULT_PORT);
+	assert_string_equal(locator_host(s, 1), "::1");
+	assert_int_equal(locator_port(s, 1), 7000);
+	assert_string_equal(locator_host(s, 2), "b");
+	assert_int_equal(locator_port(s, 2), 1);
+	assert_string_equal(locator_host(s, 3), "fe80::2");
+	assert_int_equal(locator_port(s, 3), SENTINEL_DEFAULT_PORT);
+	locator_free(s);
 
-	sentinel_free(NULL);
+	locator_free(NULL);
 }
 
 static void test_parse_bad(void **state)
@@ -115,8 +116,8 @@ static void test_parse_bad(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct sentinel *s = NULL;
-		int err = sentinel_new(bad[i], &s);
+		struct locator *s = NULL;
+		int err = locator_new(bad[i], &s);
 
 		if (err != -EINVAL)
 			fail_msg("'%s' gave %d, not -EINVAL", bad[i], err);
@@ -126,9 +127,9 @@ static void test_parse_bad(void **state)
 	memcpy(longname, "sentinel://h/", 13);
 	longname[sizeof(longname) - 1] = '\0';
 	{
-		struct sentinel *s = NULL;
+		struct locator *s = NULL;
 
-		assert_int_equal(sentinel_new(longname, &s), -EINVAL);
+		assert_int_equal(locator_new(longname, &s), -EINVAL);
 	}
 }
 
@@ -186,7 +187,7 @@ static void run_until(struct event_base *base, const int *calls, int ms)
 static void test_nobody_answers(void **state)
 {
 	struct event_base *base = event_base_new();
-	struct sentinel *s = NULL;
+	struct locator *s = NULL;
 	struct round r = {0};
 	char url[128], why[256];
 	char *host = NULL;
@@ -195,24 +196,24 @@ static void test_nobody_answers(void **state)
 	(void)state;
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d,127.0.0.1:%d/m",
 		 free_port(), free_port());
-	assert_int_equal(sentinel_new(url, &s), 0);
-	assert_int_equal(sentinel_resolve(s, 300, &host, &port, why,
+	assert_int_equal(locator_new(url, &s), 0);
+	assert_int_equal(locator_resolve(s, 300, &host, &port, why,
 					  sizeof(why)),
 			 -EHOSTUNREACH);
 	assert_null(host);
 	assert_non_null(strstr(why, "sentinel 127.0.0.1:"));
 
-	assert_int_equal(sentinel_ask(s), -EINVAL); /* not attached */
-	assert_int_equal(sentinel_attach(s, base, 300, on_round, &r), 0);
-	assert_int_equal(sentinel_ask(s), 0);
-	assert_int_equal(r.calls, 0); /* never inside sentinel_ask() */
-	assert_int_equal(sentinel_ask(s), -EALREADY);
+	assert_int_equal(locator_ask(s), -EINVAL); /* not attached */
+	assert_int_equal(locator_attach(s, base, 300, on_round, &r), 0);
+	assert_int_equal(locator_ask(s), 0);
+	assert_int_equal(r.calls, 0); /* never inside locator_ask() */
+	assert_int_equal(locator_ask(s), -EALREADY);
 	run_until(base, &r.calls, 3000);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.err, -EHOSTUNREACH);
 	/* a new round may start; free it while under way */
-	assert_int_equal(sentinel_ask(s), 0);
-	sentinel_free(s);
+	assert_int_equal(locator_ask(s), 0);
+	locator_free(s);
 	event_base_free(base);
 	assert_int_equal(r.calls, 1);
 }
@@ -220,7 +221,7 @@ static void test_nobody_answers(void **state)
 struct procs {
 	char dir[64];
 	pid_t redis, sentinel, other;
-	int redis_port, sentinel_port, other_port;
+	int redis_port, locator_port, other_port;
 };
 
 static bool have_redis(void)
@@ -276,14 +277,14 @@ static int procs_start(void **state)
 	snprintf(p->dir, sizeof(p->dir), "/tmp/lockfs-test-sentinel-XXXXXX");
 	assert_non_null(mkdtemp(p->dir));
 	p->redis = redis_start(p->dir, &p->redis_port);
-	p->sentinel_port = free_port();
+	p->locator_port = free_port();
 	snprintf(conf, sizeof(conf), "%s/sentinel.conf", p->dir);
 	f = fopen(conf, "w");
 	assert_non_null(f);
 	fprintf(f,
 		"port %d\nbind 127.0.0.1\ndir %s\nlogfile sentinel.log\n"
 		"sentinel monitor mm 127.0.0.1 %d 1\n",
-		p->sentinel_port, p->dir, p->redis_port);
+		p->locator_port, p->dir, p->redis_port);
 	fclose(f);
 	p->sentinel = fork();
 	assert_true(p->sentinel >= 0);
@@ -292,7 +293,7 @@ static int procs_start(void **state)
 		       (char *)NULL);
 		_exit(127);
 	}
-	wait_ping(p->sentinel_port);
+	wait_ping(p->locator_port);
 	return 0;
 }
 
@@ -326,7 +327,7 @@ static void test_sentinel_names_the_master(void **state)
 {
 	struct procs *p = *state;
 	struct event_base *base;
-	struct sentinel *s = NULL;
+	struct locator *s = NULL;
 	struct round r = {0};
 	char url[160], why[256];
 	char *host = NULL;
@@ -336,9 +337,9 @@ static void test_sentinel_names_the_master(void **state)
 		skip();
 	/* the first sentinel is not there: the second one answers */
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d,127.0.0.1:%d/mm",
-		 free_port(), p->sentinel_port);
-	assert_int_equal(sentinel_new(url, &s), 0);
-	assert_int_equal(sentinel_resolve(s, 1000, &host, &port, why,
+		 free_port(), p->locator_port);
+	assert_int_equal(locator_new(url, &s), 0);
+	assert_int_equal(locator_resolve(s, 1000, &host, &port, why,
 					  sizeof(why)),
 			 0);
 	assert_string_equal(host, "127.0.0.1");
@@ -346,33 +347,33 @@ static void test_sentinel_names_the_master(void **state)
 	free(host);
 
 	base = event_base_new();
-	assert_int_equal(sentinel_attach(s, base, 500, on_round, &r), 0);
+	assert_int_equal(locator_attach(s, base, 500, on_round, &r), 0);
 	for (int i = 0; i < 3; i++) { /* the connection is kept and reused */
 		memset(&r, 0, sizeof(r));
-		assert_int_equal(sentinel_ask(s), 0);
+		assert_int_equal(locator_ask(s), 0);
 		run_until(base, &r.calls, 3000);
 		assert_int_equal(r.calls, 1);
 		assert_int_equal(r.err, 0);
 		assert_string_equal(r.host, "127.0.0.1");
 		assert_int_equal(r.port, p->redis_port);
 	}
-	sentinel_free(s);
+	locator_free(s);
 
 	/* a name the sentinel does not watch */
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d/other",
-		 p->sentinel_port);
-	assert_int_equal(sentinel_new(url, &s), 0);
-	assert_int_equal(sentinel_resolve(s, 1000, &host, &port, why,
+		 p->locator_port);
+	assert_int_equal(locator_new(url, &s), 0);
+	assert_int_equal(locator_resolve(s, 1000, &host, &port, why,
 					  sizeof(why)),
 			 -EHOSTUNREACH);
 	assert_non_null(strstr(why, "does not know the master"));
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(sentinel_attach(s, base, 500, on_round, &r), 0);
-	assert_int_equal(sentinel_ask(s), 0);
+	assert_int_equal(locator_attach(s, base, 500, on_round, &r), 0);
+	assert_int_equal(locator_ask(s), 0);
 	run_until(base, &r.calls, 3000);
 	assert_int_equal(r.calls, 1);
 	assert_int_equal(r.err, -EHOSTUNREACH);
-	sentinel_free(s);
+	locator_free(s);
 	event_base_free(base);
 }
 
@@ -405,7 +406,7 @@ static void test_store_through_sentinel(void **state)
 	if (p->redis == 0)
 		skip();
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d/mm",
-		 p->sentinel_port);
+		 p->locator_port);
 	cfg.url = url;
 	assert_int_equal(store_probe(&cfg, why, sizeof(why)), 0);
 	base = event_base_new();
@@ -426,7 +427,7 @@ static void test_store_through_sentinel(void **state)
 
 	/* a master name nobody knows: the probe says so */
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d/nope",
-		 p->sentinel_port);
+		 p->locator_port);
 	assert_int_equal(store_probe(&cfg, why, sizeof(why)), -EHOSTUNREACH);
 	assert_non_null(strstr(why, "master 'nope'"));
 	/* a bad URL */
@@ -505,7 +506,7 @@ static void test_store_readonly_master(void **state)
 		skip();
 	p->other = redis_start(p->dir, &p->other_port);
 	snprintf(url, sizeof(url), "sentinel://127.0.0.1:%d/mm",
-		 p->sentinel_port);
+		 p->locator_port);
 	cfg.url = url;
 	assert_int_equal(store_probe(&cfg, why, sizeof(why)), 0);
 	base = event_base_new();
@@ -535,10 +536,39 @@ static void test_store_readonly_master(void **state)
 	event_base_free(base);
 }
 
+/* cluster:// URLs, and the slot of a key as Redis Cluster computes it. */
+static void test_cluster_urls_and_slots(void **state)
+{
+	struct locator *l = NULL;
+
+	(void)state;
+	assert_true(locator_is_url("cluster://h"));
+	assert_int_equal(locator_new("cluster://h1:7000,h2", &l), 0);
+	assert_true(locator_is_cluster(l));
+	assert_int_equal(locator_count(l), 2);
+	assert_int_equal(locator_port(l, 0), 7000);
+	assert_int_equal(locator_port(l, 1), 6379);
+	assert_int_equal(locator_db(l), 0);
+	assert_int_equal(locator_set_slot(l, 42), 0);
+	assert_string_equal(locator_master_name(l), "slot 42");
+	locator_free(l);
+	l = NULL;
+	assert_int_equal(locator_new("cluster://", &l), -EINVAL);
+	assert_int_equal(locator_new("cluster://h/m", &l), -EINVAL);
+	assert_int_equal(locator_new("cluster://h:0", &l), -EINVAL);
+	/* the values CLUSTER KEYSLOT gives */
+	assert_int_equal(locator_key_slot("foo", 3), 12182);
+	assert_int_equal(locator_key_slot("123456789", 9), 12739);
+	assert_int_equal(locator_key_slot("{foo}:l:x", 9), 12182);
+	/* an empty tag counts for nothing: the whole key is hashed */
+	assert_int_not_equal(locator_key_slot("{}foo", 5), 12182);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_url),
+		cmocka_unit_test(test_cluster_urls_and_slots),
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_nobody_answers),
