@@ -118,6 +118,8 @@ size_t node_leases(const struct node *n);
 bool node_redis_up(const struct node *n, int64_t *since_ms);
 /* The broker: 1 up, 0 down, -1 none configured; since when. */
 int node_amqp_up(const struct node *n, int64_t *since_ms);
+/* "host:port" of the broker in use ("" while none, or without a broker). */
+const char *node_amqp_broker(const struct node *n);
 void node_redis_stats(const struct node *n, struct store_stats *out);
 /* false without a broker */
 bool node_amqp_stats(const struct node *n, uint64_t *published,

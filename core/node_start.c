@@ -261,6 +261,11 @@ size_t node_leases(const struct node *n)
 	return leases_count(n->leases);
 }
 
+const char *node_amqp_broker(const struct node *n)
+{
+	return n->nt ? notifier_broker(n->nt) : "";
+}
+
 bool node_redis_up(const struct node *n, int64_t *since_ms)
 {
 	if (since_ms)

@@ -104,6 +104,7 @@ struct notifier {
 	void *arg;
 	bool connected;
 	int64_t since_ms; /* wall-clock ms of the last change of connected */
+	char broker[300]; /* "host:port" of the broker in use, "" when down */
 	struct notifier_stats stats;
 	unsigned ups;
 	struct binding_set refs;
@@ -114,7 +115,8 @@ struct notifier {
 	/* AMQP thread side */
 	pthread_t thread;
 	bool thread_started;
-	char *url;
+	char *urls[NOTIFIER_MAX_BROKERS]; /* the brokers, tried in turn */
+	size_t nurls, cur;                 /* cur: the one to try next */
 	char *exchange;
 	char *cacert; /* amqps:// only: the CA bundle that signs the broker */
 	amqp_connection_state_t conn;
@@ -274,6 +276,12 @@ static bool amqp_ok(amqp_connection_state_t conn, const char *what)
 	return false;
 }
 
+/* The next attempt goes to the next broker of the list (a cluster's). */
+static void next_broker(struct notifier *n)
+{
+	n->cur = (n->cur + 1) % n->nurls;
+}
+
 static void amqp_drop(struct notifier *n)
 {
 	if (n->conn == NULL)
@@ -316,14 +324,19 @@ static amqp_socket_t *tls_socket(struct notifier *n)
 	return sock;
 }
 
-static int amqp_connect(struct notifier *n)
+/*
+ * Connect to broker `cur`, declare, bind what is bound, consume.  On
+ * failure the next attempt goes to the next broker; `where` gets
+ * "host:port" of the one tried.
+ */
+static int amqp_connect(struct notifier *n, char *where, size_t size)
 {
 	struct amqp_connection_info ci;
 	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
 	amqp_socket_t *sock;
 	amqp_queue_declare_ok_t *q;
 	struct binding *b;
-	char *url = strdup(n->url);
+	char *url = strdup(n->urls[n->cur]);
 	int err = -EIO, status;
 
 	if (url == NULL)
@@ -335,6 +348,7 @@ static int amqp_connect(struct notifier *n)
 	}
 	if (ci.vhost == NULL || *ci.vhost == '\0')
 		ci.vhost = "/"; /* "amqp://host/" means the default vhost */
+	snprintf(where, size, "%s:%d", ci.host, ci.port);
 	n->conn = amqp_new_connection();
 	if (n->conn == NULL)
 		goto fail;
@@ -387,6 +401,7 @@ static int amqp_connect(struct notifier *n)
 	goto out;
 fail:
 	amqp_drop(n);
+	next_broker(n);
 out:
 	free(url);
 	return err;
@@ -553,10 +568,12 @@ static void *amqp_thread(void *arg)
 		int timeout = HEARTBEAT_POLL_MS;
 
 		if (n->conn == NULL) {
-			if (amqp_connect(n) == 0) {
-				log_info("amqp: connected");
+			char where[300];
+
+			if (amqp_connect(n, where, sizeof(where)) == 0) {
+				log_info("amqp: connected to %s", where);
 				backoff_ms = 100;
-				tell_loop(n, MSG_UP, NULL, NULL, 0);
+				tell_loop(n, MSG_UP, where, NULL, 0);
 			} else {
 				timeout = backoff_ms;
 				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS
@@ -567,6 +584,7 @@ static void *amqp_thread(void *arg)
 		if (n->conn && !amqp_probe(n, &timeout)) {
 			log_warnx("amqp: connection lost; reconnecting");
 			amqp_drop(n);
+			next_broker(n);
 			tell_loop(n, MSG_DOWN, NULL, NULL, 0);
 			continue;
 		}
@@ -585,6 +603,7 @@ static void *amqp_thread(void *arg)
 		if (n->conn && broken) {
 			log_warnx("amqp: connection lost; reconnecting");
 			amqp_drop(n);
+			next_broker(n);
 			tell_loop(n, MSG_DOWN, NULL, NULL, 0);
 		}
 	}
@@ -612,6 +631,8 @@ static void on_from_amqp(evutil_socket_t fd, short what, void *arg)
 			n->msg_cb(n->arg, m->key, m->body, m->len);
 		} else if (m->type == MSG_UP || m->type == MSG_DOWN) {
 			n->connected = m->type == MSG_UP;
+			snprintf(n->broker, sizeof(n->broker), "%s",
+				 n->connected && m->key ? m->key : "");
 			n->since_ms = wall_ms();
 			if (n->connected && n->ups++ > 0)
 				n->stats.reconnects++;
@@ -646,14 +667,59 @@ static int make_self_id(char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Split `list` ("URL", or several separated by ',' or ';': the brokers
+ * of a cluster) into n->urls, each one a URL rabbitmq-c can parse.
+ */
+static int split_urls(struct notifier *n, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",;");
+		struct amqp_connection_info ci;
+		char *url, *probe;
+
+		while (len && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len) {
+			if (n->nurls == NOTIFIER_MAX_BROKERS)
+				return -EINVAL;
+			url = strndup(p, len);
+			probe = strndup(p, len);
+			if (url == NULL || probe == NULL) {
+				free(url);
+				free(probe);
+				return -ENOMEM;
+			}
+			amqp_default_connection_info(&ci);
+			n->urls[n->nurls++] = url;
+			if (amqp_parse_url(probe, &ci) != AMQP_STATUS_OK) {
+				free(probe);
+				return -EINVAL;
+			}
+			free(probe);
+		}
+		p += strcspn(p, ",;");
+		if (*p)
+			p++;
+	}
+	return n->nurls ? 0 : -EINVAL;
+}
+
+const char *notifier_broker(const struct notifier *n)
+{
+	return n ? n->broker : "";
+}
+
 int notifier_new(struct event_base *base, const char *url,
 		 const char *cacert, const char *exchange,
 		 notifier_msg_cb *msg_cb, notifier_state_cb *state_cb,
 		 void *arg, struct notifier **out)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
-	struct amqp_connection_info ci;
-	char *probe = NULL;
 	int err = -ENOMEM;
 
 	if (n == NULL)
@@ -664,19 +730,12 @@ int notifier_new(struct event_base *base, const char *url,
 	n->state_cb = state_cb;
 	n->arg = arg;
 	n->queue = amqp_empty_bytes;
-	n->url = strdup(url);
 	n->exchange = strdup(exchange);
 	n->cacert = strdup(cacert ? cacert : NOTIFIER_DEFAULT_CACERT);
-	probe = strdup(url);
-	if (n->url == NULL || n->exchange == NULL || n->cacert == NULL ||
-	    probe == NULL)
+	if (n->exchange == NULL || n->cacert == NULL)
 		goto fail;
-	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(probe, &ci) != AMQP_STATUS_OK) {
-		err = -EINVAL;
-		goto fail;
-	}
-	if ((err = channel_init(&n->to_amqp)) < 0 ||
+	if ((err = split_urls(n, url)) < 0 ||
+	    (err = channel_init(&n->to_amqp)) < 0 ||
 	    (err = channel_init(&n->from_amqp)) < 0 ||
 	    (err = make_self_id(n->self_id, sizeof(n->self_id))) < 0)
 		goto fail;
@@ -693,11 +752,9 @@ int notifier_new(struct event_base *base, const char *url,
 		goto fail;
 	}
 	n->thread_started = true;
-	free(probe);
 	*out = n;
 	return 0;
 fail:
-	free(probe);
 	notifier_free(n);
 	return err;
 }
@@ -722,7 +779,8 @@ void notifier_free(struct notifier *n)
 	channel_destroy(&n->from_amqp);
 	binding_free_all(&n->refs);
 	binding_free_all(&n->bound);
-	free(n->url);
+	for (size_t i = 0; i < n->nurls; i++)
+		free(n->urls[i]);
 	free(n->exchange);
 	free(n->cacert);
 	free(n);

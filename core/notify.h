@@ -31,13 +31,17 @@ typedef void notifier_msg_cb(void *arg, const char *key, const char *body,
 typedef void notifier_state_cb(void *arg, bool connected);
 
 #define NOTIFIER_DEFAULT_CACERT "/etc/ssl/certs/ca-certificates.crt"
+#define NOTIFIER_MAX_BROKERS 16
 
 /*
  * Start a notifier for `url` (amqp://user:pass@host:port/vhost, or
  * amqps:// for TLS: the broker's certificate is verified against the PEM
  * bundle `cacert`, NULL for NOTIFIER_DEFAULT_CACERT, and must name the
- * URL's host) publishing to exchange `exchange`.  Returns 0 or -errno
- * (-EINVAL for a bad URL).
+ * URL's host) publishing to exchange `exchange`.  `url` may list the
+ * brokers of a RabbitMQ cluster, separated by ',' or ';' (at most
+ * NOTIFIER_MAX_BROKERS): the notifier uses the first that answers and
+ * moves on to the next when its broker fails, binding again what is
+ * bound.  Returns 0 or -errno (-EINVAL for a bad URL).
  */
 int notifier_new(struct event_base *base, const char *url,
 		 const char *cacert, const char *exchange,
@@ -53,6 +57,8 @@ void notifier_free(struct notifier *n);
  */
 bool notifier_connected(const struct notifier *n);
 int64_t notifier_since_ms(const struct notifier *n);
+/* "host:port" of the broker in use, "" while none is. */
+const char *notifier_broker(const struct notifier *n);
 
 /* Counters for metrics (loop side; a delivery counts ours too). */
 struct notifier_stats {

@@ -116,6 +116,7 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"redis_since=%lld.%03lld\n"
 		"amqp=%s\n"
 		"amqp_since=%lld.%03lld\n"
+		"amqp_broker=%s\n"
 		"locks_held=%zu\n"
 		"waits_pending=%zu\n"
 		"grants=%llu\n"
@@ -127,7 +128,7 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		(long long)(redis_since / 1000), (long long)(redis_since % 1000),
 		amqp_up < 0 ? "none" : amqp_up ? "connected" : "disconnected",
 		(long long)(amqp_since / 1000), (long long)(amqp_since % 1000),
-		node_leases(fs->node), node_waits(fs->node),
+		node_amqp_broker(fs->node), node_leases(fs->node), node_waits(fs->node),
 		(unsigned long long)ns.grants,
 		(unsigned long long)ns.releases,
 		(unsigned long long)ns.handoffs,
