@@ -51,8 +51,9 @@ def token_of(target):
 
 
 class Worker:
-    def __init__(self, seed, index, mounts, log_dir, until):
+    def __init__(self, seed, index, mounts, log_dir, until, flat=None):
         self.rng = random.Random("%s/%d" % (seed, index))
+        self.flat = flat
         self.index = index
         self.mounts = mounts
         self.until = until
@@ -63,10 +64,12 @@ class Worker:
     def count(self, what):
         self.counts[what] = self.counts.get(what, 0) + 1
 
-    def hold(self, path, mode, token, t0, t1, how):
-        self.log.write(json.dumps({"node": node_of(path), "mode": mode,
-                                   "token": token, "t0": t0, "t1": t1,
-                                   "w": self.index, "how": how}) + "\n")
+    def hold(self, path, mode, token, t0, t1, how, tq=None):
+        rec = {"node": node_of(path), "mode": mode, "token": token,
+               "t0": t0, "t1": t1, "w": self.index, "how": how}
+        if tq is not None:
+            rec["tq"] = tq  # when the request was made (FIFO checks)
+        self.log.write(json.dumps(rec) + "\n")
 
     def pause(self):
         time.sleep(self.rng.choice([0, 0, 0.001, 0.005, 0.02, 0.05]))
@@ -80,6 +83,7 @@ class Worker:
 
     def lease(self, mount, path, flags, how):
         full = os.path.join(mount, path)
+        tq = now()
         try:
             fd = os.open(full, os.O_WRONLY | os.O_CREAT | flags, 0o644)
         except OSError as e:
@@ -93,10 +97,11 @@ class Worker:
             self.count("token-unreadable")
             return
         self.count("lease")
-        self.maybe_die(path, "x", token, t0)
+        if not self.flat:
+            self.maybe_die(path, "x", token, t0)
         self.pause()
         t1 = now()
-        self.hold(path, "x", token, t0, t1, how)
+        self.hold(path, "x", token, t0, t1, how, tq)
         try:
             os.unlink(full)
         except OSError as e:
@@ -187,6 +192,9 @@ class Worker:
 
     def step(self):
         mount = self.rng.choice(self.mounts)
+        if self.flat:  # many nodes: blocking leases on a flat set of locks
+            self.lease(mount, self.rng.choice(self.flat), 0, "blocking")
+            return
         path = self.rng.choice(TREE)
         r = self.rng.random()
         if r < 0.35:
@@ -220,11 +228,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--log", required=True)
     ap.add_argument("--workers", type=int, default=9)
+    ap.add_argument("--flat", type=int, default=0,
+                    help="only blocking leases on FLAT locks m/l0...")
     ap.add_argument("mounts", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.log, exist_ok=True)
+    flat = ["m/l%d" % i for i in range(a.flat)] or None
     for m in a.mounts:
-        for d in ("a/b", "c"):
+        for d in ("a/b", "c", "m"):
             os.makedirs(os.path.join(m, d), exist_ok=True)
     until = now() + int(a.seconds * 1e9)
     running, kills, serial = {}, 0, 0
@@ -234,7 +245,7 @@ def main():
         if pid == 0:
             os.setsid()
             try:
-                Worker(a.seed, index, a.mounts, a.log, until).run()
+                Worker(a.seed, index, a.mounts, a.log, until, flat).run()
             finally:
                 os._exit(0)
         running[pid] = index
