@@ -35,6 +35,7 @@ def main(argv):
                 granted.add(path)
                 by_node.setdefault(h["node"], []).append((h["t0"], h["tq"]))
     holds = inversions = 0
+    worst = 0
     for grants in by_node.values():
         grants.sort()  # by grant time
         holds += len(grants)
@@ -42,8 +43,10 @@ def main(argv):
             for t0_b, tq_b in grants[i + 1:]:
                 if tq_b + gap_ns < tq_a:  # b asked well before a, got it later
                     inversions += 1
-    print("holds=%d inversions=%d workers=%d starved=%d" %
-          (holds, inversions, len(workers), len(workers - granted)))
+                    worst = max(worst, tq_a - tq_b)
+    print("holds=%d inversions=%d worst=%dms workers=%d starved=%d" %
+          (holds, inversions, worst // 1000000, len(workers),
+           len(workers - granted)))
     return 0
 
 

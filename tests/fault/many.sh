@@ -41,15 +41,18 @@ expect "the workload ran ($(cat "$T/run.out"))" grep -q "^seed=" "$T/run.out"
 python3 "$TESTS_LIB/../fault/check_holds.py" "$T/log" --min-holds $((seconds * 10)) >"$T/check.out" 2>&1
 rc=$?
 expect "no two holders of one lock, tokens only grew ($(head -c 200 "$T/check.out"))" test "$rc" -eq 0
-f=$(python3 "$TESTS_LIB/../fault/fifo.py" "$T/log")
+# (timestamps are taken by the clients: with 100 processes on a small
+# machine one can be held back a while between its timestamp and its
+# request reaching its daemon, so only a clear inversion counts)
+f=$(python3 "$TESTS_LIB/../fault/fifo.py" "$T/log" --gap 500)
 inv=$(sed -n 's/.*inversions=\([0-9]*\).*/\1/p' <<<"$f")
 starved=$(sed -n 's/.*starved=\([0-9]*\).*/\1/p' <<<"$f")
-expect "first come, first served: no request granted after one made 100 ms later ($f)" test "${inv:-1}" -eq 0
+expect "first come, first served: no request granted after one made half a second later ($f)" test "${inv:-1}" -eq 0
 expect "every one of the $workers processes got locks" test "${starved:-1}" -eq 0
 grants=$((g1 - g0))
 hz=$(getconf CLK_TCK)
 echo "# many nodes: $NODES nodes, $workers processes, $locks locks, ${seconds}s: $grants grants ($(awk -v g="$grants" -v s="$seconds" 'BEGIN {printf "%.0f", g / s}')/s)," \
 	"$(awk -v c="$((c1 - c0))" -v g="$grants" 'BEGIN {printf "%.1f", (g ? c / g : 0)}') Redis calls per grant," \
 	"$(awk -v u="$((u1 - u0))" -v g="$grants" -v hz="$hz" 'BEGIN {printf "%.2f", (g ? u * 1000 / hz / g : 0)}') ms of daemon CPU per grant (all $NODES daemons)"
-rm -rf "$T"
+[ "$T_FAIL" -eq 0 ] && rm -rf "$T"
 finish
