@@ -9,7 +9,8 @@
 --       confirm only: see below), LEAF (file
 --       name in ns), NODE, NS_IS_ROOT '1'|'0', IS_DIR_LOCK '1'|'0',
 --       HOLDER_NODE, UID, GID, PID, SESSION, KIND 'lease'|'handle',
---       KEEPALIVE, NOTE, WAITER_ID (unique per request, the same on every
+--       KEEPALIVE, NOTE, LOCK_DELAY_MS (how long the lock stays unavailable
+--       to others once this hold expires), WAITER_ID (unique per request, the same on every
 --       re-check), WAITER_LEASE_MS, DAEMON_NODE, ABSORB_ID ('' none: a
 --       handle lock asked for by a process whose own lease holds the lock
 --       converts that lease instead of waiting behind itself), then from
@@ -102,18 +103,22 @@ local blocker = find_blocker(the_lock(node, leaf, mode), holders, id, wid,
 
 if blocker then
   if not wait then
-    return lock_reply('EAGAIN', now, '', holders, waiter_count())
+    return lock_reply('EAGAIN', now, '', holders, waiter_count(),
+                      delayed_until(KEYS[K_L], id))
   end
   local first = not me
   if first then
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ]),
-          h = request_holder(A, excl)}
+          h = request_holder(A, excl), since = now,
+          who = {ARGV[A.HOLDER_NODE], tonumber(ARGV[A.UID]),
+                 tonumber(ARGV[A.PID]), tonumber(ARGV[A.SESSION])}}
   end
   me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
   queue_at(the_lock(node, leaf, mode), me, first)
-  return lock_reply('EAGAIN', now, blocker, holders, waiter_count())
+  return lock_reply('EAGAIN', now, blocker, holders, waiter_count(),
+                    delayed_until(KEYS[K_L], id))
 end
 
 unqueue(wid)
@@ -123,7 +128,7 @@ holders[#holders + 1] = {
   gid = tonumber(ARGV[A.GID]), pid = tonumber(ARGV[A.PID]),
   sid = tonumber(ARGV[A.SESSION]), kind = ARGV[A.KIND], mode = mode, tok = tok,
   acq = now, ren = now, exp = now + ttl, ttl = ttl, ka = ARGV[A.KEEPALIVE],
-  note = ARGV[A.NOTE] or ''
+  note = ARGV[A.NOTE] or '', dl = tonumber(ARGV[A.LOCK_DELAY_MS]) or 0
 }
 save_holders(KEYS[K_L], holders)
 reindex(holders, leaf, node, now)

@@ -81,7 +81,9 @@ if blocker then
   local first = not me
   if first then
     me = {id = wid, lnode = members[1].node, mode = 'x', dnode = ARGV[6],
-          seq = redis.call('INCR', KEYS[K_WSEQ])}
+          seq = redis.call('INCR', KEYS[K_WSEQ]), since = now,
+          who = {ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[10]),
+                 tonumber(ARGV[11])}}
   end
   me.exp = now + tonumber(ARGV[5])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))

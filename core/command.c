@@ -67,6 +67,16 @@ static int parse_line(struct command *cmd, const char *line, size_t len)
 		cmd->has_keepalive = true;
 		return keepalive_parse(line + 10, len - 10, &cmd->keepalive);
 	}
+	if (starts_with(line, len, "lock_delay=")) {
+		if (cmd->has_lock_delay)
+			return -EINVAL;
+		cmd->has_lock_delay = true;
+		if (len == 12 && line[11] == '0') {
+			cmd->lock_delay_ms = 0;
+			return 0;
+		}
+		return duration_parse(line + 11, len - 11, &cmd->lock_delay_ms);
+	}
 	return add_note_line(cmd, line, len);
 }
 

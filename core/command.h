@@ -4,12 +4,13 @@
  *
  * A write is split into lines (a missing final newline is fine).  A line
  * "ttl=DURATION" sets the lease length; "keepalive=session" or
- * "keepalive=off" sets keepalive; every other non-empty line is part of the
- * holder's note.  Note lines are joined with "\n" (no trailing newline); an
+ * "keepalive=off" sets keepalive; "lock_delay=DURATION" (or "0") how long
+ * the lock stays unavailable to others once this hold expires; every other
+ * non-empty line is part of the holder's note.  Note lines are joined with "\n" (no trailing newline); an
  * empty write or a write of only empty lines only renews.
  *
- * Refused with -EINVAL, so that the lock stays unchanged: a malformed ttl=
- * or keepalive= value, a repeated ttl= or keepalive= line, a note over
+ * Refused with -EINVAL, so that the lock stays unchanged: a malformed ttl=,
+ * keepalive= or lock_delay= value, a repeated such line, a note over
  * COMMAND_NOTE_MAX bytes, a write with a NUL byte or other control bytes
  * (anything below 0x20 but tab and newline, and 0x7f), a write over
  * COMMAND_WRITE_MAX bytes.
@@ -34,6 +35,8 @@ struct command {
 	int64_t ttl_ms;
 	bool has_keepalive;
 	enum keepalive keepalive;
+	bool has_lock_delay;
+	int64_t lock_delay_ms;
 	bool has_note;
 	size_t note_len;
 	char note[COMMAND_NOTE_MAX + 1]; /* NUL-terminated */

@@ -31,6 +31,9 @@ void lock_state_clear(struct lock_state *st)
 		free(st->holders[i].note);
 	}
 	free(st->holders);
+	for (size_t i = 0; i < st->nqueued; i++)
+		free(st->queued[i].node);
+	free(st->queued);
 	free(st->name);
 	memset(st, 0, sizeof(*st));
 }
@@ -71,6 +74,20 @@ static bool put_holder(FILE *f, const struct lock_holder *h)
 	return put_escaped(f, "note", h->note, h->note_len);
 }
 
+/* One waiting request: a block of waiter_* keys, in queue order. */
+static bool put_waiter(FILE *f, const struct lock_waiter *w)
+{
+	if (!put_escaped(f, "waiter_node", w->node,
+			 w->node ? strlen(w->node) : 0))
+		return false;
+	fprintf(f, "waiter_uid=%u\nwaiter_pid=%d\nwaiter_session=%d\n"
+		   "waiter_mode=%s\n",
+		(unsigned)w->uid, (int)w->pid, (int)w->session,
+		lock_mode_name(w->mode));
+	put_time(f, "waiter_since", w->since_ms);
+	return true;
+}
+
 int info_format(const struct lock_state *st, char **text, size_t *len)
 {
 	char *buf = NULL;
@@ -86,6 +103,12 @@ int info_format(const struct lock_state *st, char **text, size_t *len)
 	for (size_t i = 0; ok && i < st->nholders; i++)
 		ok = put_holder(f, &st->holders[i]);
 	fprintf(f, "waiters=%lld\n", (long long)st->waiters);
+	for (size_t i = 0; ok && i < st->nqueued; i++)
+		ok = put_waiter(f, &st->queued[i]);
+	if (st->delayed_until_ms > 0)
+		fprintf(f, "delayed_until=%lld.%03lld\n",
+			(long long)(st->delayed_until_ms / 1000),
+			(long long)(st->delayed_until_ms % 1000));
 	if (fclose(f) != 0 || !ok) {
 		free(buf);
 		return -ENOMEM;

@@ -64,6 +64,16 @@ struct lock_holder {
 	size_t note_len;
 };
 
+/* A request waiting for a lock, as its info lists it (queue order). */
+struct lock_waiter {
+	char *node; /* owned */
+	uid_t uid;
+	pid_t pid;
+	pid_t session;
+	enum lock_mode mode;
+	int64_t since_ms; /* when it queued: Unix ms, Redis clock */
+};
+
 struct lock_state {
 	char *name;  /* the lock file's path, e.g. "db/.lock"; owned */
 	enum lock_mode mode;
@@ -71,6 +81,11 @@ struct lock_state {
 	size_t nholders;
 	struct lock_holder *holders; /* owned array */
 	int64_t waiters;
+	/* an expired hold's lock-delay keeps the lock until then (Unix ms,
+	 * Redis clock); 0: none */
+	int64_t delayed_until_ms;
+	size_t nqueued; /* the first waiters, in queue order (a stat) */
+	struct lock_waiter *queued; /* owned array */
 };
 
 const char *lock_mode_name(enum lock_mode m);     /* "exclusive"/"shared" */

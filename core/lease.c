@@ -276,8 +276,8 @@ static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
 		c = lease_call_new(lt, l);
 		if (c == NULL)
 			return;
-		err = store_renew(lt->st, l->path, l->owner_id, l->h.token, 0,
-				  -1, NULL, 0, on_keepalive_renewed, c);
+		err = store_renew(lt->st, l->path, l->owner_id, l->h.token,
+				  NULL, on_keepalive_renewed, c);
 	} else {
 		c = lease_call_new(lt, l);
 		if (c == NULL)

@@ -37,26 +37,54 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A holder record's fields in their stored order: `pw`, set only while
--- the grant is provisional (grant_waiting), comes last.
+-- A holder record's fields in their stored order: `dl` is its lock-delay
+-- (ms; 0 for none), `pw`, set only while the grant is provisional
+-- (grant_waiting), comes last.
 local HOLDER_PACK = {'id', 'node', 'uid', 'gid', 'pid', 'sid', 'kind',
                      'mode', 'tok', 'acq', 'ren', 'exp', 'ttl', 'ka', 'note',
-                     'pw'}
+                     'dl', 'pw'}
+
+-- Lock-delay: a hold that *expired* (not one released or broken) keeps its
+-- lock unavailable to anyone else until exp + dl.  Such records stay in
+-- the lock's value (live_holders keeps them aside here, per key, for
+-- save_holders to write back) and the key lives until their delay ends.
+local DELAYED = {}
+
+-- The end of a hold's lock-delay (its expiry when it has none).
+local function held_until(h)
+  return h.exp + (h.dl or 0)
+end
 
 -- Live holders of lock `key`, oldest grant first.  Expired ones are left
 -- in the stored value until the next save_holders (the key itself
--- expires with its last holder).
+-- expires with its last holder); those still in their lock-delay are
+-- kept aside (DELAYED).
 local function live_holders(key, now)
   local raw = redis.call('GET', key)
-  local live = {}
+  local live, delayed = {}, {}
+  DELAYED[key] = delayed
   if not raw then return live end
   for _, a in ipairs(cmsgpack.unpack(raw)) do
     local rec = {}
     for i, k in ipairs(HOLDER_PACK) do rec[k] = a[i] end
-    if rec.exp > now then live[#live + 1] = rec end
+    if rec.exp > now then
+      live[#live + 1] = rec
+    elseif held_until(rec) > now then
+      delayed[#delayed + 1] = rec
+    end
   end
   table.sort(live, function(a, b) return a.tok < b.tok end)
   return live
+end
+
+-- Until when a hold of lock `key` that expired keeps it from `id` (nil:
+-- not at all), as the last live_holders(key) found.
+local function delayed_until(key, id)
+  local u = nil
+  for _, d in ipairs(DELAYED[key] or {}) do
+    if d.id ~= id and (not u or held_until(d) > u) then u = held_until(d) end
+  end
+  return u
 end
 
 local function find_holder(holders, id)
@@ -80,6 +108,16 @@ local function max_expiry(holders)
   local m = 0
   for _, h in ipairs(holders) do
     if h.exp > m then m = h.exp end
+  end
+  return m
+end
+
+-- The latest moment any of `holders` may keep its lock, lock-delay
+-- included: what the indexes score a lock by.
+local function max_held_until(holders)
+  local m = 0
+  for _, h in ipairs(holders) do
+    if held_until(h) > m then m = held_until(h) end
   end
   return m
 end
@@ -198,8 +236,13 @@ end
 -- as far as they change.  Expired entries of that namespace are dropped
 -- when a new one comes in, so they never pile up.
 local function reindex_at(v, holders, now)
-  local exp = max_expiry(holders)
+  local exp = max_held_until(holders)
   local mode = holders[1] and holders[1].mode
+  local du = delayed_until(KEYS[v.at], nil)
+  if du and du > exp then -- an expired hold's delay still counts
+    exp = du
+    mode = mode or DELAYED[KEYS[v.at]][1].mode
+  end
   local chain = summary_chain(v)
   for _, m in ipairs({'x', 's'}) do
     local key = summary_key(chain[1].pos, m)
@@ -259,32 +302,44 @@ end
 -- Store `holders` back into lock `key` (holders changed in place), to
 -- expire with the last of them.
 local function save_holders(key, holders)
-  if #holders == 0 then
+  local all = {}
+  for _, h in ipairs(holders) do all[#all + 1] = h end
+  for _, d in ipairs(DELAYED[key] or {}) do all[#all + 1] = d end
+  if #all == 0 then
     redis.call('DEL', key)
     return
   end
   local packed = {}
-  for i, h in ipairs(holders) do
+  for i, h in ipairs(all) do
     local a = {}
     for j, k in ipairs(HOLDER_PACK) do a[j] = h[k] end
+    a[16] = a[16] or 0 -- dl: no hole before pw
     packed[i] = a
   end
-  redis.call('SET', key, cmsgpack.pack(packed), 'PXAT', max_expiry(holders))
+  redis.call('SET', key, cmsgpack.pack(packed), 'PXAT', max_held_until(all))
 end
 
-local function lock_reply(status, now, extra, holders, waiters)
+-- A lock reply: `du`, when the lock is in an expired hold's lock-delay,
+-- until when; `queue`, the waiters to list (queue_listing), in order.
+local function lock_reply(status, now, extra, holders, waiters, du, queue)
   local tok = 0
   for _, h in ipairs(holders) do
     if h.tok > tok then tok = h.tok end
   end
   local mode = holders[1] and holders[1].mode or 'x'
-  local r = {status, now, extra, 'L', mode, tok, waiters or 0, #holders}
+  local r = {status, now, extra, 'L', mode, tok, waiters or 0, du or 0,
+             #holders}
   for _, h in ipairs(holders) do
     for _, k in ipairs(HOLDER_FIELDS) do
       local v = h[k]
       if v == nil then v = '' end
       r[#r + 1] = v
     end
+  end
+  queue = queue or {}
+  r[#r + 1] = #queue
+  for _, w in ipairs(queue) do
+    for _, v in ipairs(w) do r[#r + 1] = v end
   end
   return r
 end
@@ -367,6 +422,23 @@ local function nearest_waiter(key, r, mode, now, self)
   end
 end
 
+local QUEUE_LISTED = 200 -- a lock's info lists at most this many waiters
+
+-- The first `max` live waiters of seq-scored queue `key`, in queue order,
+-- as a lock reply lists them: {node, uid, pid, session, mode, since} each
+-- (the requester's, recorded when it queued: `who`, `since`).
+local function queue_listing(key, now, max)
+  local list = {}
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, max - 1)) do
+    local w = live_waiter(id, now)
+    if w and w.who then
+      list[#list + 1] = {w.who[1], w.who[2], w.who[3], w.who[4], w.mode,
+                         w.since}
+    end
+  end
+  return list
+end
+
 -- How many waiters the lock node has (dead ones are dropped lazily).
 local function waiter_count()
   return redis.call('ZCARD', KEYS[K_Q])
@@ -441,11 +513,15 @@ local function find_blocker(v, holders, id, wid, r, now, own_only)
   end
   local h = first_conflict(holders, id, mode)
   if h then return 'h|' .. h.exp .. '|' .. v.node end
+  local du = delayed_until(KEYS[v.at], id)
+  if du then return 'h|' .. du .. '|' .. v.node end
   if own_only then return nil end
   for j = 0, v.nanc - 1 do
-    h = first_conflict(live_holders(KEYS[ancestor_key(v, j, K_L)], now), id,
-                       mode)
+    local key = KEYS[ancestor_key(v, j, K_L)]
+    h = first_conflict(live_holders(key, now), id, mode)
+    du = delayed_until(key, id)
     if h then return 'h|' .. h.exp .. '|' .. ancestor_node(v.node, j) end
+    if du then return 'h|' .. du .. '|' .. ancestor_node(v.node, j) end
   end
   if v.leaf == DIR_LOCK then
     local node, exp = hold_below(v, mode, now)
@@ -465,6 +541,7 @@ local function request_holder(A, excl)
           pid = tonumber(ARGV[A.PID]), sid = tonumber(ARGV[A.SESSION]),
           kind = ARGV[A.KIND], ttl = tonumber(ARGV[A.TTL_MS]),
           ka = ARGV[A.KEEPALIVE], note = ARGV[A.NOTE] or '',
+          dl = tonumber(ARGV[A.LOCK_DELAY_MS]) or 0,
           absorb = ARGV[A.ABSORB_ID] or ''}
 end
 
@@ -509,7 +586,7 @@ local function grant_waiting(node, leaf, holders, now)
         id = h.id, node = h.node, uid = h.uid, gid = h.gid, pid = h.pid,
         sid = h.sid, kind = h.kind, mode = w.mode, tok = tok, acq = now,
         ren = now, exp = exp, ttl = h.ttl, ka = h.ka, note = h.note,
-        pw = w.id}
+        dl = h.dl or 0, pw = w.id}
       grants[#grants + 1] = {w.id, w.dnode, tok, exp}
     end
   end

@@ -36,6 +36,7 @@ struct waiter;
 struct leases;
 struct notifier;
 struct node;
+struct command;
 
 struct node_stats {
 	uint64_t grants, releases;
@@ -88,8 +89,8 @@ int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg);
 int node_setattr(struct node *n, const char *path, long mode, long uid,
 		 long gid, store_cb *cb, void *arg);
 int node_renew(struct node *n, const char *path, const char *holder_id,
-	       int64_t token, int64_t ttl_ms, int keepalive, const char *note,
-	       size_t note_len, store_cb *cb, void *arg);
+	       int64_t token, const struct command *cmd, store_cb *cb,
+	       void *arg);
 int node_release(struct node *n, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg);
 /* A grant nobody will receive: forgotten here, released in Redis. */

@@ -196,11 +196,10 @@ int node_setattr(struct node *n, const char *path, long mode, long uid,
 }
 
 int node_renew(struct node *n, const char *path, const char *holder_id,
-	       int64_t token, int64_t ttl_ms, int keepalive, const char *note,
-	       size_t note_len, store_cb *cb, void *arg)
+	       int64_t token, const struct command *cmd, store_cb *cb,
+	       void *arg)
 {
-	return store_renew(n->st, path, holder_id, token, ttl_ms, keepalive,
-			   note, note_len, cb, arg);
+	return store_renew(n->st, path, holder_id, token, cmd, cb, arg);
 }
 
 int node_release(struct node *n, const char *path, const char *holder_id,

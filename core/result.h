@@ -89,6 +89,8 @@ struct store_holder {
 	enum lock_mode mode;
 	int64_t ttl_ms;
 	enum keepalive keepalive;
+	int64_t lock_delay_ms; /* the lock stays unavailable this long once
+				* this hold expires (not when released) */
 	const char *note; /* NULL for none */
 	/*
 	 * A handle lock's requester's own lease owner id (NULL for none): a

@@ -1,7 +1,7 @@
 -- stat.lua - what a path is: a namespace, a held lock, or nothing.
 --
 -- KEYS: 1 n:<path>, 2 l:<node>, 3 n:<ns> (the namespace holding the path),
---       4 q:<node>
+--       4 wr (at K_WR, for live_waiter), 5 q:<node>
 -- ARGV: 1 path is the root '1'|'0', 2 path is a directory lock '1'|'0',
 --       3 ns is the root '1'|'0'
 -- Replies: OK with kind 'N' (namespace), 'L' (held lock) or '-' (nothing).
@@ -17,5 +17,9 @@ if ARGV[2] ~= '1' then
   if a then return ns_reply('OK', now, '', a) end
 end
 local holders = live_holders(KEYS[2], now)
-if #holders == 0 then return plain_reply('OK', now) end
-return lock_reply('OK', now, '', holders, redis.call('ZCARD', KEYS[4]))
+local du = delayed_until(KEYS[2], nil)
+if #holders == 0 and not du then return plain_reply('OK', now) end
+-- a lock in an expired hold's lock-delay shows, held by nobody; its
+-- waiters follow in queue order (the first QUEUE_LISTED)
+return lock_reply('OK', now, '', holders, redis.call('ZCARD', KEYS[5]), du,
+                  queue_listing(KEYS[5], now, QUEUE_LISTED))

@@ -119,7 +119,7 @@ int store_acquire(struct store *st, const char *path,
 		  const struct store_wait *wait, store_cb *cb, void *arg)
 {
 	char flags[3] = "", ttl[24], uid[16], gid[16], pid[16], sid[16];
-	char lease[24];
+	char lease[24], delay[24];
 	struct call *c = call_new(st, SCRIPT_ACQUIRE, cb, arg);
 	char *node = NULL;
 	const char *leaf = name_base(path);
@@ -147,6 +147,7 @@ int store_acquire(struct store *st, const char *path,
 	snprintf(sid, sizeof(sid), "%d", (int)h->session);
 	snprintf(lease, sizeof(lease), "%lld",
 		 (long long)(wait ? wait->lease_ms : 0));
+	snprintf(delay, sizeof(delay), "%lld", (long long)h->lock_delay_ms);
 	{
 		const char *v[ACQUIRE_NARGS] = {
 			[ACQUIRE_HOLDER_ID] = h->id,
@@ -166,6 +167,7 @@ int store_acquire(struct store *st, const char *path,
 			[ACQUIRE_KIND] = holder_kind_name(h->kind),
 			[ACQUIRE_KEEPALIVE] = keepalive_name(h->keepalive),
 			[ACQUIRE_NOTE] = h->note ? h->note : "",
+			[ACQUIRE_LOCK_DELAY_MS] = delay,
 			[ACQUIRE_WAITER_ID] = wait ? wait->waiter_id : "",
 			[ACQUIRE_WAITER_LEASE_MS] = lease,
 			[ACQUIRE_DAEMON_NODE] = wait ? wait->daemon_node : "",
@@ -184,12 +186,24 @@ out:
 }
 
 int store_renew(struct store *st, const char *path, const char *holder_id,
-		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
-		size_t note_len, store_cb *cb, void *arg)
+		int64_t token, const struct command *cmd, store_cb *cb,
+		void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RENEW, cb, arg);
+	static const struct command none;
+	int64_t ttl_ms, lock_delay_ms;
+	int keepalive;
+	const char *note;
+	size_t note_len;
 	char *node = NULL;
 	int err;
+
+	cmd = cmd ? cmd : &none;
+	ttl_ms = cmd->has_ttl ? cmd->ttl_ms : 0;
+	keepalive = cmd->has_keepalive ? (int)cmd->keepalive : -1;
+	note = cmd->has_note ? cmd->note : NULL;
+	note_len = cmd->note_len;
+	lock_delay_ms = cmd->has_lock_delay ? cmd->lock_delay_ms : -1;
 
 	if (c == NULL)
 		return -ENOMEM;
@@ -213,6 +227,9 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 	    (err = args_str(&c->a, name_base(path))) < 0 ||
 	    (err = args_str(&c->a, node)) < 0)
 		goto out;
+	err = lock_delay_ms >= 0
+		      ? args_fmt(&c->a, "%lld", (long long)lock_delay_ms)
+		      : args_str(&c->a, "");
 out:
 	free(node);
 	return call_start(c, err);
@@ -378,6 +395,7 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 		err = args_key(&c->a, st, "n", "", 0);
 		if (err < 0 || (err = args_key(&c->a, st, "l", "", 0)) < 0 ||
 		    (err = args_key(&c->a, st, "n", "", 0)) < 0 ||
+		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
 		    (err = args_key(&c->a, st, "q", "", 0)) < 0)
 			goto out;
 	} else {
@@ -386,10 +404,11 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 		    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
 		    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
 		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
+		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
 		    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0)
 			goto out;
 	}
-	c->nkeys = 4;
+	c->nkeys = 5;
 	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0)

@@ -30,6 +30,8 @@
 #include "metrics.h"
 #include "result.h"
 
+struct command;
+
 struct event_base;
 struct store;
 
@@ -115,14 +117,14 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 		   store_cb *cb, void *arg);
 
 /*
- * Renew `holder_id`'s hold on `path` (grant `token`, 0 for any); set the
- * ttl when `ttl_ms` > 0, the keepalive when `keepalive` >= 0, the note when
- * `note` is not NULL.  Result: 0 and the lock, or -ESTALE (extra "held" when
- * another holder has the lock now, "free" otherwise).
+ * Renew `holder_id`'s hold on `path` (grant `token`, 0 for any), changing
+ * what the write command `cmd` sets (ttl, keepalive, note, lock-delay;
+ * NULL: nothing, a plain renewal).  Result: 0 and the lock, or -ESTALE
+ * (extra "held" when another holder has the lock now, "free" otherwise).
  */
 int store_renew(struct store *st, const char *path, const char *holder_id,
-		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
-		size_t note_len, store_cb *cb, void *arg);
+		int64_t token, const struct command *cmd, store_cb *cb,
+		void *arg);
 
 /*
  * End `holder_id`'s hold on `path` (grant `token`, 0 for any), or with

@@ -181,21 +181,52 @@ static int parse_holder(redisReply **e, struct lock_holder *h)
 	return 0;
 }
 
+/* The waiters a lock reply lists after its holders: count, then per
+ * waiter node, uid, pid, session, mode, since (lib.lua's queue_listing). */
+#define WAITER_NFIELDS 6
+static int parse_queued(const redisReply *r, size_t i, struct lock_state *ls)
+{
+	size_t m = elem_int(r->element[i++]);
+
+	if (r->elements != i + m * WAITER_NFIELDS)
+		return -EIO;
+	ls->queued = calloc(m ? m : 1, sizeof(*ls->queued));
+	if (ls->queued == NULL)
+		return -ENOMEM;
+	for (size_t k = 0; k < m; k++, i += WAITER_NFIELDS) {
+		struct lock_waiter *w = &ls->queued[k];
+		const redisReply *mode = r->element[i + 4];
+
+		w->node = elem_dup(r->element[i], NULL);
+		if (w->node == NULL)
+			return -ENOMEM;
+		ls->nqueued++;
+		w->uid = elem_int(r->element[i + 1]);
+		w->pid = elem_int(r->element[i + 2]);
+		w->session = elem_int(r->element[i + 3]);
+		w->mode = mode->len && mode->str[0] == 's' ? LOCK_MODE_SHARED
+							   : LOCK_MODE_EXCLUSIVE;
+		w->since_ms = elem_int(r->element[i + 5]);
+	}
+	return 0;
+}
+
 static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 {
 	struct lock_state *ls = &res->lock;
 	size_t n;
 
-	if (r->elements < i + 4)
+	if (r->elements < i + 5)
 		return -EIO;
 	ls->mode = r->element[i]->len && r->element[i]->str[0] == 's'
 			   ? LOCK_MODE_SHARED
 			   : LOCK_MODE_EXCLUSIVE;
 	ls->token = elem_int(r->element[i + 1]);
 	ls->waiters = elem_int(r->element[i + 2]);
-	n = elem_int(r->element[i + 3]);
-	i += 4;
-	if (r->elements != i + n * HOLDER_NFIELDS)
+	ls->delayed_until_ms = elem_int(r->element[i + 3]);
+	n = elem_int(r->element[i + 4]);
+	i += 5;
+	if (r->elements < i + n * HOLDER_NFIELDS + 1)
 		return -EIO;
 	ls->holders = calloc(n ? n : 1, sizeof(*ls->holders));
 	if (ls->holders == NULL)
@@ -207,7 +238,8 @@ static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 		if (err < 0)
 			return err;
 	}
-	return 0;
+	i += n * HOLDER_NFIELDS;
+	return parse_queued(r, i, ls);
 }
 
 static int parse_listing(const redisReply *r, struct store_result *res)

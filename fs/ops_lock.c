@@ -340,6 +340,7 @@ void holder_for(struct lockfs *fs, const struct owner *o,
 	h->kind = kind;
 	h->mode = mode;
 	h->ttl_ms = fs->opt->ttl_ms;
+	h->lock_delay_ms = fs->opt->lock_delay_ms;
 	/* a handle lock is kept alive for as long as its file holds it */
 	h->keepalive = kind == HOLDER_HANDLE ? KEEPALIVE_SESSION
 					     : fs->opt->keepalive;

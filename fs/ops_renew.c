@@ -162,11 +162,8 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	op->owner = h->owner;
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->size = size;
-	op_started(op, node_renew(fs->node, op->path, id, token,
-				   cmd.has_ttl ? cmd.ttl_ms : 0,
-				   cmd.has_keepalive ? (int)cmd.keepalive : -1,
-				   cmd.has_note ? cmd.note : NULL,
-				   cmd.note_len, write_done, op));
+	op_started(op, node_renew(fs->node, op->path, id, token, &cmd,
+				   write_done, op));
 }
 
 static void setattr_lock_done(void *arg, const struct store_result *res)
@@ -265,8 +262,8 @@ void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 	if (id[0])
 		snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->h = h;
-	op_started(op, node_renew(fs->node, op->path, op->owner.id, token, 0,
-				   -1, NULL, 0, setattr_lock_done, op));
+	op_started(op, node_renew(fs->node, op->path, op->owner.id, token,
+				   NULL, setattr_lock_done, op));
 }
 
 void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

@@ -21,7 +21,7 @@
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
-	char *amqp_cacert, *open_mode, *log;
+	char *amqp_cacert, *open_mode, *log, *lock_delay;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -44,6 +44,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("amqp_cacert=%s", amqp_cacert),
 	RAW("open=%s", open_mode),
 	RAW("log=%s", log),
+	RAW("lock_delay=%s", lock_delay),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -68,6 +69,7 @@ static const struct {
 	{"redis_password", offsetof(struct raw_options, redis_password)},
 	{"amqp_cacert", offsetof(struct raw_options, amqp_cacert)},
 	{"open", offsetof(struct raw_options, open_mode)},
+	{"lock_delay", offsetof(struct raw_options, lock_delay)},
 	{"log", offsetof(struct raw_options, log)},
 };
 
@@ -139,6 +141,8 @@ void options_usage(const char *prog)
 	       "  backend_timeout=DURATION  bound on a Redis answer "
 	       "(default 5s)\n"
 	       "  acquire_timeout=DURATION  bound on a wait (default none)\n"
+	       "  lock_delay=DURATION  an expired lock stays unavailable this long\n"
+	       "                       (default 0)\n"
 	       "  keepalive=session|off     default keepalive (session)\n"
 	       "  owner=session|process|user  who owns a lease (session)\n"
 	       "  open=lease|flock     lease: a write open takes the lock; "
@@ -200,7 +204,7 @@ static void raw_free(struct raw_options *raw)
 			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
 			   &raw->config, &raw->redis_password,
 			   &raw->amqp_cacert, &raw->open_mode, &raw->log,
-			   &raw->pos[0],
+			   &raw->lock_delay, &raw->pos[0],
 			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -356,6 +360,10 @@ int options_parse(struct fuse_args *args, struct options *o)
 				      &o->backend_timeout_ms, false)) < 0 ||
 	    (err = parse_duration_opt("acquire_timeout", raw.acquire_timeout,
 				      &o->acquire_timeout_ms, false)) < 0)
+		goto out;
+	if (raw.lock_delay && strcmp(raw.lock_delay, "0") != 0 &&
+	    (err = parse_duration_opt("lock_delay", raw.lock_delay,
+				      &o->lock_delay_ms, false)) < 0)
 		goto out;
 	if (raw.keepalive && keepalive_parse(raw.keepalive,
 					     strlen(raw.keepalive),

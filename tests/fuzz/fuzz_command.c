@@ -2,7 +2,7 @@
  * fuzz_command.c - libFuzzer target for core/command.c.
  *
  * The input is one write() to a lock file.  A model of command.h's rules
- * (lines; "ttl=" and "keepalive=" lines at most once each and well
+ * (lines; "ttl=", "keepalive=" and "lock_delay=" lines at most once each and well
  * formed; every other non-empty line joined into the note, at most
  * COMMAND_NOTE_MAX bytes; control bytes refused; at most COMMAND_WRITE_MAX
  * bytes) decides whether command_parse() must accept it and what the
@@ -68,6 +68,15 @@ static int model_parse(const char *buf, size_t len, struct command *want)
 			else
 				return -EINVAL;
 			want->has_keepalive = true;
+		} else if (has_prefix(line, n, "lock_delay=")) {
+			if (want->has_lock_delay)
+				return -EINVAL;
+			if (n == 12 && line[11] == '0')
+				want->lock_delay_ms = 0;
+			else if (duration_parse(line + 11, n - 11,
+						&want->lock_delay_ms))
+				return -EINVAL;
+			want->has_lock_delay = true;
 		} else {
 			size_t sep = want->has_note ? 1 : 0;
 
@@ -121,6 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cmd->has_keepalive == want->has_keepalive);
 		if (cmd->has_keepalive)
 			FUZZ_CHECK(cmd->keepalive == want->keepalive);
+		FUZZ_CHECK(cmd->has_lock_delay == want->has_lock_delay);
+		if (cmd->has_lock_delay)
+			FUZZ_CHECK(cmd->lock_delay_ms == want->lock_delay_ms &&
+				   cmd->lock_delay_ms >= 0);
 		FUZZ_CHECK(cmd->has_note == want->has_note);
 		FUZZ_CHECK(cmd->note_len == want->note_len);
 		FUZZ_CHECK(cmd->note_len <= COMMAND_NOTE_MAX);

@@ -263,4 +263,38 @@ kill $rp 2>/dev/null; wait $rp 2>/dev/null
 check "a free lock there: EACCES too" EACCES as_user $A python3 "$TESTS_LIB/fsop.py" open "$N2/ro/free" wcn
 check "root may do anything" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ro/free" wcn
 
+
+# --- lock-delay: an expired lease keeps its lock from others a while -------
+CLUSTER_OPTS=",keepalive=off,ttl=1s,lock_delay=2s"
+CLUSTER_N=4
+CLUSTER_NODES=4
+cluster_node_start 4 || exit 1
+N4=$CLUSTER_DIR/n4
+mkdir -p "$N1/ld"
+: >"$N4/ld/a" # a 1 s lease, never renewed, with a 2 s delay
+expired() { [ "$(info_field "$N1/ld/a" holders)" = 0 ]; }
+expect "the lease expires after its second" wait_until 5 expired
+check "then another owner is refused: EAGAIN" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ld/a" wcn
+check "the lock reads as held by nobody" 0 info_field "$N1/ld/a" holders
+expect "until delayed_until=, about 2 s after the expiry" test -n "$(info_field "$N1/ld/a" delayed_until)"
+check "its namespace's lock waits for it too" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ld/.lock" wcn
+t0=$(date +%s%N)
+check "a blocking open gets it once the delay is over" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ld/a" wc
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "... not before (${ms} ms of waiting)" test "$ms" -gt 300
+rm -f "$N2/ld/a"
+# released, not expired: no delay
+in_session bash -c ": >$N4/ld/b; rm $N4/ld/b"
+check "a lease released by its owner leaves no delay" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ld/b" wcn
+rm -f "$N2/ld/b"
+# the write command sets it for one lease: lock_delay=0 turns it off
+in_session python3 "$TESTS_LIB/fsop.py" write "$N4/ld/c" "lock_delay=0" >/dev/null
+expired_c() { [ "$(info_field "$N1/ld/c" holders)" != 1 ]; }
+expect "a lease written lock_delay=0 expires" wait_until 5 expired_c
+check "and another owner gets it at once" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/ld/c" wcn
+rm -f "$N2/ld/c"
+check "a malformed lock_delay= is EINVAL" EINVAL in_session python3 "$TESTS_LIB/fsop.py" write "$N4/ld/d" "lock_delay=soon"
+mkdir -p "$CLUSTER_DIR/n9"
+expect "a bad lock_delay= mount option is refused" bash -c "! $LOCKFS_BIN -o lock_delay=never,redis=$LOCKFS_REDIS_URL $CLUSTER_DIR/n9 >/dev/null 2>&1"
+
 finish

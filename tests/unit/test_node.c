@@ -86,11 +86,11 @@ void store_disown(struct store *st, const char *path, const char *holder_id,
 	(void)st, (void)path, (void)holder_id, (void)token, (void)why;
 }
 int store_renew(struct store *st, const char *path, const char *holder_id,
-		int64_t token, int64_t ttl_ms, int keepalive, const char *note,
-		size_t note_len, store_cb *cb, void *arg)
+		int64_t token, const struct command *cmd, store_cb *cb,
+		void *arg)
 {
-	(void)st, (void)path, (void)holder_id, (void)token, (void)ttl_ms;
-	(void)keepalive, (void)note, (void)note_len, (void)cb, (void)arg;
+	(void)st, (void)path, (void)holder_id, (void)token, (void)cmd;
+	(void)cb, (void)arg;
 	return -EIO;
 }
 int store_release(struct store *st, const char *path, const char *holder_id,

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "command.h"
 #include "store.h"
 
 struct server {
@@ -50,6 +51,10 @@ struct seen {
 	size_t nentries;
 	char entries[16][64];
 	int64_t exp0, now; /* the Redis clock */
+	int64_t delayed_until;
+	size_t nqueued;
+	pid_t queued_pid[4];
+	enum lock_mode queued_mode[4];
 	size_t ngrants;
 	char grant_wid[4][64];
 	char grant_daemon[4][64];
@@ -155,6 +160,12 @@ static void record(void *arg, const struct store_result *r)
 	if (r->kind == STORE_LOCK) {
 		s->token = r->lock.token;
 		s->nholders = r->lock.nholders;
+		s->delayed_until = r->lock.delayed_until_ms;
+		s->nqueued = r->lock.nqueued;
+		for (size_t i = 0; i < r->lock.nqueued && i < 4; i++) {
+			s->queued_pid[i] = r->lock.queued[i].pid;
+			s->queued_mode[i] = r->lock.queued[i].mode;
+		}
 		if (r->lock.nholders) {
 			snprintf(s->holder0, sizeof(s->holder0), "%s",
 				 r->lock.holders[0].id);
@@ -234,6 +245,24 @@ static struct seen acquire_as(struct fixture *f, const char *path,
 	return s;
 }
 
+/* A lease of `ttl_ms` whose lock stays unavailable `delay_ms` after it
+ * expires. */
+static struct seen acquire_delayed(struct fixture *f, const char *path,
+				   const char *id, int64_t ttl_ms,
+				   int64_t delay_ms)
+{
+	struct store_holder h = {
+		.id = id, .node = "n1", .uid = 1000, .gid = 1000,
+		.pid = 42, .session = 40, .kind = HOLDER_LEASE,
+		.mode = LOCK_MODE_EXCLUSIVE, .ttl_ms = ttl_ms,
+		.keepalive = KEEPALIVE_OFF, .lock_delay_ms = delay_ms,
+	};
+	struct seen s = {0};
+
+	answer(f, store_acquire(f->st, path, &h, false, NULL, record, &s), &s);
+	return s;
+}
+
 static struct seen acquire(struct fixture *f, const char *path,
 			   const char *id)
 {
@@ -290,10 +319,15 @@ static struct seen release(struct fixture *f, const char *path,
 static struct seen renew(struct fixture *f, const char *path, const char *id,
 			 int64_t token, int64_t ttl, const char *note)
 {
+	struct command cmd = {.has_ttl = ttl > 0, .ttl_ms = ttl,
+			      .has_note = note != NULL};
 	struct seen s = {0};
 
-	answer(f, store_renew(f->st, path, id, token, ttl, -1, note,
-				     note ? strlen(note) : 0, record, &s), &s);
+	if (note) {
+		cmd.note_len = strlen(note);
+		memcpy(cmd.note, note, cmd.note_len + 1);
+	}
+	answer(f, store_renew(f->st, path, id, token, &cmd, record, &s), &s);
 	return s;
 }
 
@@ -743,6 +777,64 @@ static void test_release_hands_over(void **state)
 	assert_string_equal(s.extra, "new");
 }
 
+/* Reading a lock lists its waiters in queue order, the count aside. */
+static void test_queue_in_sight(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "q", 0777).err, 0);
+	assert_int_equal(acquire(f, "q/x", "A").err, 0);
+	assert_int_equal(stat_of(f, "q/x").nqueued, 0);
+	acquire_wait(f, "q/x", "B", LOCK_MODE_SHARED, "wB", false);
+	acquire_wait(f, "q/x", "C", LOCK_MODE_EXCLUSIVE, "wC", false);
+	s = stat_of(f, "q/x");
+	assert_int_equal(s.nqueued, 2);
+	assert_int_equal(s.queued_mode[0], LOCK_MODE_SHARED); /* B first */
+	assert_int_equal(s.queued_mode[1], LOCK_MODE_EXCLUSIVE);
+	assert_int_equal(s.queued_pid[0], 43);
+	assert_int_equal(withdraw(f, "q/x", "wB").err, 0);
+	s = stat_of(f, "q/x");
+	assert_int_equal(s.nqueued, 1);
+	assert_int_equal(s.queued_mode[0], LOCK_MODE_EXCLUSIVE);
+}
+
+/*
+ * Lock-delay: a hold that expires keeps its lock from everyone else for
+ * its delay (the lock reads as held by nobody, delayed_until= set); one
+ * released does not.
+ */
+static void test_lock_delay(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "d", 0777).err, 0);
+	assert_int_equal(acquire_delayed(f, "d/x", "A", 200, 700).err, 0);
+	sleep_ms(300); /* expired, in its delay */
+	assert_int_equal(acquire(f, "d/x", "B").err, -EAGAIN);
+	s = stat_of(f, "d/x");
+	assert_int_equal(s.kind, STORE_LOCK);
+	assert_int_equal(s.nholders, 0);
+	assert_true(s.delayed_until > s.now && s.delayed_until - s.now <= 700);
+	/* its namespace's lock waits for it too */
+	assert_int_equal(acquire(f, "d/.lock", "C").err, -EAGAIN);
+	s = acquire_wait(f, "d/x", "B", LOCK_MODE_EXCLUSIVE, "wB", false);
+	assert_true(strncmp(s.extra, "h|", 2) == 0); /* wakes at its end */
+	assert_int_equal(withdraw(f, "d/x", "wB").err, 0);
+	sleep_ms(700);
+	assert_int_equal(acquire(f, "d/x", "B").err, 0);
+	assert_int_equal(stat_of(f, "d/x").delayed_until, 0);
+	/* released, not expired: no delay */
+	assert_int_equal(release(f, "d/x", "B", 0, false).err, 0);
+	assert_int_equal(acquire_delayed(f, "d/y", "A", 5000, 5000).err, 0);
+	assert_int_equal(release(f, "d/y", "A", 0, false).err, 0);
+	assert_int_equal(acquire(f, "d/y", "B").err, 0);
+	assert_int_equal(acquire(f, "d/.lock", "C").err, -EAGAIN); /* B */
+	assert_int_equal(release(f, "d/y", "B", 0, false).err, 0);
+	assert_int_equal(acquire(f, "d/.lock", "C").err, 0);
+}
+
 static int setup_short(void **state)
 {
 	return setup_with_timeout(state, 300);
@@ -849,6 +941,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_in_sight, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lock_delay, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_summaries_deep, setup,
 						teardown),
