@@ -31,6 +31,10 @@
 -- 'c' the call only confirms: ESTALE 'lost' when the hold is gone, and
 -- nothing is queued or granted.
 --
+-- A lock file directly in a namespace with a limit (user.lockfs.limit) is
+-- granted only while fewer locks than that are held there and no request
+-- the limit held back came before (blocker "s|<expiry>|<namespace>").
+--
 -- Replies (lock payload = the lock after the call):
 --   OK new | OK renewed   granted now, or already held by this holder
 --   EEXIST                O_EXCL and the file exists
@@ -100,6 +104,13 @@ local me = live_waiter(wid, now)
 local r = me and me.seq or nil
 local blocker = find_blocker(the_lock(node, leaf, mode), holders, id, wid,
                              r, now, absorbed)
+-- a namespace with a limit: a free slot, and no request it held back
+-- earlier (lib.lua's semaphores)
+local sq = nil
+if not blocker then
+  blocker, sq = semaphore_blocker(the_lock(node, leaf, mode), ns[6], wid, r,
+                                  now)
+end
 
 if blocker then
   if not wait then
@@ -115,12 +126,19 @@ if blocker then
                  tonumber(ARGV[A.PID]), tonumber(ARGV[A.SESSION])}}
   end
   me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
+  if sq and not me.sq then -- held back by the limit: in its queue too
+    me.sq = string.sub(blocker, string.find(blocker, '|', 3, true) + 1)
+    redis.call('ZADD', sq, me.seq, wid)
+  end
+  if me.sq then expire_at_least(tree_key('sq', me.sq), me.exp) end
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
   queue_at(the_lock(node, leaf, mode), me, first)
   return lock_reply('EAGAIN', now, blocker, holders, waiter_count(),
                     delayed_until(KEYS[K_L], id))
 end
 
+local notices = {}
+if me and me.sq then notices[1] = semaphore_left(me) end
 unqueue(wid)
 local tok = redis.call('INCR', KEYS[K_TOKEN])
 holders[#holders + 1] = {
@@ -132,4 +150,5 @@ holders[#holders + 1] = {
 }
 save_holders(KEYS[K_L], holders)
 reindex(holders, leaf, node, now)
-return lock_reply('OK', now, 'new', holders, waiter_count())
+return with_grants(lock_reply('OK', now, 'new', holders, waiter_count()),
+                   notices)

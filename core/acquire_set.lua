@@ -60,6 +60,7 @@ for _, m in ipairs(members) do
     unqueue_set()
     return plain_reply('EACCES', now)
   end
+  m.limit = ns[6]
   if not m.dirlock and redis.call('EXISTS', KEYS[m.base + 1]) == 1 then
     unqueue_set()
     return plain_reply('EISDIR', now)
@@ -74,6 +75,8 @@ for _, m in ipairs(members) do
   m.holders = live_holders(KEYS[m.lock.at], now)
   blocker = blocker or find_blocker(m.lock, m.holders, id, wid, r, now,
                                     false)
+  -- each member against its namespace's limit, on its own
+  blocker = blocker or semaphore_blocker(m.lock, m.limit, wid, r, now)
 end
 
 if blocker then

@@ -348,13 +348,18 @@ local ROOT_NS_MODE = 1023 -- 01777: like /tmp, anyone may create, sticky
 
 -- Namespace attributes of hash `key`, or nil when it does not exist; the
 -- root namespace always exists, with defaults until someone changes them.
+-- {mode, uid, gid, ctime, mtime, limit}: `limit`, the semaphore's (the
+-- most locks held at once directly in it; 0 for none).
 local function ns_attrs(key, is_root)
-  local v = redis.call('HMGET', key, 'mode', 'uid', 'gid', 'ctime', 'mtime')
+  local v = redis.call('HMGET', key, 'mode', 'uid', 'gid', 'ctime', 'mtime',
+                       'limit')
   if v[1] then
     return {tonumber(v[1]), tonumber(v[2]), tonumber(v[3]),
-            tonumber(v[4]), tonumber(v[5])}
+            tonumber(v[4]), tonumber(v[5]), tonumber(v[6]) or 0}
   end
-  if is_root then return {ROOT_NS_MODE, 0, 0, 0, 0} end
+  if is_root then
+    return {ROOT_NS_MODE, 0, 0, 0, 0, tonumber(v[6]) or 0}
+  end
   return nil
 end
 
@@ -380,7 +385,7 @@ local function group_set(gid, first)
 end
 
 local function ns_reply(status, now, extra, a)
-  return {status, now, extra, 'N', a[1], a[2], a[3], a[4], a[5]}
+  return {status, now, extra, 'N', a[1], a[2], a[3], a[4], a[5], a[6] or 0}
 end
 
 local function plain_reply(status, now, extra)
@@ -545,6 +550,73 @@ local function request_holder(A, excl)
           absorb = ARGV[A.ABSORB_ID] or ''}
 end
 
+-- ---- semaphores ---------------------------------------------------------
+-- A namespace with a limit (n:<ns> 'limit', ns_attrs()[6]) lets at most that
+-- many locks be held at once directly in it, by any owners.  A request it
+-- holds back waits in sq:<ns> (seq-scored, FIFO among such requests) as well
+-- as in its own queues, and sleeps on the namespace's key: every release in
+-- it, and every such request granted or withdrawn, wakes them (a 'wake'
+-- notice in the reply), and the first of them takes the free slot.
+
+-- The namespace whose limit lock `v` counts against (a lock file directly
+-- in it; a namespace's own .lock counts against none): its path, or nil.
+local function semaphore_of(v)
+  if v.leaf == DIR_LOCK or v.nanc == 0 then return nil end
+  return ancestor_node(v.node, v.nanc - 1)
+end
+
+-- How many locks other than `leaf` are held directly in the namespace at
+-- KEYS position `pos` (lock-delays included), and the earliest end of one.
+local function slots_held(pos, leaf, now)
+  local n, first = 0, nil
+  for _, m in ipairs({'x', 's'}) do
+    local d = redis.call('ZRANGEBYSCORE', summary_key(pos, m), '(' .. now,
+                         '+inf', 'WITHSCORES')
+    for i = 1, #d, 2 do
+      local name = d[i]
+      if name ~= leaf and name ~= DIR_LOCK and string.sub(name, -1) ~= '/' then
+        n = n + 1
+        local e = tonumber(d[i + 1])
+        if not first or e < first then first = e end
+      end
+    end
+  end
+  return n, first
+end
+
+-- Live requests held back by semaphore queue `key` before seq `r` (nil: all
+-- of them), other than `self`; dead ones are dropped on the way.
+local function sem_waiters_before(key, r, now, self)
+  local n = 0
+  local upto = '+inf'
+  if r then upto = '(' .. r end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '-inf', upto)) do
+    if id ~= self then
+      if live_waiter(id, now) then n = n + 1 else redis.call('ZREM', key, id) end
+    end
+  end
+  return n
+end
+
+-- Does the limit `limit` of lock `v`'s namespace hold back request `wid`
+-- (queued at seq `r`, nil if not yet) now?  "s|<first slot's end>|<ns>",
+-- and the semaphore queue's key, or nil.
+local function semaphore_blocker(v, limit, wid, r, now)
+  local nspath = semaphore_of(v)
+  if not nspath or not limit or limit <= 0 then return nil end
+  local sq = tree_key('sq', nspath)
+  local held, first = slots_held(ancestor_key(v, v.nanc - 1, K_L), v.leaf, now)
+  if held + sem_waiters_before(sq, r, now, wid) < limit then return nil end
+  return 's|' .. (first or (now + 1000)) .. '|' .. nspath, sq
+end
+
+-- A request that a semaphore held back leaves its queue (granted or gone):
+-- the ones behind it may go now.  Returns the wake notice for the reply.
+local function semaphore_left(w)
+  redis.call('ZREM', tree_key('sq', w.sq), w.id)
+  return {'wake', w.sq}
+end
+
 local MAX_GRANTS = 32
 local PROVISIONAL_MS = 2000 -- a grant's life until its daemon confirms it
 
@@ -563,6 +635,7 @@ local PROVISIONAL_MS = 2000 -- a grant's life until its daemon confirms it
 local function grant_waiting(node, leaf, holders, now)
   local grants = {}
   local nanc = (#KEYS - K_ANCESTORS + 1) / K_STRIDE
+  local limit = nil
   while #grants < MAX_GRANTS do
     local head = redis.call('ZRANGE', KEYS[K_Q], 0, 0)
     if #head == 0 then break end
@@ -579,6 +652,11 @@ local function grant_waiting(node, leaf, holders, now)
       if find_blocker(v, holders, h.id, w.id, w.seq, now, false) then
         break
       end
+      if limit == nil then
+        limit = tonumber(redis.call('HGET', KEYS[K_NS], 'limit') or 0) or 0
+      end
+      if semaphore_blocker(v, limit, w.id, w.seq, now) then break end
+      if w.sq then grants[#grants + 1] = semaphore_left(w) end
       unqueue(w.id)
       local tok = redis.call('INCR', KEYS[K_TOKEN])
       local exp = math.min(w.exp, now + PROVISIONAL_MS)

@@ -86,6 +86,9 @@ int node_list(struct node *n, const char *ns, store_cb *cb, void *arg);
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
 	       gid_t gid, store_cb *cb, void *arg);
 int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg);
+/* user.lockfs.limit of a namespace (store_set_limit). */
+int node_set_limit(struct node *n, const char *path, long limit,
+		   uid_t caller_uid, store_cb *cb, void *arg);
 int node_setattr(struct node *n, const char *path, long mode, long uid,
 		 long gid, store_cb *cb, void *arg);
 int node_renew(struct node *n, const char *path, const char *holder_id,

@@ -189,6 +189,12 @@ int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg)
 	return store_rmdir(n->st, path, cb, arg);
 }
 
+int node_set_limit(struct node *n, const char *path, long limit,
+		   uid_t caller_uid, store_cb *cb, void *arg)
+{
+	return store_set_limit(n->st, path, limit, caller_uid, cb, arg);
+}
+
 int node_setattr(struct node *n, const char *path, long mode, long uid,
 		 long gid, store_cb *cb, void *arg)
 {

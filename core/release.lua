@@ -42,6 +42,11 @@ else
   return lock_reply('EPERM', now, '', holders)
 end
 local grants = grant_waiting(ARGV[A.NODE], ARGV[A.LEAF], holders, now)
+-- a slot of a semaphore came free: wake the requests it holds back
+local nspath = semaphore_of(the_lock(ARGV[A.NODE], ARGV[A.LEAF], 'x'))
+if nspath and (tonumber(redis.call('HGET', KEYS[K_NS], 'limit') or 0) or 0) > 0 then
+  grants[#grants + 1] = {'wake', nspath}
+end
 save_holders(KEYS[K_L], holders)
 reindex(holders, ARGV[A.LEAF], ARGV[A.NODE], now)
 return with_grants(lock_reply('OK', now, extra, ended), grants)

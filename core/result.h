@@ -41,6 +41,7 @@ struct ns_attr {
 	gid_t gid;
 	int64_t ctime_ms;
 	int64_t mtime_ms;
+	int64_t limit; /* user.lockfs.limit: 0 for none */
 };
 
 struct store_entry {
@@ -54,10 +55,13 @@ struct store_entry {
  * daemon confirms it (acquire.lua).  The caller's node tells that daemon.
  */
 struct store_grant {
-	const char *waiter_id;
+	const char *waiter_id; /* NULL for a wake notice */
 	const char *daemon;  /* the waiting daemon's id (store_wait) */
 	int64_t token;
 	int64_t expires_ms;  /* the Redis clock; until confirmed */
+	/* or, instead of a grant: a slot of the semaphore of this namespace
+	 * came free (or its queue moved): wake who waits for one */
+	const char *wake_ns;
 };
 
 struct store_result {

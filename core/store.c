@@ -497,10 +497,13 @@ out:
 	return call_start(c, err);
 }
 
-int store_setattr(struct store *st, const char *path, long mode, long uid,
-		  long gid, store_cb *cb, void *arg)
+/* setattr.lua: each of mode, uid, gid, limit set when >= 0. */
+static int setattr_call(struct store *st, const char *path, long mode,
+			long uid, long gid, long limit, long caller_uid,
+			store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_SETATTR, cb, arg);
+	const long v[] = {mode, uid, gid, limit};
 	int err;
 
 	if (c == NULL)
@@ -510,13 +513,24 @@ int store_setattr(struct store *st, const char *path, long mode, long uid,
 	c->nkeys = 1;
 	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0)
 		goto out;
-	err = mode >= 0 ? args_fmt(&c->a, "%ld", mode) : args_str(&c->a, "");
-	if (err < 0)
-		goto out;
-	err = uid >= 0 ? args_fmt(&c->a, "%ld", uid) : args_str(&c->a, "");
-	if (err < 0)
-		goto out;
-	err = gid >= 0 ? args_fmt(&c->a, "%ld", gid) : args_str(&c->a, "");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]) && err == 0; i++)
+		err = v[i] >= 0 ? args_fmt(&c->a, "%ld", v[i])
+				: args_str(&c->a, "");
+	if (err == 0)
+		err = args_fmt(&c->a, "%ld", caller_uid);
 out:
 	return call_start(c, err);
+}
+
+int store_setattr(struct store *st, const char *path, long mode, long uid,
+		  long gid, store_cb *cb, void *arg)
+{
+	return setattr_call(st, path, mode, uid, gid, -1, 0, cb, arg);
+}
+
+int store_set_limit(struct store *st, const char *path, long limit,
+		    uid_t caller_uid, store_cb *cb, void *arg)
+{
+	return setattr_call(st, path, -1, -1, -1, limit, (long)caller_uid, cb,
+			    arg);
 }

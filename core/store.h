@@ -151,4 +151,13 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg);
 int store_setattr(struct store *st, const char *path, long mode, long uid,
 		  long gid, store_cb *cb, void *arg);
 
+/*
+ * Set the limit of namespace `path`'s semaphore (user.lockfs.limit: at most
+ * `limit` locks held at once directly in it; 0 for none), for a caller of
+ * uid `caller_uid`: its owner or root.  Result: 0 'N' attrs; -ENOENT;
+ * -EPERM.
+ */
+int store_set_limit(struct store *st, const char *path, long limit,
+		    uid_t caller_uid, store_cb *cb, void *arg);
+
 #endif

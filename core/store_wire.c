@@ -276,9 +276,17 @@ static int parse_grants(const redisReply *g, struct store_result *res)
 	for (size_t k = 0; k < g->elements; k++) {
 		const redisReply *e = g->element[k];
 
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 ||
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING ||
 		    e->element[1]->type != REDIS_REPLY_STRING)
+			return -EIO;
+		if (e->elements == 2 && strcmp(e->element[0]->str, "wake") == 0) {
+			res->grants[k] = (struct store_grant){
+				.wake_ns = e->element[1]->str};
+			res->ngrants++;
+			continue;
+		}
+		if (e->elements != 4)
 			return -EIO;
 		res->grants[k] = (struct store_grant){
 			.waiter_id = e->element[0]->str,
@@ -322,7 +330,7 @@ int parse_reply(const redisReply *r, struct store_result *res)
 	kind = r->element[3]->len ? r->element[3]->str[0] : '-';
 	switch (kind) {
 	case 'N':
-		if (r->elements != 9)
+		if (r->elements != 10)
 			return -EIO;
 		res->kind = STORE_NAMESPACE;
 		res->ns.mode = elem_int(r->element[4]);
@@ -330,6 +338,7 @@ int parse_reply(const redisReply *r, struct store_result *res)
 		res->ns.gid = elem_int(r->element[6]);
 		res->ns.ctime_ms = elem_int(r->element[7]);
 		res->ns.mtime_ms = elem_int(r->element[8]);
+		res->ns.limit = elem_int(r->element[9]);
 		return 0;
 	case 'L':
 		res->kind = STORE_LOCK;

@@ -143,6 +143,11 @@ void waitq_lock_key(const char *node, char *buf, size_t size)
 	snprintf(buf, size, "l.%016llx", (unsigned long long)hash_str(node));
 }
 
+void waitq_semaphore_key(const char *ns, char *buf, size_t size)
+{
+	snprintf(buf, size, "s.%016llx", (unsigned long long)hash_str(ns));
+}
+
 static struct waiter_list *bucket(struct waiter_list *index,
 				  const char *key)
 {
@@ -333,13 +338,16 @@ static int parse_blocker(const char *extra, char *key, size_t size,
 {
 	char *end;
 
-	if ((extra[0] != 'h' && extra[0] != 'w') || extra[1] != '|')
+	if ((extra[0] != 'h' && extra[0] != 'w' && extra[0] != 's') ||
+	    extra[1] != '|')
 		return -EINVAL;
 	*exp = strtoll(extra + 2, &end, 10);
 	if (*end != '|')
 		return -EINVAL;
 	if (extra[0] == 'h')
 		waitq_lock_key(end + 1, key, size);
+	else if (extra[0] == 's') /* a namespace's limit: any slot freed */
+		waitq_semaphore_key(end + 1, key, size);
 	else
 		snprintf(key, size, "w.%s", end + 1);
 	return 0;
@@ -780,6 +788,14 @@ void waitq_hand_over(struct waitq *wq, const struct store_result *res)
 	for (size_t i = 0; i < res->ngrants; i++) {
 		const struct store_grant *g = &res->grants[i];
 
+		if (g->wake_ns) {
+			waitq_semaphore_key(g->wake_ns, key, sizeof(key));
+			if (wq->nt)
+				notifier_publish(wq->nt, key, "", 0);
+			else
+				waitq_on_message(wq, key, NULL, 0);
+			continue;
+		}
 		len = snprintf(body, sizeof(body), "%s %lld %lld %lld",
 			       g->waiter_id, (long long)g->token,
 			       (long long)g->expires_ms,

@@ -120,5 +120,7 @@ uint64_t waitq_handoffs(const struct waitq *wq);
 
 /* "l.<16 hex digits>": where releases of lock node `node` are published. */
 void waitq_lock_key(const char *node, char *buf, size_t size);
+/* "s.<16 hex digits>": where a freed slot of namespace `ns`'s limit is. */
+void waitq_semaphore_key(const char *ns, char *buf, size_t size);
 
 #endif

@@ -10,7 +10,10 @@
 -- Replies: OK 'removed' | OK 'absent'.
 local wid, leaf, node = ARGV[1], ARGV[2], ARGV[3]
 local now = now_ms()
-local was = redis.call('HEXISTS', KEYS[K_WR], wid) == 1
+local rec = live_waiter(wid, now)
+local was = rec ~= nil
+local notices = {}
+if rec and rec.sq then notices[1] = semaphore_left(rec) end
 unqueue(wid)
 local holders = live_holders(KEYS[K_L], now)
 local undone = false
@@ -22,6 +25,7 @@ for i, h in ipairs(holders) do
   end
 end
 local grants = grant_waiting(node, leaf, holders, now)
+for _, n in ipairs(notices) do grants[#grants + 1] = n end
 if undone or #grants > 0 then
   save_holders(KEYS[K_L], holders)
   reindex(holders, leaf, node, now)

@@ -357,31 +357,79 @@ bool retry_arm(struct lockfs *fs, const char *path)
 	return true;
 }
 
-/* ---- extended attributes: the fencing token ------------------------- */
+/* ---- extended attributes: a lock's token, a namespace's limit -------- */
+
+/* Reply `value` (`len` bytes) to a getxattr or listxattr of `size`. */
+static void reply_xattr_value(fuse_req_t req, size_t size, const char *value,
+			      size_t len)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
 
 static void xattr_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 	char value[32];
-	int len;
+	int len = -1;
 
 	if (res->err < 0) {
 		op_fail(op, res->err);
 		return;
 	}
-	if (res->kind != STORE_LOCK) {
+	if (res->kind == STORE_LOCK)
+		len = snprintf(value, sizeof(value), "%lld",
+			       (long long)res->lock.token);
+	else if (res->kind == STORE_NAMESPACE && res->ns.limit > 0)
+		len = snprintf(value, sizeof(value), "%lld",
+			       (long long)res->ns.limit);
+	if (res->kind == STORE_NAMESPACE)
+		ns_remember(op->in, &res->ns);
+	if (len < 0 && op->u.xattr.list) { /* nothing to list */
+		reply_xattr_value(op->req, op->size, "", 0);
+		op_free(op);
+		return;
+	}
+	if (len < 0) {
 		op_fail(op, -ENODATA);
 		return;
 	}
-	len = snprintf(value, sizeof(value), "%lld",
-		       (long long)res->lock.token);
-	if (op->size == 0)
-		fuse_reply_xattr(op->req, len);
-	else if (op->size < (size_t)len)
-		fuse_reply_err(op->req, ERANGE);
+	if (op->u.xattr.list) /* listxattr: the name, if it has a value */
+		reply_xattr_value(op->req, op->size, XATTR_LIMIT,
+				  sizeof(XATTR_LIMIT));
 	else
-		fuse_reply_buf(op->req, value, len);
+		reply_xattr_value(op->req, op->size, value, len);
 	op_free(op);
+}
+
+/* Which attribute inode `in` has: the token of a lock, the limit of a
+ * namespace; NULL for the rest. */
+static const char *xattr_of(const struct inode *in)
+{
+	if (in && in->kind == INODE_LOCK)
+		return XATTR_TOKEN;
+	if (in && in->kind == INODE_NAMESPACE)
+		return XATTR_LIMIT;
+	return NULL;
+}
+
+static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
+			bool list)
+{
+	struct lockfs *fs = fs_of(req);
+	struct op *op = op_new(req, in, in->path);
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op->size = size;
+	op->u.xattr.list = list;
+	op_started(op, node_stat(fs->node, op->path, xattr_done, op));
 }
 
 static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -389,55 +437,107 @@ static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
-	struct op *op;
+	const char *mine = xattr_of(in);
 
-	if (in == NULL || in->kind != INODE_LOCK ||
-	    strcmp(name, XATTR_TOKEN) != 0) {
+	if (mine == NULL || strcmp(name, mine) != 0) {
 		fuse_reply_err(req, in ? ENODATA : ESTALE);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op->size = size;
-	op_started(op, node_stat(fs->node, op->path, xattr_done, op));
+	start_xattr(req, in, size, false);
 }
 
 static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
-	size_t len = sizeof(XATTR_TOKEN);
 
+	if (in && in->kind == INODE_NAMESPACE) {
+		start_xattr(req, in, size, true); /* listed when it is set */
+		return;
+	}
 	if (in == NULL || in->kind != INODE_LOCK)
-		len = 0;
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
+		reply_xattr_value(req, size, "", 0);
 	else
-		fuse_reply_buf(req, XATTR_TOKEN, len);
+		reply_xattr_value(req, size, XATTR_TOKEN, sizeof(XATTR_TOKEN));
+}
+
+static void limit_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	if (res->kind == STORE_NAMESPACE)
+		ns_remember(op->in, &res->ns);
+	fuse_reply_err(op->req, 0);
+	op_free(op);
+}
+
+/* Set (or with `limit` 0, remove) namespace `in`'s limit. */
+static void set_limit(fuse_req_t req, struct inode *in, long limit)
+{
+	struct lockfs *fs = fs_of(req);
+	struct op *op = op_new(req, in, in->path);
+
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op_started(op, node_set_limit(fs->node, op->path, limit,
+				      fuse_req_ctx(req)->uid, limit_done, op));
+}
+
+/* A limit as setfattr writes it: a decimal number, 0 .. LIMIT_MAX. */
+#define LIMIT_MAX 1000000
+static long parse_limit(const char *value, size_t size)
+{
+	long n = 0;
+
+	if (size == 0 || size > 7)
+		return -1;
+	for (size_t i = 0; i < size; i++) {
+		if (value[i] < '0' || value[i] > '9')
+			return -1;
+		n = n * 10 + (value[i] - '0');
+	}
+	return n <= LIMIT_MAX ? n : -1;
 }
 
 static void lockfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			    const char *value, size_t size, int flags)
 {
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	long limit;
+
 	(void)flags;
-	fuse_reply_err(req, EPERM);
+	if (in == NULL || in->kind != INODE_NAMESPACE ||
+	    strcmp(name, XATTR_LIMIT) != 0) {
+		fuse_reply_err(req, in ? EPERM : ESTALE);
+		return;
+	}
+	limit = parse_limit(value, size);
+	if (limit < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	set_limit(req, in, limit);
 }
 
 static void lockfs_removexattr(fuse_req_t req, fuse_ino_t ino,
 			       const char *name)
 {
-	(void)ino;
-	(void)name;
-	fuse_reply_err(req, EPERM);
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+
+	if (in == NULL || in->kind != INODE_NAMESPACE ||
+	    strcmp(name, XATTR_LIMIT) != 0) {
+		fuse_reply_err(req, in ? EPERM : ESTALE);
+		return;
+	}
+	set_limit(req, in, 0);
 }
 
 /* ---- refused and trivial operations ------------------------------- */

@@ -36,6 +36,7 @@
 #include "owner.h"
 
 #define XATTR_TOKEN "user.lockfs.token"
+#define XATTR_LIMIT "user.lockfs.limit" /* a namespace's semaphore */
 #define NS_CACHE_S 0.5
 #define GROUPS_MAX 64
 #define STALE_RETRY_MS 1000
@@ -64,6 +65,9 @@ struct op {
 		struct {
 			bool shared, block; /* the mode it converts to */
 		} convert;
+		struct {
+			bool list; /* a listxattr, not a getxattr */
+		} xattr;
 	} u;
 	bool is_create;
 	bool retry_as_open; /* a busy create becomes ESTALE + an open */

@@ -178,11 +178,15 @@ static void record(void *arg, const struct store_result *r)
 	s->now = r->now_ms;
 	s->ngrants = r->ngrants;
 	for (size_t i = 0; i < r->ngrants && i < 4; i++) {
-		snprintf(s->grant_wid[i], sizeof(s->grant_wid[i]), "%s",
-			 r->grants[i].waiter_id);
+		const struct store_grant *g = &r->grants[i];
+
+		/* a wake notice shows as "wake:<namespace>" */
+		snprintf(s->grant_wid[i], sizeof(s->grant_wid[i]), "%s%s",
+			 g->wake_ns ? "wake:" : "",
+			 g->wake_ns ? g->wake_ns : g->waiter_id);
 		snprintf(s->grant_daemon[i], sizeof(s->grant_daemon[i]), "%s",
-			 r->grants[i].daemon);
-		s->grant_token[i] = r->grants[i].token;
+			 g->daemon ? g->daemon : "");
+		s->grant_token[i] = g->token;
 	}
 	if (r->kind == STORE_NAMESPACE) {
 		s->ns_mode = r->ns.mode;
@@ -777,6 +781,66 @@ static void test_release_hands_over(void **state)
 	assert_string_equal(s.extra, "new");
 }
 
+static struct seen set_limit(struct fixture *f, const char *path, long limit,
+			     uid_t caller)
+{
+	struct seen s = {0};
+
+	answer(f, store_set_limit(f->st, path, limit, caller, record, &s), &s);
+	return s;
+}
+
+/*
+ * Semaphores: a namespace with a limit holds at most that many locks at
+ * once directly in it; the next requests wait FIFO and a release wakes
+ * them (a wake notice in its reply).
+ */
+static void test_semaphore(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "gpu", 0777).err, 0);
+	assert_int_equal(mkdir_ns(f, "gpu/sub", 0777).err, 0);
+	assert_int_equal(set_limit(f, "gpu", 2, 4242).err, -EPERM); /* not its owner */
+	s = set_limit(f, "gpu", 2, 1000);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(acquire(f, "gpu/a", "A").err, 0);
+	assert_int_equal(acquire(f, "gpu/b", "B").err, 0);
+	assert_int_equal(acquire(f, "gpu/c", "C").err, -EAGAIN); /* full */
+	/* what is below, and the namespace's own lock, are not slots */
+	assert_int_equal(acquire(f, "gpu/sub/x", "X").err, 0);
+	assert_int_equal(release(f, "gpu/sub/x", "X", 0, false).err, 0);
+	/* a second holder of a held shared lock takes no new slot */
+	assert_int_equal(release(f, "gpu/b", "B", 0, false).ngrants, 1);
+	assert_int_equal(acquire_as(f, "gpu/b", "B", LOCK_MODE_SHARED, 10000,
+				    false).err, 0);
+	assert_int_equal(acquire_as(f, "gpu/b", "B2", LOCK_MODE_SHARED, 10000,
+				    false).err, 0);
+	/* waiters: FIFO, held back by the limit */
+	s = acquire_wait(f, "gpu/c", "C", LOCK_MODE_EXCLUSIVE, "wC", false);
+	assert_int_equal(s.err, -EAGAIN);
+	assert_true(strncmp(s.extra, "s|", 2) == 0);
+	assert_true(strstr(s.extra, "|gpu") != NULL);
+	assert_int_equal(acquire_wait(f, "gpu/d", "D", LOCK_MODE_EXCLUSIVE, "wD",
+				      false).err, -EAGAIN);
+	s = release(f, "gpu/a", "A", 0, false);
+	assert_int_equal(s.ngrants, 1);
+	assert_string_equal(s.grant_wid[0], "wake:gpu");
+	/* D asks first, but C came first: D waits, C gets it */
+	assert_int_equal(acquire_wait(f, "gpu/d", "D", LOCK_MODE_EXCLUSIVE, "wD",
+				      false).err, -EAGAIN);
+	s = acquire_wait(f, "gpu/c", "C", LOCK_MODE_EXCLUSIVE, "wC", false);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.ngrants, 1); /* its leaving wakes those behind */
+	assert_int_equal(acquire_wait(f, "gpu/d", "D", LOCK_MODE_EXCLUSIVE, "wD",
+				      false).err, -EAGAIN); /* still full */
+	/* no limit any more: D goes */
+	assert_int_equal(set_limit(f, "gpu", 0, 0).err, 0);
+	assert_int_equal(acquire_wait(f, "gpu/d", "D", LOCK_MODE_EXCLUSIVE, "wD",
+				      false).err, 0);
+}
+
 /* Reading a lock lists its waiters in queue order, the count aside. */
 static void test_queue_in_sight(void **state)
 {
@@ -941,6 +1005,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_semaphore, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_queue_in_sight, setup,
 						teardown),

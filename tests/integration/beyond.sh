@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# beyond.sh - what the lock services lockfs replaces do not offer well
+# (README "Semaphores", "What a lock file says"), across nodes: a namespace
+# with a limit (user.lockfs.limit) as a semaphore, taken by leases and
+# flocks from two nodes, its waiters FIFO and woken by a release, its
+# refusals; and the queue in sight, waiters listed in order in a lock's
+# info.
+. "$(dirname "$0")/../lib/cluster.sh"
+cluster_mount 3
+users_setup
+T=/tmp/lockfs-beyond.$$
+BG=()
+finish_bg() { local p; for p in "${BG[@]}"; do kill -9 -- "-$p" 2>/dev/null; done; }
+trap 'finish_bg; cluster_cleanup; rm -f $T.*' EXIT
+
+# hold PATH: a lease held in a session of its own until PATH's .stop
+hold() {
+	setsid bash -c 'exec 9>"$1" || exit 1; while [ ! -e "$2" ]; do sleep 0.05; done; rm -f "$1"' \
+		hold "$1" "$T.$(basename "$1").stop" &
+	BG+=($!)
+}
+stop() { touch "$T.$1.stop"; }
+held() { test -e "$1"; }
+export -f held
+
+# --- a semaphore: at most 2 locks held at once in /gpu ----------------------
+mkdir -m 1777 "$N1/gpu"
+check "no limit yet: getfattr says so" ENODATA python3 -c "
+import errno, os
+try: print(os.getxattr('$N1/gpu', 'user.lockfs.limit'))
+except OSError as e: print(errno.errorcode[e.errno])"
+check "its owner sets the limit" 0 bash -c "setfattr -n user.lockfs.limit -v 2 $N1/gpu; echo \$?"
+check "every node sees it" 2 bash -c "getfattr --only-values -n user.lockfs.limit $N2/gpu"
+check "and lists it" "user.lockfs.limit" bash -c "getfattr -d -m - $N3/gpu 2>/dev/null | sed -n 's/=.*//p'"
+check "another user may not set it: EPERM" EPERM as_user lockfs-a python3 -c "
+import errno, os
+try: os.setxattr('$N2/gpu', 'user.lockfs.limit', b'9'); print('set')
+except OSError as e: print(errno.errorcode[e.errno])"
+check "a limit that is no number: EINVAL" EINVAL python3 -c "
+import errno, os
+try: os.setxattr('$N2/gpu', 'user.lockfs.limit', b'two'); print('set')
+except OSError as e: print(errno.errorcode[e.errno])"
+hold "$N1/gpu/job1"
+wait_until 5 held "$N2/gpu/job1"
+setsid flock "$N2/gpu/job2" bash -c "while [ ! -e $T.job2.stop ]; do sleep 0.05; done" &
+BG+=($!)
+expect "two slots taken, by a lease on n1 and a flock on n2" wait_until 5 held "$N3/gpu/job2"
+check "a third touch, on n3: EAGAIN" EAGAIN in_session python3 "$TESTS_LIB/fsop.py" open "$N3/gpu/job3" wcn
+check "a third flock -n: refused" 1 bash -c "flock -n $N3/gpu/job3b true; echo \$?"
+check "ls shows who holds the slots" "job1 job2" bash -c "echo \$(ls $N3/gpu)"
+# a waiter on n3, then another on n1: FIFO when slots come free
+setsid bash -c "exec 9>$N3/gpu/job3 && echo granted >$T.w3 && while [ ! -e $T.job3.stop ]; do sleep 0.05; done; rm -f $N3/gpu/job3" &
+BG+=($!)
+sleep_until_queued() { [ "$(redis-cli -p "${LOCKFS_REDIS_URL##*:}" ZCARD "{$CLUSTER_PREFIX}:sq:gpu")" = "$1" ]; }
+expect "the third waits, held back by the limit" wait_until 10 sleep_until_queued 1
+setsid bash -c "exec 9>$N1/gpu/job4 && echo granted >$T.w4 && while [ ! -e $T.job4.stop ]; do sleep 0.05; done; rm -f $N1/gpu/job4" &
+BG+=($!)
+expect "a fourth waits behind it" wait_until 10 sleep_until_queued 2
+expect "neither got a slot" test ! -e $T.w3 -a ! -e $T.w4
+t0=$(date +%s%N)
+stop job1
+expect "a release on n1 gives the slot to the first waiter (n3)" wait_until 5 test -s $T.w3
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect "woken by the release, not by a poll (${ms} ms)" test "$ms" -lt 900
+expect "the fourth still waits" test ! -e $T.w4
+stop job2
+expect "the next slot goes to the fourth" wait_until 5 test -s $T.w4
+check "two held again" "job3 job4" bash -c "echo \$(ls $N2/gpu)"
+check "removing the limit" 0 bash -c "setfattr -x user.lockfs.limit $N1/gpu; echo \$?"
+check "then a third is fine" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N2/gpu/job5" wcn
+stop job3
+stop job4
+
+# --- the queue in sight -------------------------------------------------------
+mkdir -m 1777 "$N1/q"
+hold "$N1/q/x"
+wait_until 5 held "$N2/q/x"
+setsid bash -c "exec 9>$N2/q/x" &
+BG+=($!)
+p2=$!
+waiters_are() { [ "$(info_field "$N3/q/x" waiters)" = "$1" ]; }
+wait_until 10 waiters_are 1
+as_user lockfs-a setsid bash -c "exec 9>$N3/q/x" 2>/dev/null &
+BG+=($!)
+expect "two queued" wait_until 10 waiters_are 2
+check "listed in queue order: the first from n2, then n3" "n2 n3" bash -c "echo \$(sed -n 's/^waiter_node=//p' $N1/q/x)"
+check "with the second's uid" "$(id -u lockfs-a)" bash -c "sed -n 's/^waiter_uid=//p' $N1/q/x | tail -1"
+check "and a mode and a since for each" "2 2" bash -c "echo \$(grep -c '^waiter_mode=exclusive' $N1/q/x) \$(grep -c '^waiter_since=' $N1/q/x)"
+kill -9 -- -"$p2" 2>/dev/null
+expect "a waiter gone leaves the list" wait_until 10 waiters_are 1
+check "the other one stays" n3 bash -c "sed -n 's/^waiter_node=//p' $N1/q/x"
+stop x
+
+finish
