@@ -35,6 +35,10 @@
 -- granted only while fewer locks than that are held there and no request
 -- the limit held back came before (blocker "s|<expiry>|<namespace>").
 --
+-- A blocking request whose wait would close a cycle (it waits for someone
+-- who, through holders and their waiting requests, waits for something its
+-- requester holds) is refused: EDEADLK, nothing queued.
+--
 -- Replies (lock payload = the lock after the call):
 --   OK new | OK renewed   granted now, or already held by this holder
 --   EEXIST                O_EXCL and the file exists
@@ -118,13 +122,36 @@ if blocker then
                       delayed_until(KEYS[K_L], id))
   end
   local first = not me
+  local who = who_of(ARGV[A.KIND], id, ARGV[A.HOLDER_NODE], ARGV[A.PID])
   if first then
+    -- a wait that would close a cycle of owners waiting on each other is
+    -- refused at once (lib.lua's deadlock)
+    local blocking, ahead = {}, nil
+    local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
+    local what = string.sub(blocker, at + 1)
+    for _, h in ipairs(holders) do
+      if h.id ~= id and not (mode == 's' and h.mode == 's') then
+        blocking[#blocking + 1] = h
+      end
+    end
+    if kind == 'w' then ahead = what end
+    if kind == 'h' and what ~= node then
+      for _, h in ipairs(live_holders(tree_key('l', what), now)) do
+        blocking[#blocking + 1] = h
+      end
+    end
+    if deadlock(who, blocking, ahead, now) then
+      return plain_reply('EDEADLK', now, blocker)
+    end
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ]),
           h = request_holder(A, excl), since = now,
           who = {ARGV[A.HOLDER_NODE], tonumber(ARGV[A.UID]),
-                 tonumber(ARGV[A.PID]), tonumber(ARGV[A.SESSION])}}
+                 tonumber(ARGV[A.PID]), tonumber(ARGV[A.SESSION])},
+          who_dl = who}
+    redis.call('SADD', tree_key('wo', who), wid)
   end
+  expire_at_least(tree_key('wo', who), now + tonumber(ARGV[A.WAITER_LEASE_MS]))
   me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
   if sq and not me.sq then -- held back by the limit: in its queue too
     me.sq = string.sub(blocker, string.find(blocker, '|', 3, true) + 1)

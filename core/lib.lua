@@ -476,11 +476,67 @@ local function unqueue_at(v, id)
   end
 end
 
+-- ---- deadlocks ------------------------------------------------------------
+-- Who waits, for the deadlock check: a lease's owner ("o:<owner id>"), or a
+-- handle lock's process ("p:<node>:<pid>", flock/fcntl being per process).
+-- wo:<who> is the set of that one's waiting requests.
+local function who_of(kind, id, node, pid)
+  if kind == 'handle' then return 'p:' .. node .. ':' .. pid end
+  return 'o:' .. id
+end
+
+local function holder_who(h)
+  return who_of(h.kind, h.id, h.node, h.pid)
+end
+
+local DEADLOCK_STEPS = 64 -- the walk's bound: waiting requests looked at
+
+-- Would a request by `me` (who_of), blocked by holders `blocking` (and by
+-- the requester of waiting request `wid_ahead`, if any), wait in a cycle:
+-- someone it waits for waits, through any chain of holders and their
+-- waiting requests, for something `me` holds?  A bounded walk over the
+-- waiting requests (wo:<who>) and the holders of the locks they wait for.
+local function deadlock(me, blocking, wid_ahead, now)
+  local seen, frontier, steps = {[me] = true}, {}, 0
+  local function push(who)
+    if not seen[who] then
+      seen[who] = true
+      frontier[#frontier + 1] = who
+    end
+  end
+  for _, h in ipairs(blocking) do push(holder_who(h)) end
+  if wid_ahead then
+    local w = live_waiter(wid_ahead, now)
+    if w and w.who_dl then push(w.who_dl) end
+  end
+  while #frontier > 0 and steps < DEADLOCK_STEPS do
+    local who = table.remove(frontier, 1)
+    for _, wid in ipairs(redis.call('SMEMBERS', tree_key('wo', who))) do
+      steps = steps + 1
+      local w = live_waiter(wid, now)
+      if w then
+        for _, h in ipairs(live_holders(tree_key('l', w.lnode), now)) do
+          if not (w.mode == 's' and h.mode == 's') then
+            if holder_who(h) == me then return true end
+            push(holder_who(h))
+          end
+        end
+      end
+    end
+  end
+  return false
+end
+
 -- Take waiter `id` out of every index of this call's node.  A waiter
 -- without a record has nothing to take out (the index entries of one
 -- whose record died are dropped where they are met).
 local function unqueue(id)
-  if id == '' or redis.call('HDEL', KEYS[K_WR], id) == 0 then return end
+  if id == '' then return end
+  local raw = redis.call('HGET', KEYS[K_WR], id)
+  if not raw then return end
+  redis.call('HDEL', KEYS[K_WR], id)
+  local w = cmsgpack.unpack(raw)
+  if w.who_dl then redis.call('SREM', tree_key('wo', w.who_dl), id) end
   unqueue_at(the_lock('', '', 'x'), id)
 end
 

@@ -12,6 +12,7 @@
 
 static const char *const event_names[METRICS_NEVENTS] = {
 	"acquired", "released", "expired", "broken", "owner-exit", "waiting",
+	"deadlock",
 };
 
 static const double wait_bounds[METRICS_WAIT_BUCKETS] = {

@@ -58,7 +58,8 @@ void node_publish(struct node *n, const char *event, const char *path,
 	char key[WAITQ_KEY_MAX], *lnode = NULL, *line = NULL;
 	size_t len;
 	bool ends = strcmp(event, "acquired") != 0 &&
-		    strcmp(event, "waiting") != 0;
+		    strcmp(event, "waiting") != 0 &&
+		    strcmp(event, "deadlock") != 0;
 
 	metrics_event(&n->metrics, event);
 	if (n->nt == NULL || name_lock_node(path, &lnode) < 0)

@@ -67,13 +67,29 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 		node_publish(n, reason, path, h, wall_ms());
 }
 
-static void on_queued(void *arg, const char *path,
-		      const struct store_holder *h, int64_t now_ms)
+static void publish_request(void *arg, const char *event, const char *path,
+			    const struct store_holder *h, int64_t now_ms)
 {
 	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
 				 .mode = h->mode};
 
-	node_publish(arg, "waiting", path, &lh, now_ms);
+	node_publish(arg, event, path, &lh, now_ms);
+}
+
+static void on_queued(void *arg, const char *path,
+		      const struct store_holder *h, int64_t now_ms)
+{
+	publish_request(arg, "waiting", path, h, now_ms);
+}
+
+/* A wait refused because it would have closed a cycle (EDEADLK). */
+static void on_deadlock(void *arg, const char *path,
+			const struct store_holder *h, int64_t now_ms)
+{
+	log_warnx("%s: a wait by uid %u refused: it would close a cycle of "
+		  "owners waiting on each other (EDEADLK)",
+		  path, (unsigned)h->uid);
+	publish_request(arg, "deadlock", path, h, now_ms);
 }
 
 int node_start(struct event_base *base, const struct node_config *cfg,
@@ -81,6 +97,7 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 {
 	struct waitq_config wcfg = {.node = cfg->name, .lease_ms = cfg->ttl_ms,
 				    .queued_cb = on_queued,
+				    .deadlock_cb = on_deadlock,
 				    .confirmed_cb = node_confirmed};
 	struct node *n = NULL;
 	char *exchange = NULL;

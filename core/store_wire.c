@@ -115,6 +115,7 @@ static int errno_of(const char *status)
 		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
 		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
 		{"EINVAL", EINVAL}, {"EACCES", EACCES},
+		{"EDEADLK", EDEADLK},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

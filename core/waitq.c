@@ -129,6 +129,7 @@ struct waitq {
 	struct waiter_list own_index[WAITQ_BUCKETS];
 	struct waiter_list id_index[WAITQ_BUCKETS];
 	waitq_queued_cb *queued_cb;
+	waitq_queued_cb *deadlock_cb;
 	void *queued_arg;
 	waitq_confirmed_cb *confirmed_cb;
 	uint64_t handoffs;
@@ -413,6 +414,9 @@ static void on_attempt(void *arg, const struct store_result *res)
 	} else if (res->err == -EIO && w->queued) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
 	} else {
+		if (res->err == -EDEADLK && w->wq->deadlock_cb)
+			w->wq->deadlock_cb(w->wq->queued_arg, w->path, &w->h,
+					   res->now_ms);
 		waiter_answer(w, res->err, res);
 		if (res->err == -EIO) {
 			/* unknown outcome: it may have queued us after all */
@@ -503,6 +507,7 @@ int waitq_new(struct event_base *base, struct store *st,
 	wq->queued_cb = cfg->queued_cb;
 	wq->queued_arg = cfg->queued_arg;
 	wq->confirmed_cb = cfg->confirmed_cb;
+	wq->deadlock_cb = cfg->deadlock_cb;
 	wq->node = strdup(cfg->node);
 	if (wq->node == NULL) {
 		free(wq);

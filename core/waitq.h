@@ -53,6 +53,7 @@ struct waitq_config {
 	const char *node;  /* this daemon's node name */
 	int64_t lease_ms;  /* a queue entry lives this long unless re-checked */
 	waitq_queued_cb *queued_cb; /* may be NULL */
+	waitq_queued_cb *deadlock_cb; /* a request refused with EDEADLK */
 	void *queued_arg;  /* for both callbacks */
 	waitq_confirmed_cb *confirmed_cb; /* may be NULL */
 };

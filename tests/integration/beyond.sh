@@ -71,6 +71,53 @@ check "then a third is fine" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N
 stop job3
 stop job4
 
+
+# --- deadlocks, across nodes --------------------------------------------------
+mkdir -m 1777 "$N1/dl"
+cat >$T.dl.py <<'EOP'
+import errno, fcntl, os, sys, time
+# kind first second ready go: take `first`, say so, wait for `go`, then ask
+# for `second` (blocking) and print what came of it
+kind, first, second, ready, go = sys.argv[1:6]
+if kind == "lease":
+    a = os.open(first, os.O_WRONLY | os.O_CREAT)
+else:
+    a = os.open(first, os.O_RDONLY | os.O_CREAT)
+    fcntl.flock(a, fcntl.LOCK_EX)
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.02)
+try:
+    if kind == "lease":
+        b = os.open(second, os.O_WRONLY | os.O_CREAT)
+    else:
+        b = os.open(second, os.O_RDONLY | os.O_CREAT)
+        fcntl.flock(b, fcntl.LOCK_EX)
+    print("granted", flush=True)
+except OSError as e:
+    print(errno.errorcode[e.errno], flush=True)
+time.sleep(0.5)
+EOP
+for kind in lease flock; do
+	rm -f $T.r1 $T.r2 $T.go1 $T.go2
+	setsid python3 $T.dl.py $kind "$N1/dl/$kind-x" "$N1/dl/$kind-y" $T.r1 $T.go1 >$T.o1 &
+	p1=$!
+	setsid python3 $T.dl.py $kind "$N2/dl/$kind-y" "$N2/dl/$kind-x" $T.r2 $T.go2 >$T.o2 &
+	p2=$!
+	wait_until 10 test -e $T.r1 -a -e $T.r2
+	touch $T.go1 # the first waits for y, which the second holds
+	yq() { [ "$(info_field "$N3/dl/$kind-y" waiters)" = 1 ]; }
+	expect "$kind: one owner on n1 holds x and waits for y" wait_until 10 yq
+	t0=$(date +%s%N)
+	touch $T.go2 # the second, holding y, asks for x: a cycle
+	wait $p2
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	check "$kind: the owner on n2 closing the cycle gets EDEADLK" EDEADLK cat $T.o2
+	expect "$kind: ... at once (${ms} ms)" test "$ms" -lt 2000
+	wait $p1
+	check "$kind: and once it let go, the first got y" granted cat $T.o1
+done
+
 # --- the queue in sight -------------------------------------------------------
 mkdir -m 1777 "$N1/q"
 hold "$N1/q/x"

@@ -841,6 +841,40 @@ static void test_semaphore(void **state)
 				      false).err, 0);
 }
 
+/*
+ * Deadlocks: a wait that would close a cycle of owners waiting on each
+ * other fails at once with EDEADLK, through holders and waiting requests,
+ * and leaves nothing queued; a wait that closes none is queued.
+ */
+static void test_deadlock(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "k", 0777).err, 0);
+	assert_int_equal(acquire(f, "k/x", "A").err, 0);
+	assert_int_equal(acquire(f, "k/y", "B").err, 0);
+	assert_int_equal(acquire(f, "k/z", "C").err, 0);
+	/* A waits for y (B's), B for z (C's): no cycle yet */
+	assert_int_equal(acquire_wait(f, "k/y", "A", LOCK_MODE_EXCLUSIVE, "wA",
+				      false).err, -EAGAIN);
+	assert_int_equal(acquire_wait(f, "k/z", "B", LOCK_MODE_EXCLUSIVE, "wB",
+				      false).err, -EAGAIN);
+	/* C asking for x (A's) would close C -> A -> B -> C */
+	s = acquire_wait(f, "k/x", "C", LOCK_MODE_EXCLUSIVE, "wC", false);
+	assert_int_equal(s.err, -EDEADLK);
+	assert_int_equal(stat_of(f, "k/x").nholders, 1);
+	/* not queued: the lock shows A's waiter-free state */
+	assert_int_equal(stat_of(f, "k/x").nqueued, 0);
+	/* a fourth owner waiting for x closes no cycle */
+	assert_int_equal(acquire_wait(f, "k/x", "D", LOCK_MODE_EXCLUSIVE, "wD",
+				      false).err, -EAGAIN);
+	/* once A gives up waiting, C may wait for x */
+	assert_int_equal(withdraw(f, "k/y", "wA").err, 0);
+	assert_int_equal(acquire_wait(f, "k/x", "C", LOCK_MODE_EXCLUSIVE, "wC",
+				      false).err, -EAGAIN);
+}
+
 /* Reading a lock lists its waiters in queue order, the count aside. */
 static void test_queue_in_sight(void **state)
 {
@@ -1005,6 +1039,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deadlock, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_semaphore, setup,
 						teardown),
