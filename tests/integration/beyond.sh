@@ -95,7 +95,8 @@ try:
         fcntl.flock(b, fcntl.LOCK_EX)
     print("granted", flush=True)
 except OSError as e:
-    print(errno.errorcode[e.errno], flush=True)
+    print("EDEADLK" if e.errno == errno.EDEADLK else errno.errorcode[e.errno],
+          flush=True)
 time.sleep(0.5)
 EOP
 for kind in lease flock; do
