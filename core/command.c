@@ -7,6 +7,7 @@
 #include "command.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "duration.h"
@@ -49,6 +50,32 @@ static int add_note_line(struct command *cmd, const char *line, size_t len)
 	return 0;
 }
 
+int signal_parse(const char *s, size_t len, int *sig)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = {
+		{"none", 0},     {"HUP", SIGHUP},   {"INT", SIGINT},
+		{"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+		{"USR2", SIGUSR2}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+		{"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+		{"PWR", SIGPWR},
+	};
+
+	if (len > 3 && memcmp(s, "SIG", 3) == 0) {
+		s += 3;
+		len -= 3;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == len &&
+		    memcmp(names[i].name, s, len) == 0) {
+			*sig = names[i].sig;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int parse_line(struct command *cmd, const char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\r')
@@ -66,6 +93,12 @@ static int parse_line(struct command *cmd, const char *line, size_t len)
 			return -EINVAL;
 		cmd->has_keepalive = true;
 		return keepalive_parse(line + 10, len - 10, &cmd->keepalive);
+	}
+	if (starts_with(line, len, "onlost=")) {
+		if (cmd->has_onlost)
+			return -EINVAL;
+		cmd->has_onlost = true;
+		return signal_parse(line + 7, len - 7, &cmd->onlost);
 	}
 	if (starts_with(line, len, "lock_delay=")) {
 		if (cmd->has_lock_delay)

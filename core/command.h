@@ -5,7 +5,9 @@
  * A write is split into lines (a missing final newline is fine).  A line
  * "ttl=DURATION" sets the lease length; "keepalive=session" or
  * "keepalive=off" sets keepalive; "lock_delay=DURATION" (or "0") how long
- * the lock stays unavailable to others once this hold expires; every other
+ * the lock stays unavailable to others once this hold expires;
+ * "onlost=SIGNAL" (signal_parse) what its holder gets when it is lost;
+ * every other
  * non-empty line is part of the holder's note.  Note lines are joined with "\n" (no trailing newline); an
  * empty write or a write of only empty lines only renews.
  *
@@ -37,10 +39,19 @@ struct command {
 	enum keepalive keepalive;
 	bool has_lock_delay;
 	int64_t lock_delay_ms;
+	bool has_onlost;
+	int onlost; /* a signal number, 0 for none */
 	bool has_note;
 	size_t note_len;
 	char note[COMMAND_NOTE_MAX + 1]; /* NUL-terminated */
 };
+
+/*
+ * A signal for onlost=: "none" (0), or a name with or without "SIG": HUP,
+ * INT, QUIT, KILL, USR1, USR2, ALRM, TERM, CONT, STOP, TSTP, PWR.  0 or
+ * -EINVAL.
+ */
+int signal_parse(const char *s, size_t len, int *sig);
 
 /* Parse `len` bytes of `buf` into `*cmd`.  Returns 0 or -EINVAL. */
 int command_parse(const char *buf, size_t len, struct command *cmd);

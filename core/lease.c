@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "hash.h"
@@ -39,6 +40,8 @@ struct lease {
 	int64_t lost_mono;
 	int64_t told_mono; /* when a getattr last answered ESTALE for it */
 	bool busy; /* a keepalive call is in flight */
+	int onlost;      /* the signal its holder gets when it is lost, or 0 */
+	bool signalled;  /* ... already sent, for this grant */
 	TAILQ_ENTRY(lease) link;
 	LIST_ENTRY(lease) by_path; /* in the table's index */
 };
@@ -55,6 +58,7 @@ struct leases {
 	/* the same leases by path: a node may keep thousands, and every
 	 * request on a lock file looks its own up */
 	struct lease_bucket by_path[LEASE_BUCKETS];
+	int default_onlost; /* onlost= of the mount */
 	leases_event_cb *event_cb;
 	void *event_arg;
 };
@@ -128,6 +132,33 @@ static void lease_mark_lost(struct lease *l)
 	}
 }
 
+/*
+ * The hold was lost (expired, broken, gone from Redis), not given up: the
+ * onlost= signal goes to its holder, once: a lease's owner's process group,
+ * a handle lock's process.  Only while that process is still the one that
+ * asked (same session), so a reused pid is never signalled.
+ */
+static void lease_lost_notice(struct leases *lt, struct lease *l)
+{
+	pid_t tgid, sid, target;
+
+	lease_mark_lost(l);
+	if (l->onlost <= 0 || l->signalled || l->h.pid <= 1)
+		return;
+	l->signalled = true;
+	if (owner_proc_ids(lt->procfs, l->h.pid, &tgid, &sid) < 0 ||
+	    sid != l->h.session)
+		return; /* gone: nobody to tell */
+	target = l->h.kind == HOLDER_HANDLE ? l->h.pid : -getpgid(l->h.pid);
+	if (target == 1 || target == -1 || target == 0)
+		return;
+	log_info("%s: lost; sending signal %d to %s %d", l->path, l->onlost,
+		 target < 0 ? "process group" : "process",
+		 target < 0 ? -target : target);
+	if (kill(target, l->onlost) < 0)
+		log_warn(errno, "%s: cannot signal its holder", l->path);
+}
+
 static struct lease_call *lease_call_new(struct leases *lt,
 					 const struct lease *l)
 {
@@ -166,7 +197,7 @@ static void on_keepalive_renewed(void *arg, const struct store_result *res)
 		l->renewed_mono = mono_ms();
 	} else if (res->err == -ESTALE) {
 		log_info("lease %s of %s was lost", c->path, c->owner_id);
-		lease_mark_lost(l);
+		lease_lost_notice(c->lt, l);
 	}
 out:
 	lease_call_free(c);
@@ -263,7 +294,7 @@ static void lease_tick_one(struct leases *lt, struct lease *l, int64_t now,
 		/* only this node renews it, so it knows when it ran out (its
 		 * clock starts after Redis's, so never too early) */
 		if (now - l->renewed_mono > l->h.ttl_ms) {
-			lease_mark_lost(l);
+			lease_lost_notice(lt, l);
 			if (lt->event_cb)
 				lt->event_cb(lt->event_arg, l->path, "expired",
 					     &l->h);
@@ -372,7 +403,10 @@ int leases_granted(struct leases *lt, const char *path,
 		}
 		TAILQ_INSERT_TAIL(&lt->list, l, link);
 		LIST_INSERT_HEAD(path_bucket(lt, l->path), l, by_path);
+		l->onlost = lt->default_onlost;
 	}
+	if (l->h.token != h->token)
+		l->signalled = false; /* a new grant: its loss is news again */
 	holder_copy_clear(&l->h);
 	err = holder_copy(&l->h, h);
 	if (err < 0) {
@@ -398,6 +432,29 @@ void leases_lost(struct leases *lt, const char *path, const char *owner_id)
 
 	if (l)
 		lease_mark_lost(l);
+}
+
+void leases_lost_notice(struct leases *lt, const char *path,
+			const char *owner_id)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l)
+		lease_lost_notice(lt, l);
+}
+
+void leases_set_onlost(struct leases *lt, const char *path,
+		       const char *owner_id, int sig)
+{
+	struct lease *l = lease_find(lt, path, owner_id);
+
+	if (l)
+		l->onlost = sig;
+}
+
+void leases_set_default_onlost(struct leases *lt, int sig)
+{
+	lt->default_onlost = sig;
 }
 
 bool leases_is_stale(struct leases *lt, const char *path,

@@ -57,6 +57,16 @@ void leases_forget(struct leases *lt, const char *path, const char *owner_id);
 
 /* Mark the entry lost (expired or broken) so later calls give ESTALE. */
 void leases_lost(struct leases *lt, const char *path, const char *owner_id);
+/*
+ * The same for a hold lost against its holder's will (expired, broken,
+ * refused by Redis): its onlost= signal, if any, goes to its holder.
+ */
+void leases_lost_notice(struct leases *lt, const char *path,
+			const char *owner_id);
+/* onlost=: the signal (0: none) for one entry, or for every new one. */
+void leases_set_onlost(struct leases *lt, const char *path,
+		       const char *owner_id, int sig);
+void leases_set_default_onlost(struct leases *lt, int sig);
 
 /*
  * Did `owner_id` hold `path` through this node and lose it since (expired,

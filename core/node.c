@@ -91,7 +91,10 @@ void node_ended(struct node *n, const char *event, const char *path,
 {
 	n->stats.releases++;
 	for (size_t i = 0; i < nh; i++) {
-		leases_lost(n->leases, path, h[i].id);
+		if (strcmp(event, "broken") == 0) /* against its holder's will */
+			leases_lost_notice(n->leases, path, h[i].id);
+		else
+			leases_lost(n->leases, path, h[i].id);
 		node_publish(n, event, path, &h[i], now_ms);
 	}
 }
@@ -114,7 +117,7 @@ void node_confirmed(void *arg, const char *path, const char *holder_id,
 	}
 	log_warnx("%s: the grant handed over to %s (token %lld) is gone",
 		  path, holder_id, (long long)token);
-	leases_lost(n->leases, path, holder_id);
+	leases_lost_notice(n->leases, path, holder_id);
 }
 
 int node_renew_error(struct node *n, const char *path, const char *holder_id,
@@ -123,7 +126,7 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
 	if (res->err != -ESTALE)
 		return res->err;
 	if (by_handle || leases_is_stale(n->leases, path, holder_id, 0)) {
-		leases_lost(n->leases, path, holder_id);
+		leases_lost_notice(n->leases, path, holder_id);
 		return -ESTALE;
 	}
 	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;

@@ -51,6 +51,7 @@ struct node_config {
 	const char *prefix;                /* the exchange is lockfs.PREFIX */
 	int64_t ttl_ms;                    /* a queue entry's lease */
 	const char *procfs;                /* "/proc" */
+	int onlost_sig;                    /* onlost=: 0 for none */
 	/* a lock event line from the broker (for /.lockfs/events) */
 	void (*event_line)(void *arg, const char *line, size_t len);
 	void *arg;
@@ -91,6 +92,9 @@ int node_set_limit(struct node *n, const char *path, long limit,
 		   uid_t caller_uid, store_cb *cb, void *arg);
 int node_setattr(struct node *n, const char *path, long mode, long uid,
 		 long gid, store_cb *cb, void *arg);
+/* onlost=: the signal `id`'s hold of `path` sends its holder when lost. */
+void node_lease_onlost(struct node *n, const char *path, const char *id,
+		       int sig);
 int node_renew(struct node *n, const char *path, const char *holder_id,
 	       int64_t token, const struct command *cmd, store_cb *cb,
 	       void *arg);

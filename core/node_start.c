@@ -118,6 +118,7 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 		goto fail;
 	}
 	leases_set_event_cb(n->leases, on_lease_event, n);
+	leases_set_default_onlost(n->leases, cfg->onlost_sig);
 	if (cfg->amqp_url && *cfg->amqp_url) {
 		err = -ENOMEM;
 		if (asprintf(&exchange, "lockfs.%s", cfg->prefix) < 0)
@@ -275,7 +276,13 @@ void node_lease_forget(struct node *n, const char *path, const char *id)
 
 void node_lease_lost(struct node *n, const char *path, const char *id)
 {
-	leases_lost(n->leases, path, id);
+	leases_lost_notice(n->leases, path, id);
+}
+
+void node_lease_onlost(struct node *n, const char *path, const char *id,
+		       int sig)
+{
+	leases_set_onlost(n->leases, path, id, sig);
 }
 
 size_t node_leases(const struct node *n)

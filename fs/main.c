@@ -97,6 +97,7 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 		.prefix = opt->prefix,
 		.ttl_ms = opt->ttl_ms,
 		.procfs = fs->procfs,
+		.onlost_sig = opt->onlost_sig,
 		.event_line = on_event_line,
 		.arg = fs,
 	};

@@ -68,6 +68,9 @@ struct op {
 		struct {
 			bool list; /* a listxattr, not a getxattr */
 		} xattr;
+		struct {
+			int onlost; /* onlost= written: its signal, or -1 */
+		} write;
 	} u;
 	bool is_create;
 	bool retry_as_open; /* a busy create becomes ESTALE + an open */

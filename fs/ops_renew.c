@@ -38,6 +38,9 @@ static void write_done(void *arg, const struct store_result *res)
 	mine = find_holder(&res->lock, op->owner.id);
 	if (mine)
 		node_lease_renewed(op->fs->node, op->path, mine, res->now_ms);
+	if (mine && op->u.write.onlost >= 0) /* onlost=: this node signals */
+		node_lease_onlost(op->fs->node, op->path, op->owner.id,
+				  op->u.write.onlost);
 	fuse_reply_write(op->req, op->size);
 	op_free(op);
 }
@@ -162,6 +165,7 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	op->owner = h->owner;
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->size = size;
+	op->u.write.onlost = cmd.has_onlost ? cmd.onlost : -1;
 	op_started(op, node_renew(fs->node, op->path, id, token, &cmd,
 				   write_done, op));
 }

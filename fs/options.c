@@ -21,7 +21,7 @@
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
-	char *amqp_cacert, *open_mode, *log, *lock_delay;
+	char *amqp_cacert, *open_mode, *log, *lock_delay, *onlost;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -45,6 +45,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("open=%s", open_mode),
 	RAW("log=%s", log),
 	RAW("lock_delay=%s", lock_delay),
+	RAW("onlost=%s", onlost),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -70,6 +71,7 @@ static const struct {
 	{"amqp_cacert", offsetof(struct raw_options, amqp_cacert)},
 	{"open", offsetof(struct raw_options, open_mode)},
 	{"lock_delay", offsetof(struct raw_options, lock_delay)},
+	{"onlost", offsetof(struct raw_options, onlost)},
 	{"log", offsetof(struct raw_options, log)},
 };
 
@@ -143,6 +145,8 @@ void options_usage(const char *prog)
 	       "  acquire_timeout=DURATION  bound on a wait (default none)\n"
 	       "  lock_delay=DURATION  an expired lock stays unavailable this long\n"
 	       "                       (default 0)\n"
+	       "  onlost=SIGNAL|none   sent to a holder when its lock is lost\n"
+	       "                       (TERM, KILL, HUP, USR1...; default none)\n"
 	       "  keepalive=session|off     default keepalive (session)\n"
 	       "  owner=session|process|user  who owns a lease (session)\n"
 	       "  open=lease|flock     lease: a write open takes the lock; "
@@ -204,7 +208,7 @@ static void raw_free(struct raw_options *raw)
 			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
 			   &raw->config, &raw->redis_password,
 			   &raw->amqp_cacert, &raw->open_mode, &raw->log,
-			   &raw->lock_delay, &raw->pos[0],
+			   &raw->lock_delay, &raw->onlost, &raw->pos[0],
 			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -361,6 +365,11 @@ int options_parse(struct fuse_args *args, struct options *o)
 	    (err = parse_duration_opt("acquire_timeout", raw.acquire_timeout,
 				      &o->acquire_timeout_ms, false)) < 0)
 		goto out;
+	if (raw.onlost && signal_parse(raw.onlost, strlen(raw.onlost),
+				       &o->onlost_sig) < 0) {
+		err = bad("onlost", raw.onlost);
+		goto out;
+	}
 	if (raw.lock_delay && strcmp(raw.lock_delay, "0") != 0 &&
 	    (err = parse_duration_opt("lock_delay", raw.lock_delay,
 				      &o->lock_delay_ms, false)) < 0)

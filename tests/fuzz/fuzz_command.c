@@ -68,6 +68,11 @@ static int model_parse(const char *buf, size_t len, struct command *want)
 			else
 				return -EINVAL;
 			want->has_keepalive = true;
+		} else if (has_prefix(line, n, "onlost=")) {
+			if (want->has_onlost ||
+			    signal_parse(line + 7, n - 7, &want->onlost))
+				return -EINVAL;
+			want->has_onlost = true;
 		} else if (has_prefix(line, n, "lock_delay=")) {
 			if (want->has_lock_delay)
 				return -EINVAL;
@@ -130,6 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cmd->has_keepalive == want->has_keepalive);
 		if (cmd->has_keepalive)
 			FUZZ_CHECK(cmd->keepalive == want->keepalive);
+		FUZZ_CHECK(cmd->has_onlost == want->has_onlost);
+		if (cmd->has_onlost)
+			FUZZ_CHECK(cmd->onlost == want->onlost && cmd->onlost >= 0);
 		FUZZ_CHECK(cmd->has_lock_delay == want->has_lock_delay);
 		if (cmd->has_lock_delay)
 			FUZZ_CHECK(cmd->lock_delay_ms == want->lock_delay_ms &&

@@ -119,6 +119,37 @@ for kind in lease flock; do
 	check "$kind: and once it let go, the first got y" granted cat $T.o1
 done
 
+
+# --- onlost=: a holder hears that it lost its lock -------------------------
+mkdir -m 1777 "$N1/ol"
+# holder NAME CMDS [rm]: a lease on n1 in a session of its own, written
+# CMDS (and then removed by itself), that records the signals it gets in
+# $T.NAME.sig
+holder() {
+	setsid bash -c '
+		trap "echo USR1 >>$2.sig" USR1
+		trap "echo TERM >>$2.sig; exit 0" TERM
+		exec 9>"$1" || exit 1
+		printf "%b" "$3" >&9
+		echo held >"$2.held"
+		if [ "$4" = rm ]; then rm "$1" && echo >"$2.rmd"; fi
+		for i in $(seq 1 100); do sleep 0.05; done' holder "$N1/ol/$1" "$T.$1" "$2" "${3:-}" &
+	BG+=($!)
+	wait_until 5 test -e "$T.$1.held"
+}
+holder a 'keepalive=off\nttl=1s\nonlost=USR1\n'
+expect "a lease left to expire: its holder gets SIGUSR1" wait_until 5 grep -q USR1 $T.a.sig
+holder b 'onlost=TERM\n'
+check "broken by root: its holder gets SIGTERM" 0 bash -c "rm $N1/ol/b; echo \$?"
+expect "... at once" wait_until 3 grep -q TERM $T.b.sig
+holder c 'onlost=USR1\n' rm
+expect "a lock its holder released itself" wait_until 5 test -e $T.c.rmd
+sleep 1 # (what did not happen: no signal came within a second)
+expect "brings no signal" test ! -e $T.c.sig
+check "onlost=bogus written: EINVAL" EINVAL in_session python3 "$TESTS_LIB/fsop.py" write "$N2/ol/d" "onlost=bogus"
+mkdir -p "$CLUSTER_DIR/n9"
+expect "a bad onlost= mount option is refused" bash -c "! $LOCKFS_BIN -o onlost=SIGBOGUS,redis=$LOCKFS_REDIS_URL $CLUSTER_DIR/n9 >/dev/null 2>&1"
+
 # --- the queue in sight -------------------------------------------------------
 mkdir -m 1777 "$N1/q"
 hold "$N1/q/x"
