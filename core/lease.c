@@ -143,9 +143,13 @@ static void lease_lost_notice(struct leases *lt, struct lease *l)
 	pid_t tgid, sid, target;
 
 	lease_mark_lost(l);
-	if (l->onlost <= 0 || l->signalled || l->h.pid <= 1)
+	if (l->signalled)
 		return;
 	l->signalled = true;
+	if (lt->event_cb) /* for poll(): POLLPRI|POLLERR on its descriptors */
+		lt->event_cb(lt->event_arg, l->path, "lost", &l->h);
+	if (l->onlost <= 0 || l->h.pid <= 1)
+		return;
 	if (owner_proc_ids(lt->procfs, l->h.pid, &tgid, &sid) < 0 ||
 	    sid != l->h.session)
 		return; /* gone: nobody to tell */

@@ -33,8 +33,9 @@ struct store;
 struct leases;
 
 /*
- * Called when keepalive ends a lease (reason "owner-exit") or sees a lease
- * with keepalive=off run out (reason "expired").
+ * Called when keepalive ends a lease (reason "owner-exit"), sees a lease
+ * with keepalive=off run out (reason "expired"), or a hold is lost against
+ * its holder's will (reason "lost", once per grant: leases_lost_notice).
  */
 typedef void leases_event_cb(void *arg, const char *path, const char *reason,
 			     const struct lock_holder *h);

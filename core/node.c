@@ -132,6 +132,12 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
 	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
 }
 
+bool node_hold_stale(struct node *n, const char *path, const char *id,
+		     int64_t token)
+{
+	return leases_is_stale(n->leases, path, id, token);
+}
+
 bool node_lost(struct node *n, const char *path, const char *owner_id)
 {
 	return leases_is_stale(n->leases, path, owner_id, 0);

@@ -54,6 +54,8 @@ struct node_config {
 	int onlost_sig;                    /* onlost=: 0 for none */
 	/* a lock event line from the broker (for /.lockfs/events) */
 	void (*event_line)(void *arg, const char *line, size_t len);
+	/* a hold of `path` taken through this node was lost (for poll) */
+	void (*lost)(void *arg, const char *path);
 	void *arg;
 };
 
@@ -92,6 +94,9 @@ int node_set_limit(struct node *n, const char *path, long limit,
 		   uid_t caller_uid, store_cb *cb, void *arg);
 int node_setattr(struct node *n, const char *path, long mode, long uid,
 		 long gid, store_cb *cb, void *arg);
+/* Is `id`'s grant `token` of `path`, taken through this node, lost? */
+bool node_hold_stale(struct node *n, const char *path, const char *id,
+		     int64_t token);
 /* onlost=: the signal `id`'s hold of `path` sends its holder when lost. */
 void node_lease_onlost(struct node *n, const char *path, const char *id,
 		       int sig);

@@ -24,6 +24,7 @@ struct node {
 	struct leases *leases;
 	struct notifier *nt;
 	void (*event_line)(void *arg, const char *line, size_t len);
+	void (*lost)(void *arg, const char *path);
 	void *arg;
 	struct node_stats stats;
 	struct metrics metrics;

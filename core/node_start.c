@@ -61,7 +61,10 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 {
 	struct node *n = arg;
 
-	if (strcmp(reason, "owner-exit") == 0)
+	if (strcmp(reason, "lost") == 0) {
+		if (n->lost)
+			n->lost(n->arg, path);
+	} else if (strcmp(reason, "owner-exit") == 0)
 		node_ended(n, reason, path, h, 1, wall_ms());
 	else /* its own node saw a keepalive=off lease run out */
 		node_publish(n, reason, path, h, wall_ms());
@@ -107,6 +110,7 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 		return err;
 	n->free_parts = free_parts;
 	n->event_line = cfg->event_line;
+	n->lost = cfg->lost;
 	n->arg = cfg->arg;
 	wcfg.queued_arg = n;
 	if ((err = store_new(base, cfg->store, &n->st)) < 0) {

@@ -27,6 +27,8 @@ enum inode_kind {
 	INODE_CONTROL_FILE,
 };
 
+struct handle;
+
 struct inode {
 	uint64_t ino;
 	char *path; /* "" for the root, as in name.h */
@@ -42,6 +44,7 @@ struct inode {
 	struct ns_attr ns;
 	int64_t ns_mono_ms;
 	struct inode *next_retry_pin; /* in lockfs.retry_pins while pinned */
+	struct handle *polls; /* open handles with a poll() pending (ops.c) */
 	bool permanent;
 	struct inode *next_by_ino, *next_by_path;
 };

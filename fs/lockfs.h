@@ -79,9 +79,16 @@ struct handle {
 	 * lock ends with its open file description, as the kernel's do) */
 	struct node_lock_ref locks[HANDLE_LOCKS_MAX];
 	size_t nlocks;
+	/* a poll() waiting to hear that its hold was lost: in->polls */
+	struct fuse_pollhandle *ph;
+	struct handle *next_poll;
 };
 
 extern const struct fuse_lowlevel_ops lockfs_ops;
+
+/* A hold of `path` taken through this node was lost: wake the poll()s of
+ * its descriptors (POLLPRI|POLLERR). */
+void lockfs_hold_lost(struct lockfs *fs, const char *path);
 
 void handle_free(struct handle *h);
 

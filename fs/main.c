@@ -80,6 +80,12 @@ static void on_detached(void *arg)
 	shut_down(arg);
 }
 
+/* A hold taken through this node was lost: wake its descriptors' polls. */
+static void on_hold_lost(void *arg, const char *path)
+{
+	lockfs_hold_lost(arg, path);
+}
+
 /* A lock event line from the broker: for the readers of /.lockfs/events. */
 static void on_event_line(void *arg, const char *line, size_t len)
 {
@@ -99,6 +105,7 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 		.procfs = fs->procfs,
 		.onlost_sig = opt->onlost_sig,
 		.event_line = on_event_line,
+		.lost = on_hold_lost,
 		.arg = fs,
 	};
 

@@ -17,6 +17,8 @@
 #include "clock.h"
 #include "ops_i.h"
 
+#include <poll.h>
+
 /* ---- helpers --------------------------------------------------------- */
 
 struct lockfs *fs_of(fuse_req_t req)
@@ -540,6 +542,68 @@ static void lockfs_removexattr(fuse_req_t req, fuse_ino_t ino,
 	set_limit(req, in, 0);
 }
 
+/* ---- poll: POLLPRI|POLLERR once a descriptor's hold is lost ---------- */
+
+/* Take `h`'s pending poll, if any, off its inode's list. */
+void poll_forget(struct handle *h)
+{
+	struct handle **p;
+
+	if (h == NULL || h->ph == NULL)
+		return;
+	for (p = &h->in->polls; *p; p = &(*p)->next_poll)
+		if (*p == h) {
+			*p = h->next_poll;
+			break;
+		}
+	fuse_pollhandle_destroy(h->ph);
+	h->ph = NULL;
+}
+
+/*
+ * A lock file is always readable and writable; a descriptor whose lease or
+ * handle lock was lost also reports POLLPRI|POLLERR.  Until then the poll
+ * handle is kept, and lockfs_hold_lost() wakes it.
+ */
+static void lock_poll(fuse_req_t req, struct handle *h,
+		      struct fuse_pollhandle *ph)
+{
+	struct lockfs *fs = fs_of(req);
+	unsigned events = POLLIN | POLLOUT;
+	char id[OWNER_ID_MAX];
+	int64_t token;
+
+	if (h && h->in && h->in->kind == INODE_LOCK) {
+		if (own_hold(fs, h, id, sizeof(id), &token) == -ESTALE ||
+		    (h->writer && node_hold_stale(fs->node, h->in->path,
+						  h->owner.id, h->token))) {
+			events |= POLLPRI | POLLERR;
+		} else if (ph) {
+			poll_forget(h);
+			h->ph = ph;
+			h->next_poll = h->in->polls;
+			h->in->polls = h;
+			ph = NULL;
+		}
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, events);
+}
+
+void lockfs_hold_lost(struct lockfs *fs, const char *path)
+{
+	struct inode *in = inodes_find(fs->inodes, path);
+	struct handle *h;
+
+	while (in && (h = in->polls) != NULL) { /* the kernel polls again */
+		in->polls = h->next_poll;
+		fuse_lowlevel_notify_poll(h->ph);
+		fuse_pollhandle_destroy(h->ph);
+		h->ph = NULL;
+	}
+}
+
 /* ---- refused and trivial operations ------------------------------- */
 
 static void lockfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -614,6 +678,10 @@ static void lockfs_poll(fuse_req_t req, fuse_ino_t ino,
 	struct handle *h = handle_of(fi);
 
 	(void)ino;
+	if (h && h->type != HANDLE_CONTROL) {
+		lock_poll(req, h, ph);
+		return;
+	}
 	control_poll(fs_of(req), req, h && h->type == HANDLE_CONTROL ? h : NULL,
 		     ph);
 }

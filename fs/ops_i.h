@@ -139,6 +139,8 @@ void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi);
 void lockfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lockfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* poll(): forget `h`'s pending one (at its release) */
+void poll_forget(struct handle *h);
 void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 

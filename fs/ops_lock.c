@@ -653,6 +653,7 @@ void lockfs_release(fuse_req_t req, fuse_ino_t ino,
 			if (h->type == HANDLE_PLACEHOLDER &&
 			    h->in->placeholders)
 				h->in->placeholders--;
+			poll_forget(h);
 			inodes_close(fs->inodes, h->in);
 		}
 	}

@@ -146,6 +146,22 @@ holder c 'onlost=USR1\n' rm
 expect "a lock its holder released itself" wait_until 5 test -e $T.c.rmd
 sleep 1 # (what did not happen: no signal came within a second)
 expect "brings no signal" test ! -e $T.c.sig
+cat >$T.poll.py <<'EOP'
+import os, select, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
+os.write(fd, b"keepalive=off\nttl=1s\n")
+p = select.poll()
+p.register(fd, select.POLLPRI)  # only what a loss brings: poll() sleeps
+first = p.poll(0)
+print("before", "lost" if first else "held", flush=True)
+ev = p.poll(5000)                # woken when the lease is lost
+if ev and ev[0][1] & select.POLLPRI:
+    print("after", "POLLPRI", "POLLERR" if ev[0][1] & select.POLLERR else "")
+else:
+    print("after", "nothing")
+EOP
+check "poll() on a held lease: nothing special" "before held" bash -c "setsid python3 $T.poll.py $N1/ol/p | head -1"
+check "once it is lost: POLLPRI|POLLERR, waking the poll" "after POLLPRI POLLERR" bash -c "setsid python3 $T.poll.py $N1/ol/p2 | tail -1"
 check "onlost=bogus written: EINVAL" EINVAL in_session python3 "$TESTS_LIB/fsop.py" write "$N2/ol/d" "onlost=bogus"
 mkdir -p "$CLUSTER_DIR/n9"
 expect "a bad onlost= mount option is refused" bash -c "! $LOCKFS_BIN -o onlost=SIGBOGUS,redis=$LOCKFS_REDIS_URL $CLUSTER_DIR/n9 >/dev/null 2>&1"
