@@ -25,6 +25,9 @@ struct store_config {
 	const char *password; /* NULL for none */
 	const char *prefix;   /* the hash tag, e.g. "lockfs" */
 	int64_t backend_timeout_ms;
+	/* redis_replicas=: a change is answered only once WAIT says this many
+	 * replicas have it (0: no WAIT) */
+	int replicas;
 };
 
 enum store_kind {

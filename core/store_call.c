@@ -44,6 +44,12 @@ void call_free(struct call *c)
 {
 	if (c == NULL)
 		return;
+	if (c->waits) { /* a WAIT reply still refers to it */
+		c->free_pending = true;
+		return;
+	}
+	if (c->held)
+		freeReplyObject(c->held);
 	if (c->deadline)
 		event_free(c->deadline);
 	args_clear(&c->a);
@@ -122,12 +128,67 @@ static bool is_redirection(const char *err)
 	return strstr(err, "READONLY") != NULL;
 }
 
+/* A deep copy of `r` that freeReplyObject() frees; NULL on -ENOMEM. */
+static redisReply *reply_copy(const redisReply *r)
+{
+	redisReply *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->type = r->type;
+	c->integer = r->integer;
+	if (r->str) {
+		c->str = malloc(r->len + 1);
+		if (c->str == NULL)
+			goto fail;
+		memcpy(c->str, r->str, r->len + 1);
+		c->len = r->len;
+	}
+	if (r->elements) {
+		c->element = calloc(r->elements, sizeof(*c->element));
+		if (c->element == NULL)
+			goto fail;
+		for (; c->elements < r->elements; c->elements++)
+			if ((c->element[c->elements] =
+				     reply_copy(r->element[c->elements])) == NULL)
+				goto fail;
+	}
+	return c;
+fail:
+	freeReplyObject(c);
+	return NULL;
+}
+
+/*
+ * A script's reply, as it is: parsed, its grants handed over (unless
+ * `hand_over` is false: a change WAIT did not confirm), and answered, or
+ * compensated when its caller was answered already.
+ */
+static void call_finish(struct call *c, const redisReply *reply,
+			bool hand_over)
+{
+	struct store_result res = {.extra = ""};
+	int err = parse_reply(reply, &res);
+
+	if (err < 0) {
+		log_warnx("redis: malformed reply to script %s",
+			  script_name[c->script]);
+		call_fail(c, err);
+	} else {
+		if (hand_over && res.ngrants && c->st->grants_cb)
+			c->st->grants_cb(c->st->grants_arg, &res);
+		if (c->answered)
+			call_compensate(c, &res);
+		else
+			call_answer(c, &res);
+	}
+	result_clear(&res);
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct call *c = privdata;
 	redisReply *reply = r;
-	struct store_result res = {.extra = ""};
-	int err;
 
 	c->in_flight = false;
 	count_reply(c, reply);
@@ -170,23 +231,50 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		call_fail(c, -EIO);
 		goto done;
 	}
-	err = parse_reply(reply, &res);
-	if (err < 0) {
-		log_warnx("redis: malformed reply to script %s",
-			  script_name[c->script]);
-		call_fail(c, err);
-		goto clear;
+	if (c->waits) { /* redis_replicas=: until WAIT confirms it */
+		c->held = reply_copy(reply);
+		if (c->held == NULL)
+			call_fail(c, -ENOMEM);
+		return;
 	}
-	if (res.ngrants && c->st->grants_cb)
-		c->st->grants_cb(c->st->grants_arg, &res);
-	if (c->answered)
-		call_compensate(c, &res);
-	else
-		call_answer(c, &res);
-clear:
-	result_clear(&res);
+	call_finish(c, reply, true);
 done:
 	call_free(c);
+}
+
+/*
+ * The WAIT sent after a state change (redis_replicas=): with enough
+ * replicas the held reply goes on as any reply; without, the caller hears
+ * EIO and a grant it made is undone (its grants are not handed over).
+ */
+static void on_wait(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct call *c = privdata;
+	redisReply *reply = r;
+	bool confirmed = reply && reply->type == REDIS_REPLY_INTEGER &&
+			 reply->integer >= c->st->replicas;
+
+	(void)ac;
+	c->waits--;
+	if (c->held && c->waits == 0) {
+		if (!confirmed) {
+			log_warnx("redis: a %s was not confirmed by %d "
+				  "replica(s) in time: EIO, undone",
+				  script_name[c->script], c->st->replicas);
+			call_fail(c, -EIO);
+		}
+		call_finish(c, c->held, confirmed);
+		freeReplyObject(c->held);
+		c->held = NULL;
+	}
+	if (c->waits == 0 && (c->free_pending || !c->in_flight))
+		call_free(c);
+}
+
+/* Which scripts change what Redis holds (and so wait for replicas). */
+static bool changes_state(enum script s)
+{
+	return s != SCRIPT_STAT && s != SCRIPT_LIST;
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -252,6 +340,12 @@ void call_send(struct call *c)
 		call_fail(c, -EIO);
 		goto out;
 	}
+	/* redis_replicas=: a change is answered once replicas have it (the
+	 * WAIT returns before the call's own deadline) */
+	if (st->replicas > 0 && changes_state(c->script) &&
+	    redisAsyncCommand(st->ac, on_wait, c, "WAIT %d %lld", st->replicas,
+			      (long long)(st->timeout_ms * 3 / 4)) == REDIS_OK)
+		c->waits++;
 	c->in_flight = true;
 	c->sent_ns = mono_ns();
 out:

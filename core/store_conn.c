@@ -416,6 +416,7 @@ int store_new(struct event_base *base, const struct store_config *cfg,
 	st->timeout_ms = cfg->backend_timeout_ms > 0 ? cfg->backend_timeout_ms
 						     : 5000;
 	st->backoff_ms = 100;
+	st->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
 	if (cfg->password) {
 		st->addr.password = strdup(cfg->password);
 		if (st->addr.password == NULL)

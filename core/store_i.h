@@ -74,6 +74,10 @@ struct call {
 	/* for compensation of a late grant */
 	char *comp_path;
 	char *comp_holder;
+	/* redis_replicas=: the script's reply, held until WAIT confirms it */
+	redisReply *held;
+	unsigned waits;    /* WAIT replies still to come */
+	bool free_pending; /* freed once they have come */
 	TAILQ_ENTRY(call) link;
 };
 
@@ -108,6 +112,7 @@ struct store {
 	struct call_queue queue;
 	struct event *watch; /* sentinel:// only: asks where the master is */
 	struct store_stats stats;
+	int replicas; /* redis_replicas=: 0, or how many must confirm */
 	store_grants_cb *grants_cb;
 	void *grants_arg;
 	unsigned readies; /* connections that became ready */

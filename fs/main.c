@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 		.password = opt.redis_password,
 		.prefix = opt.prefix,
 		.backend_timeout_ms = opt.backend_timeout_ms,
+		.replicas = opt.redis_replicas,
 	};
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&args, "-ofsname=lockfs") != 0 ||

@@ -22,6 +22,7 @@ struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
 	char *amqp_cacert, *open_mode, *log, *lock_delay, *onlost;
+	char *redis_replicas;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -46,6 +47,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("log=%s", log),
 	RAW("lock_delay=%s", lock_delay),
 	RAW("onlost=%s", onlost),
+	RAW("redis_replicas=%s", redis_replicas),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -72,6 +74,7 @@ static const struct {
 	{"open", offsetof(struct raw_options, open_mode)},
 	{"lock_delay", offsetof(struct raw_options, lock_delay)},
 	{"onlost", offsetof(struct raw_options, onlost)},
+	{"redis_replicas", offsetof(struct raw_options, redis_replicas)},
 	{"log", offsetof(struct raw_options, log)},
 };
 
@@ -145,6 +148,8 @@ void options_usage(const char *prog)
 	       "  acquire_timeout=DURATION  bound on a wait (default none)\n"
 	       "  lock_delay=DURATION  an expired lock stays unavailable this long\n"
 	       "                       (default 0)\n"
+	       "  redis_replicas=N     answer a change once N replicas have it\n"
+	       "                       (WAIT; default 0)\n"
 	       "  onlost=SIGNAL|none   sent to a holder when its lock is lost\n"
 	       "                       (TERM, KILL, HUP, USR1...; default none)\n"
 	       "  keepalive=session|off     default keepalive (session)\n"
@@ -208,7 +213,8 @@ static void raw_free(struct raw_options *raw)
 			   &raw->acquire_timeout, &raw->keepalive, &raw->owner,
 			   &raw->config, &raw->redis_password,
 			   &raw->amqp_cacert, &raw->open_mode, &raw->log,
-			   &raw->lock_delay, &raw->onlost, &raw->pos[0],
+			   &raw->lock_delay, &raw->onlost,
+			   &raw->redis_replicas, &raw->pos[0],
 			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -365,6 +371,16 @@ int options_parse(struct fuse_args *args, struct options *o)
 	    (err = parse_duration_opt("acquire_timeout", raw.acquire_timeout,
 				      &o->acquire_timeout_ms, false)) < 0)
 		goto out;
+	if (raw.redis_replicas) {
+		char *end;
+		long n = strtol(raw.redis_replicas, &end, 10);
+
+		if (end == raw.redis_replicas || *end || n < 0 || n > 16) {
+			err = bad("redis_replicas", raw.redis_replicas);
+			goto out;
+		}
+		o->redis_replicas = (int)n;
+	}
 	if (raw.onlost && signal_parse(raw.onlost, strlen(raw.onlost),
 				       &o->onlost_sig) < 0) {
 		err = bad("onlost", raw.onlost);

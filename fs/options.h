@@ -35,6 +35,7 @@ struct options {
 	int64_t acquire_timeout_ms; /* 0: wait forever */
 	int64_t lock_delay_ms; /* an expired hold keeps its lock this long */
 	int onlost_sig; /* onlost=: what a holder gets when its lock is lost */
+	int redis_replicas; /* changes confirmed on this many replicas (WAIT) */
 	enum keepalive keepalive;
 	enum owner_scope owner;
 	bool open_flock; /* open=flock: opens never lock (the flock view) */

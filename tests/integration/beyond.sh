@@ -186,4 +186,37 @@ expect "a waiter gone leaves the list" wait_until 10 waiters_are 1
 check "the other one stays" n3 bash -c "sed -n 's/^waiter_node=//p' $N1/q/x"
 stop x
 
+
+# --- redis_replicas=1: a change is answered once a replica has it ----------
+RM=$(servers_free_port 6500)
+RR=$(servers_free_port $((RM + 1)))
+mkdir -p $T.rm $T.rr
+redis-server --port "$RM" --bind 127.0.0.1 --save '' --appendonly no --dir $T.rm \
+	--daemonize yes --pidfile $T.rm/pid --logfile $T.rm/log
+redis-server --port "$RR" --bind 127.0.0.1 --save '' --appendonly no --dir $T.rr \
+	--daemonize yes --pidfile $T.rr/pid --logfile $T.rr/log --replicaof 127.0.0.1 "$RM"
+link_up() { redis-cli -p "$RR" info replication | grep -q 'master_link_status:up'; }
+expect "a private master with a replica" wait_until 20 link_up
+saved_url=$LOCKFS_REDIS_URL
+LOCKFS_REDIS_URL=redis://127.0.0.1:$RM
+CLUSTER_OPTS=",redis_replicas=1,backend_timeout=2s"
+CLUSTER_N=4
+CLUSTER_NODES=4
+cluster_node_start 4 || exit 1
+N4=$CLUSTER_DIR/n4
+mkdir -m 1777 "$N4/rr"
+check "a lock taken" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N4/rr/a" wcn
+check "... is on the replica when the open returns" 1 redis-cli -p "$RR" EXISTS "{$CLUSTER_PREFIX}:l:rr/a"
+kill -STOP "$(cat $T.rr/pid)"
+check "the replica frozen: a lock cannot be confirmed: EIO" EIO in_session python3 "$TESTS_LIB/fsop.py" open "$N4/rr/b" wcn
+kill -CONT "$(cat $T.rr/pid)"
+wait_until 10 link_up
+not_held() { [ -z "$(redis-cli -p "$RM" GET "{$CLUSTER_PREFIX}:l:rr/b")" ]; }
+expect "and the grant was undone" wait_until 10 not_held
+check "with the replica back, locks work again" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N4/rr/c" wcn
+cluster_node_stop 4
+LOCKFS_REDIS_URL=$saved_url
+redis-cli -p "$RR" shutdown nosave >/dev/null 2>&1
+redis-cli -p "$RM" shutdown nosave >/dev/null 2>&1
+
 finish
