@@ -149,31 +149,6 @@ check "a lock set on tree B" OK fsop write "$N3/.lockfs/acquire" "b/s1 b/s2"
 check "both members held, seen from n4" "n3 n3" bash -c "echo \$(sed -n 's/^node=//p' $N4/b/s1 $N4/b/s2)"
 
 # --- under load: workers on tree A keep taking one lock in turn -------------
-cat >$T.worker.py <<'EOP'
-import errno, os, sys, time
-path, log, until = sys.argv[1], sys.argv[2], float(sys.argv[3])
-who, errors = str(os.getpid()), 0
-while time.time() < until:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    except OSError as e:
-        errors += 1          # EIO while the master moves: try again
-        time.sleep(0.05)
-        continue
-    with open(log, "a") as f:
-        f.write("in %s %.3f\n" % (who, time.time()))
-    time.sleep(0.002)
-    with open(log, "a") as f:
-        f.write("out %s %.3f\n" % (who, time.time()))
-    try:
-        os.unlink(path)
-    except OSError:
-        pass                 # lost meanwhile (ESTALE): it is gone anyway
-    os.close(fd)
-print("errors", errors)
-EOP
-# every "in" is followed by its own "out" before anyone else's "in"
-no_overlap() { awk '$1 == "in" { if (cur != "") exit 1; cur = $2 } $1 == "out" { if (cur != $2) exit 1; cur = "" }' "$1"; }
 grants_after() { awk -v t="$2" '$1 == "in" && $3 > t' "$1" | wc -l; }
 # load SECONDS LOG: two workers on each of n1 and n2, in the background
 load() {
@@ -182,7 +157,7 @@ load() {
 	LOAD=()
 	for i in 1 2; do
 		for n in "$N1" "$N2"; do
-			setsid python3 $T.worker.py "$n/a/hot" "$2" "$until" >>"$2.out" 2>&1 &
+			setsid python3 "$TESTS_LIB/turns.py" "$n/a/hot" "$2" "$until" >>"$2.out" 2>&1 &
 			LOAD+=($!)
 		done
 	done
@@ -205,7 +180,7 @@ moved() { [ "$(master_port "$(slot_of "$PA")")" = "$REP" ]; }
 expect "CLUSTER FAILOVER: :$REP serves tree A now" wait_until 20 moved
 load_done
 expect "all four workers ran to the end ($(grep -c errors $T.l1.out) of 4)" test "$(grep -c errors $T.l1.out)" = 4
-expect "never two holders across the failover ($(grep -c '^in' $T.l1) grants)" no_overlap $T.l1
+expect "never two holders across the failover ($(grep -c '^in' $T.l1) grants)" holds_never_overlap $T.l1
 expect "grants went on after it ($(grants_after $T.l1 "$t_fail"))" test "$(grants_after $T.l1 "$t_fail")" -gt 10
 MA=$REP
 
@@ -221,7 +196,7 @@ expect "all four workers ran to the end" test "$(grep -c errors $T.l2.out)" = 4
 expect "grants went on after it ($(grants_after $T.l2 "$t_kill"))" test "$(grants_after $T.l2 "$t_kill")" -gt 10
 # with asynchronous replication a kill may lose the last writes (README):
 # the overlap check is reported here, not required
-if no_overlap $T.l2; then echo "# no overlap across the kill either"; else echo "# an overlap across the kill (writes lost by asynchronous replication)"; fi
+if holds_never_overlap $T.l2; then echo "# no overlap across the kill either"; else echo "# an overlap across the kill (writes lost by asynchronous replication)"; fi
 check "tree B was not disturbed" n3 info_field "$N4/b/y" node
 
 # 3. the broker the daemons use stopped: they move to the other one
@@ -235,7 +210,7 @@ expect "n1 moved to the second broker" wait_until 20 on_two "$N1"
 expect "n2 too" wait_until 20 on_two "$N2"
 load_done
 expect "all four workers ran to the end" test "$(grep -c errors $T.l3.out)" = 4
-expect "never two holders while the broker moved ($(grep -c '^in' $T.l3) grants)" no_overlap $T.l3
+expect "never two holders while the broker moved ($(grep -c '^in' $T.l3) grants)" holds_never_overlap $T.l3
 expect "grants went on after it ($(grants_after $T.l3 "$t_stop"))" test "$(grants_after $T.l3 "$t_stop")" -gt 10
 h1=$(info_field "$N2/.lockfs/status" handoffs)
 expect "handed over by releases on the other broker too (n2: $((h1 - h0)))" test "$((h1 - h0))" -gt 5

@@ -191,6 +191,14 @@ cluster_cleanup() {
 	fi
 }
 
+# holds_never_overlap LOG: in a log of "in WHO ..." / "out WHO ..." lines
+# (tests/lib/turns.py), every "in" is followed by its own "out" before
+# anyone else's "in"
+holds_never_overlap() {
+	awk '$1 == "in" { if (cur != "") exit 1; cur = $2 }
+	     $1 == "out" { if (cur != $2) exit 1; cur = "" }' "$1"
+}
+
 # wait_until SECONDS CMD...: poll CMD every 50 ms; true once it succeeds.
 wait_until() {
 	local t=$1 k
