@@ -145,10 +145,7 @@ if blocker then
     end
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ]),
-          h = request_holder(A, excl), since = now,
-          who = {ARGV[A.HOLDER_NODE], tonumber(ARGV[A.UID]),
-                 tonumber(ARGV[A.PID]), tonumber(ARGV[A.SESSION])},
-          who_dl = who}
+          h = request_holder(A, excl), since = now}
     redis.call('SADD', tree_key('wo', who), wid)
   end
   expire_at_least(tree_key('wo', who), now + tonumber(ARGV[A.WAITER_LEASE_MS]))

@@ -85,8 +85,10 @@ if blocker then
   if first then
     me = {id = wid, lnode = members[1].node, mode = 'x', dnode = ARGV[6],
           seq = redis.call('INCR', KEYS[K_WSEQ]), since = now,
-          who = {ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[10]),
-                 tonumber(ARGV[11])}}
+          -- who asks (a set: granted only by its own re-check)
+          h = {id = id, node = ARGV[7], uid = tonumber(ARGV[8]),
+               pid = tonumber(ARGV[10]), sid = tonumber(ARGV[11]),
+               kind = 'lease', set = true}}
   end
   me.exp = now + tonumber(ARGV[5])
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))

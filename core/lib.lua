@@ -104,14 +104,6 @@ local function holders_conflict(holders, id, mode)
   return false
 end
 
-local function max_expiry(holders)
-  local m = 0
-  for _, h in ipairs(holders) do
-    if h.exp > m then m = h.exp end
-  end
-  return m
-end
-
 -- The latest moment any of `holders` may keep its lock, lock-delay
 -- included: what the indexes score a lock by.
 local function max_held_until(holders)
@@ -313,7 +305,9 @@ local function save_holders(key, holders)
   for i, h in ipairs(all) do
     local a = {}
     for j, k in ipairs(HOLDER_PACK) do a[j] = h[k] end
-    a[16] = a[16] or 0 -- dl: no hole before pw
+    if h.dl == nil then -- no hole before pw: the value stays an array
+      for j, k in ipairs(HOLDER_PACK) do if k == 'dl' then a[j] = 0 end end
+    end
     packed[i] = a
   end
   redis.call('SET', key, cmsgpack.pack(packed), 'PXAT', max_held_until(all))
@@ -431,13 +425,13 @@ local QUEUE_LISTED = 200 -- a lock's info lists at most this many waiters
 
 -- The first `max` live waiters of seq-scored queue `key`, in queue order,
 -- as a lock reply lists them: {node, uid, pid, session, mode, since} each
--- (the requester's, recorded when it queued: `who`, `since`).
+-- (the requester `h` and `since`, recorded when it queued).
 local function queue_listing(key, now, max)
   local list = {}
   for _, id in ipairs(redis.call('ZRANGE', key, 0, max - 1)) do
     local w = live_waiter(id, now)
-    if w and w.who then
-      list[#list + 1] = {w.who[1], w.who[2], w.who[3], w.who[4], w.mode,
+    if w and w.h then
+      list[#list + 1] = {w.h.node, w.h.uid, w.h.pid, w.h.sid, w.mode,
                          w.since}
     end
   end
@@ -507,7 +501,7 @@ local function deadlock(me, blocking, wid_ahead, now)
   for _, h in ipairs(blocking) do push(holder_who(h)) end
   if wid_ahead then
     local w = live_waiter(wid_ahead, now)
-    if w and w.who_dl then push(w.who_dl) end
+    if w and w.h then push(holder_who(w.h)) end
   end
   while #frontier > 0 and steps < DEADLOCK_STEPS do
     local who = table.remove(frontier, 1)
@@ -536,7 +530,9 @@ local function unqueue(id)
   if not raw then return end
   redis.call('HDEL', KEYS[K_WR], id)
   local w = cmsgpack.unpack(raw)
-  if w.who_dl then redis.call('SREM', tree_key('wo', w.who_dl), id) end
+  if w.h and not w.h.set then -- in its requester's wo: (acquire.lua)
+    redis.call('SREM', tree_key('wo', holder_who(w.h)), id)
+  end
   unqueue_at(the_lock('', '', 'x'), id)
 end
 
@@ -591,13 +587,13 @@ local function find_blocker(v, holders, id, wid, r, now, own_only)
   return nil
 end
 
--- What a queued request becomes if another call grants it (grant_waiting):
--- its holder record without the grant's own fields.  nil for a request
--- that only its own re-check may grant: O_EXCL, whose answer may be
--- EEXIST.  ARGV of acquire.lua.
+-- Who a queued request is (its record's `h`): what it becomes if another
+-- call grants it (grant_waiting), its holder record without the grant's
+-- own fields; also what the queue listing and the deadlock walk know of
+-- it.  `excl`: O_EXCL, which only its own re-check may grant (its answer
+-- may be EEXIST).  ARGV of acquire.lua.
 local function request_holder(A, excl)
-  if excl then return nil end
-  return {id = ARGV[A.HOLDER_ID], node = ARGV[A.HOLDER_NODE],
+  return {id = ARGV[A.HOLDER_ID], node = ARGV[A.HOLDER_NODE], excl = excl,
           uid = tonumber(ARGV[A.UID]), gid = tonumber(ARGV[A.GID]),
           pid = tonumber(ARGV[A.PID]), sid = tonumber(ARGV[A.SESSION]),
           kind = ARGV[A.KIND], ttl = tonumber(ARGV[A.TTL_MS]),
@@ -700,7 +696,7 @@ local function grant_waiting(node, leaf, holders, now)
       unqueue(head[1])
     else
       local h = w.h
-      if not h or find_holder(holders, h.id) or
+      if not h or h.excl or h.set or find_holder(holders, h.id) or
          (h.absorb ~= '' and find_holder(holders, h.absorb)) then
         break
       end

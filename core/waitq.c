@@ -756,20 +756,12 @@ static void waiter_granted(struct waiter *w, int64_t token,
 		waiter_confirm(w, NULL);
 }
 
-/* A grant for one of our requests: "<waiter id> <token> <expiry> <now>". */
-static void on_grant(struct waitq *wq, const char *body, size_t len)
+/* Grant `token` (until `expires`, Redis clock `now`) for our request `id`. */
+static void grant_arrived(struct waitq *wq, const char *id, int64_t token,
+			  int64_t expires, int64_t now)
 {
-	char buf[WAITQ_KEY_MAX + 64], id[WAITQ_KEY_MAX];
-	long long token, expires, now;
 	struct waiter *w;
 
-	if (len == 0 || len >= sizeof(buf))
-		return;
-	memcpy(buf, body, len);
-	buf[len] = '\0';
-	if (sscanf(buf, "%127s %lld %lld %lld", id, &token, &expires, &now) !=
-	    4)
-		return;
 	/* a request that is gone withdrew its entry, which undid the grant */
 	if ((w = find_waiter(wq, id)) == NULL || w->granted)
 		return;
@@ -783,6 +775,21 @@ static void on_grant(struct waitq *wq, const char *body, size_t len)
 		return;
 	}
 	waiter_granted(w, token, expires, now);
+}
+
+/* A grant message: "<waiter id> <token> <expiry> <now>". */
+static void on_grant(struct waitq *wq, const char *body, size_t len)
+{
+	char buf[WAITQ_KEY_MAX + 64], id[WAITQ_KEY_MAX];
+	long long token, expires, now;
+
+	if (len == 0 || len >= sizeof(buf))
+		return;
+	memcpy(buf, body, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "%127s %lld %lld %lld", id, &token, &expires, &now) ==
+	    4)
+		grant_arrived(wq, id, token, expires, now);
 }
 
 void waitq_hand_over(struct waitq *wq, const struct store_result *res)
@@ -801,16 +808,17 @@ void waitq_hand_over(struct waitq *wq, const struct store_result *res)
 				waitq_on_message(wq, key, NULL, 0);
 			continue;
 		}
+		if (strcmp(g->daemon, wq->daemon) == 0) { /* ours: directly */
+			grant_arrived(wq, g->waiter_id, g->token, g->expires_ms,
+				      res->now_ms);
+			continue;
+		}
 		len = snprintf(body, sizeof(body), "%s %lld %lld %lld",
 			       g->waiter_id, (long long)g->token,
 			       (long long)g->expires_ms,
 			       (long long)res->now_ms);
 		if (len < 0 || (size_t)len >= sizeof(body))
 			continue;
-		if (strcmp(g->daemon, wq->daemon) == 0) {
-			on_grant(wq, body, len); /* ours: no need to go round */
-			continue;
-		}
 		snprintf(key, sizeof(key), "g.%s", g->daemon);
 		if (wq->nt)
 			notifier_publish(wq->nt, key, body, len);
