@@ -337,7 +337,14 @@ void call_send(struct call *c)
 	}
 	if (redisAsyncCommandArgv(st->ac, on_reply, c, argc, argv, lens) !=
 	    REDIS_OK) {
-		call_fail(c, -EIO);
+		/* the connection is going away: wait for the next one, or the
+		 * deadline, rather than answer from inside the caller's own
+		 * call (a caller that calls again from its callback would
+		 * recurse without end) */
+		if (!c->queued) {
+			TAILQ_INSERT_TAIL(&st->queue, c, link);
+			c->queued = true;
+		}
 		goto out;
 	}
 	/* redis_replicas=: a change is answered once replicas have it (the

@@ -294,6 +294,10 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 		waiter_confirmed(w, res); /* the grant is gone */
 		return;
 	}
+	if (res && w->confirming && mono_ms() < w->entry_until) {
+		arm(w->recheck, RETRY_AFTER_EIO_MS); /* Redis away: again later */
+		return;
+	}
 	if (mono_ms() >= w->entry_until) {
 		waiter_confirmed(w, &lost);
 		return;
