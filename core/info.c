@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "json.h"
 #include "name.h"
 
 const char *lock_mode_name(enum lock_mode m)
@@ -21,15 +22,77 @@ const char *holder_kind_name(enum holder_kind k)
 	return k == HOLDER_HANDLE ? "handle" : "lease";
 }
 
+void lock_holder_clear(struct lock_holder *h)
+{
+	free(h->id);
+	free(h->node);
+	free(h->note);
+	memset(h, 0, sizeof(*h));
+}
+
+int lock_holder_copy(struct lock_holder *dst, const struct lock_holder *src,
+		     bool with_note)
+{
+	*dst = *src;
+	dst->id = strdup(src->id ? src->id : "");
+	dst->node = strdup(src->node ? src->node : "");
+	dst->note = NULL;
+	dst->note_len = 0;
+	if (with_note && src->note) {
+		dst->note = malloc(src->note_len + 1);
+		if (dst->note) {
+			memcpy(dst->note, src->note, src->note_len);
+			dst->note[src->note_len] = '\0';
+			dst->note_len = src->note_len;
+		}
+	}
+	if (dst->id == NULL || dst->node == NULL ||
+	    (with_note && src->note && dst->note == NULL)) {
+		lock_holder_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int lock_state_copy(struct lock_state *dst, const struct lock_state *src)
+{
+	*dst = *src;
+	dst->name = NULL;
+	dst->holders = NULL;
+	dst->queued = NULL;
+	dst->nholders = dst->nqueued = 0;
+	if ((dst->name = strdup(src->name ? src->name : "")) == NULL)
+		goto fail;
+	if (src->nholders &&
+	    (dst->holders = calloc(src->nholders, sizeof(*dst->holders))) == NULL)
+		goto fail;
+	for (; dst->nholders < src->nholders; dst->nholders++)
+		if (lock_holder_copy(&dst->holders[dst->nholders],
+				     &src->holders[dst->nholders], true) < 0)
+			goto fail;
+	if (src->nqueued &&
+	    (dst->queued = calloc(src->nqueued, sizeof(*dst->queued))) == NULL)
+		goto fail;
+	for (; dst->nqueued < src->nqueued; dst->nqueued++) {
+		struct lock_waiter *w = &dst->queued[dst->nqueued];
+
+		*w = src->queued[dst->nqueued];
+		w->node = strdup(w->node ? w->node : "");
+		if (w->node == NULL)
+			goto fail;
+	}
+	return 0;
+fail:
+	lock_state_clear(dst);
+	return -ENOMEM;
+}
+
 void lock_state_clear(struct lock_state *st)
 {
 	if (st == NULL)
 		return;
-	for (size_t i = 0; i < st->nholders; i++) {
-		free(st->holders[i].id);
-		free(st->holders[i].node);
-		free(st->holders[i].note);
-	}
+	for (size_t i = 0; i < st->nholders; i++)
+		lock_holder_clear(&st->holders[i]);
 	free(st->holders);
 	for (size_t i = 0; i < st->nqueued; i++)
 		free(st->queued[i].node);
@@ -116,4 +179,61 @@ int info_format(const struct lock_state *st, char **text, size_t *len)
 	*text = buf;
 	*len = size;
 	return 0;
+}
+
+static void json_holder(FILE *f, const struct lock_holder *h)
+{
+	fputs("{\"node\":", f);
+	json_cstring(f, h->node);
+	fprintf(f, ",\"uid\":%u,\"gid\":%u,\"pid\":%d,\"session\":%d,"
+		   "\"kind\":\"%s\",\"mode\":\"%s\",\"token\":%lld,"
+		   "\"acquired\":",
+		(unsigned)h->uid, (unsigned)h->gid, (int)h->pid,
+		(int)h->session, holder_kind_name(h->kind),
+		lock_mode_name(h->mode), (long long)h->token);
+	json_time(f, h->acquired_ms);
+	fputs(",\"renewed\":", f);
+	json_time(f, h->renewed_ms);
+	fputs(",\"expires\":", f);
+	json_time(f, h->expires_ms);
+	fprintf(f, ",\"ttl\":%lld.%03lld,\"keepalive\":\"%s\",\"note\":",
+		(long long)(h->ttl_ms / 1000), (long long)(h->ttl_ms % 1000),
+		keepalive_name(h->keepalive));
+	if (h->note)
+		json_string(f, h->note, h->note_len);
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
+static void json_waiter(FILE *f, const struct lock_waiter *w)
+{
+	fputs("{\"node\":", f);
+	json_cstring(f, w->node);
+	fprintf(f, ",\"uid\":%u,\"pid\":%d,\"session\":%d,\"mode\":\"%s\","
+		   "\"since\":",
+		(unsigned)w->uid, (int)w->pid, (int)w->session,
+		lock_mode_name(w->mode));
+	json_time(f, w->since_ms);
+	fputc('}', f);
+}
+
+void info_json(const struct lock_state *st, FILE *f)
+{
+	fputs("{\"name\":", f);
+	json_cstring(f, st->name ? st->name : "");
+	fprintf(f, ",\"mode\":\"%s\",\"token\":%lld,\"delayed_until\":",
+		lock_mode_name(st->mode), (long long)st->token);
+	json_time(f, st->delayed_until_ms);
+	fputs(",\"holders\":[", f);
+	for (size_t i = 0; i < st->nholders; i++) {
+		fputs(i ? "," : "", f);
+		json_holder(f, &st->holders[i]);
+	}
+	fprintf(f, "],\"waiting\":%lld,\"waiters\":[", (long long)st->waiters);
+	for (size_t i = 0; i < st->nqueued; i++) {
+		fputs(i ? "," : "", f);
+		json_waiter(f, &st->queued[i]);
+	}
+	fputs("]}", f);
 }

@@ -29,8 +29,10 @@
 #ifndef LOCKFS_INFO_H
 #define LOCKFS_INFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "command.h"
@@ -93,11 +95,25 @@ const char *holder_kind_name(enum holder_kind k); /* "lease"/"handle" */
 
 /* Free everything `st` owns and zero it; NULL is a no-op. */
 void lock_state_clear(struct lock_state *st);
+/* A deep copy into `*dst` (owned by the caller): 0 or -ENOMEM. */
+int lock_state_copy(struct lock_state *dst, const struct lock_state *src);
+/* A holder's deep copy (its note only `with_note`), and its freeing. */
+int lock_holder_copy(struct lock_holder *dst, const struct lock_holder *src,
+		     bool with_note);
+void lock_holder_clear(struct lock_holder *h);
 
 /*
  * Format `st` as the text above into a new buffer `*text` of `*len` bytes
  * (NUL-terminated too).  Returns 0 or -ENOMEM.
  */
 int info_format(const struct lock_state *st, char **text, size_t *len);
+
+/*
+ * `st` as one JSON object (the HTTP API, the README): name, mode, token,
+ * delayed_until, holders (node, uid, gid, pid, session, kind, mode, token,
+ * acquired, renewed, expires, ttl, keepalive, note), waiting (how many)
+ * and waiters (the first ones, in queue order).  Times are Unix seconds.
+ */
+void info_json(const struct lock_state *st, FILE *f);
 
 #endif

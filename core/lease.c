@@ -69,34 +69,13 @@ struct lease_call {
 	char *owner_id;
 };
 
-static void holder_copy_clear(struct lock_holder *h)
-{
-	free(h->id);
-	free(h->node);
-	free(h->note);
-	memset(h, 0, sizeof(*h));
-}
-
-static int holder_copy(struct lock_holder *dst, const struct lock_holder *src)
-{
-	*dst = *src;
-	dst->id = strdup(src->id ? src->id : "");
-	dst->node = strdup(src->node ? src->node : "");
-	dst->note = NULL;
-	if (dst->id == NULL || dst->node == NULL) {
-		holder_copy_clear(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static void lease_free(struct lease *l)
 {
 	if (l == NULL)
 		return;
 	free(l->path);
 	free(l->owner_id);
-	holder_copy_clear(&l->h);
+	lock_holder_clear(&l->h);
 	free(l);
 }
 
@@ -411,8 +390,8 @@ int leases_granted(struct leases *lt, const char *path,
 	}
 	if (l->h.token != h->token)
 		l->signalled = false; /* a new grant: its loss is news again */
-	holder_copy_clear(&l->h);
-	err = holder_copy(&l->h, h);
+	lock_holder_clear(&l->h);
+	err = lock_holder_copy(&l->h, h, false);
 	if (err < 0) {
 		lease_drop(lt, l);
 		return err;

@@ -8,10 +8,11 @@
  * daemon's queue is bound to every key while a reader is open); a read
  * returns whole lines and blocks while there are none (O_NONBLOCK: EAGAIN),
  * a signal interrupts it (EINTR), and poll() reports POLLIN.  A reader that
- * does not keep up loses its oldest lines beyond EVENTS_BACKLOG_MAX.
+ * does not keep up loses its oldest lines beyond BACKLOG_EVENT_LINES.
  * `acquire` takes lock sets: each write is handled by ops.c like any
  * acquire (lockfs_write), and reading it gives nothing.  `metrics` is this
  * node's counters in the Prometheus text format, one snapshot per open.
+ * The HTTP endpoints (http.c) serve the same status, metrics and events.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,10 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/queue.h>
 #include <time.h>
 
+#include "backlog.h"
 #include "clock.h"
+#include "http.h"
 #include "lockfs.h"
 #include "log.h"
 #include "lockfs_config.h"
@@ -41,19 +43,10 @@ static const struct {
 	{"metrics", CONTROL_METRICS, INO_CONTROL_METRICS, 0444},
 };
 
-#define EVENTS_BACKLOG_MAX 10000
-
-struct event_line {
-	char *text;
-	size_t len;
-	STAILQ_ENTRY(event_line) link;
-};
-
 /* One open of /.lockfs/events. */
 struct event_reader {
 	struct lockfs *fs;
-	STAILQ_HEAD(, event_line) lines;
-	size_t nlines;
+	struct backlog *lines;
 	bool nonblock;
 	fuse_req_t pending; /* a blocked read */
 	size_t pending_size;
@@ -93,7 +86,7 @@ void control_attr(struct lockfs *fs, const struct inode *in, struct stat *st)
 			st->st_mode = S_IFREG | control_files[i].mode;
 }
 
-static int render_status(struct lockfs *fs, char **text, size_t *len)
+int control_render_status(struct lockfs *fs, char **text, size_t *len)
 {
 	struct node_stats ns;
 	int64_t redis_since, amqp_since;
@@ -122,7 +115,8 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		"grants=%llu\n"
 		"releases=%llu\n"
 		"handoffs=%llu\n"
-		"uptime=%lld\n",
+		"uptime=%lld\n"
+		"http=%s\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
 		redis_up ? "connected" : "disconnected",
 		(long long)(redis_since / 1000), (long long)(redis_since % 1000),
@@ -132,7 +126,8 @@ static int render_status(struct lockfs *fs, char **text, size_t *len)
 		(unsigned long long)ns.grants,
 		(unsigned long long)ns.releases,
 		(unsigned long long)ns.handoffs,
-		(long long)(wall_ms() - fs->started_ms) / 1000);
+		(long long)(wall_ms() - fs->started_ms) / 1000,
+		fs->http ? http_address(fs->http) : "off");
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;
@@ -148,10 +143,10 @@ static size_t count_readers(const struct lockfs *fs)
 
 	for (const struct event_reader *r = fs->readers; r; r = r->next)
 		n++;
-	return n;
+	return n + http_streams(fs->http);
 }
 
-static int render_metrics(struct lockfs *fs, char **text, size_t *len)
+int control_render_metrics(struct lockfs *fs, char **text, size_t *len)
 {
 	struct metrics_now now = {
 		.node = fs->opt->node,
@@ -191,8 +186,13 @@ static int reader_open(struct lockfs *fs, struct handle *h,
 		free(r);
 		return -ENOMEM;
 	}
+	if (backlog_new(BACKLOG_EVENT_LINES, &r->lines) < 0) {
+		if (fs->readers == NULL)
+			node_unwatch_events(fs->node);
+		free(r);
+		return -ENOMEM;
+	}
 	r->fs = fs;
-	STAILQ_INIT(&r->lines);
 	r->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	r->next = fs->readers;
 	fs->readers = r;
@@ -204,7 +204,6 @@ static void reader_close(struct event_reader *r)
 {
 	struct lockfs *fs = r->fs;
 	struct event_reader **pp = &fs->readers;
-	struct event_line *l;
 
 	while (*pp && *pp != r)
 		pp = &(*pp)->next;
@@ -216,36 +215,29 @@ static void reader_close(struct event_reader *r)
 		fuse_reply_err(r->pending, EIO);
 	if (r->ph)
 		fuse_pollhandle_destroy(r->ph);
-	while ((l = STAILQ_FIRST(&r->lines)) != NULL) {
-		STAILQ_REMOVE_HEAD(&r->lines, link);
-		free(l->text);
-		free(l);
-	}
+	backlog_free(r->lines);
 	free(r);
 }
 
 /* Answer a read of up to `size` bytes with whole lines (at least one). */
 static void reader_reply(struct event_reader *r, fuse_req_t req, size_t size)
 {
-	struct event_line *l;
+	const char *line;
 	char *buf = NULL;
-	size_t used = 0;
+	size_t used = 0, len;
 
-	while ((l = STAILQ_FIRST(&r->lines)) != NULL) {
+	while ((line = backlog_peek(r->lines, &len)) != NULL) {
 		char *grown;
 
-		if (used && used + l->len > size)
+		if (used && used + len > size)
 			break;
-		grown = realloc(buf, used + l->len);
+		grown = realloc(buf, used + len);
 		if (grown == NULL)
 			break;
 		buf = grown;
-		memcpy(buf + used, l->text, l->len);
-		used += l->len;
-		STAILQ_REMOVE_HEAD(&r->lines, link);
-		r->nlines--;
-		free(l->text);
-		free(l);
+		memcpy(buf + used, line, len);
+		used += len;
+		backlog_drop(r->lines);
 	}
 	fuse_reply_buf(req, buf, used > size ? size : used);
 	free(buf);
@@ -263,7 +255,7 @@ static void on_read_interrupt(fuse_req_t req, void *data)
 
 static void reader_read(struct event_reader *r, fuse_req_t req, size_t size)
 {
-	if (!STAILQ_EMPTY(&r->lines)) {
+	if (!backlog_empty(r->lines)) {
 		reader_reply(r, req, size);
 		return;
 	}
@@ -281,25 +273,10 @@ static void reader_read(struct event_reader *r, fuse_req_t req, size_t size)
 
 void control_event(struct lockfs *fs, const char *line, size_t len)
 {
+	http_event(fs->http, line, len);
 	for (struct event_reader *r = fs->readers; r; r = r->next) {
-		struct event_line *l = calloc(1, sizeof(*l));
-
-		if (l == NULL || (l->text = malloc(len)) == NULL) {
-			free(l);
+		if (backlog_push(r->lines, line, len) < 0)
 			log_warnx("events: out of memory, a line is lost");
-			continue;
-		}
-		memcpy(l->text, line, len);
-		l->len = len;
-		STAILQ_INSERT_TAIL(&r->lines, l, link);
-		if (++r->nlines > EVENTS_BACKLOG_MAX) {
-			struct event_line *old = STAILQ_FIRST(&r->lines);
-
-			STAILQ_REMOVE_HEAD(&r->lines, link);
-			r->nlines--;
-			free(old->text);
-			free(old);
-		}
 		if (r->pending) {
 			fuse_req_t req = r->pending;
 
@@ -331,7 +308,7 @@ void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 			fuse_pollhandle_destroy(r->ph);
 		r->ph = ph;
 	}
-	fuse_reply_poll(req, STAILQ_EMPTY(&r->lines) ? 0
+	fuse_reply_poll(req, backlog_empty(r->lines) ? 0
 						     : POLLIN | POLLRDNORM);
 }
 
@@ -367,8 +344,8 @@ int control_open(struct lockfs *fs, struct inode *in,
 		return 0;
 	}
 	err = in->control_id == CONTROL_METRICS
-		      ? render_metrics(fs, &h->text, &h->text_len)
-		      : render_status(fs, &h->text, &h->text_len);
+		      ? control_render_metrics(fs, &h->text, &h->text_len)
+		      : control_render_status(fs, &h->text, &h->text_len);
 	if (err < 0) {
 		free(h);
 		return err;
