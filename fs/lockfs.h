@@ -37,6 +37,7 @@ enum control_file {
 };
 
 struct event_reader;
+struct http;
 
 struct lockfs {
 	const struct options *opt;
@@ -50,6 +51,7 @@ struct lockfs {
 	/* the mount root's attributes as Redis last gave them (ops.c) */
 	struct ns_attr root_attr;
 	struct node *node; /* grants, ends and events (core/node.h) */
+	struct http *http; /* http=: the HTTP endpoints (http.h), or NULL */
 };
 
 enum handle_type {
@@ -118,7 +120,12 @@ void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,
 void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 		  struct fuse_pollhandle *ph);
 
-/* An event line arrived from the broker: hand it to every open reader. */
+/* The status and metrics files' text, into a new buffer: 0 or -ENOMEM. */
+int control_render_status(struct lockfs *fs, char **text, size_t *len);
+int control_render_metrics(struct lockfs *fs, char **text, size_t *len);
+
+/* An event line arrived from the broker: hand it to every open reader
+ * (and every HTTP event stream). */
 void control_event(struct lockfs *fs, const char *line, size_t len);
 
 #endif

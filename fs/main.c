@@ -27,6 +27,7 @@
 #include "lockfs.h"
 #include "lockfs_config.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "mountwatch.h"
 #include "node.h"
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 	struct store_config scfg;
 	char why[512], *shown;
 	bool mounted = false;
-	int rc = 1, err;
+	int rc = 1, err, http_fd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (options_parse(&args, &opt) < 0)
@@ -225,6 +226,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lockfs: %s\n", why);
 		goto out_fs;
 	}
+	/* a port in use fails the mount, before anything is mounted */
+	if (opt.http && http_listen(opt.http, &http_fd, why, sizeof(why)) < 0) {
+		fprintf(stderr, "lockfs: %s\n", why);
+		goto out_fs;
+	}
 	clear_dead_mount(cmd.mountpoint);
 	if (fuse_session_mount(fs.se, cmd.mountpoint) != 0)
 		goto out_fs;
@@ -246,6 +252,14 @@ int main(int argc, char **argv)
 		goto out_fs;
 	if (start_services(&fs, &scfg) < 0)
 		goto out_fs;
+	if (http_fd >= 0) {
+		err = http_new(&fs, http_fd, &fs.http);
+		http_fd = -1; /* http_new() took it */
+		if (err < 0) {
+			log_warn(err, "http=%s", opt.http);
+			goto out_fs;
+		}
+	}
 	shown = config_url_redacted(opt.redis);
 	log_info("node %s mounted at %s (redis %s, prefix %s)", opt.node,
 		 cmd.mountpoint, shown ? shown : "?", opt.prefix);
@@ -253,6 +267,9 @@ int main(int argc, char **argv)
 	err = run_loop(&fs, cmd.mountpoint);
 	rc = err < 0 ? 1 : 0;
 out_fs:
+	if (http_fd >= 0)
+		close(http_fd);
+	http_free(fs.http); /* before the node: it abandons its walks */
 	node_fail_all(fs.node, -EIO);
 	if (mounted)
 		fuse_session_unmount(fs.se);

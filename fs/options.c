@@ -17,12 +17,13 @@
 
 #include "config.h"
 #include "duration.h"
+#include "http.h"
 
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;
 	char *acquire_timeout, *keepalive, *owner, *config, *redis_password;
 	char *amqp_cacert, *open_mode, *log, *lock_delay, *onlost;
-	char *redis_replicas;
+	char *redis_replicas, *http;
 	char *pos[2]; /* [SOURCE] MOUNTPOINT */
 	int npos;
 	int help, version;
@@ -48,6 +49,7 @@ static const struct fuse_opt option_spec[] = {
 	RAW("lock_delay=%s", lock_delay),
 	RAW("onlost=%s", onlost),
 	RAW("redis_replicas=%s", redis_replicas),
+	RAW("http=%s", http),
 	RAW("-V", version),
 	RAW("--version", version),
 	RAW("-h", help),
@@ -76,6 +78,7 @@ static const struct {
 	{"onlost", offsetof(struct raw_options, onlost)},
 	{"redis_replicas", offsetof(struct raw_options, redis_replicas)},
 	{"log", offsetof(struct raw_options, log)},
+	{"http", offsetof(struct raw_options, http)},
 };
 
 #define NFILE_KEYS (sizeof(file_keys) / sizeof(file_keys[0]))
@@ -158,6 +161,10 @@ void options_usage(const char *prog)
 	       "flock: opens\n"
 	       "                       never lock, only flock/fcntl/lockf do "
 	       "(lease)\n"
+	       "  http=[ADDR:]PORT     serve the lock page, /metrics, /api and "
+	       "/events\n"
+	       "                       over HTTP (no ADDR: 127.0.0.1 only; "
+	       "default off)\n"
 	       "  log=syslog|stderr|FILE  where messages go (default: syslog "
 	       "when /dev/log\n"
 	       "                       exists, else stderr)\n"
@@ -214,7 +221,7 @@ static void raw_free(struct raw_options *raw)
 			   &raw->config, &raw->redis_password,
 			   &raw->amqp_cacert, &raw->open_mode, &raw->log,
 			   &raw->lock_delay, &raw->onlost,
-			   &raw->redis_replicas, &raw->pos[0],
+			   &raw->redis_replicas, &raw->http, &raw->pos[0],
 			   &raw->pos[1]};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -406,6 +413,14 @@ int options_parse(struct fuse_args *args, struct options *o)
 		goto out;
 	}
 	o->open_flock = raw.open_mode && strcmp(raw.open_mode, "flock") == 0;
+	if (raw.http && http_check_spec(raw.http) < 0) {
+		err = bad("http", raw.http);
+		goto out;
+	}
+	if (raw.http) {
+		o->http = raw.http;
+		raw.http = NULL;
+	}
 	if (raw.log && *raw.log == '\0') {
 		err = bad("log", raw.log);
 		goto out;
@@ -431,6 +446,7 @@ void options_clear(struct options *o)
 	free(o->amqp);
 	free(o->amqp_cacert);
 	free(o->log);
+	free(o->http);
 	free(o->prefix);
 	free(o->node);
 	memset(o, 0, sizeof(*o));

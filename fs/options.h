@@ -40,6 +40,7 @@ struct options {
 	enum owner_scope owner;
 	bool open_flock; /* open=flock: opens never lock (the flock view) */
 	char *log; /* log=syslog|stderr|FILE, NULL for the default */
+	char *http; /* http=[ADDR:]PORT, NULL for none (http.h) */
 	bool show_help;
 	bool show_version;
 };
