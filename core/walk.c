@@ -280,9 +280,12 @@ static void pump(struct walk *w)
 		return;
 	if (!w->abandoned && !w->finished) {
 		w->finished = true;
-		qsort(w->res.ns, w->res.nns, sizeof(*w->res.ns), by_ns_path);
-		qsort(w->res.locks, w->res.nlocks, sizeof(*w->res.locks),
-		      by_lock_name);
+		if (w->res.nns > 1)
+			qsort(w->res.ns, w->res.nns, sizeof(*w->res.ns),
+			      by_ns_path);
+		if (w->res.nlocks > 1)
+			qsort(w->res.locks, w->res.nlocks,
+			      sizeof(*w->res.locks), by_lock_name);
 		w->cb(w->arg, &w->res);
 	}
 	walk_free(w);

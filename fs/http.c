@@ -10,10 +10,10 @@
  *   through core/walk.h), so the two can never tell different stories.
  * - A client never costs the FUSE side more than bounded memory: a
  *   request's headers and body are capped, idle connections are closed
- *   after HTTP_IDLE_TIMEOUT_S, no new connection is accepted while the
- *   daemon is down to its last HTTP_FDS_SPARE descriptors (and a request
- *   that got in then is answered 503), event
- *   streams are capped in number, and a stream whose client does not read
+ *   after HTTP_IDLE_TIMEOUT_S, a request is answered 503 once the
+ *   daemon is down to its last HTTP_FDS_SPARE descriptors (and nothing
+ *   is accepted at all when down to half of those), event streams are
+ *   capped in number, and a stream whose client does not read
  *   keeps at most BACKLOG_EVENT_LINES lines (the oldest are lost, as a slow
  *   reader of /.lockfs/events loses them).
  * - A request whose answer is still being gathered (a tree walk) or that
@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -310,7 +311,7 @@ static void serve_metrics(struct http *h, struct evhttp_request *req)
 			      "out of memory\n");
 		return;
 	}
-	reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+	reply(req, 200, "OK", "text/plain; version=0.0.4",
 	      text, len);
 	free(text);
 }
@@ -340,6 +341,17 @@ static void serve_status(struct http *h, struct evhttp_request *req)
 	free(text);
 }
 
+/*
+ * A client that goes away before its answer is complete leaves its
+ * request to us: evhttp takes it off the dying connection unfreed (and
+ * says so by its connection being gone).  Free it then, or it leaks.
+ */
+static void free_orphaned_request(struct evhttp_request *req)
+{
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+}
+
 /* ---- /api/locks ------------------------------------------------------- */
 
 static void walk_unlink(struct http_walk *c)
@@ -361,6 +373,7 @@ static void on_walk_client_gone(struct evhttp_connection *evcon, void *arg)
 
 	(void)evcon;
 	walk_abandon(c->walk);
+	free_orphaned_request(c->req);
 	walk_unlink(c);
 }
 
@@ -488,8 +501,11 @@ static void stream_free(struct http_stream *s)
 
 static void on_stream_client_gone(struct evhttp_connection *evcon, void *arg)
 {
+	struct http_stream *s = arg;
+
 	(void)evcon;
-	stream_free(arg);
+	free_orphaned_request(s->req);
+	stream_free(s);
 }
 
 static void stream_flush(struct http_stream *s);
@@ -625,6 +641,67 @@ size_t http_streams(const struct http *h)
 	return h ? h->nstreams : 0;
 }
 
+/* ---- descriptors ------------------------------------------------------ */
+
+/*
+ * How many descriptors the daemon has open, about: they are handed out
+ * lowest first, so the lowest free one says how many are taken.
+ */
+static int descriptors_taken(const struct http *h)
+{
+	int probe = fcntl(h->listen_fd, F_DUPFD_CLOEXEC, 0);
+
+	if (probe < 0)
+		return INT_MAX;
+	close(probe);
+	return probe;
+}
+
+/* Past fd_limit requests are answered 503; past this nothing is accepted. */
+static bool descriptors_exhausted(const struct http *h)
+{
+	return descriptors_taken(h) >= h->fd_limit + HTTP_FDS_SPARE / 2;
+}
+
+/* Accept again once connections have gone (idle ones time out). */
+static void on_fds_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	struct timeval again = {1, 0};
+
+	(void)fd;
+	(void)what;
+	if (descriptors_exhausted(h)) {
+		evtimer_add(h->fds_timer, &again);
+		return;
+	}
+	log_info("http: accepting connections again");
+	evconnlistener_enable(h->listener);
+	h->paused = false;
+}
+
+/*
+ * Every new connection passes here (evhttp asks for its bufferevent).
+ * Up to fd_limit descriptors connections are served; past it each
+ * request is answered 503 and its connection closed; and when a
+ * connection takes one of the last HTTP_FDS_SPARE / 2 descriptors HTTP
+ * may use, nothing more is accepted until there are some again, so that
+ * Redis, the broker and the FUSE side always have theirs.
+ */
+static struct bufferevent *on_connection(struct event_base *base, void *arg)
+{
+	struct http *h = arg;
+	struct timeval again = {1, 0};
+
+	if (!h->paused && descriptors_exhausted(h)) {
+		log_warnx("http: too many connections, not accepting for now");
+		evconnlistener_disable(h->listener);
+		h->paused = true;
+		evtimer_add(h->fds_timer, &again);
+	}
+	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
 /* ---- dispatch --------------------------------------------------------- */
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -635,8 +712,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	bool head = cmd == EVHTTP_REQ_HEAD;
 
-	if (h->paused) {
-		/* one that got in as descriptors ran out: say so, and close */
+	if (descriptors_taken(h) >= h->fd_limit) {
+		/* descriptors are running out: say so, and close */
 		add_header(req, "Connection", "close");
 		add_header(req, "Retry-After", "5");
 		reply_message(req, 503, "Service Unavailable",
@@ -663,57 +740,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_message(req, 404, "Not Found",
 			      "not found: try /, /metrics, /api/status, "
 			      "/api/locks or /events\n");
-}
-
-/*
- * Are the daemon's descriptors running out?  Descriptors are handed out
- * lowest first, so the lowest free one says how many are taken.
- */
-static bool fds_short(const struct http *h)
-{
-	int probe = fcntl(h->listen_fd, F_DUPFD_CLOEXEC, 0);
-
-	if (probe < 0)
-		return true;
-	close(probe);
-	return probe >= h->fd_limit;
-}
-
-/* Accept again once connections have gone (idle ones time out). */
-static void on_fds_check(evutil_socket_t fd, short what, void *arg)
-{
-	struct http *h = arg;
-	struct timeval again = {1, 0};
-
-	(void)fd;
-	(void)what;
-	if (fds_short(h)) {
-		evtimer_add(h->fds_timer, &again);
-		return;
-	}
-	log_info("http: accepting connections again");
-	evconnlistener_enable(h->listener);
-	h->paused = false;
-}
-
-/*
- * Every new connection passes here (evhttp asks for its bufferevent):
- * when it took one of the daemon's last descriptors, stop accepting until
- * there are some again, so that Redis, the broker and the FUSE side
- * always have theirs.
- */
-static struct bufferevent *on_connection(struct event_base *base, void *arg)
-{
-	struct http *h = arg;
-	struct timeval again = {1, 0};
-
-	if (!h->paused && fds_short(h)) {
-		log_warnx("http: too many connections, not accepting for now");
-		evconnlistener_disable(h->listener);
-		h->paused = true;
-		evtimer_add(h->fds_timer, &again);
-	}
-	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
 int http_new(struct lockfs *fs, int fd, struct http **out)

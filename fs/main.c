@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <event2/event.h>
@@ -117,6 +118,22 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
  * A daemon that was killed leaves its mount point dead ("Transport endpoint
  * is not connected"); detach it so that a restarted daemon mounts cleanly.
  */
+/*
+ * Each blocked open, each held handle and each HTTP client is a
+ * descriptor of the kernel's or of ours: take the hard limit on open
+ * files instead of the soft one (1024 under systemd), up to 65536.
+ */
+static void raise_open_files_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn(errno, "cannot raise the open files limit");
+}
+
 static void clear_dead_mount(const char *mountpoint)
 {
 	struct stat st;
@@ -202,6 +219,7 @@ int main(int argc, char **argv)
 		goto out_opts;
 	}
 	log_setup("lockfs", cmd.debug);
+	raise_open_files_limit();
 	scfg = (struct store_config){
 		.url = opt.redis,
 		.password = opt.redis_password,
