@@ -55,6 +55,17 @@ static int add_entry(struct config *c, const char *key, const char *value,
 	return 0;
 }
 
+/* A "#" that follows a space or a tab starts a comment: cut it off. */
+static void cut_comment(char *s)
+{
+	for (char *p = s; *p; p++) {
+		if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 /* One line (without its newline); 0 or -EINVAL after a message. */
 static int parse_line(struct config *c, char *text, int line)
 {
@@ -69,6 +80,7 @@ static int parse_line(struct config *c, char *text, int line)
 		return -EINVAL;
 	}
 	*eq = '\0';
+	cut_comment(eq + 1);
 	key = trim(s);
 	if (!valid_key(key)) {
 		fprintf(stderr, "lockfs: %s:%d: bad key '%s'\n", c->path, line,

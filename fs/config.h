@@ -2,8 +2,9 @@
  * config.h - the lockfs configuration file (default /etc/lockfs.conf).
  *
  * One option per line, `key = value` (spaces around `=` optional), the
- * keys being the -o option names; `#` starts a comment line; blank lines
- * are skipped.  The reader only splits and checks the syntax; options.c
+ * keys being the -o option names; `#` starts a comment line, a `#` after
+ * a space or a tab ends a value (and starts a comment); blank lines are
+ * skipped.  The reader only splits and checks the syntax; options.c
  * decides what each key means, so the same checks apply to a value from
  * the file and from the command line.
  */

@@ -235,6 +235,14 @@ static void reply(struct evhttp_request *req, int code, const char *reason,
 	struct evbuffer *buf = evbuffer_new();
 
 	common_headers(req, type);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* HEAD: the headers of the answer, its length, no body */
+		char length[32];
+
+		snprintf(length, sizeof(length), "%zu", len);
+		add_header(req, "Content-Length", length);
+		len = 0;
+	}
 	if (buf == NULL || evbuffer_add(buf, body, len) < 0) {
 		evhttp_send_error(req, 500, "Out of memory");
 	} else {

@@ -81,6 +81,23 @@ expect "a bad http= fails the mount" mount_fails "http=localhost:99999"
 # --- endpoints --------------------------------------------------------------
 check "the page is HTML" "200 text/html; charset=utf-8" code_type "$U1/"
 check "HEAD answers like GET" "200 text/html; charset=utf-8" code_type "$U1/" -I
+head_body() { # PATH: the bytes after the headers of a HEAD answer
+	$PY - "${U1##*:}" "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % sys.argv[2].encode())
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+print(len(out.split(b"\r\n\r\n", 1)[1]))
+EOF
+}
+for p in / /metrics /api/status /api/locks /nothing; do
+	expect "HEAD $p sends no body" test "$(head_body $p)" = 0
+done
 check "the page fetches nothing from outside" 0 bash -c "curl -s $U1/ | grep -ciE '(src|href)=\"?(https?:)?//'"
 check "the page forbids outside sources" 1 bash -c "curl -s -D - -o /dev/null $U1/ | grep -ci \"^content-security-policy: default-src 'none'\""
 check "metrics are Prometheus text" "200 text/plain; version=0.0.4" code_type "$U1/metrics"

@@ -46,7 +46,7 @@ refused() { # DESC PATTERN ARGS...: lockfs ARGS exits 1 saying PATTERN
 # --- --version, --help ---------------------------------------------------
 check "--version prints the version" "lockfs $(sed -n "s/^ *version : '\(.*\)',/\1/p" "$REPO/meson.build")" "$LOCKFS_BIN" --version
 check "--help exits 0 and names the configuration file" 1 bash -c "$LOCKFS_BIN --help | grep -c 'config=FILE'"
-check "--help lists every option" "11" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open|log)='"
+check "--help lists every option" "12" bash -c "$LOCKFS_BIN --help | grep -cE '^  (redis|amqp|prefix|node|ttl|backend_timeout|acquire_timeout|keepalive|owner|open|log|http)='"
 
 # --- the configuration file and the command line -------------------------
 cat >"$T/lockfs.conf" <<EOF
@@ -69,6 +69,20 @@ run_daemon -o "config=$T/lockfs.conf,node=from-cmdline,ttl=20s" "$MNT"
 check "the command line overrides the file" from-cmdline info_field "$MNT/.lockfs/status" node
 : >"$MNT/cfg-lock"
 check "for every option" 20s info_field "$MNT/cfg-lock" ttl
+rm -f "$MNT/cfg-lock"
+stop_daemon
+
+# the shipped example, comments after values and all, with our servers
+sed -e "s|^redis = .*|redis = $LOCKFS_REDIS_URL   # ours|" \
+	-e "s|^amqp = .*|amqp = $LOCKFS_AMQP_URL|" -e '/^redis_password/d' \
+	-e "s|^prefix = .*|prefix = $PREFIX|" -e 's|^# http = 9123|http = 0 # any port|' \
+	"$REPO/examples/lockfs.conf" >"$T/example.conf"
+chmod 600 "$T/example.conf"
+run_daemon -o "config=$T/example.conf,node=example" "$MNT"
+check "examples/lockfs.conf mounts as shipped" example info_field "$MNT/.lockfs/status" node
+check "a comment after a value is not part of it" 1 bash -c "info_field $MNT/.lockfs/status http | grep -c '^127.0.0.1:[1-9]'"
+: >"$MNT/cfg-lock"
+check "its ttl = 15s (commented) applies" 15s info_field "$MNT/cfg-lock" ttl
 rm -f "$MNT/cfg-lock"
 stop_daemon
 
