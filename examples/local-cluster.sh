@@ -26,6 +26,12 @@ mounted_nodes() {
 	return 0
 }
 
+# page_url MOUNT: where the node's HTTP window listens (a port the
+# kernel picked on 127.0.0.1; its status says which)
+page_url() {
+	echo "http://$(sed -n 's/^http=//p' "$1/.lockfs/status")/"
+}
+
 start() {
 	local nodes=2 i mnt
 	[ "${1:-}" = "--nodes" ] && nodes=${2:?--nodes N}
@@ -53,13 +59,13 @@ start() {
 		fi
 		fusermount3 -u -z "$mnt" 2>/dev/null || true
 		LOCKFS_AMQP_URL=$LOCKFS_AMQP_URL "$REPO/build/fs/lockfs" \
-			-o "redis=$LOCKFS_REDIS_URL,node=n$i,allow_other,log=$RUN/logs/n$i.log" \
+			-o "redis=$LOCKFS_REDIS_URL,node=n$i,allow_other,http=0,log=$RUN/logs/n$i.log" \
 			"$mnt" 2>>"$RUN/logs/n$i.log"
 	done
 	cat <<EOT
 
 lockfs: $nodes nodes of one cluster are mounted:
-$(for ((i = 1; i <= nodes; i++)); do echo "  node n$i at $RUN/n$i"; done)
+$(for ((i = 1; i <= nodes; i++)); do echo "  node n$i at $RUN/n$i, its page at $(page_url "$RUN/n$i")"; done)
 
 Try, on two nodes:
   mkdir -p $RUN/n1/jobs
@@ -95,7 +101,7 @@ status() {
 	servers_status "$RUN/servers" || true
 	local m
 	for m in $(mounted_nodes); do
-		echo "node $(sed -n 's/^node=//p' "$m/.lockfs/status") mounted at $m"
+		echo "node $(sed -n 's/^node=//p' "$m/.lockfs/status") mounted at $m, its page at $(page_url "$m")"
 	done
 }
 
