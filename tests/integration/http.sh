@@ -179,6 +179,8 @@ steps=('see:body[data-ready="1"]' 'see:#conn[data-state="open"]'
 	"run:touch $T.go3; rm -f $N1/web/job $N2/web/other"
 	'gone:[data-lock="web/job"]' 'gone:[data-lock="web/other"]'
 	'shot:released'
+	"run:touch '$N2/web/<img src=x onerror=\"document.body.dataset.pwned=1\">'"
+	'text:#locks=<img src=x onerror=' 'gone:#locks img' 'gone:body[data-pwned]'
 	'width:390' 'see:[data-ns="web"]' 'shot:phone' 'noerrors')
 timeout -k 5 180 $PY "$TESTS_LIB/browser.py" "$U1/" "$SHOTS" "${steps[@]}" >$T.browser 2>&1
 sed 's/^/    browser: /' $T.browser
