@@ -112,8 +112,12 @@ check "status numbers are numbers" True json "$U1/api/status" "isinstance(d['upt
 check "locks are JSON" "200 application/json" code_type "$U1/api/locks"
 
 # --- the tree as JSON, across nodes ----------------------------------------
+hold_until() { # PATH FILE [NOTE]: (wait for and) hold PATH in a session of
+	# its own, until FILE exists; in the background
+	in_session bash -c "${3:+echo $3 }> $1; while [ ! -e $2 ]; do sleep 0.05; done" &
+}
 mkdir -p "$N1/db" "$N1/web"
-in_session bash -c "echo nightly backup > $N2/db/main; while [ ! -e $T.go ]; do sleep 0.05; done" &
+hold_until "$N2/db/main" $T.go "nightly backup"
 holder=$!
 wait_until 5 test -e "$N1/db/main"
 in_session bash -c ": > $N1/db/main" &
@@ -163,10 +167,10 @@ rm -rf "$SHOTS"
 touch $T.go
 wait $holder $w1 $w2 2>/dev/null
 rm -f "$N1/db/main" "$N1/web/page"
-in_session bash -c ": > $N2/web/job; while [ ! -e $T.go2 ]; do sleep 0.05; done" &
+hold_until "$N2/web/job" $T.go2
 holder=$!
 wait_until 5 test -e "$N1/web/job"
-in_session bash -c ": > $N1/web/job; while [ ! -e $T.go3 ]; do sleep 0.05; done" &
+hold_until "$N1/web/job" $T.go3
 w1=$!
 steps=('see:body[data-ready="1"]' 'see:#conn[data-state="open"]'
 	'see:[data-lock="web/job"] [data-holder-node="n2"]'
