@@ -56,6 +56,7 @@
 #define HTTP_HEARTBEAT_S 15
 #define HTTP_STALL_S 300   /* an event stream nobody reads is closed */
 #define HTTP_LOCKS_MAX 10000 /* namespaces and locks in one answer */
+#define HTTP_WALKS_MAX 16    /* tree walks at once, each up to 8 calls */
 #define HTTP_FDS_SPARE 64    /* descriptors HTTP never takes */
 #define HTTP_FDS_MAX 4096
 #define HTTP_CHUNK_MAX 65536
@@ -77,6 +78,7 @@ struct http {
 	struct http_stream *streams;
 	size_t nstreams;
 	struct http_walk *walks;
+	size_t nwalks;
 	int fd_limit; /* no connection may take a descriptor this high */
 	char address[INET6_ADDRSTRLEN + 8];
 };
@@ -368,8 +370,10 @@ static void walk_unlink(struct http_walk *c)
 
 	while (*pp && *pp != c)
 		pp = &(*pp)->next;
-	if (*pp)
+	if (*pp) {
 		*pp = c->next;
+		c->h->nwalks--;
+	}
 	free(c->prefix);
 	free(c);
 }
@@ -461,9 +465,19 @@ static void serve_locks(struct http *h, struct evhttp_request *req)
 	}
 	if (evhttp_find_header(&params, "prefix"))
 		prefix = evhttp_find_header(&params, "prefix");
+	while (*prefix == '/')
+		prefix++; /* "/db/" is "db/", as in a lock set line */
 	if (strlen(prefix) > NAME_PATH_MAX) {
 		evhttp_clear_headers(&params);
 		reply_json_error(req, 400, "Bad Request", "prefix too long");
+		return;
+	}
+	if (h->nwalks >= HTTP_WALKS_MAX) {
+		/* Redis serves the locks first: the page asks again soon */
+		evhttp_clear_headers(&params);
+		add_header(req, "Retry-After", "1");
+		reply_json_error(req, 503, "Service Unavailable",
+				 "too many tree walks at once");
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -486,6 +500,7 @@ static void serve_locks(struct http *h, struct evhttp_request *req)
 	}
 	c->next = h->walks;
 	h->walks = c;
+	h->nwalks++;
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 				      on_walk_client_gone, c);
 }

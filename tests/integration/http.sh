@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../lib/cluster.sh"
 cluster_mount 2 "http=0"
 T=/tmp/http.$$
+export T
 PY=/usr/bin/python3
 SHOTS=$(cd "$(dirname "$LOCKFS_BIN")/.." && pwd)/artefacts/http
 trap 'rm -rf $T.*; cluster_cleanup' EXIT
@@ -141,6 +142,7 @@ check "a holder has its note" "nightly backup" holder_is "h['note']"
 check "waiters come in queue order" "n1 n2" json "$U2/api/locks" "' '.join(w['node'] for w in $(lock db/main)['waiters'])"
 check "namespaces are listed" "db web" json "$U1/api/locks" "' '.join(n['path'] for n in d['namespaces'] if n['path'])"
 check "?prefix= keeps a subtree" "db db/main" json "$U1/api/locks?prefix=db/" "' '.join([n['path'] for n in d['namespaces']] + [l['name'] for l in d['locks']])"
+check "a leading / of the prefix is ignored" "db db/main" json "$U1/api/locks?prefix=/db/" "' '.join([n['path'] for n in d['namespaces']] + [l['name'] for l in d['locks']])"
 check "?prefix= of nothing is empty" "0 0" json "$U1/api/locks?prefix=nothing/" "'%d %d' % (len(d['namespaces']), len(d['locks']))"
 
 # --- events -----------------------------------------------------------------
@@ -220,6 +222,22 @@ print("http " + r.stdout)
 EOF
 check "500 idle connections: the FUSE side answers at once" 1 awk '$1 == "fuse" && $2 < 1 { n++ } END { print n + 0 }' $T.idle
 check "500 idle connections: a request is still served" "http 200" grep '^http' $T.idle
+
+# --- Redis frozen: at most 16 walks at once, the rest 503 at once ----------
+redis_freeze
+walkers=()
+for ((k = 0; k < 20; k++)); do
+	curl -s -m 20 "$U1/api/locks" >$T.walk$k &
+	walkers+=($!)
+done
+refused_walks() { cat $T.walk* | grep -c 'too many tree walks'; }
+export -f refused_walks
+wait_until 5 bash -c '[ "$(refused_walks)" = 4 ]'
+check "Redis frozen: the 17th walk and later are refused at once" 4 refused_walks
+check "Redis frozen: metrics still answer" 200 code -m 2 "$U1/metrics"
+redis_thaw
+wait "${walkers[@]}"
+check "Redis thawed: every walk got its answer" 20 bash -c "cat $T.walk* | grep -c '\"locks\"\\|\"error\"'"
 
 # --- Redis away ---------------------------------------------------------------
 redis_stop
