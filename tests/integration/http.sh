@@ -194,6 +194,21 @@ check "chromium: no step failed" 0 grep -c '^FAIL' $T.browser
 check "chromium: every step ran" ${#steps[@]} grep -c '^ok ' $T.browser
 check "chromium: screenshots kept" "held.png phone.png released.png" bash -c "ls $SHOTS | tr '\n' ' ' | sed 's/ \$//'"
 wait $holder $w1 2>/dev/null
+rm -f "$N2"/web/\<img*
+# the other way to drive it: --dump-dom once a virtual-time budget is spent
+# (the page polls then: an endless event stream would stop that clock)
+dump_dom() {
+	timeout -k 5 60 chromium --headless --no-sandbox --disable-gpu \
+		--user-data-dir="$T.profile" --dump-dom --virtual-time-budget=5000 \
+		"$U1/" 2>/dev/null
+}
+dom_has() { dump_dom | grep -o "$1" | wc -l; }
+export -f dump_dom dom_has
+touch "$N2/web/dumped"
+check "chromium --dump-dom: the page shows the other node's lock" 1 dom_has 'data-lock="web/dumped"'
+check "chromium --dump-dom: and its holder" 1 dom_has 'data-holder-node="n2"'
+rm "$N2/web/dumped"
+check "chromium --dump-dom: not after its rm" 0 dom_has 'data-lock="web/dumped"'
 
 # --- bad requests -------------------------------------------------------------
 check "POST is refused" 405 code -X POST -d x "$U1/api/locks"
