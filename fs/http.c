@@ -472,6 +472,14 @@ static void serve_locks(struct http *h, struct evhttp_request *req)
 		reply_json_error(req, 400, "Bad Request", "prefix too long");
 		return;
 	}
+	if (!node_redis_up(h->fs->node, NULL)) {
+		/* known away: say so at once rather than wait for it */
+		evhttp_clear_headers(&params);
+		add_header(req, "Retry-After", "1");
+		reply_json_error(req, 503, "Service Unavailable",
+				 "Redis is not connected");
+		return;
+	}
 	if (h->nwalks >= HTTP_WALKS_MAX) {
 		/* Redis serves the locks first: the page asks again soon */
 		evhttp_clear_headers(&params);

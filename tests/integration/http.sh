@@ -256,7 +256,9 @@ check "Redis thawed: every walk got its answer" 20 bash -c "cat $T.walk* | grep 
 
 # --- Redis away ---------------------------------------------------------------
 redis_stop
-check "Redis away: locks are 503" 503 code "$U1/api/locks"
+redis_down() { [ "$(info_field "$N1/.lockfs/status" redis)" = disconnected ]; }
+wait_until 10 redis_down
+check "Redis away: locks are 503 at once" 503 code -m 1 "$U1/api/locks"
 check "Redis away: the answer says why" True json "$U1/api/locks" "'error' in d"
 check "Redis away: metrics still answer" 200 code "$U1/metrics"
 check "Redis away: status says so" True json "$U1/api/status" "d['redis'] != 'connected'"
