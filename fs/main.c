@@ -115,10 +115,6 @@ static int start_services(struct lockfs *fs, const struct store_config *scfg)
 }
 
 /*
- * A daemon that was killed leaves its mount point dead ("Transport endpoint
- * is not connected"); detach it so that a restarted daemon mounts cleanly.
- */
-/*
  * Each blocked open, each held handle and each HTTP client is a
  * descriptor of the kernel's or of ours: take the hard limit on open
  * files instead of the soft one (1024 under systemd), up to 65536.
@@ -127,13 +123,18 @@ static void raise_open_files_limit(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
-		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max ||
+	    rl.rlim_cur >= 65536)
+		return; /* never lower a limit set higher on purpose */
 	rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		log_warn(errno, "cannot raise the open files limit");
 }
 
+/*
+ * A daemon that was killed leaves its mount point dead ("Transport endpoint
+ * is not connected"); detach it so that a restarted daemon mounts cleanly.
+ */
 static void clear_dead_mount(const char *mountpoint)
 {
 	struct stat st;

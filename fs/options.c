@@ -413,11 +413,11 @@ int options_parse(struct fuse_args *args, struct options *o)
 		goto out;
 	}
 	o->open_flock = raw.open_mode && strcmp(raw.open_mode, "flock") == 0;
-	if (raw.http && http_check_spec(raw.http) < 0) {
-		err = bad("http", raw.http);
-		goto out;
-	}
 	if (raw.http) {
+		if (http_check_spec(raw.http) < 0) {
+			err = bad("http", raw.http);
+			goto out;
+		}
 		o->http = raw.http;
 		raw.http = NULL;
 	}
