@@ -15,21 +15,10 @@
 
 #include <stddef.h>
 
+#include "http_addr.h"
+
 struct http;
 struct lockfs;
-
-/*
- * Check `spec` ([ADDR:]PORT, ADDR a name, an IPv4 address or [IPv6]; no
- * ADDR: 127.0.0.1; PORT 0 lets the kernel choose): 0 or -EINVAL.
- */
-int http_check_spec(const char *spec);
-
-/*
- * Open the listening socket for `spec` now, before the daemon detaches,
- * so that a port in use fails the mount.  0 with `*fd`, or -errno with a
- * message in `why`.
- */
-int http_listen(const char *spec, int *fd, char *why, size_t whylen);
 
 /* Serve on listening socket `fd` (taken over) from `fs`'s loop. */
 int http_new(struct lockfs *fs, int fd, struct http **out);

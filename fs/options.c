@@ -17,7 +17,7 @@
 
 #include "config.h"
 #include "duration.h"
-#include "http.h"
+#include "http_addr.h"
 
 struct raw_options {
 	char *redis, *amqp, *prefix, *node, *ttl, *backend_timeout;

@@ -29,7 +29,7 @@ declare -A SOURCES=(
 	[duration]="core/duration.c"
 	[command]="core/command.c core/duration.c"
 	[lockset]="core/lockset.c core/name.c"
-	[options]="fs/options.c fs/config.c core/duration.c core/command.c core/owner.c"
+	[options]="fs/options.c fs/config.c fs/http_addr.c core/duration.c core/command.c core/owner.c"
 )
 # Extra libFuzzer flags per target.
 declare -A FLAGS=(
