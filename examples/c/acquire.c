@@ -54,14 +54,25 @@
 
 enum { EXIT_USAGE = 2, EXIT_TIMEOUT = 124, EXIT_LOST = 125 };
 
-static volatile sig_atomic_t alarm_fired, stop_signal;
+static volatile sig_atomic_t alarm_fired, stop_signal, waiting;
 
+/*
+ * While open() waits, every signal that should end the wait also rings
+ * the alarm again a second later: a signal that lands in the instant
+ * before open() enters the kernel is handled here and lost to the call,
+ * which would go on waiting; the next ring ends it.  (alarm() may be
+ * called from a handler; setitimer() may not.)
+ */
 static void on_signal(int sig)
 {
+	if (sig == SIGCHLD)
+		return;
 	if (sig == SIGALRM)
 		alarm_fired = 1;
-	else if (sig != SIGCHLD)
+	else
 		stop_signal = sig;
+	if (waiting)
+		alarm(1);
 }
 
 /*
@@ -94,15 +105,19 @@ static int lock_open(const char *path, long timeout)
 
 	if (timeout == 0)
 		flags |= O_NONBLOCK;
+	waiting = 1;
 	if (timeout > 0)
 		alarm((unsigned)timeout);
 	fd = open(path, flags, 0666);
 	err = errno;
 	/* an alarm that fires after open() returned is harmless: the handler
 	 * only sets a flag, which nobody looks at any more */
+	waiting = 0;
 	alarm(0);
 	if (fd >= 0)
 		return fd;
+	if (err == EINTR && stop_signal)
+		return -EINTR;
 	if (err == EINTR && alarm_fired)
 		return -ETIMEDOUT;
 	return -err;

@@ -73,10 +73,6 @@ class _Alarm(Exception):
     pass
 
 
-def _raise_alarm(signum, frame):
-    raise _Alarm()
-
-
 def read_info(path):
     """The lock's state as a dict: the first value of every key (for a
     shared lock, the oldest holder's); {} when the lock is free."""
@@ -144,15 +140,28 @@ class Lock:
     def _open(self, flags):
         if flags & os.O_NONBLOCK or self.timeout is None:
             return os.open(self.path, flags, 0o666)
-        old = signal.signal(signal.SIGALRM, _raise_alarm)
+        # The alarm rings at the timeout and then every 50 ms: one that
+        # lands in the instant before open() enters the kernel is handled
+        # there and lost to the call, which would wait on; the next one
+        # ends it.  Only the first ring raises (`armed`), so nothing is
+        # raised once we have left the wait.
+        armed = [True]
+
+        def ring(signum, frame):
+            if armed[0]:
+                armed[0] = False
+                raise _Alarm()
+
+        old = signal.signal(signal.SIGALRM, ring)
         try:
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
             try:
+                signal.setitimer(signal.ITIMER_REAL, self.timeout, 0.05)
                 return os.open(self.path, flags, 0o666)
             finally:
+                armed[0] = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _Alarm:
-            # The alarm may also fire in the instant after the open was
+            # The alarm may also ring in the instant after the open was
             # granted and before the timer is off; then the lock is ours
             # (this process took it, in this session) but the descriptor is
             # lost: give the lock back rather than hold it unknowingly.
@@ -167,6 +176,8 @@ class Lock:
                               f"{self.path}: not granted within "
                               f"{self.timeout} s") from None
         finally:
+            armed[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
 
     def _read_token(self):

@@ -250,6 +250,25 @@ except LockTimeout:
 ms=$(ms_since "$t0")
 expect "after about half a second ($ms ms)" test "$ms" -ge 400 -a "$ms" -lt 3000
 check "the timed-out request was withdrawn (waiters=0)" 0 info_field "$N2/py/held" waiters
+# The race every alarm-bounded call has: the alarm rings in the instant
+# before open() enters the kernel, its handler runs there, and the call
+# would then wait on.  Made to happen here: the first ring is taken
+# (sigtimedwait) just before the real open().  The next ring must end it.
+check "a first alarm lost just before open(): LockTimeout all the same" LockTimeout python3 -c "
+import os, signal, sys; sys.path.insert(0, '$EX/python')
+from lockfs_lock import Lock, LockTimeout
+real_open = os.open
+def late_open(path, flags, mode=0o777):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    signal.sigtimedwait([signal.SIGALRM], 5)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
+    return real_open(path, flags, mode)
+os.open = late_open
+try:
+    Lock('$N1/py/held', timeout=0.2).acquire(); print('acquired')
+except LockTimeout:
+    print('LockTimeout')"
+expect "... and withdrawn (waiters=0)" wait_until 2 field_is "$N2/py/held" waiters 0
 check "timeout=10 waits and gets it; token = xattr = info" "n1 same same" setsid -w python3 -c "
 import os, sys; sys.path.insert(0, '$EX/python')
 from lockfs_lock import Lock, read_info
@@ -313,5 +332,25 @@ kill -TERM $ap
 wait $ap
 check "until SIGTERM: exit 0" 0 echo $?
 expect "and releases it" test ! -e "$N1/c/hold"
+
+# The race of every signal-bounded wait, made to happen: the signal lands
+# just before open() enters the kernel and is handled there
+# (tests/lib/lost_signal.c).  acquire must end its wait all the same.
+LS=$T/lost_signal.so
+check "(the lost-signal shim builds)" 0 rc cc -Wall -Wextra -Werror -shared -fPIC -o "$LS" "$TESTS_LIB/lost_signal.c" -ldl
+spawn bash -c ": > $N1/c/y; sleep 8"
+expect "(another owner holds c/y)" wait_until 5 test -e "$N2/c/y"
+check "-t 1 whose alarm is lost just before open(): exit 124 all the same" 124 rc \
+	env LD_PRELOAD="$LS" LOST_SIGNAL_PATH=/c/y setsid -w "$AQ" -t 1 "$N2/c/y" true
+rm -f "$T/ready"
+LD_PRELOAD="$LS" LOST_SIGNAL_PATH=/c/y LOST_SIGNAL_READY="$T/ready" setsid "$AQ" "$N2/c/y" 2>/dev/null &
+ap=$!
+expect "(acquire is about to open c/y)" wait_until 5 test -e "$T/ready"
+kill -TERM $ap
+wait $ap
+check "a SIGTERM lost just before open(): the wait ends all the same, exit 143" 143 echo $?
+expect "... and nothing is left waiting (waiters=0)" wait_until 3 field_is "$N1/c/y" waiters 0
+expect "(c/y is still its first holder's)" test "$(info_field "$N1/c/y" node)" = n1
+wait_spawned
 
 finish

@@ -58,14 +58,17 @@ cat >$T.int.py <<'EOP'
 # Each operation gets an alarm 1-10 ms after it began, repeated every
 # 50 ms: a signal that lands just before the call enters the kernel is
 # handled there and lost to the call, which would then wait for good, so
-# the next one ends it.  No alarm escapes once the operation is over
-# (`armed`), and a descriptor that was granted is closed in any case.
+# the next one ends it.  Only the first ring of an operation raises
+# (`armed`), so none escapes once it is over, and a descriptor that was
+# granted is closed in any case.
 import fcntl, os, random, signal, sys
 class Alarm(Exception):
     pass
 armed = False
 def ring(*a):
+    global armed
     if armed:
+        armed = False
         raise Alarm()
 signal.signal(signal.SIGALRM, ring)
 kind, path, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
