@@ -693,7 +693,11 @@ local function grant_waiting(node, leaf, holders, now)
     if #head == 0 then break end
     local w = live_waiter(head[1], now)
     if not w then
+      -- dead: its record may be gone already (live_waiter, or another
+      -- script that met it first), and then unqueue finds nothing to take
+      -- out, so this entry is dropped here, or the loop would never end
       unqueue(head[1])
+      redis.call('ZREM', KEYS[K_Q], head[1])
     else
       local h = w.h
       if not h or h.excl or h.set or find_holder(holders, h.id) or

@@ -294,6 +294,21 @@ static struct seen acquire_wait(struct fixture *f, const char *path,
 	return s;
 }
 
+/* Would holder `id` (exclusive lease) wait for `path` now? */
+static struct seen probe(struct fixture *f, const char *path, const char *id)
+{
+	struct store_holder h = {
+		.id = id, .node = "n1", .uid = 1000, .gid = 1000,
+		.pid = 42, .session = 40, .kind = HOLDER_LEASE,
+		.mode = LOCK_MODE_EXCLUSIVE, .ttl_ms = 10000,
+		.keepalive = KEEPALIVE_OFF,
+	};
+	struct seen s = {0};
+
+	answer(f, store_acquire_probe(f->st, path, &h, record, &s), &s);
+	return s;
+}
+
 static struct seen withdraw(struct fixture *f, const char *path,
 			    const char *wid)
 {
@@ -393,6 +408,40 @@ static void test_acquire_table(void **state)
 	s = stat_of(f, "other");
 	assert_int_equal(s.err, 0);
 	assert_int_equal(s.kind, STORE_NONE);
+}
+
+/*
+ * A probe says whether an acquire would wait, and changes nothing: no
+ * hold, no queue entry.
+ */
+static void test_acquire_probe(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	int64_t t0;
+
+	assert_int_equal(mkdir_ns(f, "a", 0755).err, 0);
+	s = probe(f, "a/x", "A");
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "free");
+	s = acquire(f, "a/.lock", "B");
+	assert_int_equal(s.err, 0);
+	t0 = s.token;
+	/* blocked by an ancestor, the name itself free */
+	assert_int_equal(probe(f, "a/x", "A").err, -EAGAIN);
+	assert_int_equal(probe(f, "a/.lock", "A").err, -EAGAIN);
+	assert_int_equal(probe(f, "a/.lock", "B").err, 0);
+	assert_int_equal(release(f, "a/.lock", "B", 0, false).err, 0);
+	/* nothing was queued or held by the probes: C gets it at once */
+	s = acquire(f, "a/x", "C");
+	assert_int_equal(s.err, 0);
+	assert_true(s.token > t0);
+	assert_string_equal(probe(f, "a/x", "C").extra, "held");
+	assert_int_equal(probe(f, "a/x", "A").err, -EAGAIN);
+	assert_int_equal(release(f, "a/x", "C", 0, false).err, 0);
+	s = probe(f, "a/x", "A");
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.nholders, 0);
 }
 
 static void test_hierarchy_both_ways(void **state)
@@ -709,6 +758,36 @@ static void test_lock_sets(void **state)
  * entry would have until the grantee's confirmation gives it its ttl; a
  * withdrawal undoes it and hands the lock on.
  */
+/*
+ * A dead waiter at the head of a queue whose record is already gone (its
+ * daemon died; another call met it first and dropped the record) is
+ * skipped by the release that hands the lock on: the release answers,
+ * grants the live waiter behind it, and Redis is not left looping in the
+ * script (which stalled every client of the server for good).
+ */
+static void test_release_skips_waiter_without_record(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[512];
+	struct seen s;
+
+	assert_int_equal(mkdir_ns(f, "r", 0777).err, 0);
+	assert_int_equal(acquire(f, "r/x", "A").err, 0);
+	assert_int_equal(acquire_wait(f, "r/x", "B", LOCK_MODE_EXCLUSIVE, "wB",
+				      false).err, -EAGAIN);
+	assert_int_equal(acquire_wait(f, "r/x", "C", LOCK_MODE_EXCLUSIVE, "wC",
+				      false).err, -EAGAIN);
+	snprintf(cmd, sizeof(cmd),
+		 "test \"$(redis-cli -s '%s' HDEL '{t}:wr:' wB)\" = 1",
+		 f->srv.sock);
+	assert_int_equal(system(cmd), 0);
+	s = release(f, "r/x", "A", 0, false);
+	assert_int_equal(s.err, 0);
+	assert_int_equal(s.ngrants, 1);
+	assert_string_equal(s.grant_wid[0], "wC");
+	assert_string_equal(stat_of(f, "r/x").holder0, "C");
+}
+
 static void test_release_hands_over(void **state)
 {
 	struct fixture *f = *state;
@@ -1028,6 +1107,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_acquire_table, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_acquire_probe, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hierarchy_both_ways,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_mode, setup,
@@ -1050,6 +1131,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_summaries_deep, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_release_skips_waiter_without_record, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_release_hands_over, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lock_sets, setup,
