@@ -46,11 +46,13 @@
 --                         is "<h|w>|<blocker expiry ms>|<blocker>": the
 --                         blocking holder's lock node, or waiter's id
 --   ENOENT | EISDIR       the namespace is gone | the path is a namespace
+--   with 'p': OK free | OK held (by this holder) | EAGAIN (it would wait)
 local A = A_ACQUIRE
 local id, mode, ttl = ARGV[A.HOLDER_ID], ARGV[A.MODE], tonumber(ARGV[A.TTL_MS])
 local excl = string.find(ARGV[A.FLAGS], 'e', 1, true) ~= nil
 local wait = string.find(ARGV[A.FLAGS], 'w', 1, true) ~= nil
 local confirm = string.find(ARGV[A.FLAGS], 'c', 1, true) ~= nil
+local probe = string.find(ARGV[A.FLAGS], 'p', 1, true) ~= nil
 local leaf, node, wid = ARGV[A.LEAF], ARGV[A.NODE], ARGV[A.WAITER_ID]
 local now = now_ms()
 
@@ -78,6 +80,7 @@ if excl and #holders > 0 and not (mine and mine.pw == wid) then
   unqueue(wid)
   return lock_reply('EEXIST', now, '', holders, waiter_count())
 end
+if probe and mine then return plain_reply('OK', now, 'held') end
 if mine then
   -- a grant made for this very request is new to it; any other request
   -- of the same holder claims the hold too, so a withdrawal of the first
@@ -114,6 +117,9 @@ local sq = nil
 if not blocker then
   blocker, sq = semaphore_blocker(the_lock(node, leaf, mode), ns[6], wid, r,
                                   now)
+end
+if probe then
+  return plain_reply(blocker and 'EAGAIN' or 'OK', now, blocker and '' or 'free')
 end
 
 if blocker then

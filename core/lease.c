@@ -39,6 +39,7 @@ struct lease {
 	bool lost;
 	int64_t lost_mono;
 	int64_t told_mono; /* when a getattr last answered ESTALE for it */
+	int told_lookups;  /* lookups since then that must find it gone */
 	bool busy; /* a keepalive call is in flight */
 	int onlost;      /* the signal its holder gets when it is lost, or 0 */
 	bool signalled;  /* ... already sent, for this grant */
@@ -459,20 +460,26 @@ int64_t leases_token(struct leases *lt, const char *path,
 }
 
 void leases_told_stale(struct leases *lt, const char *path,
-		       const char *owner_id)
+		       const char *owner_id, int lookups)
 {
 	struct lease *l = lease_find(lt, path, owner_id);
 
-	if (l)
+	if (l) {
 		l->told_mono = mono_ms();
+		l->told_lookups = lookups;
+	}
 }
 
-bool leases_told_stale_within(struct leases *lt, const char *path,
-			      const char *owner_id, int64_t ms)
+bool leases_take_told_stale(struct leases *lt, const char *path,
+			    const char *owner_id, int64_t ms)
 {
 	struct lease *l = lease_find(lt, path, owner_id);
 
-	return l && l->told_mono && mono_ms() - l->told_mono <= ms;
+	if (l == NULL || l->told_lookups <= 0 ||
+	    mono_ms() - l->told_mono > ms)
+		return false;
+	l->told_lookups--;
+	return true;
 }
 
 const struct lock_holder *leases_get(struct leases *lt, const char *path,

@@ -88,13 +88,19 @@ int64_t leases_token(struct leases *lt, const char *path,
 
 /*
  * A stat or open by the owner of a lost lease was just told ESTALE; the
- * kernel repeats such a call once with a fresh lookup, which must then
- * find the name gone (so that a new open creates, a stat says ENOENT).
+ * kernel repeats such a call once with a fresh lookup (two LOOKUPs of the
+ * name: the revalidation of the old entry, then the lookup of a new one),
+ * which must find the name gone (so that a new open creates, a stat says
+ * ENOENT).  The lookups after those, as the unlink that follows a stat in
+ * rm(1), find it again, so that the unlink still gets ESTALE.
+ *
+ * leases_take_told_stale(): true for each of the next `lookups`
+ * (leases_told_stale's) lookups within `ms` of the ESTALE.
  */
 void leases_told_stale(struct leases *lt, const char *path,
-		       const char *owner_id);
-bool leases_told_stale_within(struct leases *lt, const char *path,
-			      const char *owner_id, int64_t ms);
+		       const char *owner_id, int lookups);
+bool leases_take_told_stale(struct leases *lt, const char *path,
+			    const char *owner_id, int64_t ms);
 
 /*
  * The holder `id` of `path` as this node last saw it, or NULL when it does

@@ -20,6 +20,9 @@
 #include "lease.h"
 #include "name.h"
 #include "log.h"
+
+/* The lookups of a name in the kernel's retry of a call told ESTALE. */
+#define LOST_RETRY_LOOKUPS 2
 #include "notify.h"
 #include "waitq.h"
 
@@ -147,12 +150,12 @@ bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
 		     int64_t retry_ms)
 {
 	return node_lost(n, path, owner_id) &&
-	       !leases_told_stale_within(n->leases, path, owner_id, retry_ms);
+	       !leases_take_told_stale(n->leases, path, owner_id, retry_ms);
 }
 
 void node_lost_told(struct node *n, const char *path, const char *owner_id)
 {
-	leases_told_stale(n->leases, path, owner_id);
+	leases_told_stale(n->leases, path, owner_id, LOST_RETRY_LOOKUPS);
 }
 
 void node_handle_id(const struct node *n, const struct node_lock_ref *ref,

@@ -85,6 +85,9 @@ size_t node_waits(const struct node *n);
 /* ---- one call each (store.h) --------------------------------------- */
 
 int node_stat(struct node *n, const char *path, store_cb *cb, void *arg);
+/* Would a blocking acquire of `path` by `h` wait now? (store_acquire_probe) */
+int node_acquire_probe(struct node *n, const char *path,
+		       const struct store_holder *h, store_cb *cb, void *arg);
 int node_list(struct node *n, const char *ns, store_cb *cb, void *arg);
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
 	       gid_t gid, store_cb *cb, void *arg);
@@ -187,7 +190,9 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
  * from its next operation, not find the name simply gone: its lookup of a
  * free name stays positive (so that its unlink reaches the daemon and gets
  * ESTALE), its stat or open gets ESTALE once, and the kernel's one retry of
- * that call, within `retry_ms`, finds the name gone.
+ * that call, within `retry_ms`, finds the name gone (its two lookups of
+ * the name; the lookups after those find it again, so that the unlink
+ * rm(1) sends after its stat still gets ESTALE).
  *
  * node_lost_shows(): should a lookup by `owner_id` of free `path` find it?
  * node_lost_told(): a stat or open of it was just told ESTALE.

@@ -195,6 +195,12 @@ int node_stat(struct node *n, const char *path, store_cb *cb, void *arg)
 	return store_stat(n->st, path, cb, arg);
 }
 
+int node_acquire_probe(struct node *n, const char *path,
+		       const struct store_holder *h, store_cb *cb, void *arg)
+{
+	return store_acquire_probe(n->st, path, h, cb, arg);
+}
+
 int node_list(struct node *n, const char *ns, store_cb *cb, void *arg)
 {
 	return store_list(n->st, ns, cb, arg);

@@ -114,9 +114,11 @@ static int lock_keys(struct call *c, const char *path, char **node)
 	return err;
 }
 
-int store_acquire(struct store *st, const char *path,
-		  const struct store_holder *h, bool excl,
-		  const struct store_wait *wait, store_cb *cb, void *arg)
+/* acquire.lua for `h`: a take (store_acquire) or, with `probe`, a look */
+static int acquire_call(struct store *st, const char *path,
+			const struct store_holder *h, bool excl,
+			const struct store_wait *wait, bool probe, store_cb *cb,
+			void *arg)
 {
 	char flags[3] = "", ttl[24], uid[16], gid[16], pid[16], sid[16];
 	char lease[24], delay[24];
@@ -131,6 +133,8 @@ int store_acquire(struct store *st, const char *path,
 		strcat(flags, "e");
 	if (wait)
 		strcat(flags, wait->confirm ? "c" : "w");
+	if (probe)
+		strcat(flags, "p");
 	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
@@ -183,6 +187,19 @@ int store_acquire(struct store *st, const char *path,
 out:
 	free(node);
 	return call_start(c, err);
+}
+
+int store_acquire(struct store *st, const char *path,
+		  const struct store_holder *h, bool excl,
+		  const struct store_wait *wait, store_cb *cb, void *arg)
+{
+	return acquire_call(st, path, h, excl, wait, false, cb, arg);
+}
+
+int store_acquire_probe(struct store *st, const char *path,
+			const struct store_holder *h, store_cb *cb, void *arg)
+{
+	return acquire_call(st, path, h, false, NULL, true, cb, arg);
 }
 
 int store_renew(struct store *st, const char *path, const char *holder_id,

@@ -88,6 +88,14 @@ int store_acquire(struct store *st, const char *path,
 		  const struct store_wait *wait, store_cb *cb, void *arg);
 
 /*
+ * Would store_acquire() of `path` for `h` (no O_EXCL) wait now?  Nothing
+ * is changed.  Result: 0 with extra "free" (it would be granted) or "held"
+ * (`h` holds it), -EAGAIN (it would wait), or as store_acquire.
+ */
+int store_acquire_probe(struct store *st, const char *path,
+			const struct store_holder *h, store_cb *cb, void *arg);
+
+/*
  * A lock set (the README): take the `n` lock files `paths` in `modes`
  * as leases of `h` all at once, or none; with `wait`, queue for all of them
  * when busy (extra as for store_acquire).  With `withdraw`, only take the

@@ -152,6 +152,49 @@ void lockfs_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/*
+ * An owner whose lease was lost: its lookup of the free name is positive
+ * (so that its unlink gets ESTALE, README).  A stat or open of it gets
+ * ESTALE here, and the kernel's one retry of that call finds the name
+ * gone: a stat says ENOENT, a new open creates.  But a create that finds
+ * the lock busy needs that one retry itself (ESTALE, retried
+ * as an open), so when the name is free but taking it would wait (an
+ * ancestor or a descendant is held, requests are queued) the getattr
+ * answers as for a placeholder instead, and the kernel goes on with a
+ * plain open, which waits as any does.  (A stat in that moment sees the
+ * placeholder.)
+ */
+static void lost_probe_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct stat st;
+
+	if (res->err == -EAGAIN) {
+		placeholder_attr(op->req, op->in->ino, &st);
+		fuse_reply_attr(op->req, &st, 0);
+		op_free(op);
+		return;
+	}
+	node_lost_told(op->fs->node, op->path, op->owner.id);
+	op_fail(op, -ESTALE);
+}
+
+static void lost_getattr(struct op *op)
+{
+	struct lockfs *fs = op->fs;
+	gid_t groups[GROUPS_MAX];
+	struct store_holder h;
+	int err;
+
+	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	holder_groups(op->req, groups, &h);
+	err = node_acquire_probe(fs->node, op->path, &h, lost_probe_done, op);
+	if (err < 0) {
+		node_lost_told(fs->node, op->path, op->owner.id);
+		op_fail(op, -ESTALE);
+	}
+}
+
 static void getattr_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
@@ -180,14 +223,7 @@ static void getattr_done(void *arg, const struct store_result *res)
 		 */
 		placeholder_attr(op->req, op->in->ino, &st);
 	} else if (op->in->kind == INODE_LOCK) {
-		/*
-		 * An owner whose lease was lost: its lookup is positive (so
-		 * that its unlink gets ESTALE, README); a stat or open gets
-		 * ESTALE here, and the kernel's one retry of that call finds
-		 * the name gone: a stat says ENOENT, a new open creates.
-		 */
-		node_lost_told(op->fs->node, op->path, op->owner.id);
-		op_fail(op, -ESTALE);
+		lost_getattr(op);
 		return;
 	} else {
 		op_fail(op, -ENOENT);
