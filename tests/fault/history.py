@@ -519,9 +519,14 @@ class Worker:
             return
         h.fd = fd
         self.granted(h, t_req, t)
+        self.hold_handle(h, 0.7)
+
+    def hold_handle(self, h, unlock_rate):
+        """Hold handle lock `h` a while (or die holding it), then end it by
+        an unlock (with probability `unlock_rate`) or by closing."""
         self.maybe_die([h])
         time.sleep(self.hold_time())
-        self.release_handle(h, "unlock" if self.rng.random() < 0.7
+        self.release_handle(h, "unlock" if self.rng.random() < unlock_rate
                             else "close")
 
     def op_fcntl(self, how):
@@ -580,10 +585,7 @@ class Worker:
                 return self.release_lease(lease)
             h = Hold(self.new_hid(), mount, path, "x", "handle", how, fd)
             self.granted(h, t_req, t)
-        self.maybe_die([h])
-        time.sleep(self.hold_time())
-        self.release_handle(h, "unlock" if self.rng.random() < 0.6
-                            else "close")
+        self.hold_handle(h, 0.6)
 
     def op_set(self, how):
         mount = self.rng.choice(self.mounts)
