@@ -11,8 +11,9 @@
 #
 #   HISTORY_SEED=S      replay a seed (printed by every run)
 #   HISTORY_SECONDS=T   length of the run (default 20, CI; a long run: 600)
-#   HISTORY_FAULTS=1    also kill node n2's daemon a third of the way in
-#                       and mount it again (workers there see ENOTCONN/EIO)
+#   HISTORY_FAULTS=0    do not kill node n2's daemon a third of the way in and
+#                       mount it again (the default does: workers there see
+#                       ENOTCONN/EIO, its waiters die, its leases expire)
 # The mounts use keepalive=off and ttl=2s, so that leases of killed workers
 # and leases left alone really expire, and the checker can count on the TTL.
 # On a failure the log is kept and its path printed.
@@ -22,7 +23,7 @@ users_setup
 cluster_mount 3 "keepalive=off,ttl=2s"
 seed=${HISTORY_SEED:-$RANDOM}
 seconds=${HISTORY_SECONDS:-20}
-faults=${HISTORY_FAULTS:-0}
+faults=${HISTORY_FAULTS:-1}
 H=$(mktemp -d /tmp/lockfs-history.XXXXXX)
 chmod 755 "$H"
 echo "# seed $seed, $seconds s, faults=$faults (replay: HISTORY_SEED=$seed HISTORY_SECONDS=$seconds HISTORY_FAULTS=$faults $0)"
