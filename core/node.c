@@ -20,14 +20,13 @@
 #include "lease.h"
 #include "name.h"
 #include "log.h"
-
-/* The lookups of a name in the kernel's retry of a call told ESTALE. */
-#define LOST_RETRY_LOOKUPS 2
 #include "notify.h"
 #include "waitq.h"
 
 #include "node_i.h"
 
+/* The lookups of a name in the kernel's retry of a call told ESTALE. */
+#define LOST_RETRY_LOOKUPS 2
 
 int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out)

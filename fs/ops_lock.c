@@ -164,19 +164,24 @@ void lockfs_forget_multi(fuse_req_t req, size_t count,
  * plain open, which waits as any does.  (A stat in that moment sees the
  * placeholder.)
  */
+static void tell_lost(struct op *op)
+{
+	node_lost_told(op->fs->node, op->path, op->owner.id);
+	op_fail(op, -ESTALE);
+}
+
 static void lost_probe_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 	struct stat st;
 
-	if (res->err == -EAGAIN) {
-		placeholder_attr(op->req, op->in->ino, &st);
-		fuse_reply_attr(op->req, &st, 0);
-		op_free(op);
+	if (res->err != -EAGAIN) {
+		tell_lost(op);
 		return;
 	}
-	node_lost_told(op->fs->node, op->path, op->owner.id);
-	op_fail(op, -ESTALE);
+	placeholder_attr(op->req, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, 0);
+	op_free(op);
 }
 
 static void lost_getattr(struct op *op)
@@ -189,10 +194,8 @@ static void lost_getattr(struct op *op)
 	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
 	holder_groups(op->req, groups, &h);
 	err = node_acquire_probe(fs->node, op->path, &h, lost_probe_done, op);
-	if (err < 0) {
-		node_lost_told(fs->node, op->path, op->owner.id);
-		op_fail(op, -ESTALE);
-	}
+	if (err < 0)
+		tell_lost(op);
 }
 
 static void getattr_done(void *arg, const struct store_result *res)

@@ -504,22 +504,29 @@ class Worker:
         nb = how.endswith("-nb")
         h = Hold(self.new_hid(), mount, path, "s" if shared else "x",
                  "handle", how)
+        op = (1 if shared else 2) | (4 if nb else 0)
+        if self.take_handle(h, lambda fd: libc.flock(fd, op), not nb):
+            self.hold_handle(h, 0.7)
+
+    def take_handle(self, h, lock, blocking):
+        """Open `h`'s file read-only (creating it, as flock(1) does) and
+        take handle lock `h` through it with lock(fd); the grant or the
+        failure is logged.  True when granted (then h.fd is set)."""
         try:
             fd = os.open(h.full, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as e:
-            self.outcome(how, path, now(), e.errno, mount)
-            return
-        op = (1 if shared else 2) | (4 if nb else 0)
+            self.outcome(h.how, h.path, now(), e.errno, h.mount)
+            return False
         t_req = now()
-        r, e = self.call(lambda: libc.flock(fd, op), not nb)
+        r, e = self.call(lambda: lock(fd), blocking)
         t = now()
         if r < 0:
             self.close(fd)
-            self.outcome(how, path, t_req, e, mount)
-            return
+            self.outcome(h.how, h.path, t_req, e, h.mount)
+            return False
         h.fd = fd
         self.granted(h, t_req, t)
-        self.hold_handle(h, 0.7)
+        return True
 
     def hold_handle(self, h, unlock_rate):
         """Hold handle lock `h` a while (or die holding it), then end it by
@@ -538,22 +545,11 @@ class Worker:
         cmd = F_SETLK if nb else F_SETLKW
         if how.startswith("fcntl-sh"):
             h = Hold(self.new_hid(), mount, path, "s", "handle", how)
-            try:
-                fd = os.open(h.full, os.O_RDONLY | os.O_CREAT, 0o644)
-            except OSError as e:
-                self.outcome(how, path, now(), e.errno, mount)
-                return
             fl = Flock(F_RDLCK, 0, 0, 0, 0)
-            t_req = now()
-            r, e = self.call(lambda: libc.fcntl(fd, cmd, ctypes.byref(fl)),
-                             not nb)
-            t = now()
-            if r < 0:
-                self.close(fd)
-                self.outcome(how, path, t_req, e, mount)
+            if not self.take_handle(
+                    h, lambda fd: libc.fcntl(fd, cmd, ctypes.byref(fl)),
+                    not nb):
                 return
-            h.fd = fd
-            self.granted(h, t_req, t)
         else:
             # the Python pattern: a write open takes a lease, lockf
             # converts it into the handle lock
