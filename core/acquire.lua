@@ -41,7 +41,8 @@
 --
 -- Replies (lock payload = the lock after the call):
 --   OK new | OK renewed   granted now, or already held by this holder
---   EEXIST                O_EXCL and the file exists
+--   EEXIST                O_EXCL and the file exists (held, or a lock
+--                         file that exists unheld: file.lua)
 --   EAGAIN                busy; with 'w' the request is queued and extra
 --                         is "<h|w>|<blocker expiry ms>|<blocker>": the
 --                         blocking holder's lock node, or waiter's id
@@ -76,7 +77,8 @@ if confirm and not mine then
   unqueue(wid)
   return plain_reply('ESTALE', now, 'lost')
 end
-if excl and #holders > 0 and not (mine and mine.pw == wid) then
+if excl and not (mine and mine.pw == wid) and
+   (#holders > 0 or file_record(files_key(node, leaf), leaf)) then
   unqueue(wid)
   return lock_reply('EEXIST', now, '', holders, waiter_count())
 end

@@ -60,9 +60,16 @@ int lock_state_copy(struct lock_state *dst, const struct lock_state *src)
 	dst->name = NULL;
 	dst->holders = NULL;
 	dst->queued = NULL;
+	dst->file.data = NULL;
 	dst->nholders = dst->nqueued = 0;
 	if ((dst->name = strdup(src->name ? src->name : "")) == NULL)
 		goto fail;
+	if (src->file.data) {
+		dst->file.data = malloc(src->file.len + 1);
+		if (dst->file.data == NULL)
+			goto fail;
+		memcpy(dst->file.data, src->file.data, src->file.len + 1);
+	}
 	if (src->nholders &&
 	    (dst->holders = calloc(src->nholders, sizeof(*dst->holders))) == NULL)
 		goto fail;
@@ -98,6 +105,7 @@ void lock_state_clear(struct lock_state *st)
 		free(st->queued[i].node);
 	free(st->queued);
 	free(st->name);
+	free(st->file.data);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -76,6 +76,26 @@ struct lock_waiter {
 	int64_t since_ms; /* when it queued: Unix ms, Redis clock */
 };
 
+/*
+ * A lock file that exists as on a disk (the flock view: held or not, until
+ * unlinked), as the store keeps it: what was written to it (at most
+ * LOCK_FILE_DATA_MAX bytes), its mode and owner, and an id that a new file
+ * of the same name does not share.
+ */
+#define LOCK_FILE_DATA_MAX 1024
+
+struct lock_file {
+	bool exists;
+	int64_t id;
+	mode_t mode; /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	int64_t ctime_ms; /* Unix ms, Redis clock */
+	int64_t mtime_ms;
+	char *data; /* owned, NUL-terminated too */
+	size_t len;
+};
+
 struct lock_state {
 	char *name;  /* the lock file's path, e.g. "db/.lock"; owned */
 	enum lock_mode mode;
@@ -88,6 +108,7 @@ struct lock_state {
 	int64_t delayed_until_ms;
 	size_t nqueued; /* the first waiters, in queue order (a stat) */
 	struct lock_waiter *queued; /* owned array */
+	struct lock_file file; /* its lock file, where one exists unheld too */
 };
 
 const char *lock_mode_name(enum lock_mode m);     /* "exclusive"/"shared" */

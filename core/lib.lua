@@ -13,6 +13,11 @@
 --                    of its own tx); its '.lock' counts as one of its files
 --   ts:<ns>    zset  the same for what is held shared
 --   n:<ns>     hash  namespace attributes (mode uid gid ctime mtime)
+--   f:<ns>     hash  the flock view's lock files in namespace ns that exist
+--                    held or not: a lock file's name -> cmsgpack record
+--                    {id, mode, uid, gid, ctime, mtime, data} (file.lua);
+--                    a namespace's '.lock' is one of its own files
+--   fseq       int   file ids: a new file of an old name is another file
 --   c:<ns>     set   names of child namespaces
 --   token      int   fencing-token counter, shared by every lock
 --   wr         hash  waiter id -> cmsgpack record of one waiting request
@@ -313,9 +318,49 @@ local function save_holders(key, holders)
   redis.call('SET', key, cmsgpack.pack(packed), 'PXAT', max_held_until(all))
 end
 
+-- ---- lock files as on a disk (the flock view) ---------------------------
+-- A record of f:<ns> (above), by its field names in stored order.
+local FILE_PACK = {'id', 'mode', 'uid', 'gid', 'ctime', 'mtime', 'data'}
+local FILE_DATA_MAX = 1024 -- bytes a lock file holds (more: EFBIG)
+
+-- The record of file `leaf` in files hash `key`, or nil.
+local function file_record(key, leaf)
+  local raw = redis.call('HGET', key, leaf)
+  if not raw then return nil end
+  local a, rec = cmsgpack.unpack(raw), {}
+  for i, k in ipairs(FILE_PACK) do rec[k] = a[i] end
+  return rec
+end
+
+local function file_save(key, leaf, rec)
+  local a = {}
+  for i, k in ipairs(FILE_PACK) do a[i] = rec[k] end
+  redis.call('HSET', key, leaf, cmsgpack.pack(a))
+end
+
+-- The files hash of the namespace lock `node` (file `leaf`) is in: a
+-- directory lock is a file of its own namespace.
+local function files_key(node, leaf)
+  local ns = node
+  if leaf ~= '.lock' then ns = string.match(node, '^(.*)/[^/]*$') or '' end
+  return tree_key('f', ns)
+end
+
+-- Does anyone hold the lock as a lease?  (A lease makes a lock file exist
+-- in both views; a handle lock alone, only where a file exists.)
+local function has_lease(holders)
+  for _, h in ipairs(holders) do
+    if h.kind ~= 'handle' then return true end
+  end
+  return false
+end
+
 -- A lock reply: `du`, when the lock is in an expired hold's lock-delay,
--- until when; `queue`, the waiters to list (queue_listing), in order.
-local function lock_reply(status, now, extra, holders, waiters, du, queue)
+-- until when; `queue`, the waiters to list (queue_listing), in order;
+-- `file`, the lock file's record (file_record) when one exists, listed last
+-- as 1 and its FILE_PACK fields (0 when none).
+local function lock_reply(status, now, extra, holders, waiters, du, queue,
+                          file)
   local tok = 0
   for _, h in ipairs(holders) do
     if h.tok > tok then tok = h.tok end
@@ -334,6 +379,12 @@ local function lock_reply(status, now, extra, holders, waiters, du, queue)
   r[#r + 1] = #queue
   for _, w in ipairs(queue) do
     for _, v in ipairs(w) do r[#r + 1] = v end
+  end
+  if file then
+    r[#r + 1] = 1
+    for _, k in ipairs(FILE_PACK) do r[#r + 1] = file[k] end
+  else
+    r[#r + 1] = 0
   end
   return r
 end

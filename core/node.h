@@ -88,7 +88,11 @@ int node_stat(struct node *n, const char *path, store_cb *cb, void *arg);
 /* Would a blocking acquire of `path` by `h` wait now? (store_acquire_probe) */
 int node_acquire_probe(struct node *n, const char *path,
 		       const struct store_holder *h, store_cb *cb, void *arg);
-int node_list(struct node *n, const char *ns, store_cb *cb, void *arg);
+int node_list(struct node *n, const char *ns, bool flock_view, store_cb *cb,
+	      void *arg);
+/* A flock-view lock file's change (store_file) */
+int node_file(struct node *n, const char *path, const struct file_change *fc,
+	      store_cb *cb, void *arg);
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
 	       gid_t gid, store_cb *cb, void *arg);
 int node_rmdir(struct node *n, const char *path, store_cb *cb, void *arg);
@@ -108,6 +112,9 @@ int node_renew(struct node *n, const char *path, const char *holder_id,
 	       void *arg);
 int node_release(struct node *n, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg);
+/* unlink(2): a release that also removes an unheld lock file (store_unlink) */
+int node_unlink(struct node *n, const char *path, const char *holder_id,
+		int64_t token, bool force, store_cb *cb, void *arg);
 /* A grant nobody will receive: forgotten here, released in Redis. */
 void node_disown(struct node *n, const char *path, const char *holder_id,
 		 int64_t token, const char *why);

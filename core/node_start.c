@@ -201,9 +201,22 @@ int node_acquire_probe(struct node *n, const char *path,
 	return store_acquire_probe(n->st, path, h, cb, arg);
 }
 
-int node_list(struct node *n, const char *ns, store_cb *cb, void *arg)
+int node_list(struct node *n, const char *ns, bool flock_view, store_cb *cb,
+	      void *arg)
 {
-	return store_list(n->st, ns, cb, arg);
+	return store_list(n->st, ns, flock_view, cb, arg);
+}
+
+int node_file(struct node *n, const char *path, const struct file_change *fc,
+	      store_cb *cb, void *arg)
+{
+	return store_file(n->st, path, fc, cb, arg);
+}
+
+int node_unlink(struct node *n, const char *path, const char *holder_id,
+		int64_t token, bool force, store_cb *cb, void *arg)
+{
+	return store_unlink(n->st, path, holder_id, token, force, cb, arg);
 }
 
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,

@@ -5,7 +5,8 @@
 -- KEYS: the lock layout of lib.lua (as acquire.lua).
 -- ARGV: A_RELEASE (script_iface.h): HOLDER_ID, TOKEN: the grant the caller
 --       believes it holds ('0' = it knows of none), FORCE '1'|'0', LEAF,
---       NODE
+--       NODE, UNLINK '1'|'0' (an unlink: a lock file that exists unheld,
+--       file.lua, goes)
 --
 -- A caller that names a grant it no longer holds lost its lock (expiry, a
 -- break) and must hear ESTALE, whoever holds the lock now and even with
@@ -15,7 +16,8 @@
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
 -- holds that ended; ESTALE ('held': it holds another grant; 'lost': it holds
 -- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
--- it; EPERM when others hold it and force is off.
+-- it (OK 'unlinked' when UNLINK took its unheld lock file away); EPERM
+-- when others hold it and force is off.
 local A = A_RELEASE
 local id, tok, force = ARGV[A.HOLDER_ID], tonumber(ARGV[A.TOKEN]), ARGV[A.FORCE] == '1'
 local now = now_ms()
@@ -28,7 +30,13 @@ if not mine and tok ~= 0 then
   if #holders == 0 then return plain_reply('ESTALE', now, 'lost') end
   return lock_reply('ESTALE', now, 'lost', holders)
 end
-if #holders == 0 then return plain_reply('ENOENT', now) end
+if #holders == 0 then
+  local files = files_key(ARGV[A.NODE], ARGV[A.LEAF])
+  if ARGV[A.UNLINK] == '1' and redis.call('HDEL', files, ARGV[A.LEAF]) == 1 then
+    return plain_reply('OK', now, 'unlinked')
+  end
+  return plain_reply('ENOENT', now)
+end
 local ended, extra
 if mine then
   ended = {mine}

@@ -109,6 +109,20 @@ struct store_holder {
 	size_t ngroups;
 };
 
+/* One change of a flock-view lock file: store.h's store_file(). */
+enum file_op { FILE_CREATE, FILE_WRITE, FILE_TRUNCATE, FILE_ATTR,
+	       FILE_UNLINK };
+
+struct file_change {
+	enum file_op op;
+	int64_t id;
+	bool excl, append, truncate; /* O_EXCL, O_APPEND, O_TRUNC */
+	long mode, uid, gid; /* -1: unchanged */
+	int64_t offset;      /* a write's offset, a truncate's size */
+	const char *data;
+	size_t len;
+};
+
 /* Counters for metrics: answered calls, failures, timeouts, reconnects. */
 struct store_stats {
 	uint64_t calls, errors, timeouts, reconnects;

@@ -28,7 +28,7 @@
 	X(DAEMON_NODE) X(ABSORB_ID)
 
 /* release.lua's ARGV */
-#define RELEASE_ARGS(X) X(HOLDER_ID) X(TOKEN) X(FORCE) X(LEAF) X(NODE)
+#define RELEASE_ARGS(X) X(HOLDER_ID) X(TOKEN) X(FORCE) X(LEAF) X(NODE) X(UNLINK)
 
 /* One holder in a lock reply (lib.lua's lock_reply): the record's keys. */
 #define HOLDER_FIELDS(X)                                                      \

@@ -252,8 +252,9 @@ out:
 	return call_start(c, err);
 }
 
-int store_release(struct store *st, const char *path, const char *holder_id,
-		  int64_t token, bool force, store_cb *cb, void *arg)
+static int release_call(struct store *st, const char *path,
+			const char *holder_id, int64_t token, bool force,
+			bool unlink, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RELEASE, cb, arg);
 	char *node = NULL, tok[24];
@@ -272,6 +273,7 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 			[RELEASE_FORCE] = force ? "1" : "0",
 			[RELEASE_LEAF] = name_base(path),
 			[RELEASE_NODE] = node,
+			[RELEASE_UNLINK] = unlink ? "1" : "0",
 		};
 
 		err = args_vec(&c->a, v, RELEASE_NARGS);
@@ -279,6 +281,18 @@ int store_release(struct store *st, const char *path, const char *holder_id,
 out:
 	free(node);
 	return call_start(c, err);
+}
+
+int store_release(struct store *st, const char *path, const char *holder_id,
+		  int64_t token, bool force, store_cb *cb, void *arg)
+{
+	return release_call(st, path, holder_id, token, force, false, cb, arg);
+}
+
+int store_unlink(struct store *st, const char *path, const char *holder_id,
+		 int64_t token, bool force, store_cb *cb, void *arg)
+{
+	return release_call(st, path, holder_id, token, force, true, cb, arg);
 }
 
 static void disowned(void *arg, const struct store_result *res)
@@ -413,7 +427,8 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 		if (err < 0 || (err = args_key(&c->a, st, "l", "", 0)) < 0 ||
 		    (err = args_key(&c->a, st, "n", "", 0)) < 0 ||
 		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "q", "", 0)) < 0)
+		    (err = args_key(&c->a, st, "q", "", 0)) < 0 ||
+		    (err = args_key(&c->a, st, "f", "", 0)) < 0)
 			goto out;
 	} else {
 		if ((err = name_parent(path, &ns)) < 0 ||
@@ -422,13 +437,15 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 		    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
 		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
 		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0)
+		    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0 ||
+		    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0)
 			goto out;
 	}
-	c->nkeys = 5;
+	c->nkeys = 6;
 	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0)
+	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, leaf)) < 0)
 		goto out;
 out:
 	free(ns);
@@ -436,7 +453,8 @@ out:
 	return call_start(c, err);
 }
 
-int store_list(struct store *st, const char *ns, store_cb *cb, void *arg)
+int store_list(struct store *st, const char *ns, bool flock_view,
+	       store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_LIST, cb, arg);
 	size_t len = strlen(ns);
@@ -447,10 +465,14 @@ int store_list(struct store *st, const char *ns, store_cb *cb, void *arg)
 	if ((err = args_key(&c->a, st, "n", ns, len)) < 0 ||
 	    (err = args_key(&c->a, st, "c", ns, len)) < 0 ||
 	    (err = args_key(&c->a, st, "tx", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "ts", ns, len)) < 0)
+	    (err = args_key(&c->a, st, "ts", ns, len)) < 0 ||
+	    (err = args_key(&c->a, st, "f", ns, len)) < 0)
 		goto out;
-	c->nkeys = 4;
-	err = args_str(&c->a, is_root(ns) ? "1" : "0");
+	c->nkeys = 5;
+	if ((err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
+	    (err = args_str(&c->a, flock_view ? "flock" : "lease")) < 0 ||
+	    (err = args_key(&c->a, st, "l", ns, len)) < 0)
+		goto out;
 out:
 	return call_start(c, err);
 }
@@ -503,9 +525,10 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
 	    (err = args_key(&c->a, st, "q", path, len)) < 0 ||
 	    (err = args_key(&c->a, st, "wx", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "ws", path, len)) < 0)
+	    (err = args_key(&c->a, st, "ws", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "f", path, len)) < 0)
 		goto out;
-	c->nkeys = 11;
+	c->nkeys = 12;
 	if ((err = args_str(&c->a, name_base(path))) < 0 ||
 	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
 		goto out;
@@ -550,4 +573,59 @@ int store_set_limit(struct store *st, const char *path, long limit,
 {
 	return setattr_call(st, path, -1, -1, -1, limit, (long)caller_uid, cb,
 			    arg);
+}
+
+int store_file(struct store *st, const char *path,
+	       const struct file_change *fc, store_cb *cb, void *arg)
+{
+	static const char *const op_name[] = {
+		[FILE_CREATE] = "create", [FILE_WRITE] = "write",
+		[FILE_TRUNCATE] = "truncate", [FILE_ATTR] = "attr",
+		[FILE_UNLINK] = "unlink",
+	};
+	struct call *c = call_new(st, SCRIPT_FILE, cb, arg);
+	char *ns = NULL, *node = NULL, flags[4] = "";
+	const char *leaf = name_base(path);
+	int err;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if (fc->excl)
+		strcat(flags, "e");
+	if (fc->append)
+		strcat(flags, "a");
+	if (fc->truncate)
+		strcat(flags, "t");
+	if ((err = name_parent(path, &ns)) < 0 ||
+	    (err = name_lock_node(path, &node)) < 0 ||
+	    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
+	    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0 ||
+	    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
+	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
+	    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0 ||
+	    (err = args_key(&c->a, st, "fseq", "", 0)) < 0 ||
+	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0)
+		goto out;
+	c->nkeys = c->a.n;
+	if ((err = args_str(&c->a, op_name[fc->op])) < 0 ||
+	    (err = args_str(&c->a, leaf)) < 0 ||
+	    (err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
+	    (err = args_fmt(&c->a, "%lld", (long long)fc->id)) < 0 ||
+	    (err = args_str(&c->a, flags)) < 0)
+		goto out;
+	{
+		const long v[] = {fc->mode, fc->uid, fc->gid};
+
+		for (size_t i = 0; i < 3 && err == 0; i++)
+			err = v[i] >= 0 ? args_fmt(&c->a, "%ld", v[i])
+					: args_str(&c->a, "");
+	}
+	if (err == 0)
+		err = args_fmt(&c->a, "%lld", (long long)fc->offset);
+	if (err == 0)
+		err = args_add(&c->a, fc->data ? fc->data : "", fc->len);
+out:
+	free(ns);
+	free(node);
+	return call_start(c, err);
 }

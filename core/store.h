@@ -65,8 +65,13 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen);
 /* What `path` is (STORE_NONE, STORE_NAMESPACE or STORE_LOCK). */
 int store_stat(struct store *st, const char *path, store_cb *cb, void *arg);
 
-/* The entries of namespace `ns` (STORE_LISTING). */
-int store_list(struct store *st, const char *ns, store_cb *cb, void *arg);
+/*
+ * The entries of namespace `ns` (STORE_LISTING).  In the flock view
+ * (`flock_view`) a lock held only as handle locks is listed only while its
+ * lock file exists (store_file()).
+ */
+int store_list(struct store *st, const char *ns, bool flock_view,
+	       store_cb *cb, void *arg);
 
 /* How a blocking acquire queues (see acquire.lua). */
 struct store_wait {
@@ -141,6 +146,32 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
  */
 int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg);
+
+/*
+ * unlink(2) of lock file `path`: store_release() without force, or with
+ * it, and, when nobody holds the lock and `holder_id` names no grant
+ * (`token` 0), the removal of the lock file that exists unheld (extra
+ * "unlinked"; store_file()).
+ */
+int store_unlink(struct store *st, const char *path, const char *holder_id,
+		 int64_t token, bool force, store_cb *cb, void *arg);
+
+/*
+ * The flock view's lock files, which exist as on a disk every node shares,
+ * held or not, until unlinked (file.lua).  One change of lock file `path`:
+ * FILE_CREATE (O_EXCL: `excl`; O_TRUNC: `truncate` empties one that
+ * exists) with mode, uid, gid; FILE_WRITE of `len`
+ * bytes `data` at `offset` (or at the end: `append`); FILE_TRUNCATE to
+ * `offset` bytes; FILE_ATTR: mode, uid, gid where >= 0, and the times;
+ * FILE_UNLINK.  A write or truncate names the file its descriptor opened
+ * (`id`, lock_file.id; 0: the one there is, made if none): one since
+ * unlinked changes nothing (extra "gone").  None of them touches a lock.
+ * Result: 0 with the lock and its file (lock.file); -EEXIST, -ENOENT,
+ * -EISDIR, -EFBIG (over LOCK_FILE_DATA_MAX bytes).  (struct file_change:
+ * result.h.)
+ */
+int store_file(struct store *st, const char *path,
+	       const struct file_change *fc, store_cb *cb, void *arg);
 
 /*
  * The one place that disowns a grant nobody will receive (its caller was

@@ -30,12 +30,12 @@
 
 const char *const script_body[SCRIPT_COUNT] = {
 	lua_acquire, lua_acquire_set, lua_renew, lua_release, lua_withdraw, lua_stat,
-	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr,
+	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr, lua_file,
 };
 
 const char *const script_name[SCRIPT_COUNT] = {
 	"acquire", "acquire_set", "renew", "release", "withdraw", "stat",
-	"list",    "mkdir", "rmdir",   "setattr",
+	"list",    "mkdir", "rmdir",   "setattr", "file",
 };
 
 /* ---- calls --------------------------------------------------------- */

@@ -35,7 +35,8 @@
 #define STORE_PROBE_MS 250
 
 extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
-	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[];
+	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[],
+	lua_file[];
 
 enum script {
 	SCRIPT_ACQUIRE,
@@ -48,6 +49,7 @@ enum script {
 	SCRIPT_MKDIR,
 	SCRIPT_RMDIR,
 	SCRIPT_SETATTR,
+	SCRIPT_FILE,
 	SCRIPT_COUNT
 };
 

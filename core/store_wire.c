@@ -115,7 +115,7 @@ static int errno_of(const char *status)
 		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
 		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
 		{"EINVAL", EINVAL}, {"EACCES", EACCES},
-		{"EDEADLK", EDEADLK},
+		{"EDEADLK", EDEADLK}, {"EFBIG", EFBIG},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -185,12 +185,17 @@ static int parse_holder(redisReply **e, struct lock_holder *h)
 /* The waiters a lock reply lists after its holders: count, then per
  * waiter node, uid, pid, session, mode, since (lib.lua's queue_listing). */
 #define WAITER_NFIELDS 6
-static int parse_queued(const redisReply *r, size_t i, struct lock_state *ls)
+static int parse_queued(const redisReply *r, size_t *at,
+			struct lock_state *ls)
 {
-	size_t m = elem_int(r->element[i++]);
+	size_t i = *at, m;
 
-	if (r->elements != i + m * WAITER_NFIELDS)
+	if (r->elements < i + 1)
 		return -EIO;
+	m = elem_int(r->element[i++]);
+	if (r->elements < i + m * WAITER_NFIELDS)
+		return -EIO;
+	*at = i + m * WAITER_NFIELDS;
 	ls->queued = calloc(m ? m : 1, sizeof(*ls->queued));
 	if (ls->queued == NULL)
 		return -ENOMEM;
@@ -212,10 +217,34 @@ static int parse_queued(const redisReply *r, size_t i, struct lock_state *ls)
 	return 0;
 }
 
+/* The lock file that ends a lock reply: 0, or 1 and lib.lua's FILE_PACK
+ * fields {id, mode, uid, gid, ctime, mtime, data}. */
+#define FILE_NFIELDS 7
+static int parse_file(const redisReply *r, size_t i, struct lock_file *f)
+{
+	if (r->elements < i + 1)
+		return -EIO;
+	if (elem_int(r->element[i]) == 0)
+		return r->elements == i + 1 ? 0 : -EIO;
+	i++;
+	if (r->elements != i + FILE_NFIELDS)
+		return -EIO;
+	f->exists = true;
+	f->id = elem_int(r->element[i]);
+	f->mode = elem_int(r->element[i + 1]) & 07777;
+	f->uid = elem_int(r->element[i + 2]);
+	f->gid = elem_int(r->element[i + 3]);
+	f->ctime_ms = elem_int(r->element[i + 4]);
+	f->mtime_ms = elem_int(r->element[i + 5]);
+	f->data = elem_dup(r->element[i + 6], &f->len);
+	return f->data ? 0 : -ENOMEM;
+}
+
 static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 {
 	struct lock_state *ls = &res->lock;
 	size_t n;
+	int err;
 
 	if (r->elements < i + 5)
 		return -EIO;
@@ -234,13 +263,14 @@ static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 		return -ENOMEM;
 	ls->nholders = n;
 	for (size_t k = 0; k < n; k++) {
-		int err = parse_holder(&r->element[i + k * HOLDER_NFIELDS],
-				       &ls->holders[k]);
+		err = parse_holder(&r->element[i + k * HOLDER_NFIELDS],
+				   &ls->holders[k]);
 		if (err < 0)
 			return err;
 	}
 	i += n * HOLDER_NFIELDS;
-	return parse_queued(r, i, ls);
+	err = parse_queued(r, &i, ls);
+	return err < 0 ? err : parse_file(r, i, &ls->file);
 }
 
 static int parse_listing(const redisReply *r, struct store_result *res)

@@ -265,7 +265,7 @@ static void pump(struct walk *w)
 		if (w->head == NULL)
 			w->tail = NULL;
 		w->in_flight++;
-		err = j->kind == JOB_LIST ? node_list(w->node, j->path,
+		err = j->kind == JOB_LIST ? node_list(w->node, j->path, false,
 						      on_answer, j)
 					  : node_stat(w->node, j->path,
 						      on_answer, j);
@@ -322,7 +322,7 @@ int walk_start(struct node *n, const char *prefix, size_t max_items,
 	 * A first call refused at once (Redis away) is this call's error: the
 	 * callback never runs inside walk_start().
 	 */
-	err = node_list(n, w->head->path, on_answer, w->head);
+	err = node_list(n, w->head->path, false, on_answer, w->head);
 	if (err < 0)
 		goto out;
 	w->head = w->head->next;

@@ -76,6 +76,7 @@ struct handle {
 	size_t nentries;
 	struct event_reader *reader; /* /.lockfs/events */
 	int open_flags;
+	int64_t file_id; /* the flock view: the lock file it opened (0: any) */
 	/* handle locks taken through this open file, by the kernel's
 	 * lock_owner: its writes renew them, its release drops them (an OFD
 	 * lock ends with its open file description, as the kernel's do) */

@@ -105,6 +105,11 @@ static struct timespec ms_to_ts(int64_t ms)
  * check then lets the caller's unlink through to us, so that it gets ESTALE
  * for a lost lock and releases its own share, instead of EPERM from the
  * kernel because someone else's uid shows.
+ *
+ * A lock file that exists as on a disk (ops_file.c) shows in the flock
+ * view as that file: its mode, owner, size and times.  In the lease view
+ * it shows as a lock (mode 0666, the size of its info), owned by its
+ * holder or, unheld, by the file's owner.
  */
 void lock_attr(const struct op *op, const struct lock_state *ls,
 		      uint64_t ino, struct stat *st)
@@ -112,18 +117,30 @@ void lock_attr(const struct op *op, const struct lock_state *ls,
 	struct lock_state named = *ls;
 	const struct lock_holder *h = ls->nholders ? &ls->holders[0] : NULL;
 	bool viewer = op->owner.id[0] != '\0'; /* a caller we know */
+	bool flock_view = op->fs->opt->open_flock;
 	char *text = NULL;
 	size_t len = 0;
 
+	if (flock_view && ls->file.exists) {
+		file_attr(&ls->file, ino, st);
+		return;
+	}
 	memset(st, 0, sizeof(*st));
 	named.name = op->path;
-	if (info_format(&named, &text, &len) == 0)
+	if (!flock_view && info_format(&named, &text, &len) == 0)
 		free(text);
 	st->st_ino = ino;
 	st->st_mode = S_IFREG | 0666;
 	st->st_nlink = 1;
 	st->st_size = len;
 	st->st_blksize = 4096;
+	if (h == NULL && ls->file.exists) {
+		st->st_uid = ls->file.uid;
+		st->st_gid = ls->file.gid;
+		st->st_ctim = ms_to_ts(ls->file.ctime_ms);
+		st->st_mtim = ms_to_ts(ls->file.mtime_ms);
+		st->st_atim = st->st_mtim;
+	}
 	if (h == NULL)
 		return;
 	st->st_ctim = ms_to_ts(h->acquired_ms);
@@ -359,7 +376,7 @@ bool retry_arm(struct lockfs *fs, const char *path)
 	return true;
 }
 
-/* ---- extended attributes: a lock's token, a namespace's limit -------- */
+/* ---- extended attributes: a lock's token and state, a namespace's limit */
 
 /* Reply `value` (`len` bytes) to a getxattr or listxattr of `size`. */
 static void reply_xattr_value(fuse_req_t req, size_t size, const char *value,
@@ -373,6 +390,29 @@ static void reply_xattr_value(fuse_req_t req, size_t size, const char *value,
 		fuse_reply_buf(req, value, len);
 }
 
+/* A lock's state as its info text (XATTR_INFO), the value of `op`. */
+static void reply_info(struct op *op, const struct store_result *res)
+{
+	struct lock_state st = res->lock;
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (res->kind != STORE_LOCK) {
+		op_fail(op, -ENODATA);
+		return;
+	}
+	st.name = op->path;
+	err = info_format(&st, &text, &len);
+	if (err < 0) {
+		op_fail(op, err);
+		return;
+	}
+	reply_xattr_value(op->req, op->size, text, len);
+	free(text);
+	op_free(op);
+}
+
 static void xattr_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
@@ -381,6 +421,10 @@ static void xattr_done(void *arg, const struct store_result *res)
 
 	if (res->err < 0) {
 		op_fail(op, res->err);
+		return;
+	}
+	if (op->u.xattr.info) {
+		reply_info(op, res);
 		return;
 	}
 	if (res->kind == STORE_LOCK)
@@ -420,7 +464,7 @@ static const char *xattr_of(const struct inode *in)
 }
 
 static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
-			bool list)
+			bool list, bool info)
 {
 	struct lockfs *fs = fs_of(req);
 	struct op *op = op_new(req, in, in->path);
@@ -431,6 +475,7 @@ static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
 	}
 	op->size = size;
 	op->u.xattr.list = list;
+	op->u.xattr.info = info;
 	op_started(op, node_stat(fs->node, op->path, xattr_done, op));
 }
 
@@ -440,12 +485,13 @@ static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
 	const char *mine = xattr_of(in);
+	bool info = in && in->kind == INODE_LOCK && strcmp(name, XATTR_INFO) == 0;
 
-	if (mine == NULL || strcmp(name, mine) != 0) {
+	if (!info && (mine == NULL || strcmp(name, mine) != 0)) {
 		fuse_reply_err(req, in ? ENODATA : ESTALE);
 		return;
 	}
-	start_xattr(req, in, size, false);
+	start_xattr(req, in, size, false, info);
 }
 
 static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -454,13 +500,14 @@ static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct inode *in = inodes_get(fs->inodes, ino);
 
 	if (in && in->kind == INODE_NAMESPACE) {
-		start_xattr(req, in, size, true); /* listed when it is set */
+		start_xattr(req, in, size, true, false); /* listed when set */
 		return;
 	}
 	if (in == NULL || in->kind != INODE_LOCK)
 		reply_xattr_value(req, size, "", 0);
 	else
-		reply_xattr_value(req, size, XATTR_TOKEN, sizeof(XATTR_TOKEN));
+		reply_xattr_value(req, size, XATTR_TOKEN "\0" XATTR_INFO,
+				  sizeof(XATTR_TOKEN) + sizeof(XATTR_INFO));
 }
 
 static void limit_done(void *arg, const struct store_result *res)

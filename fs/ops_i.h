@@ -7,7 +7,8 @@
  *   ops_lock.c    lock files: lookup, getattr, create and open, read;
  *   ops_renew.c   writes, truncation, utimens, lock sets, unlink;
  *   ops_ns.c      namespaces: mkdir, rmdir, readdir, setattr;
- *   ops_handle.c  handle locks: flock(2), fcntl(2), lockf(3).
+ *   ops_handle.c  handle locks: flock(2), fcntl(2), lockf(3);
+ *   ops_file.c    the flock view's lock files, as files on a shared disk.
  *
  * Loop thread only, like all of the daemon.
  */
@@ -36,6 +37,7 @@
 #include "owner.h"
 
 #define XATTR_TOKEN "user.lockfs.token"
+#define XATTR_INFO "user.lockfs.info" /* a lock's state, as a read shows it */
 #define XATTR_LIMIT "user.lockfs.limit" /* a namespace's semaphore */
 #define NS_CACHE_S 0.5
 #define GROUPS_MAX 64
@@ -67,10 +69,14 @@ struct op {
 		} convert;
 		struct {
 			bool list; /* a listxattr, not a getxattr */
+			bool info; /* XATTR_INFO, not the token */
 		} xattr;
 		struct {
 			int onlost; /* onlost= written: its signal, or -1 */
 		} write;
+		struct {
+			int to_set; /* a setattr's FUSE_SET_ATTR_* */
+		} setattr;
 	} u;
 	bool is_create;
 	bool retry_as_open; /* a busy create becomes ESTALE + an open */
@@ -124,6 +130,22 @@ void lockfs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 void drop_handle_locks(struct lockfs *fs, const struct handle *h,
 		       const struct fuse_file_info *fi, bool flock);
 
+/* ops_file.c */
+/* Does `ls` show as a file in this mount's view? */
+bool lock_shown(const struct lockfs *fs, const struct lock_state *ls);
+void file_attr(const struct lock_file *f, uint64_t ino, struct stat *st);
+void file_seen(struct inode *in, const struct lock_state *ls);
+void file_create(fuse_req_t req, const char *path, const struct inode *parent,
+		 mode_t mode, struct fuse_file_info *fi);
+void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi);
+void file_write(fuse_req_t req, struct handle *h, const char *buf,
+		size_t size, off_t off);
+int file_text(const struct handle *h, const struct lock_state *ls,
+	      char **text, size_t *len);
+void file_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
+		  int to_set, struct fuse_file_info *fi);
+void file_unlink(struct op *op);
+
 /* ops_lock.c */
 void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lockfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
@@ -164,5 +186,7 @@ void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		    int to_set, struct fuse_file_info *fi);
 void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+/* unlink `op`'s lock as the lease view does: release, break, ESTALE */
+void unlink_lock(struct op *op);
 
 #endif

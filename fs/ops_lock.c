@@ -22,10 +22,11 @@ static void lookup_done(void *arg, const struct store_result *res)
 			goto nomem;
 		ns_remember(in, &res->ns);
 		ns_attr_to_stat(&res->ns, in->ino, &st);
-	} else if (res->kind == STORE_LOCK) {
+	} else if (res->kind == STORE_LOCK && lock_shown(fs, &res->lock)) {
 		in = inodes_intern(fs->inodes, op->path, INODE_LOCK);
 		if (in == NULL)
 			goto nomem;
+		file_seen(in, &res->lock);
 		lock_attr(op, &res->lock, in->ino, &st);
 	} else {
 		in = inodes_find(fs->inodes, op->path);
@@ -210,7 +211,9 @@ static void getattr_done(void *arg, const struct store_result *res)
 	if (res->kind == STORE_NAMESPACE && op->in->kind == INODE_NAMESPACE) {
 		ns_remember(op->in, &res->ns);
 		ns_attr_to_stat(&res->ns, op->in->ino, &st);
-	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK) {
+	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK &&
+		   lock_shown(op->fs, &res->lock)) {
+		file_seen(op->in, &res->lock);
 		lock_attr(op, &res->lock, op->in->ino, &st);
 	} else if (op->in->kind == INODE_LOCK &&
 		   (op->in->placeholders || retry_pending(op->in) ||
@@ -562,13 +565,17 @@ void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct op *op;
 	int err;
 
-	(void)mode;
 	err = child_path(fs, parent, name, &p, &path);
 	if (err == 0 && is_control_name(p, name))
 		err = -EEXIST;
 	if (err < 0)
 		goto fail;
-	if ((fi->flags & O_ACCMODE) == O_RDONLY || fs->opt->open_flock) {
+	if (fs->opt->open_flock) {
+		file_create(req, path, p, mode, fi);
+		free(path);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
 		create_placeholder(req, path, fi);
 		free(path);
 		return;
@@ -640,19 +647,22 @@ void lockfs_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
+	if (fs->opt->open_flock) { /* never locks in open (ops_file.c) */
+		file_open(req, in, fi);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
 		open_plain(req, in, fi, NULL);
 		return;
 	}
 	/*
-	 * The flock view never locks in open.  In either view, an owner
-	 * whose handle lock holds the file opens it at once: its own lock,
-	 * renewed by the writes through the new descriptor (own_hold()).
+	 * An owner whose handle lock holds the file opens it at once: its
+	 * own lock, renewed by the writes through the new descriptor
+	 * (own_hold()).
 	 */
 	err = request_owner(req, &owner);
-	if (err == 0 && (fs->opt->open_flock ||
-			 node_lease_handle_of(fs->node, in->path, owner.uid,
-					  owner.session))) {
+	if (err == 0 && node_lease_handle_of(fs->node, in->path, owner.uid,
+					     owner.session)) {
 		open_plain(req, in, fi, &owner);
 		return;
 	}
@@ -728,7 +738,10 @@ static void read_done(void *arg, const struct store_result *res)
 	st.name = op->path;
 	free(op->h->text);
 	op->h->text = NULL;
-	err = info_format(&st, &op->h->text, &op->h->text_len);
+	if (op->fs->opt->open_flock) /* the file's content (ops_file.c) */
+		err = file_text(op->h, &st, &op->h->text, &op->h->text_len);
+	else
+		err = info_format(&st, &op->h->text, &op->h->text_len);
 	if (err < 0) {
 		op_fail(op, err);
 		return;

@@ -122,7 +122,7 @@ void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	op->fi = *fi;
-	op_started(op, node_list(fs->node, in->path, opendir_done, op));
+	op_started(op, node_list(fs->node, in->path, fs->opt->open_flock, opendir_done, op));
 }
 
 static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)

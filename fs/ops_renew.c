@@ -128,7 +128,6 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int err, held;
 
 	(void)ino;
-	(void)off;
 	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE) {
 		lockset_write(req, fi->flags, buf, size);
 		return;
@@ -137,16 +136,16 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
 		return;
 	}
+	if (fs->opt->open_flock) { /* the file's content (ops_file.c) */
+		file_write(req, h, buf, size, off);
+		return;
+	}
 	held = own_hold(fs, h, id, sizeof(id), &token);
 	if (held == 0 && h->writer) { /* its lease, lost: ESTALE below */
 		snprintf(id, sizeof(id), "%s", h->owner.id);
 		token = h->token;
 	} else if (held == 0) {
-		/* the flock view: a non-holder's write changes nothing */
-		if (fs->opt->open_flock)
-			fuse_reply_write(req, size);
-		else
-			fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, EBADF);
 		return;
 	} else if (held < 0) {
 		fuse_reply_err(req, -held);
@@ -283,7 +282,10 @@ void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	switch (in->kind) {
 	case INODE_LOCK:
-		setattr_lock(req, in, to_set, fi);
+		if (fs->opt->open_flock) /* as on a disk (ops_file.c) */
+			file_setattr(req, in, attr, to_set, fi);
+		else
+			setattr_lock(req, in, to_set, fi);
 		return;
 	case INODE_NAMESPACE:
 		if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -327,7 +329,9 @@ static void unlink_done(void *arg, const struct store_result *res)
 	struct inode *in;
 	int err = res->err;
 
-	if (err == 0) {
+	if (err == 0 && strcmp(res->extra, "unlinked") == 0) {
+		/* an unheld lock file made in the flock view: gone */
+	} else if (err == 0) {
 		node_ended(fs->node, res->extra, op->path, res->lock.holders,
 			   res->lock.nholders, res->now_ms);
 		node_lease_forget(fs->node, op->path, op->owner.id);
@@ -357,9 +361,17 @@ void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		op_fail(op, err);
 		return;
 	}
+	if (op->fs->opt->open_flock)
+		file_unlink(op); /* as on a disk (ops_file.c) */
+	else
+		unlink_lock(op);
+}
+
+void unlink_lock(struct op *op)
+{
 	/* the grant it took through this node: if that is gone, ESTALE */
-	op_started(op, node_release(op->fs->node, op->path, op->owner.id,
-				     node_lease_token(op->fs->node, op->path,
-						  op->owner.id),
-				     op->owner.uid == 0, unlink_done, op));
+	op_started(op, node_unlink(op->fs->node, op->path, op->owner.id,
+				   node_lease_token(op->fs->node, op->path,
+						    op->owner.id),
+				   op->owner.uid == 0, unlink_done, op));
 }

@@ -45,11 +45,13 @@ end() {
 
 # conditions, for wait_until and expect (re-evaluated on every call)
 said() { grep -q "^$2" "$T/$1.out" 2>/dev/null; } # NAME WORD: a line of NAME's
-held() { [ "$(info_field "$1" kind)" = handle ]; } # a handle lock holds it
-gone() { [ ! -e "$1" ]; }
-queued() { [ "$(info_field "$1" waiters)" -ge 1 ] 2>/dev/null; }
+held() { [ "$(xinfo_field "$1" kind)" = handle ]; } # a handle lock holds it
+# nobody holds it (a lock file made in the flock view stays, as on a disk:
+# lockfiles.sh; a lease view's lock file goes with its lease)
+free() { [ ! -e "$1" ] || [ "$(xinfo_field "$1" holders)" = 0 ]; }
+queued() { [ "$(xinfo_field "$1" waiters)" -ge 1 ] 2>/dev/null; }
 not() { ! "$@"; }
-export -f said held gone queued
+export -f said held free queued
 
 # timed CMD...: CMD bounded (20 s) in a session of its own; OUT is its
 # output (lines joined by spaces), RC its exit code, MS its run time in ms,
@@ -96,7 +98,8 @@ release_case() {
 		test "$OUT" = got -a "$ms" -ge 0 -a "$ms" -lt 3000
 }
 
-# --- the client programs --------------------------------------------------
+# --- the client programs (what a holder writes is the file's content,
+# read back on every node; lockfiles.sh tests the files themselves) --------------------------------------------------
 cat >"$T/lk.py" <<'EOF'
 """lk.py LIB ACT PATH [GO]: one locking library used as its documentation
 shows.  ACT hold: take the lock (waiting as the library does), print
@@ -303,7 +306,7 @@ spawn f1 flock "$N1/c/f" sleep 60
 h=$SID
 expect "flock FILE cmd on n1 holds the lock" wait_until 5 held "$N2/c/f"
 check "cat on n2: node, kind, holders, mode" "n1 handle 1 exclusive" bash -c \
-	"for k in node kind holders mode; do info_field $N2/c/f \$k; done"
+	"for k in node kind holders mode; do xinfo_field $N2/c/f \$k; done"
 timed flock -n "$N2/c/f" true
 expect "flock -n on n2 is refused at once (exit $RC, $MS ms)" test "$RC" = 1 -a "$MS" -lt 500
 timed flock -w 1 "$N2/c/f" true
@@ -317,31 +320,31 @@ timed bash -c "exec 9>$N2/c/f; flock -n 9 || echo busy"
 expect "exec 9>FILE; flock -n 9 || echo busy: busy at once (${OUT:-nothing}, $MS ms)" \
 	test "$OUT" = busy -a "$MS" -lt 500
 check "the contender's O_TRUNC left the lock as it was" "n1 1" bash -c \
-	"info_field $N1/c/f node; info_field $N1/c/f holders"
+	"xinfo_field $N1/c/f node; xinfo_field $N1/c/f holders"
 end "$h"
-expect "kill -9 of the holder frees it" wait_until 3 gone "$N2/c/f"
+expect "kill -9 of the holder frees it" wait_until 3 free "$N2/c/f"
 check "flock FILE -c on n2 runs the command holding the lock" "n2 handle" \
-	in_session flock -w 5 "$N2/c/f" -c "sed -n 's/^node=//p; s/^kind=//p' $N1/c/f"
-expect "and leaves nothing behind" wait_until 3 gone "$N1/c/f"
+	in_session flock -w 5 "$N2/c/f" -c "xinfo_field $N1/c/f node; xinfo_field $N1/c/f kind"
+expect "and leaves nothing behind" wait_until 3 free "$N1/c/f"
 
 # -s with -s
 spawn fs flock -s "$N1/c/shared" sleep 60
 h=$SID
 expect "flock -s on n1 holds it" wait_until 5 held "$N2/c/shared"
-check "... in shared mode" shared info_field "$N2/c/shared" mode
+check "... in shared mode" shared xinfo_field "$N2/c/shared" mode
 check "flock -s on n2 shares it: two holders" 2 \
-	in_session flock -s -n "$N2/c/shared" -c "sed -n 's/^holders=//p' $N1/c/shared"
+	in_session flock -s -n "$N2/c/shared" -c "xinfo_field $N1/c/shared holders"
 timed flock -x -n "$N2/c/shared" true
 expect "flock -x -n on n2 is refused by the shared holder (exit $RC, $MS ms)" \
 	test "$RC" = 1 -a "$MS" -lt 500
 end "$h"
-expect "the shared lock ends with its holder" wait_until 3 gone "$N2/c/shared"
+expect "the shared lock ends with its holder" wait_until 3 free "$N2/c/shared"
 
 # -x against -s
 spawn fx flock -x "$N1/c/excl" sleep 60
 h=$SID
 expect "flock -x on n1 holds it" wait_until 5 held "$N2/c/excl"
-check "... exclusively" exclusive info_field "$N2/c/excl" mode
+check "... exclusively" exclusive xinfo_field "$N2/c/excl" mode
 timed flock -s -n "$N2/c/excl" true
 expect "flock -s -n on n2 is refused by the exclusive holder (exit $RC, $MS ms)" \
 	test "$RC" = 1 -a "$MS" -lt 500
@@ -352,12 +355,12 @@ spawn fu bash -c "exec 8>$N1/c/unlock; flock -x 8; echo locked;
 	wait_until 20 test -e $T/fu.go; flock -u 8; echo released; exec sleep 60"
 h=$SID
 expect "exec 8>FILE; flock -x 8 on n1 holds it" wait_until 5 said fu locked
-check "... n2 sees n1 holding" n1 info_field "$N2/c/unlock" node
+check "... n2 sees n1 holding" n1 xinfo_field "$N2/c/unlock" node
 timed flock -n "$N2/c/unlock" true
 expect "... n2 is refused (exit $RC, $MS ms)" test "$RC" = 1
 touch "$T/fu.go"
 expect "flock -u 8 on n1 returns" wait_until 5 said fu released
-expect "after flock -u the lock is gone from n2, fd 8 still open" wait_until 3 gone "$N2/c/unlock"
+expect "after flock -u the lock is gone from n2, fd 8 still open" wait_until 3 free "$N2/c/unlock"
 check "n2 takes it while n1's descriptor stays open" ok \
 	in_session flock -n "$N2/c/unlock" -c "echo ok"
 expect "n1's holder is still alive" kill -0 "$h"
@@ -368,17 +371,17 @@ timed flock -o "$N1/c/close" -c "sleep 30 </dev/null >/dev/null 2>&1 & echo \$!"
 kid=$OUT
 expect "flock -o on n1 returns at once ($MS ms)" test "$RC" = 0 -a "$MS" -lt 1000
 expect "flock -o: the lock ends with flock, not with the command's child" \
-	wait_until 3 gone "$N2/c/close"
+	wait_until 3 free "$N2/c/close"
 check "... n2 takes it while that child lives" ok \
 	in_session flock -n "$N2/c/close" -c "kill -0 $kid && echo ok"
 kill -9 "$kid" 2>/dev/null
 timed flock "$N1/c/noclose" -c "sleep 30 </dev/null >/dev/null 2>&1 & echo \$!"
 kid=$OUT
-check "without -o the command's child inherits the lock" n1 info_field "$N2/c/noclose" node
+check "without -o the command's child inherits the lock" n1 xinfo_field "$N2/c/noclose" node
 timed flock -n "$N2/c/noclose" true
 expect "... n2 is refused while that child lives (exit $RC, $MS ms)" test "$RC" = 1
 kill -9 "$kid" 2>/dev/null
-expect "... its death frees it" wait_until 3 gone "$N2/c/noclose"
+expect "... its death frees it" wait_until 3 free "$N2/c/noclose"
 
 # ( flock 9; ... ) 9>FILE serializes subshells on two nodes: n1's critical
 # section ends only once n2's subshell is queued behind it
@@ -392,7 +395,7 @@ wait "$h"
 unset "LIVE[$h]"
 check "the subshells on n1 and n2 ran one after the other (n2: exit $RC, $MS ms)" \
 	"start1 saw-waiter end1 start2 end2" cat "$L"
-expect "... and left nothing behind" wait_until 3 gone "$N2/c/ser"
+expect "... and left nothing behind" wait_until 3 free "$N2/c/ser"
 
 # --- libraries: n1 holds, n2 tries, then a waiting holder on n2 takes over --
 # lib_hold LIB NAME: LIB on n1 holds c/NAME; H1 is its session
@@ -401,7 +404,7 @@ lib_hold() {
 	H1=$SID
 	expect "$1 on n1 holds c/$2" wait_until 5 said "$1-1" locked
 	check "... n2 sees n1's handle lock" "n1 handle" bash -c \
-		"info_field $N2/c/$2 node; info_field $N2/c/$2 kind"
+		"xinfo_field $N2/c/$2 node; xinfo_field $N2/c/$2 kind"
 }
 # lib_handover LIB NAME: a waiting LIB holder on n2 gets c/NAME once n1
 # releases it through the library; then n2 releases it
@@ -418,10 +421,10 @@ lib_handover() {
 	expect "$1: the waiting contender on n2 gets it after that, promptly ($ms ms)" \
 		test "$ms" -ge 0 -a "$ms" -lt 3000
 	check "... n1 sees n2 holding" "n2 handle" bash -c \
-		"info_field $N1/c/$2 node; info_field $N1/c/$2 kind"
+		"xinfo_field $N1/c/$2 node; xinfo_field $N1/c/$2 kind"
 	touch "$T/$1.go2"
-	expect "$1: n2's release leaves nothing behind" wait_until 3 gone "$N1/c/$2"
-	expect "... nor on n2" gone "$N2/c/$2"
+	expect "$1: n2's release leaves nothing behind" wait_until 3 free "$N1/c/$2"
+	expect "... nor on n2" free "$N2/c/$2"
 	end "$H1"
 	end "$H2"
 }
@@ -436,12 +439,12 @@ expect "FileLock.acquire(blocking=False) raises Timeout at once ($OUT ms)" is Ti
 timed $PY "$T/lk.py" filelock zero "$N2/c/fl"
 expect "FileLock(path, timeout=0) raises Timeout at once ($OUT ms)" is Timeout 0 500
 check "the contenders' O_TRUNC opens left n1's lock as it was" "n1 1" bash -c \
-	"info_field $N1/c/fl node; info_field $N1/c/fl holders"
+	"xinfo_field $N1/c/fl node; xinfo_field $N1/c/fl holders"
 lib_handover filelock fl
 
 # --- 3. portalocker ----------------------------------------------------------
 lib_hold portalocker po
-check "the holder's print(file=fh) is its note" "portalocker pid $H1" info_field "$N2/c/po" note
+check "the holder's print(file=fh) is what n2 reads" "portalocker pid $H1" cat "$N2/c/po"
 timed $PY "$T/lk.py" portalocker timeout "$N2/c/po"
 expect "portalocker.Lock(path, timeout=1, fail_when_locked=False) raises LockException after about 1 s ($OUT ms)" \
 	is LockException 800 1500
@@ -466,31 +469,32 @@ lib_handover fasteners fa
 spawn rw1 $PY "$T/lk.py" fasteners-rw hold-read "$N1/c/rw" "$T/rw.go"
 h1=$SID
 expect "InterProcessReaderWriterLock read lock on n1" wait_until 5 said rw1 locked
-check "... shared" "shared 1" bash -c "info_field $N2/c/rw mode; info_field $N2/c/rw holders"
+check "... shared" "shared 1" bash -c "xinfo_field $N2/c/rw mode; xinfo_field $N2/c/rw holders"
 spawn rw2 $PY "$T/lk.py" fasteners-rw hold-read "$N2/c/rw" "$T/rw.go"
 h2=$SID
 expect "... and a read lock on n2 together with it" wait_until 3 said rw2 locked
-check "... two holders" "shared 2" bash -c "info_field $N1/c/rw mode; info_field $N1/c/rw holders"
+check "... two holders" "shared 2" bash -c "xinfo_field $N1/c/rw mode; xinfo_field $N1/c/rw holders"
 timed $PY "$T/lk.py" fasteners-rw write "$N2/c/rw"
 expect "acquire_write_lock(blocking=False) on n2 returns False while they read ($OUT ms)" \
 	is False 0 500
 end "$h1"
 end "$h2"
-expect "the read locks end with their holders" wait_until 3 gone "$N2/c/rw"
+expect "the read locks end with their holders" wait_until 3 free "$N2/c/rw"
 
 # --- 5. Perl flock -----------------------------------------------------------
 spawn pl1 perl "$T/lk.pl" hold "$N1/c/perl" "$T/pl.go1"
 h1=$SID
 expect "Perl flock(\$fh, LOCK_EX) on n1 holds it" wait_until 5 said pl1 locked
-check "the holder's print \$fh shows on n2 as its note" "n1 handle pid $h1" bash -c \
-	"for k in node kind note; do info_field $N2/c/perl \$k; done"
+check "n2 sees n1's handle lock" "n1 handle" bash -c \
+	"for k in node kind; do xinfo_field $N2/c/perl \$k; done"
+check "the holder's print \$fh is what n2 reads" "pid $h1" cat "$N2/c/perl"
 timed perl "$T/lk.pl" try "$N2/c/perl"
 expect "flock(\$fh, LOCK_EX|LOCK_NB) on n2 fails with EWOULDBLOCK (${OUT:-nothing}, $MS ms)" \
 	test "$OUT" = EWOULDBLOCK -a "$MS" -lt 500
 timed bash -c "echo junk >>$N2/c/perl && : >$N2/c/perl && echo written"
 expect "a write and an O_TRUNC by n2 succeed (${OUT:-nothing})" test "$OUT" = written
-check "... and change nothing" "n1 pid $h1" bash -c \
-	"info_field $N1/c/perl node; info_field $N1/c/perl note"
+check "... change the content, as on a disk, and leave n1 holding" "n1 0" bash -c \
+	"xinfo_field $N1/c/perl node; stat -c %s $N1/c/perl"
 spawn pl2 perl "$T/lk.pl" block "$N2/c/perl" "$T/pl.go2"
 h2=$SID
 expect "a blocking flock on n2 queues" wait_until 5 queued "$N1/c/perl"
@@ -502,11 +506,11 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 expect "n1 unlocks with LOCK_UN" wait_until 3 said pl1 released
 expect "the blocking flock on n2 succeeds after the release ($ms ms)" \
 	bash -c "said pl2 locked && [ $ms -lt 3000 ]"
-check "... and its note shows on n1" "n2 pid $h2" bash -c \
-	"info_field $N1/c/perl node; info_field $N1/c/perl note"
+check "... and what it wrote shows on n1" "n2 pid $h2" bash -c \
+	"xinfo_field $N1/c/perl node; cat $N1/c/perl"
 touch "$T/pl.go2"
 # n1's holder keeps its descriptor after LOCK_UN: a placeholder there
-expect "n2's exit releases it" wait_until 3 gone "$N2/c/perl"
+expect "n2's exit releases it" wait_until 3 free "$N2/c/perl"
 check "... n1 takes it at once, beside its holder's open descriptor" ok \
 	in_session flock -n "$N1/c/perl" -c "echo ok"
 end "$h1"
@@ -519,7 +523,7 @@ expect "fcntl.flock on n1 holds c/onclose" wait_until 5 said rc locked
 CONTEND=(flock -w 15 "$N2/c/onclose" -c "echo got")
 release_case "close on n1" "$N1/c/onclose" touch "$T/rc.go"
 expect "... while the holder lives on" bash -c "said rc closed && kill -0 $h"
-expect "... nothing left on n2" wait_until 3 gone "$N2/c/onclose"
+expect "... nothing left on n2" wait_until 3 free "$N2/c/onclose"
 end "$h"
 
 spawn re bash -c "exec 9>$N1/c/onexit; flock 9; echo locked
@@ -528,7 +532,7 @@ h=$SID
 expect "exec 9>FILE; flock 9 on n1 holds c/onexit" wait_until 5 said re locked
 CONTEND=(flock -w 15 "$N2/c/onexit" -c "echo got")
 release_case "exit on n1" "$N1/c/onexit" touch "$T/re.go"
-expect "... nothing left on n2" wait_until 3 gone "$N2/c/onexit"
+expect "... nothing left on n2" wait_until 3 free "$N2/c/onexit"
 end "$h"
 
 spawn rk flock "$N1/c/onkill" sleep 60
@@ -536,7 +540,7 @@ h=$SID
 expect "flock FILE sleep 60 on n1 holds c/onkill" wait_until 5 held "$N2/c/onkill"
 CONTEND=(flock -w 15 "$N2/c/onkill" -c "echo got")
 release_case "kill -9 -- -PGID on n1" "$N1/c/onkill" end "$h"
-expect "... nothing left on n2" wait_until 3 gone "$N2/c/onkill"
+expect "... nothing left on n2" wait_until 3 free "$N2/c/onkill"
 end "$h"
 
 # --- 7. Python fcntl.lockf: opens never wait --------------------------------
@@ -544,7 +548,7 @@ spawn lf $PY "$T/lk.py" lockf hold "$N1/c/lockf" "$T/lf.go"
 h=$SID
 expect "fcntl.lockf on n1 holds c/lockf" wait_until 5 said lf locked
 check "... n2 sees n1's handle lock" "n1 handle" bash -c \
-	"info_field $N2/c/lockf node; info_field $N2/c/lockf kind"
+	"xinfo_field $N2/c/lockf node; xinfo_field $N2/c/lockf kind"
 for how in append osopen; do
 	desc="open(path, \"a\")"
 	[ $how = osopen ] && desc="os.open(path, O_RDWR|O_CREAT)"
@@ -556,7 +560,7 @@ for how in append osopen; do
 done
 touch "$T/lf.go"
 expect "lockf LOCK_UN on n1" wait_until 3 said lf released
-expect "... frees it while the file stays open" wait_until 3 gone "$N2/c/lockf"
+expect "... frees it while the file stays open" wait_until 3 free "$N2/c/lockf"
 timed $PY "$T/lk.py" lockf append "$N2/c/lockf"
 expect "... and n2's lockf LOCK_EX|LOCK_NB gets it (${OUT:-nothing})" test "${OUT%% *}" = locked
 end "$h"
@@ -564,13 +568,13 @@ end "$h"
 spawn fr $PY "$T/lk.py" lockf fresh "$N2/c/fresh" "$T/fr.go"
 h=$SID
 expect "os.open(O_RDWR|O_CREAT) of an absent lock on n2" wait_until 5 said fr opened
-expect "... is a node-local placeholder: nothing on n1" gone "$N1/c/fresh"
+expect "... makes the file on every node, unheld" free "$N1/c/fresh"
 touch "$T/fr.go"
 expect "lockf on the placeholder takes the lock" wait_until 5 said fr locked
 check "... n1 sees n2's handle lock" "n2 handle" bash -c \
-	"info_field $N1/c/fresh node; info_field $N1/c/fresh kind"
+	"xinfo_field $N1/c/fresh node; xinfo_field $N1/c/fresh kind"
 touch "$T/fr.go.2"
-expect "closing it frees it" wait_until 3 gone "$N1/c/fresh"
+expect "closing it frees it" wait_until 3 free "$N1/c/fresh"
 end "$h"
 
 # --- 8. a lease-view node: leases and handle locks on one name ---------------
@@ -587,14 +591,14 @@ spawn ls3 bash -c "exec 9>$N3/c/x; echo locked; exec sleep 30"
 h=$SID
 expect "exec 9>FILE on n3 takes a lease" wait_until 5 said ls3 locked
 check "... n1 sees n3's lease" "n3 lease" bash -c \
-	"info_field $N1/c/x node; info_field $N1/c/x kind"
+	"xinfo_field $N1/c/x node; xinfo_field $N1/c/x kind"
 timed flock -n "$N1/c/x" true
 expect "n3's lease refuses flock -n on n1 (exit $RC, $MS ms)" test "$RC" = 1 -a "$MS" -lt 500
 CONTEND=(flock -w 15 "$N1/c/x" -c "echo got")
 release_case "a flock on n1 waiting for n3's lease, kill -9 of n3's session" \
 	"$N1/c/x" end "$h"
 end "$h"
-expect "... nothing left on n3" wait_until 3 gone "$N3/c/x"
+expect "... nothing left on n3" wait_until 3 free "$N3/c/x"
 
 spawn fy flock "$N1/c/y" sleep 60
 h=$SID
@@ -603,12 +607,12 @@ timed touch "$N3/c/y"
 expect "touch on n3 fails at once (exit $RC, $MS ms)" test "$RC" = 1 -a "$MS" -lt 500
 check "... with EAGAIN (O_NONBLOCK)" EAGAIN in_session $PY "$TESTS_LIB/fsop.py" open "$N3/c/y" wcn
 check "... and n1 still holds it" "n1 handle" bash -c \
-	"info_field $N3/c/y node; info_field $N3/c/y kind"
+	"xinfo_field $N3/c/y node; xinfo_field $N3/c/y kind"
 CONTEND=(bash -c ": >$N3/c/y && echo got")
 release_case "a blocking open on n3 waiting for n1's flock, kill -9 of n1's session" \
 	"$N3/c/y" end "$h"
 end "$h"
-expect "n3's lease ends with its session" wait_until 3 gone "$N1/c/y"
+expect "n3's lease ends with its session" wait_until 3 free "$N1/c/y"
 
 rm -rf "$T"
 finish

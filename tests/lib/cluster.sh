@@ -212,7 +212,14 @@ wait_until() {
 
 # info_field FILE KEY: the first value of KEY in a lock file's text.
 info_field() { sed -n "s/^$2=//p" "$1" 2>/dev/null | head -1; }
+# xinfo_field FILE KEY: the same from the lock's extended attribute
+# user.lockfs.info, as the flock view shows its state (a read there gives
+# the file's content)
+xinfo_field() {
+	getfattr --only-values --absolute-names -n user.lockfs.info "$1" \
+		2>/dev/null | sed -n "s/^$2=//p" | head -1
+}
 
 # the helpers run under `timeout` in check(), so in child shells too
 export TESTS_LIB
-export -f fsop info_field as_user in_session wait_until
+export -f fsop info_field xinfo_field as_user in_session wait_until

@@ -370,7 +370,7 @@ static struct seen list_ns(struct fixture *f, const char *path)
 {
 	struct seen s = {0};
 
-	answer(f, store_list(f->st, path, record, &s), &s);
+	answer(f, store_list(f->st, path, false, record, &s), &s);
 	return s;
 }
 
