@@ -196,17 +196,18 @@ export -f timed_open
 check "open for writing of a held lock returns at once" OK timed_open "$N3/h/fv" os.O_WRONLY
 check "O_RDWR|O_CREAT|O_TRUNC too" OK timed_open "$N3/h/fv" "os.O_RDWR | os.O_CREAT | os.O_TRUNC"
 check "exec 9>FILE; flock -n 9 refuses at once" busy timeout 5 bash -c "exec 9>$N3/h/fv; flock -n 9 || echo busy"
-check "a non-holder's write changes nothing and does not fail" "OK n1" bash -c "
+check "a non-holder's write does not fail and leaves the lock as it was" "OK n1" bash -c "
   echo junk > $N3/h/fv && echo OK; info_field $N2/h/fv node"
 check "nor its truncate" OK fsop truncate "$N3/h/fv"
 check "the lease is untouched" "" info_field "$N2/h/fv" note
 check "rm of a held lock by a non-holder: EPERM" EPERM as_user lockfs-a python3 "$TESTS_LIB/fsop.py" unlink "$N3/fvs/fv"
 kill $bg; wait $bg 2>/dev/null
-check "an absent file opened for writing is a placeholder, nothing held" "OK absent" bash -c "
-  python3 $TESTS_LIB/fsop.py open $N3/h/ph wc; test -e $N1/h/ph && echo present || echo absent"
-check "the holder's echo \$\$ >&9 becomes the note" "n3 mypid" bash -c "
+check "an absent file opened for writing is made on every node, nothing held" "OK present 0" bash -c "
+  python3 $TESTS_LIB/fsop.py open $N3/h/ph wc; test -e $N1/h/ph && echo present || echo absent
+  info_field $N1/h/ph holders"
+check "the holder's echo \$\$ >&9 is the file's content" "n3 mypid" bash -c "
   exec 9>$N3/h/fv2; flock 9; echo mypid >&9
-  info_field $N1/h/fv2 node; info_field $N1/h/fv2 note"
+  info_field $N1/h/fv2 node; cat $N3/h/fv2"
 check "rm of an open file nobody holds succeeds and leaves nothing" "OK absent" bash -c "
   exec 9>$N3/h/ph2; python3 $TESTS_LIB/fsop.py unlink $N3/h/ph2; test -e $N3/h/ph2 && echo present || echo absent"
 check "a flock on the flock view blocks a lease on the lease view" EAGAIN timeout 5 bash -c "

@@ -59,6 +59,13 @@ struct seen {
 	char grant_wid[4][64];
 	char grant_daemon[4][64];
 	int64_t grant_token[4];
+	/* the lock file, where one exists (file.lua) */
+	bool file;
+	int64_t file_id;
+	mode_t file_mode;
+	uid_t file_uid;
+	char data[LOCK_FILE_DATA_MAX + 1];
+	size_t data_len;
 };
 
 struct fixture {
@@ -166,6 +173,13 @@ static void record(void *arg, const struct store_result *r)
 			s->queued_pid[i] = r->lock.queued[i].pid;
 			s->queued_mode[i] = r->lock.queued[i].mode;
 		}
+		s->file = r->lock.file.exists;
+		s->file_id = r->lock.file.id;
+		s->file_mode = r->lock.file.mode;
+		s->file_uid = r->lock.file.uid;
+		s->data_len = r->lock.file.len;
+		if (r->lock.file.data)
+			memcpy(s->data, r->lock.file.data, r->lock.file.len);
 		if (r->lock.nholders) {
 			snprintf(s->holder0, sizeof(s->holder0), "%s",
 				 r->lock.holders[0].id);
@@ -633,6 +647,124 @@ static void test_renew_and_release_rules(void **state)
 	/* knowing of no grant, root breaks and others are refused */
 	assert_int_equal(release(f, "r", "A", 0, false).err, -EPERM);
 	assert_int_equal(release(f, "r", "A", 0, true).err, 0);
+}
+
+/* One change of a flock-view lock file (file.lua). */
+static struct seen file_do(struct fixture *f, const char *path,
+			   struct file_change fc)
+{
+	struct seen s = {0};
+
+	answer(f, store_file(f->st, path, &fc, record, &s), &s);
+	return s;
+}
+
+static struct seen file_write(struct fixture *f, const char *path,
+			      int64_t id, int64_t off, const char *data)
+{
+	return file_do(f, path, (struct file_change){
+		.op = FILE_WRITE, .id = id, .mode = 0644, .uid = 1000,
+		.gid = 1000, .offset = off, .data = data,
+		.len = strlen(data)});
+}
+
+static struct seen unlink_lock(struct fixture *f, const char *path,
+			       const char *id)
+{
+	struct seen s = {0};
+
+	answer(f, store_unlink(f->st, path, id, 0, false, record, &s), &s);
+	return s;
+}
+
+static void test_lock_files(void **state)
+{
+	struct fixture *f = *state;
+	struct file_change create = {.op = FILE_CREATE, .mode = 0640,
+				     .uid = 1000, .gid = 1000};
+	struct file_change excl = create, unlink = {.op = FILE_UNLINK};
+	char big[LOCK_FILE_DATA_MAX + 2];
+	int64_t id;
+	struct seen s;
+
+	excl.excl = true;
+	assert_int_equal(mkdir_ns(f, "d", 0777).err, 0);
+	assert_int_equal(file_do(f, "nons/x", create).err, -ENOENT);
+	assert_int_equal(file_do(f, "d", create).err, -EISDIR);
+	s = file_do(f, "d/f", excl);
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "created");
+	assert_true(s.file);
+	assert_int_equal(s.file_mode, 0640);
+	assert_int_equal(s.nholders, 0);
+	id = s.file_id;
+	/* it exists, unheld: O_EXCL fails, in both views */
+	assert_int_equal(file_do(f, "d/f", excl).err, -EEXIST);
+	assert_int_equal(file_do(f, "d/f", create).file_id, id);
+	assert_int_equal(acquire_as(f, "d/f", "A", LOCK_MODE_EXCLUSIVE, 10000,
+				    true).err, -EEXIST);
+	s = stat_of(f, "d/f");
+	assert_int_equal(s.kind, STORE_LOCK);
+	assert_true(s.file);
+	s = list_ns(f, "d");
+	assert_int_equal(s.nentries, 1);
+	assert_string_equal(s.entries[0], "f");
+	assert_int_equal(rmdir_ns(f, "d").err, -ENOTEMPTY);
+	/* content: written, appended, truncated; at most 1 KiB */
+	assert_int_equal(file_write(f, "d/f", id, 0, "hello").err, 0);
+	assert_int_equal(file_write(f, "d/f", id, 3, "p!").err, 0);
+	s = file_write(f, "d/f", id, 7, "x");
+	assert_int_equal(s.data_len, 8);
+	assert_memory_equal(s.data, "help!\0\0x", 8);
+	memset(big, 'b', sizeof(big));
+	big[LOCK_FILE_DATA_MAX + 1] = '\0';
+	assert_int_equal(file_write(f, "d/f", id, 0, big).err, -EFBIG);
+	big[LOCK_FILE_DATA_MAX] = '\0';
+	assert_int_equal(file_write(f, "d/f", id, 0, big).data_len,
+			 LOCK_FILE_DATA_MAX);
+	s = file_do(f, "d/f", (struct file_change){.op = FILE_TRUNCATE,
+						   .id = id, .offset = 2});
+	assert_int_equal(s.data_len, 2);
+	assert_int_equal(stat_of(f, "d/f").data_len, 2);
+	s = file_do(f, "d/f", (struct file_change){.op = FILE_ATTR,
+						   .mode = 0600, .uid = -1,
+						   .gid = -1});
+	assert_int_equal(s.file_mode, 0600);
+	assert_int_equal(s.file_uid, 1000);
+	/* a lock taken on it leaves the file; unlink ends no lock, and a new
+	 * file of the name is another file, the lock still held */
+	assert_int_equal(acquire(f, "d/f", "A").err, 0);
+	assert_int_equal(file_do(f, "d/f", unlink).err, 0);
+	assert_int_equal(file_do(f, "d/f", unlink).err, -ENOENT);
+	s = stat_of(f, "d/f");
+	assert_false(s.file);
+	assert_int_equal(s.nholders, 1);
+	s = file_do(f, "d/f", create);
+	assert_true(s.file_id != id);
+	assert_int_equal(s.nholders, 1);
+	s = file_write(f, "d/f", id, 0, "old descriptor");
+	assert_string_equal(s.extra, "gone");
+	assert_int_equal(s.data_len, 0);
+	/* the lease view's unlink: a release first, the file stays ... */
+	s = unlink_lock(f, "d/f", "A");
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.extra, "released");
+	assert_true(stat_of(f, "d/f").file);
+	/* ... then, unheld, the file goes; a release never removes it */
+	assert_int_equal(release(f, "d/f", "A", 0, false).err, -ENOENT);
+	assert_true(stat_of(f, "d/f").file);
+	s = unlink_lock(f, "d/f", "A");
+	assert_string_equal(s.extra, "unlinked");
+	assert_int_equal(stat_of(f, "d/f").kind, STORE_NONE);
+	assert_int_equal(unlink_lock(f, "d/f", "A").err, -ENOENT);
+	/* O_TRUNC on a create empties a file that exists */
+	assert_int_equal(file_do(f, "d/.lock", create).err, 0);
+	assert_int_equal(file_write(f, "d/.lock", 0, 0, "abc").data_len, 3);
+	create.truncate = true;
+	assert_int_equal(file_do(f, "d/.lock", create).data_len, 0);
+	assert_string_equal(list_ns(f, "d").entries[0], ".lock");
+	assert_int_equal(file_do(f, "d/.lock", unlink).err, 0);
+	assert_int_equal(rmdir_ns(f, "d").err, 0);
 }
 
 static void test_namespaces(void **state)
@@ -1119,6 +1251,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_files, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadlock, setup,
