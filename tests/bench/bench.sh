@@ -119,6 +119,11 @@ m1=$(used_memory)
 lots=$("$BIN_DIR/cycle" --acquire "$N1/scale/probe" "$CYCLES")
 echo "scale: acquire p50 with $MANY locks held=$(field "$lots" p50_us)us, with 10=$(field "$few" p50_us)us; ratio=$(ratio "$(field "$lots" p50_us)" "$(field "$few" p50_us)") (target <= 1.1)"
 echo "scale: redis memory per held lock=$(((m1 - m0) / MANY)) bytes (target <= 400; $MANY locks taken in $(field "$f" seconds)s)"
+mkdir -p "$N1/scale/files"
+m0=$(used_memory)
+f=$(fill scale/files "$MANY" files) || fail "fill $MANY files"
+m1=$(used_memory)
+echo "scale: redis memory per unheld flock-view lock file=$(((m1 - m0) / MANY)) bytes (target <= 400; $MANY made in $(field "$f" seconds)s)"
 fill scale/listed "$LISTED" >/dev/null || fail "fill $LISTED"
 ls_ms=()
 for round in 1 2 3; do

@@ -1,12 +1,13 @@
 /*
  * scale_fill.c - hold many locks quickly, for the scale benchmark.
  *
- *   scale_fill REDIS_URL PREFIX NAMESPACE COUNT
+ *   scale_fill REDIS_URL PREFIX NAMESPACE COUNT [files]
  *
  * Takes NAMESPACE/f0 .. f<COUNT-1> as keepalive=off leases of one owner
  * ("bench:0:u", one hour), through the core store and the same acquire
- * script the daemon uses, with up to WINDOW calls in flight.  NAMESPACE
- * must exist (make it through a mount).  Prints one line:
+ * script the daemon uses, with up to WINDOW calls in flight; with `files`,
+ * makes them unheld lock files instead, as a flock-view create does.
+ * NAMESPACE must exist (make it through a mount).  Prints one line:
  *
  *   name=scale_fill count=N seconds=S
  *
@@ -30,6 +31,7 @@ struct fill {
 	const char *ns;
 	long count, sent, done;
 	int err;
+	bool files; /* unheld lock files, not leases */
 	struct store_holder h;
 };
 
@@ -57,8 +59,15 @@ static void send_more(struct fill *f)
 		int err;
 
 		snprintf(path, sizeof(path), "%s/f%ld", f->ns, f->sent);
-		err = store_acquire(f->st, path, &f->h, false, NULL,
-				    on_acquired, f);
+		if (f->files) {
+			struct file_change fc = {.op = FILE_CREATE,
+						 .mode = 0644};
+
+			err = store_file(f->st, path, &fc, on_acquired, f);
+		} else {
+			err = store_acquire(f->st, path, &f->h, false, NULL,
+					    on_acquired, f);
+		}
 		if (err < 0) {
 			f->err = err;
 			event_base_loopbreak(f->base);
@@ -91,11 +100,13 @@ int main(int argc, char **argv)
 	double t0;
 	int rc = 1;
 
-	if (argc != 5 || (f.count = atol(argv[4])) <= 0) {
-		fprintf(stderr,
-			"usage: scale_fill REDIS_URL PREFIX NAMESPACE COUNT\n");
+	if (argc < 5 || argc > 6 || (f.count = atol(argv[4])) <= 0 ||
+	    (argc == 6 && strcmp(argv[5], "files") != 0)) {
+		fprintf(stderr, "usage: scale_fill REDIS_URL PREFIX NAMESPACE "
+				"COUNT [files]\n");
 		return 2;
 	}
+	f.files = argc == 6;
 	cfg.url = argv[1];
 	cfg.prefix = argv[2];
 	cfg.backend_timeout_ms = 30000;
