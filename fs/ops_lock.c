@@ -73,7 +73,8 @@ static bool own_lease_attr(struct op *op, uint64_t ino, struct stat *st)
 	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
 				.nholders = 1};
 
-	if (h == NULL || h->kind != HOLDER_LEASE)
+	/* (a flock view shows a lock file's own attributes: ask Redis) */
+	if (h == NULL || h->kind != HOLDER_LEASE || op->fs->opt->open_flock)
 		return false;
 	ls.token = h->token;
 	ls.holders = (struct lock_holder *)h;
@@ -89,7 +90,7 @@ static bool lookup_own_lease(struct op *op)
 		node_lease_fresh(op->fs->node, op->path, op->owner.id,
 				 OWN_LEASE_FRESH_MS);
 
-	if (h == NULL || h->kind != HOLDER_LEASE)
+	if (h == NULL || h->kind != HOLDER_LEASE || op->fs->opt->open_flock)
 		return false;
 	in = inodes_intern(op->fs->inodes, op->path, INODE_LOCK);
 	if (in == NULL || !own_lease_attr(op, in->ino, &st))
