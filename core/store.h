@@ -55,10 +55,17 @@ int64_t store_since_ms(const struct store *st);
 void store_get_stats(const struct store *st, struct store_stats *out);
 
 /*
+ * The layout of a tree's keys in Redis, stamped in {PREFIX}:layout.
+ * 2: a flock view's lock files (f:<ns>, fseq) beside 0.3's keys.
+ */
+#define STORE_LAYOUT "2"
+
+/*
  * Check once, synchronously, that Redis at `cfg` answers and has the
  * commands lockfs needs; `why` gets a message on failure.  For mount time.
  * With a sentinel URL: that a sentinel names the master and that the
- * server there says it is one (ROLE).
+ * server there says it is one (ROLE).  Stamps the tree's layout when it
+ * has none, and fails with -EPROTO (touching nothing) when it has another.
  */
 int store_probe(const struct store_config *cfg, char *why, size_t whylen);
 

@@ -578,6 +578,41 @@ static int probe_role(redisContext *rc, const struct store_addr *addr, char *why
 	return err;
 }
 
+/*
+ * The tree's layout: the first daemon of a tree stamps its key layout
+ * (STORE_LAYOUT) in {PREFIX}:layout, and a daemon of another layout
+ * refuses to mount that tree without touching any of its keys, so that two
+ * versions that keep locks differently never share one (and grant a lock
+ * twice).
+ */
+static int check_layout(redisContext *rc, const struct store_config *cfg,
+			const char *where, char *why, size_t whylen)
+{
+	const char *prefix = cfg->prefix ? cfg->prefix : "lockfs";
+	redisReply *r = redisCommand(rc, "SET {%s}:layout %s NX GET", prefix,
+				     STORE_LAYOUT);
+	int err = 0;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, whylen, "redis at %s: cannot read the layout of "
+			 "tree '%s': %s", where, prefix,
+			 r ? r->str : rc->errstr);
+		err = -EIO;
+	} else if (r->type == REDIS_REPLY_STRING &&
+		   strcmp(r->str, STORE_LAYOUT) != 0) {
+		snprintf(why, whylen,
+			 "tree '%s' in redis at %s keeps its locks in layout "
+			 "%s, this lockfs in layout %s: it will not share "
+			 "them (run one version of lockfs on every node of a "
+			 "tree, or give this one another prefix=)",
+			 prefix, where, r->str, STORE_LAYOUT);
+		err = -EPROTO;
+	}
+	if (r)
+		freeReplyObject(r);
+	return err;
+}
+
 int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 {
 	struct store_addr addr = {0};
@@ -658,7 +693,9 @@ int store_probe(const struct store_config *cfg, char *why, size_t whylen)
 		err = -ENOTSUP;
 		goto out;
 	}
-	err = 0;
+	freeReplyObject(r);
+	r = NULL;
+	err = check_layout(rc, cfg, where, why, whylen);
 out:
 	if (r)
 		freeReplyObject(r);

@@ -377,6 +377,30 @@ static int64_t recheck_delay(struct waiter *w, int64_t blocker_in_ms)
 	return ms;
 }
 
+/*
+ * Most waits are for the lock itself: once Redis says `w` must wait,
+ * listen for its releases for as long as the wait lasts (the bindings are
+ * counted: one per lock per daemon).  Never before the first answer: an
+ * acquire that is granted at once costs the broker nothing.  A release
+ * between that answer and the binding taking hold is not lost: it hands
+ * the lock to the queued request itself when it can (a grant, told on the
+ * daemon's own key), and the first sleep re-checks soon (waiter_sleep).
+ */
+static void waiter_bind_own(struct waiter *w)
+{
+	char key[WAITQ_KEY_MAX], *node = NULL;
+
+	if (w->own_key[0] || w->wq->nt == NULL ||
+	    name_lock_node(w->path, &node) < 0)
+		return;
+	waitq_lock_key(node, key, sizeof(key));
+	free(node);
+	if (notifier_bind(w->wq->nt, key) == 0) {
+		snprintf(w->own_key, sizeof(w->own_key), "%s", key);
+		LIST_INSERT_HEAD(bucket(w->wq->own_index, key), w, by_own_key);
+	}
+}
+
 static void waiter_sleep(struct waiter *w, const struct store_result *res)
 {
 	char key[WAITQ_KEY_MAX];
@@ -414,6 +438,7 @@ static void on_attempt(void *arg, const struct store_result *res)
 			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
 					 res->now_ms);
 		w->queued = true;
+		waiter_bind_own(w);
 		waiter_sleep(w, res);
 	} else if (res->err == -EIO && w->queued) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
@@ -615,25 +640,7 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 static int waiter_start(struct waiter *w, int64_t timeout_ms,
 			struct waiter **out)
 {
-	char key[WAITQ_KEY_MAX], *node = NULL;
-	int err;
-
-	/*
-	 * Most waits are for the lock itself: listen for its releases before
-	 * the first question to Redis, and for as long as the wait lasts, so
-	 * that a release is not missed while a binding would be on its way
-	 * (the bindings are counted: one per lock per daemon).
-	 */
-	if (w->block && w->wq->nt && name_lock_node(w->path, &node) == 0) {
-		waitq_lock_key(node, key, sizeof(key));
-		if (notifier_bind(w->wq->nt, key) == 0) {
-			snprintf(w->own_key, sizeof(w->own_key), "%s", key);
-			LIST_INSERT_HEAD(bucket(w->wq->own_index, key), w,
-					 by_own_key);
-		}
-	}
-	free(node);
-	err = waiter_send(w);
+	int err = waiter_send(w);
 
 	if (err < 0) {
 		waiter_destroy(w);

@@ -107,6 +107,30 @@ chmod 644 "$T/open.conf"
 refused "a secret in a file others may read is refused" "others may read it" -o "config=$T/open.conf" "$MNT"
 expect "and nothing was mounted by any of them" bash -c "! mountpoint -q $MNT"
 
+# --- the tree's layout: stamped at the first mount, another one refused ----
+rcli() { redis-cli -p "$LOCKFS_REDIS_PORT" "$@"; }
+LP="lay$$"
+: >"$LOG"
+run_daemon -o "redis=$LOCKFS_REDIS_URL,prefix=$LP,node=stamp" "$MNT"
+mkdir "$MNT/kept"
+stop_daemon
+layout=$(rcli get "{$LP}:layout")
+expect "the first mount of a tree stamps its layout ($layout)" test -n "$layout"
+rcli set "{$LP}:layout" 1 >/dev/null
+before=$(rcli --scan --pattern "{$LP}:*" | sort | while read -r k; do
+	printf '%s %s\n' "$k" "$(rcli dump "$k" | od -An -tx1 | tr -d ' \n')"; done)
+refused "a tree of another layout is refused, with both layouts named" \
+	"keeps its locks in layout 1, this lockfs in layout $layout" \
+	-f -o "redis=$LOCKFS_REDIS_URL,prefix=$LP,node=other" "$MNT"
+after=$(rcli --scan --pattern "{$LP}:*" | sort | while read -r k; do
+	printf '%s %s\n' "$k" "$(rcli dump "$k" | od -An -tx1 | tr -d ' \n')"; done)
+expect "... touching none of its keys" test -n "$before" -a "$before" = "$after"
+expect "... and mounting nothing" bash -c "! mountpoint -q $MNT"
+rcli set "{$LP}:layout" "$layout" >/dev/null
+run_daemon -o "redis=$LOCKFS_REDIS_URL,prefix=$LP,node=stamp" "$MNT"
+check "its own layout mounts, the tree as it was" kept ls "$MNT"
+stop_daemon
+
 # --- a Redis with a password: secrets stay out of ps, logs, status ---------
 SECRET="s3cret-$$-pw"
 pw_port=$(servers_free_port 6500)

@@ -269,14 +269,18 @@ static void test_granted_at_once(void **state)
 {
 	struct fixture *f = *state;
 	struct outcome o = {0};
+	int bound_before = nbound; /* the daemon's own grant key */
 
 	acquire(f, &o, 0);
 	assert_int_equal(ncalls, 1);
+	/* nothing asked of the broker before Redis says it must wait */
+	assert_int_equal(nbound, bound_before);
 	answer(0, 0, "new");
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.err, 0);
 	assert_int_equal(count_kind(FAKE_WITHDRAW), 0); /* granted: unqueued */
 	assert_int_equal(waitq_count(f->wq), 0);
+	assert_int_equal(nbound, bound_before);
 }
 
 static void test_queued_then_woken_and_granted(void **state)
@@ -284,12 +288,17 @@ static void test_queued_then_woken_and_granted(void **state)
 	struct fixture *f = *state;
 	struct outcome o = {0};
 	char key[WAITQ_KEY_MAX];
+	int bound_before = nbound; /* the daemon's own grant key */
 
 	acquire(f, &o, 0);
+	assert_int_equal(nbound, bound_before);
 	answer_queued(0, "ns/lock");
 	assert_int_equal(o.calls, 0);
 	assert_int_equal(waitq_count(f->wq), 1);
 	waitq_lock_key("ns/lock", key, sizeof(key));
+	/* queued: now it listens to its lock's releases */
+	assert_true(nbound > bound_before);
+	assert_string_equal(bound[bound_before], key);
 	waitq_on_message(f->wq, key, NULL, 0); /* a release of its lock */
 	assert_int_equal(count_kind(FAKE_ACQUIRE), 2);
 	answer(1, 0, "new");
