@@ -10,9 +10,11 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int owner_check_node(const char *node)
 {
@@ -52,18 +54,29 @@ int owner_scope_parse(const char *s, enum owner_scope *out)
 	return 0;
 }
 
-/* Read a small /proc file into `buf`; -ESRCH when the task is gone. */
+/* Read a small /proc file into `buf` (one read(2): /proc writes such a
+ * file whole); -ESRCH when the task is gone. */
 static int read_small(const char *path, char *buf, size_t size)
 {
-	FILE *f = fopen(path, "re");
-	size_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-	if (f == NULL)
+	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	n = fread(buf, 1, size - 1, f);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return n == 0 ? -ESRCH : -errno;
 	buf[n] = '\0';
-	fclose(f);
-	return n ? 0 : -ESRCH;
+	return 0;
+}
+
+/* The number after line `key` ("\nTgid:") in a status file, or -1. */
+static long status_field(const char *text, const char *key)
+{
+	const char *line = strstr(text, key);
+
+	return line ? strtol(line + strlen(key), NULL, 10) : -1;
 }
 
 /* The session id from the text of a stat file, or -EINVAL. */
@@ -79,28 +92,34 @@ static long stat_session(const char *text)
 	return field[2];
 }
 
+/*
+ * One read of <tid>/status: its Tgid and, since Linux 4.1, its session
+ * (NSsid, first as this procfs sees it); older kernels also need <tid>/stat.
+ */
 int owner_proc_ids(const char *procfs, pid_t tid, pid_t *tgid, pid_t *sid)
 {
 	char path[256], buf[4096];
-	const char *line;
-	long s;
+	long t, s;
 	int err;
 
-	snprintf(path, sizeof(path), "%s/%d/stat", procfs, (int)tid);
-	err = read_small(path, buf, sizeof(buf));
-	if (err < 0)
-		return err;
-	s = stat_session(buf);
-	if (s < 0)
-		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/%d/status", procfs, (int)tid);
 	err = read_small(path, buf, sizeof(buf));
 	if (err < 0)
 		return err;
-	line = strstr(buf, "\nTgid:");
-	if (line == NULL)
+	t = status_field(buf, "\nTgid:");
+	s = status_field(buf, "\nNSsid:");
+	if (t < 0)
 		return -EINVAL;
-	*tgid = strtol(line + 6, NULL, 10);
+	if (s < 0) {
+		snprintf(path, sizeof(path), "%s/%d/stat", procfs, (int)tid);
+		err = read_small(path, buf, sizeof(buf));
+		if (err < 0)
+			return err;
+		s = stat_session(buf);
+		if (s < 0)
+			return -EINVAL;
+	}
+	*tgid = t;
 	*sid = s;
 	return 0;
 }

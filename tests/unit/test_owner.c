@@ -78,6 +78,31 @@ static void test_ids_from_proc(void **state)
 	assert_int_equal(owner_proc_ids(f->root, 999, &tgid, &sid), -ESRCH);
 }
 
+/* A kernel that shows NSsid in status: that one file is all it reads. */
+static void test_ids_from_status_alone(void **state)
+{
+	struct fake *f = *state;
+	pid_t tgid = 0, sid = 0;
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/400", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/400/status", f->root);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "Name:\tx\nTgid:\t399\nPid:\t400\nNSpid:\t400\n"
+		    "NSpgid:\t380\nNSsid:\t370\n");
+	fclose(fp);
+	assert_int_equal(owner_proc_ids(f->root, 400, &tgid, &sid), 0);
+	assert_int_equal(tgid, 399);
+	assert_int_equal(sid, 370);
+	/* and the real /proc agrees with the kernel */
+	assert_int_equal(owner_proc_ids("/proc", getpid(), &tgid, &sid), 0);
+	assert_int_equal(tgid, getpid());
+	assert_int_equal(sid, getsid(0));
+}
+
 static void test_owner_ids(void **state)
 {
 	struct fake *f = *state;
@@ -173,6 +198,8 @@ static void test_real_proc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ids_from_status_alone,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_from_proc, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_owner_ids, setup,
