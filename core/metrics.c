@@ -143,6 +143,9 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	one(f, "lockfs_amqp_reconnects_total", "counter",
 	    "Connections made to RabbitMQ after the first.", node,
 	    (double)n->amqp_reconnects);
+	one(f, "lockfs_amqp_bindings_total", "counter",
+	    "Bindings and unbindings of routing keys asked of RabbitMQ.", node,
+	    (double)n->amqp_bindings);
 }
 
 int metrics_render(const struct metrics *m, const struct metrics_now *now,

@@ -45,6 +45,7 @@ struct metrics_now {
 	const uint64_t *redis_rtt_buckets; /* METRICS_RTT_BUCKETS, or NULL */
 	double redis_rtt_sum_s;
 	uint64_t amqp_published, amqp_delivered, amqp_reconnects;
+	uint64_t amqp_bindings;
 	double uptime_s;
 };
 

@@ -37,6 +37,7 @@ struct leases;
 struct notifier;
 struct node;
 struct command;
+struct notifier_stats;
 
 struct node_stats {
 	uint64_t grants, releases;
@@ -145,8 +146,7 @@ int node_amqp_up(const struct node *n, int64_t *since_ms);
 const char *node_amqp_broker(const struct node *n);
 void node_redis_stats(const struct node *n, struct store_stats *out);
 /* false without a broker */
-bool node_amqp_stats(const struct node *n, uint64_t *published,
-		     uint64_t *delivered, uint64_t *reconnects);
+bool node_amqp_stats(const struct node *n, struct notifier_stats *out);
 /* While someone reads /.lockfs/events: every event comes here. */
 int node_watch_events(struct node *n);
 void node_unwatch_events(struct node *n);

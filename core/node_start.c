@@ -339,17 +339,11 @@ void node_redis_stats(const struct node *n, struct store_stats *out)
 	store_get_stats(n->st, out);
 }
 
-bool node_amqp_stats(const struct node *n, uint64_t *published,
-		     uint64_t *delivered, uint64_t *reconnects)
+bool node_amqp_stats(const struct node *n, struct notifier_stats *out)
 {
-	struct notifier_stats ns;
-
 	if (n->nt == NULL)
 		return false;
-	notifier_get_stats(n->nt, &ns);
-	*published = ns.published;
-	*delivered = ns.delivered;
-	*reconnects = ns.reconnects;
+	notifier_get_stats(n->nt, out);
 	return true;
 }
 

@@ -829,6 +829,7 @@ int notifier_bind(struct notifier *n, const char *key)
 	if (b == NULL)
 		return -ENOMEM;
 	b->refs = 1;
+	n->stats.bindings++;
 	return send_command(n, MSG_BIND, key, NULL, 0);
 }
 
@@ -839,5 +840,6 @@ void notifier_unbind(struct notifier *n, const char *key)
 	if (b == NULL || --b->refs > 0)
 		return;
 	binding_remove(b);
+	n->stats.bindings++;
 	send_command(n, MSG_UNBIND, key, NULL, 0);
 }

@@ -60,9 +60,10 @@ int64_t notifier_since_ms(const struct notifier *n);
 /* "host:port" of the broker in use, "" while none is. */
 const char *notifier_broker(const struct notifier *n);
 
-/* Counters for metrics (loop side; a delivery counts ours too). */
+/* Counters for metrics (loop side; a delivery counts ours too;
+ * `bindings`: bindings and unbindings asked of the broker). */
 struct notifier_stats {
-	uint64_t published, delivered, reconnects;
+	uint64_t published, delivered, reconnects, bindings;
 };
 void notifier_get_stats(const struct notifier *n, struct notifier_stats *out);
 

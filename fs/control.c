@@ -25,6 +25,7 @@
 
 #include "backlog.h"
 #include "clock.h"
+#include "notify.h"
 #include "http.h"
 #include "lockfs.h"
 #include "log.h"
@@ -157,6 +158,7 @@ int control_render_metrics(struct lockfs *fs, char **text, size_t *len)
 		.amqp_up = node_amqp_up(fs->node, NULL),
 	};
 	struct store_stats ss;
+	struct notifier_stats amqp = {0};
 	struct node_stats ns;
 
 	node_get_stats(fs->node, &ns);
@@ -170,8 +172,12 @@ int control_render_metrics(struct lockfs *fs, char **text, size_t *len)
 	now.redis_reconnects = ss.reconnects;
 	now.redis_rtt_buckets = ss.rtt_buckets;
 	now.redis_rtt_sum_s = ss.rtt_sum_s;
-	node_amqp_stats(fs->node, &now.amqp_published, &now.amqp_delivered,
-			&now.amqp_reconnects);
+	if (node_amqp_stats(fs->node, &amqp)) {
+		now.amqp_published = amqp.published;
+		now.amqp_delivered = amqp.delivered;
+		now.amqp_reconnects = amqp.reconnects;
+		now.amqp_bindings = amqp.bindings;
+	}
 	return metrics_render(node_metrics(fs->node), &now, text, len);
 }
 

@@ -25,6 +25,11 @@
 #              of 2 while they wait on another lock (target <= 1.1x), the
 #              Redis calls of their node while the broker is away and at
 #              its return (target <= 10)
+#  cost        for 1-3: CPU time and calls per operation, which a shared
+#              machine cannot hide the way it hides wall time (cost.py):
+#              the daemons' and Redis's CPU, Redis script time, scripts,
+#              Redis commands (those inside scripts too) and broker
+#              messages and bindings
 #  5 peers     the handoff of 2 and the contention of 3 against redis-py,
 #              ZooKeeper and etcd, one method for all (peers.sh; full run,
 #              or BENCH_PEERS=1; target: lockfs's handoff p50 <= 0.5x the
@@ -60,6 +65,13 @@ ran() { # DESC LINE: a measure ran when its line is not empty
 	if [ -n "$2" ]; then pass "$1"; else fail "$1 did not run"; fi
 }
 
+# cost_snap FILE / cost_print NAME OPS FILE0 FILE1: cost.py around a step
+cost_snap() {
+	python3 "$BENCH/cost.py" snap "$redis_port" \
+		"$(IFS=,; echo "${NODE_PIDS[*]}")" "$N1,$N2,$N3" >"$1"
+}
+cost_print() { python3 "$BENCH/cost.py" diff "$@"; }
+
 echo "# machine: $(nproc) cpus, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "# mode: $([ "${BENCH_SHORT:-0}" = 1 ] && echo short || echo full)"
 
@@ -86,11 +98,19 @@ floor=$(awk -v a="$nf" -v b="$rf" 'BEGIN {print a + b}')
 line="cycle: lockfs p50=${lk}us; floor = nullfs ${nf}us + redis SET NX PX/DEL ${rf}us = ${floor}us; ratio=$(ratio "$lk" "$floor") (target <= 1.5; median of 3 x $CYCLES)"
 echo "$line"
 ran "uncontended cycle" "$lk"
+cost_snap "$CLUSTER_DIR/cost0"
+"$BIN_DIR/cycle" "$N1/bench" "$CYCLES" >/dev/null || fail "cycle on lockfs"
+cost_snap "$CLUSTER_DIR/cost1"
+cl=$(cost_print cycle "$CYCLES" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
+echo "$cl (targets: daemons_cpu <= 60us, script_us <= 30, scripts <= 2, amqp_bindings 0)"
+ran "cost of the cycle" "$cl"
 
 # --- 2. handoff between two nodes --------------------------------------------
 grants2() { sed -n "s/^$1=//p" "$N2/.lockfs/status"; }
 g0=$(grants2 grants) o0=$(grants2 handoffs)
+cost_snap "$CLUSTER_DIR/cost0"
 h=$(python3 "$BENCH/handoff.py" "$N1" "$N2" 127.0.0.1 "$redis_port" "$HANDOFFS")
+cost_snap "$CLUSTER_DIR/cost1"
 g1=$(grants2 grants) o1=$(grants2 handoffs)
 a=$("$BIN_DIR/amqp_floor" 127.0.0.1 "$amqp_port" 1000) || fail "amqp floor"
 echo "$h"
@@ -100,13 +120,21 @@ ap50=$(field "$a" p50_us)
 hfloor=$(awk -v p="$pp50" -v a="$ap50" -v n="$nf" 'BEGIN {printf "%.1f", p * 1000 + a + n / 4}')
 echo "handoff floor: redis PING ${pp50}ms + rabbitmq hop p50=${ap50}us (p99=$(field "$a" p99_us)us) + a null FUSE request $(awk -v n="$nf" 'BEGIN {printf "%.1f", n / 4}')us = ${hfloor}us; handoff/floor=$(ratio "$(awk -v x="$hp50" 'BEGIN {print x * 1000}')" "$hfloor") (target <= 2); handoffs: $((o1 - o0)) of $((g1 - g0)) grants on the waiting node (target >= 99%)"
 ran "handoff" "$hp50"
+cl=$(cost_print handoff "$((g1 - g0))" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
+echo "$cl (per grant on n2, the holder's take and release included; targets: daemons_cpu <= 150us, script_us <= 60, scripts <= 2.2)"
+ran "cost of the handoff" "$cl"
 
 # --- 3. contended throughput -------------------------------------------------
+cost_snap "$CLUSTER_DIR/cost0"
 c=$("$BIN_DIR/contend" "$SECONDS_CONTEND" "$HOLD_US" "$N1/bench/hot" "$N2/bench/hot" "$N3/bench/hot") ||
 	fail "contend on lockfs: $c"
+cost_snap "$CLUSTER_DIR/cost1"
 b=$("$BIN_DIR/redis_floor" contend 127.0.0.1 "$redis_port" 24 "$SECONDS_CONTEND" "$HOLD_US")
 echo "contended: lockfs 3 nodes x 8 procs, hold ${HOLD_US}us: $(field "$c" grants_per_s) grants/s (fifo_inversions=$(field "$c" fifo_inversions) max_wait_ms=$(field "$c" max_wait_ms)); raw hiredis SET NX PX + pub/sub, 24 procs: $(field "$b" grants_per_s) grants/s; ratio=$(ratio "$(field "$c" grants_per_s)" "$(field "$b" grants_per_s)") (target >= 1.0)"
 ran "contended throughput" "$(field "$c" grants_per_s)"
+cl=$(cost_print contended "$(field "$c" grants)" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
+echo "$cl (per grant)"
+ran "cost of contention" "$cl"
 
 # --- 4. scale ----------------------------------------------------------------
 fill() { "$BIN_DIR/scale_fill" "$LOCKFS_REDIS_URL" "$CLUSTER_PREFIX" "$@"; }
