@@ -452,7 +452,10 @@ static void on_attempt(void *arg, const struct store_result *res)
 			waiter_clean_up(w, NULL);
 			return;
 		}
-		waiter_announce_left(w);
+		/* one never queued has nobody chained behind it: granted at
+		 * once, an acquire tells the broker nothing */
+		if (w->queued)
+			waiter_announce_left(w);
 		waiter_destroy(w);
 		return;
 	}

@@ -143,6 +143,8 @@ void notifier_unbind(struct notifier *n, const char *key)
 	fail_msg("unbind of %s, never bound", key);
 }
 
+static int npublished; /* messages published */
+
 int notifier_publish(struct notifier *n, const char *key, const char *body,
 		     size_t len)
 {
@@ -150,6 +152,7 @@ int notifier_publish(struct notifier *n, const char *key, const char *body,
 	(void)key;
 	(void)body;
 	(void)len;
+	npublished++;
 	return 0;
 }
 
@@ -270,6 +273,7 @@ static void test_granted_at_once(void **state)
 	struct fixture *f = *state;
 	struct outcome o = {0};
 	int bound_before = nbound; /* the daemon's own grant key */
+	int published_before = npublished;
 
 	acquire(f, &o, 0);
 	assert_int_equal(ncalls, 1);
@@ -281,6 +285,7 @@ static void test_granted_at_once(void **state)
 	assert_int_equal(count_kind(FAKE_WITHDRAW), 0); /* granted: unqueued */
 	assert_int_equal(waitq_count(f->wq), 0);
 	assert_int_equal(nbound, bound_before);
+	assert_int_equal(npublished, published_before); /* nobody to tell */
 }
 
 static void test_queued_then_woken_and_granted(void **state)
