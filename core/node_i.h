@@ -28,6 +28,7 @@ struct node {
 	void *arg;
 	struct node_stats stats;
 	struct metrics metrics;
+	struct recent *recent; /* names seen free a moment ago (recent.h) */
 };
 
 /*
