@@ -357,10 +357,12 @@ end
 
 -- A lock reply: `du`, when the lock is in an expired hold's lock-delay,
 -- until when; `queue`, the waiters to list (queue_listing), in order;
--- `file`, the lock file's record (file_record) when one exists, listed last
--- as 1 and its FILE_PACK fields (0 when none).
+-- `file`, the lock file's record (file_record) when one exists, listed
+-- as 1 and its FILE_PACK fields (0 when none); last, 0 when `wake` is false
+-- (the end of a hold that no queued request can be sleeping on: its node
+-- need not tell the broker unless someone reads events), else 1.
 local function lock_reply(status, now, extra, holders, waiters, du, queue,
-                          file)
+                          file, wake)
   local tok = 0
   for _, h in ipairs(holders) do
     if h.tok > tok then tok = h.tok end
@@ -386,6 +388,7 @@ local function lock_reply(status, now, extra, holders, waiters, du, queue,
   else
     r[#r + 1] = 0
   end
+  r[#r + 1] = wake == false and 0 or 1
   return r
 end
 
@@ -510,6 +513,21 @@ local function queue_at(v, w, add)
     if add then redis.call('ZADD', key, w.seq, w.id) end
     expire_at_least(key, w.exp)
   end
+end
+
+-- Is any request queued where it may sleep on the releases of lock `v`
+-- (blocked by it, by a hold below it, or by it below the request's own
+-- directory lock)?  Its own queue, the queues below it, its ancestors'.
+local function waiters_near(v)
+  for _, k in ipairs({K_Q, K_WX, K_WS}) do
+    if redis.call('ZCARD', KEYS[v.at + k - K_L]) > 0 then return true end
+  end
+  for j = 0, v.nanc - 1 do
+    if redis.call('ZCARD', KEYS[ancestor_key(v, j, K_Q)]) > 0 then
+      return true
+    end
+  end
+  return false
 end
 
 -- Take waiter `id` out of every queue index of lock `v`.

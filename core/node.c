@@ -62,16 +62,24 @@ void node_free(struct node *n)
 }
 
 
+void node_heard_watch(struct node *n)
+{
+	n->watched_until_ms = mono_ms() + WATCHED_FOR_MS;
+}
+
 void node_publish(struct node *n, const char *event, const char *path,
-		  const struct lock_holder *h, int64_t time_ms)
+		  const struct lock_holder *h, int64_t time_ms, bool wakes)
 {
 	char key[WAITQ_KEY_MAX], *lnode = NULL, *line = NULL;
 	size_t len;
 	bool ends = strcmp(event, "acquired") != 0 &&
 		    strcmp(event, "waiting") != 0 &&
 		    strcmp(event, "deadlock") != 0;
+	bool watched = mono_ms() < n->watched_until_ms;
 
 	metrics_event(&n->metrics, event);
+	if (!watched && !(ends && wakes))
+		return; /* nobody would hear it */
 	if (n->nt == NULL || name_lock_node(path, &lnode) < 0)
 		return;
 	waitq_lock_key(lnode, key, sizeof(key));
@@ -92,13 +100,14 @@ void node_granted(struct node *n, const char *path,
 	if (is_new) {
 		n->stats.grants++;
 		metrics_wait(&n->metrics, waited_s);
-		node_publish(n, "acquired", path, h, now_ms);
+		node_publish(n, "acquired", path, h, now_ms, false);
 	}
 	leases_granted(n->leases, path, h, now_ms);
 }
 
 void node_ended(struct node *n, const char *event, const char *path,
-		const struct lock_holder *h, size_t nh, int64_t now_ms)
+		const struct lock_holder *h, size_t nh, int64_t now_ms,
+		bool wakes)
 {
 	n->stats.releases++;
 	for (size_t i = 0; i < nh; i++) {
@@ -106,7 +115,7 @@ void node_ended(struct node *n, const char *event, const char *path,
 			leases_lost_notice(n->leases, path, h[i].id);
 		else
 			leases_lost(n->leases, path, h[i].id);
-		node_publish(n, event, path, &h[i], now_ms);
+		node_publish(n, event, path, &h[i], now_ms, wakes);
 	}
 }
 

@@ -155,7 +155,11 @@ const char *node_amqp_broker(const struct node *n);
 void node_redis_stats(const struct node *n, struct store_stats *out);
 /* false without a broker */
 bool node_amqp_stats(const struct node *n, struct notifier_stats *out);
-/* While someone reads /.lockfs/events: every event comes here. */
+/*
+ * While someone reads /.lockfs/events (or an HTTP event stream): every
+ * event comes here, and every node of the tree is told, again every
+ * WATCH_EVERY_MS, that events are read, so that it publishes them.
+ */
 int node_watch_events(struct node *n);
 void node_unwatch_events(struct node *n);
 
@@ -174,21 +178,26 @@ void node_granted(struct node *n, const char *path,
 
 /*
  * The holds `h[0..nh)` of `path` ended by `event` ("released", "broken",
- * "owner-exit", "expired") at `now_ms`: each is told to the cluster and
+ * "owner-exit", "expired") at `now_ms`: each is told to the cluster
+ * (node_publish; `wakes`: a queued request may be sleeping on it) and
  * marked lost in the lease table, so that its owner hears ESTALE if it
  * was not the one that ended it.  Counts one release.
  */
 void node_ended(struct node *n, const char *event, const char *path,
-		const struct lock_holder *h, size_t nh, int64_t now_ms);
+		const struct lock_holder *h, size_t nh, int64_t now_ms,
+		bool wakes);
 
 /*
  * Publish a lock event (the events stream) for lock file `path`: `event`
  * is acquired, released, expired, broken, owner-exit or waiting.  Ends go
  * to the lock's routing key, so they also wake its waiters; the others to
- * an events-only key that wakes nobody.
+ * an events-only key that wakes nobody.  Only while some node of the tree
+ * reads events (node_watch_events() there tells every node), or, for an
+ * end, when `wakes` (a queued request may sleep on it): otherwise nobody
+ * would hear it, and the broker is spared.  It is counted either way.
  */
 void node_publish(struct node *n, const char *event, const char *path,
-		  const struct lock_holder *h, int64_t time_ms);
+		  const struct lock_holder *h, int64_t time_ms, bool wakes);
 
 /*
  * The errno a failed renewal of `holder_id`'s hold on `path` gives its

@@ -15,6 +15,18 @@ struct notifier;
 /* What /.lockfs/events readers make this node listen to: everything. */
 #define EVENTS_BINDING "#"
 
+/*
+ * "Some node reads events": a node with readers says so to every node on
+ * this key at once and again every WATCH_EVERY_MS; a node that heard it in
+ * the last WATCHED_FOR_MS publishes its events (node_publish).  A node that
+ * (re)connects to the broker asks on WATCH_ASK_KEY, and the nodes with
+ * readers say so at once.
+ */
+#define WATCH_KEY "ctl.watch"
+#define WATCH_ASK_KEY "ctl.ask"
+#define WATCH_EVERY_MS 2000
+#define WATCHED_FOR_MS (3 * WATCH_EVERY_MS)
+
 struct node {
 	char *name;
 	/* set by node_start(), whose parts below are then the node's own */
@@ -29,7 +41,13 @@ struct node {
 	struct node_stats stats;
 	struct metrics metrics;
 	struct recent *recent; /* names seen free a moment ago (recent.h) */
+	unsigned watching;     /* node_watch_events() not yet undone */
+	struct event *watch_timer; /* while watching: tells every node again */
+	int64_t watched_until_ms; /* some node reads events (monotonic) */
 };
+
+/* A node said it reads events (WATCH_KEY). */
+void node_heard_watch(struct node *n);
 
 /*
  * A request answered from a grant made by another call confirmed it, or

@@ -6,6 +6,7 @@
  * no header of theirs.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,25 @@
 
 static void free_parts(struct node *n)
 {
+	if (n->watch_timer)
+		event_free(n->watch_timer);
 	store_free(n->st); /* runs what is in flight, with EIO */
 	waitq_free(n->wq);
 	notifier_free(n->nt);
 	leases_free(n->leases);
+}
+
+/* Tell every node that this one reads events (and so itself, at once). */
+static void tell_watching(struct node *n)
+{
+	notifier_publish(n->nt, WATCH_KEY, "watch", 5);
+}
+
+static void on_watch_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tell_watching(arg);
 }
 
 static void on_broker_message(void *arg, const char *key, const char *body,
@@ -34,6 +50,18 @@ static void on_broker_message(void *arg, const char *key, const char *body,
 {
 	struct node *n = arg;
 
+	/* (an empty message is the notifier's own "you may have missed
+	 * something" after a reconnection: no one said it) */
+	if (strcmp(key, WATCH_KEY) == 0) {
+		if (len)
+			node_heard_watch(n);
+		return;
+	}
+	if (strcmp(key, WATCH_ASK_KEY) == 0) {
+		if (len && n->watching)
+			tell_watching(n);
+		return;
+	}
 	/* l.* (ends of holds) and e.* (other events) carry event lines */
 	if ((key[0] == 'l' || key[0] == 'e') && key[1] == '.' && len &&
 	    n->event_line)
@@ -54,6 +82,8 @@ static void on_broker_state(void *arg, bool up)
 	struct node *n = arg;
 
 	waitq_on_broker(n->wq, up);
+	if (up) /* who reads events?  They say so at once */
+		notifier_publish(n->nt, WATCH_ASK_KEY, "ask", 3);
 }
 
 static void on_lease_event(void *arg, const char *path, const char *reason,
@@ -65,9 +95,10 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 		if (n->lost)
 			n->lost(n->arg, path);
 	} else if (strcmp(reason, "owner-exit") == 0)
-		node_ended(n, reason, path, h, 1, wall_ms());
-	else /* its own node saw a keepalive=off lease run out */
-		node_publish(n, reason, path, h, wall_ms());
+		node_ended(n, reason, path, h, 1, wall_ms(), true);
+	else /* its own node saw a keepalive=off lease run out (its
+	      * waiters wake then by themselves) */
+		node_publish(n, reason, path, h, wall_ms(), false);
 }
 
 static void publish_request(void *arg, const char *event, const char *path,
@@ -76,7 +107,7 @@ static void publish_request(void *arg, const char *event, const char *path,
 	struct lock_holder lh = {.node = (char *)h->node, .uid = h->uid,
 				 .mode = h->mode};
 
-	node_publish(arg, event, path, &lh, now_ms);
+	node_publish(arg, event, path, &lh, now_ms, false);
 }
 
 static void on_queued(void *arg, const char *path,
@@ -135,6 +166,13 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 			log_warn(err, "cannot set up the amqp notifier");
 			goto fail;
 		}
+		n->watch_timer = event_new(base, -1, EV_PERSIST, on_watch_timer,
+					   n);
+		err = -ENOMEM;
+		if (n->watch_timer == NULL ||
+		    (err = notifier_bind(n->nt, WATCH_KEY)) < 0 ||
+		    (err = notifier_bind(n->nt, WATCH_ASK_KEY)) < 0)
+			goto fail;
 	}
 	if ((err = waitq_new(base, n->st, n->nt, &wcfg, &n->wq)) < 0) {
 		log_warn(err, "cannot set up the wait queue");
@@ -349,11 +387,25 @@ bool node_amqp_stats(const struct node *n, struct notifier_stats *out)
 
 int node_watch_events(struct node *n)
 {
-	return n->nt ? notifier_bind(n->nt, EVENTS_BINDING) : 0;
+	struct timeval every = {WATCH_EVERY_MS / 1000,
+				(WATCH_EVERY_MS % 1000) * 1000};
+	int err;
+
+	if (n->nt == NULL)
+		return 0;
+	err = notifier_bind(n->nt, EVENTS_BINDING);
+	if (err == 0 && n->watching++ == 0) {
+		tell_watching(n);
+		evtimer_add(n->watch_timer, &every);
+	}
+	return err;
 }
 
 void node_unwatch_events(struct node *n)
 {
-	if (n->nt)
-		notifier_unbind(n->nt, EVENTS_BINDING);
+	if (n->nt == NULL)
+		return;
+	notifier_unbind(n->nt, EVENTS_BINDING);
+	if (n->watching && --n->watching == 0)
+		evtimer_del(n->watch_timer);
 }

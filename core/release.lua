@@ -15,7 +15,8 @@
 -- through (lib.lua's grant_waiting); the reply ends with those grants.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
 -- holds that ended (and the lock's file, when no hold is left and the lock
--- file exists unheld); ESTALE ('held': it holds another grant; 'lost': it holds
+-- file exists unheld; and whether a queued request may sleep on its
+-- releases: lib.lua's waiters_near); ESTALE ('held': it holds another grant; 'lost': it holds
 -- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
 -- it (OK 'unlinked' when UNLINK took its unheld lock file away); EPERM
 -- when others hold it and force is off.
@@ -64,5 +65,7 @@ local file = nil
 if #holders == 0 then
   file = file_record(files_key(ARGV[A.NODE], ARGV[A.LEAF]), ARGV[A.LEAF])
 end
-return with_grants(lock_reply('OK', now, extra, ended, nil, nil, nil, file),
+return with_grants(lock_reply('OK', now, extra, ended, nil, nil, nil, file,
+                              waiters_near(the_lock(ARGV[A.NODE],
+                                                    ARGV[A.LEAF], 'x'))),
                    grants)

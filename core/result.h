@@ -78,6 +78,8 @@ struct store_result {
 	struct store_entry *entries;
 	size_t ntokens;           /* STORE_TOKENS: one per lock-set member */
 	int64_t *tokens;
+	bool wake; /* STORE_LOCK: a queued request may sleep on this change
+		    * (a release the broker must tell); else unknown */
 	size_t ngrants;           /* any kind: grants this call made */
 	struct store_grant *grants;
 };

@@ -225,9 +225,9 @@ static int parse_file(const redisReply *r, size_t i, struct lock_file *f)
 	if (r->elements < i + 1)
 		return -EIO;
 	if (elem_int(r->element[i]) == 0)
-		return r->elements == i + 1 ? 0 : -EIO;
+		return 0;
 	i++;
-	if (r->elements != i + FILE_NFIELDS)
+	if (r->elements < i + FILE_NFIELDS)
 		return -EIO;
 	f->exists = true;
 	f->id = elem_int(r->element[i]);
@@ -270,7 +270,16 @@ static int parse_lock(const redisReply *r, size_t i, struct store_result *res)
 	}
 	i += n * HOLDER_NFIELDS;
 	err = parse_queued(r, &i, ls);
-	return err < 0 ? err : parse_file(r, i, &ls->file);
+	if (err == 0)
+		err = parse_file(r, i, &ls->file);
+	if (err < 0)
+		return err;
+	i += 1 + (ls->file.exists ? FILE_NFIELDS : 0);
+	/* last: may a queued request sleep on this end (lib.lua)? */
+	if (r->elements != i + 1)
+		return -EIO;
+	res->wake = elem_int(r->element[i]) != 0;
+	return 0;
 }
 
 static int parse_listing(const redisReply *r, struct store_result *res)

@@ -21,7 +21,8 @@ static void unlock_done(void *arg, const struct store_result *res)
 
 	if (res->err == 0)
 		node_ended(op->fs->node, "released", op->path,
-			   res->lock.holders, res->lock.nholders, res->now_ms);
+			   res->lock.holders, res->lock.nholders, res->now_ms,
+			   res->wake);
 	if (op->req)
 		fuse_reply_err(op->req, res->err == -EIO ? EIO : 0);
 	op_free(op);

@@ -334,7 +334,7 @@ static void unlink_done(void *arg, const struct store_result *res)
 		/* an unheld lock file made in the flock view: gone */
 	} else if (err == 0) {
 		node_ended(fs->node, res->extra, op->path, res->lock.holders,
-			   res->lock.nholders, res->now_ms);
+			   res->lock.nholders, res->now_ms, res->wake);
 		node_lease_forget(fs->node, op->path, op->owner.id);
 	} else if (err == -ESTALE) {
 		/* remembered, not forgotten: see node_renew_error() */

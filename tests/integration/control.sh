@@ -19,6 +19,16 @@ check "the control directory lists its files" "acquire events metrics status" ba
 check "status is read-only" EACCES fsop open "$N1/.lockfs/status" w
 
 # --- events ---------------------------------------------------------------
+# nobody reads events yet: a lock taken and released where nobody waits
+# tells the broker nothing
+published() { # NODE: its broker messages so far
+	sed -n 's/^lockfs_amqp_published_total{[^}]*} //p' "$1/.lockfs/metrics"
+}
+export -f published
+p0=$(published "$N1")
+for k in 1 2 3; do : >"$N1/quiet$k"; rm "$N1/quiet$k"; done
+check "with no reader, 3 uncontended takes and releases publish nothing" \
+	"$p0" published "$N1"
 timeout 30 cat "$N3/.lockfs/events" >$T.ev &
 ev=$!
 # the reader's binding is in place once an event of ours comes through
@@ -51,6 +61,24 @@ check "a release carries its grant's token" 1 bash -c "
   grep -c \" released e1 \$a n1 \" $T.ev"
 touch $T.heldgo
 wait $sh 2>/dev/null
+
+# a node mounted while n3 reads events hears of the reader at once
+CLUSTER_N=4
+CLUSTER_NODES=4
+cluster_node_start 4 || exit 1
+N4=$CLUSTER_DIR/n4
+timeout 30 cat "$N3/.lockfs/events" >$T.ev4 &
+ev=$!
+# (its binding is in place once an event of ours comes through)
+: >"$N1/e0"
+wait_until 5 grep -q ' acquired e0 ' $T.ev4
+rm "$N1/e0"
+: >"$N4/late"
+expect "n4, mounted while n3 reads, publishes to it" \
+	wait_until 2 grep -q ' acquired late [0-9]* n4 ' $T.ev4
+rm "$N4/late"
+kill $ev 2>/dev/null
+wait $ev 2>/dev/null
 
 check "a second reader starts from its own open" 0 bash -c "timeout 1 cat $N1/.lockfs/events | wc -l"
 check "O_NONBLOCK read of an empty stream: EAGAIN" EAGAIN python3 -c "

@@ -18,6 +18,7 @@
 
 #include "lease.h"
 #include "node.h"
+#include "node_i.h"
 #include "notify.h"
 #include "store.h"
 #include "waitq.h"
@@ -156,17 +157,23 @@ static void test_grant_counts_tells_and_records(void **state)
 	node_granted(f->node, "db/orders", &h, true, 0.25, 1000);
 	node_get_stats(f->node, &st);
 	assert_int_equal(st.grants, 1);
+	/* nobody reads events: the broker hears nothing of a grant */
+	assert_int_equal(npublished, 0);
+	node_heard_watch(f->node); /* some node reads them now */
+	node_granted(f->node, "db/orders", &h, true, 0.25, 1000);
 	assert_int_equal(npublished, 1);
 	waitq_lock_key("db/orders", key, sizeof(key));
 	key[0] = 'e'; /* an acquired event wakes nobody */
 	assert_string_equal(published_key[0], key);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.grants, 2);
 	assert_non_null(leases_get(f->lt, "db/orders", h.id));
 	assert_int_equal(leases_token(f->lt, "db/orders", h.id), 7);
 	assert_int_equal(leases_count(f->lt), 1);
 	/* a renewal is no new grant: recorded, not counted, not told */
 	node_granted(f->node, "db/orders", &h, false, 0, 1100);
 	node_get_stats(f->node, &st);
-	assert_int_equal(st.grants, 1);
+	assert_int_equal(st.grants, 2);
 	assert_int_equal(npublished, 1);
 }
 
@@ -178,9 +185,14 @@ static void test_end_wakes_waiters_and_marks_lost(void **state)
 	char key[WAITQ_KEY_MAX];
 
 	node_granted(f->node, "a/b", &h, true, 0, 1000);
-	node_ended(f->node, "broken", "a/b", &h, 1, 2000);
+	/* an end nobody waits for, nobody reads: not told */
+	node_ended(f->node, "released", "a/b", &h, 1, 1500, false);
+	assert_int_equal(npublished, 0);
+	node_granted(f->node, "a/b", &h, true, 0, 1600);
+	node_ended(f->node, "broken", "a/b", &h, 1, 2000, true);
 	node_get_stats(f->node, &st);
-	assert_int_equal(st.releases, 1);
+	assert_int_equal(st.releases, 2);
+	assert_int_equal(npublished, 1);
 	waitq_lock_key("a/b", key, sizeof(key)); /* "l.": waiters hear it */
 	assert_string_equal(published_key[npublished - 1], key);
 	assert_null(leases_get(f->lt, "a/b", h.id)); /* lost ... */
@@ -189,7 +201,7 @@ static void test_end_wakes_waiters_and_marks_lost(void **state)
 	assert_int_equal(leases_token(f->lt, "a/b", h.id), 9);
 	assert_int_equal(leases_count(f->lt), 0);
 	/* a directory lock's events go to its directory's node */
-	node_publish(f->node, "released", "a/.lock", &h, 3000);
+	node_publish(f->node, "released", "a/.lock", &h, 3000, true);
 	waitq_lock_key("a", key, sizeof(key));
 	assert_string_equal(published_key[npublished - 1], key);
 }
