@@ -1,52 +1,97 @@
 /*
- * embed_lua.c - build-time helper: concatenates .lua files (the shared
- * lib.lua, then one script) into a C file defining `const char NAME[]`, so
- * the daemon carries its server-side scripts and loads them into Redis on
- * connect (STYLE.md rule 7).
+ * embed_lua.c - build-time helper: turns the server-side Lua into C, so
+ * the daemon carries its scripts and loads them into Redis on connect.
  *
- * Before them it writes the declarations of script_iface.h as Lua
- * constants, so that the scripts name keys, arguments and reply fields
- * exactly as the C side lays them out.
+ * usage: embed-lua --library LAYOUT NAME OUTPUT LIB SCRIPT...
+ *        embed-lua --plain NAME OUTPUT FILE
  *
- * With --plain it embeds one file as it is, with nothing before it (the
- * HTTP page, fs/http_page.html).
+ * --library makes one Redis Functions library (loaded once per server
+ * with FUNCTION LOAD, called with FCALL) of: the declarations of
+ * script_iface.h as Lua constants (so the scripts name keys, arguments
+ * and reply fields exactly as the C side lays them out), LIB (lib.lua)
+ * once, and each SCRIPT's body as a function of its own, registered as
+ * "<id>_<its file name without .lua>".  <id>, "lockfs_<LAYOUT>_<hash of
+ * the library's text>", also names the library (NAME_id in the C file):
+ * two builds of one layout whose scripts differ never run each other's
+ * code.  A body reads KEYS and ARGV as a script does: its registered
+ * function sets them from its arguments first.  The C file defines
+ * `const char NAME[]` (the library) and `const char NAME_id[]`.
  *
- * usage: embed-lua [--plain] NAME OUTPUT INPUT...
+ * --plain embeds one file as it is (the HTTP page, fs/http_page.html) as
+ * `const char NAME[]`.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "script_iface.h"
 
-static int copy_bytes(FILE *in, FILE *out, int *col)
-{
-	int c;
+/* A growable text; on ENOMEM the program exits (a build tool). */
+struct text {
+	char *s;
+	size_t len, cap;
+};
 
-	while ((c = fgetc(in)) != EOF) {
-		fprintf(out, "%d,", c);
-		if (++*col == 20) {
-			fputc('\n', out);
-			*col = 0;
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		if (t->s == NULL) {
+			perror("embed-lua");
+			exit(1);
 		}
 	}
-	return ferror(in) ? -1 : 0;
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
 }
 
-/* Write `text` into the array as bytes. */
-static void emit(FILE *out, const char *text, int *col)
+static void text_str(struct text *t, const char *s)
 {
-	for (const char *c = text; *c; c++) {
-		fprintf(out, "%d,", (unsigned char)*c);
-		if (++*col == 20) {
-			fputc('\n', out);
-			*col = 0;
-		}
+	text_add(t, s, strlen(s));
+}
+
+static void text_fmt(struct text *t, const char *fmt, const char *a,
+		     const char *b, const char *c)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), fmt, a, b, c);
+
+	text_add(t, line, (size_t)n < sizeof(line) ? (size_t)n : 0);
+}
+
+static void text_int(struct text *t, const char *fmt, const char *name,
+		     long v)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), fmt, name, v);
+
+	text_add(t, line, (size_t)n < sizeof(line) ? (size_t)n : 0);
+}
+
+static int text_file(struct text *t, const char *path)
+{
+	char buf[4096];
+	FILE *in = fopen(path, "rb");
+	size_t n;
+	int err;
+
+	if (in == NULL) {
+		perror(path);
+		return -1;
 	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		text_add(t, buf, n);
+	err = ferror(in);
+	fclose(in);
+	return err ? -1 : 0;
 }
 
 /* The Lua twin of script_iface.h. */
-static void emit_iface(FILE *out, int *col)
+static void add_iface(struct text *t)
 {
 	static const char *const fixed[] = {
 #define NAME_OF(name) #name,
@@ -56,83 +101,121 @@ static void emit_iface(FILE *out, int *col)
 	static const char *const release[] = {RELEASE_ARGS(NAME_OF)};
 	static const char *const fields[] = {HOLDER_FIELDS(NAME_OF)};
 #undef NAME_OF
-	char line[256];
-	int k = 1;
+	long k = 1;
 
-	emit(out, "-- generated from script_iface.h by embed-lua\n", col);
-	for (size_t i = 0; i < LOCK_KEYS_NFIXED; i++, k++) {
-		snprintf(line, sizeof(line), "local K_%s = %d\n", fixed[i], k);
-		emit(out, line, col);
+	text_str(t, "-- generated from script_iface.h by embed-lua\n");
+	for (size_t i = 0; i < LOCK_KEYS_NFIXED; i++, k++)
+		text_int(t, "local K_%s = %ld\n", fixed[i], k);
+	for (size_t i = 0; i < LOCK_KEYS_STRIDE; i++)
+		text_int(t, "local K_%s = %ld\n", per_node[i], k + (long)i);
+	text_int(t, "local K_%s = %ld\n", "ANCESTORS", k + LOCK_KEYS_STRIDE);
+	text_int(t, "local K_%s = %ld\n", "STRIDE", LOCK_KEYS_STRIDE);
+	text_str(t, "local A_ACQUIRE = {");
+	for (size_t i = 0; i < ACQUIRE_NARGS; i++)
+		text_int(t, "%s = %ld, ", acquire[i], (long)i + 1);
+	text_int(t, "%s = %ld}\n", "GROUPS", ACQUIRE_NARGS + 1);
+	text_str(t, "local A_RELEASE = {");
+	for (size_t i = 0; i < RELEASE_NARGS; i++)
+		text_int(t, "%s = %ld, ", release[i], (long)i + 1);
+	text_str(t, "}\nlocal HOLDER_FIELDS = {");
+	for (size_t i = 0; i < HOLDER_NFIELDS; i++)
+		text_fmt(t, "'%s', ", fields[i], NULL, NULL);
+	text_str(t, "}\n");
+}
+
+/* "acquire" of "../core/acquire.lua", into `out`. */
+static void script_name_of(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	snprintf(out, size, "%.*s", (int)strcspn(base, "."), base);
+}
+
+/* The library of `layout` from lib.lua `inputs[0]` and the scripts after
+ * it, into `lib`; its id into `id`. */
+static int make_library(const char *layout, char **inputs, int ninputs,
+			struct text *lib, char *id, size_t idsize)
+{
+	struct text body = {0};
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	char fname[128];
+	int err = -1;
+
+	text_str(&body, "local KEYS, ARGV -- set by each function below\n");
+	add_iface(&body);
+	if (text_file(&body, inputs[0]) < 0)
+		goto out;
+	for (int i = 1; i < ninputs; i++) {
+		script_name_of(inputs[i], fname, sizeof(fname));
+		text_fmt(&body, "\nlocal function body_%s()\n", fname, NULL,
+			 NULL);
+		if (text_file(&body, inputs[i]) < 0)
+			goto out;
+		text_str(&body, "\nend\n");
 	}
-	for (size_t i = 0; i < LOCK_KEYS_STRIDE; i++) {
-		snprintf(line, sizeof(line), "local K_%s = %d\n", per_node[i],
-			 k + (int)i);
-		emit(out, line, col);
+	for (size_t k = 0; k < body.len; k++)
+		h = (h ^ (unsigned char)body.s[k]) * 1099511628211ULL;
+	snprintf(id, idsize, "lockfs_%s_%08llx", layout,
+		 (unsigned long long)(h & 0xffffffffULL));
+	text_fmt(lib, "#!lua name=%s\n", id, NULL, NULL);
+	text_add(lib, body.s, body.len);
+	for (int i = 1; i < ninputs; i++) {
+		script_name_of(inputs[i], fname, sizeof(fname));
+		text_fmt(lib,
+			 "redis.register_function('%s_%s', function(keys, args)"
+			 "\n  KEYS, ARGV = keys, args\n",
+			 id, fname, NULL);
+		text_fmt(lib, "  return body_%s()\nend)\n", fname, NULL, NULL);
 	}
-	snprintf(line, sizeof(line), "local K_ANCESTORS, K_STRIDE = %d, %d\n",
-		 k + LOCK_KEYS_STRIDE, LOCK_KEYS_STRIDE);
-	emit(out, line, col);
-	emit(out, "local A_ACQUIRE = {", col);
-	for (size_t i = 0; i < ACQUIRE_NARGS; i++) {
-		snprintf(line, sizeof(line), "%s = %zu, ", acquire[i], i + 1);
-		emit(out, line, col);
-	}
-	snprintf(line, sizeof(line), "GROUPS = %d}\n", ACQUIRE_NARGS + 1);
-	emit(out, line, col);
-	emit(out, "local A_RELEASE = {", col);
-	for (size_t i = 0; i < RELEASE_NARGS; i++) {
-		snprintf(line, sizeof(line), "%s = %zu, ", release[i], i + 1);
-		emit(out, line, col);
-	}
-	emit(out, "}\nlocal HOLDER_FIELDS = {", col);
-	for (size_t i = 0; i < HOLDER_NFIELDS; i++) {
-		snprintf(line, sizeof(line), "'%s', ", fields[i]);
-		emit(out, line, col);
-	}
-	emit(out, "}\n", col);
+	err = 0;
+out:
+	free(body.s);
+	return err;
+}
+
+/* `t` as the bytes of a C array named `name`. */
+static void write_array(FILE *out, const char *name, const struct text *t)
+{
+	fprintf(out, "const char %s[] = {\n", name);
+	for (size_t i = 0; i < t->len; i++)
+		fprintf(out, "%d,%s", (unsigned char)t->s[i],
+			i % 20 == 19 ? "\n" : "");
+	fprintf(out, "0};\n");
 }
 
 int main(int argc, char **argv)
 {
+	struct text t = {0};
+	char id[64];
 	FILE *out = NULL;
-	int i, col = 0, rc = 1;
-	int plain = argc > 1 && strcmp(argv[1], "--plain") == 0;
+	int rc = 1;
+	bool library = argc > 1 && strcmp(argv[1], "--library") == 0;
 
-	argv += plain;
-	argc -= plain;
-	if (argc < 4) {
-		fprintf(stderr,
-			"usage: embed-lua [--plain] NAME OUTPUT INPUT...\n");
+	if (!(library && argc >= 6) &&
+	    !(argc == 5 && strcmp(argv[1], "--plain") == 0)) {
+		fprintf(stderr, "usage: embed-lua --library LAYOUT NAME OUTPUT "
+				"LIB SCRIPT...\n"
+				"       embed-lua --plain NAME OUTPUT FILE\n");
 		return 2;
 	}
-	out = fopen(argv[2], "wb");
+	if (library ? make_library(argv[2], argv + 5, argc - 5, &t, id,
+				   sizeof(id)) < 0
+		    : text_file(&t, argv[4]) < 0)
+		goto out;
+	out = fopen(argv[3 + library], "wb");
 	if (out == NULL) {
-		perror(argv[2]);
+		perror(argv[3 + library]);
 		goto out;
 	}
-	fprintf(out, "/* generated by embed-lua */\nconst char %s[] = {\n",
-		argv[1]);
-	if (!plain)
-		emit_iface(out, &col);
-	for (i = 3; i < argc; i++) {
-		FILE *in = fopen(argv[i], "rb");
-		int err;
-
-		if (in == NULL) {
-			perror(argv[i]);
-			goto out;
-		}
-		err = copy_bytes(in, out, &col);
-		fclose(in);
-		if (err < 0)
-			goto out;
-		if (!plain)
-			fprintf(out, "10,");
-	}
-	fprintf(out, "0};\n");
+	fprintf(out, "/* generated by embed-lua */\n");
+	if (library)
+		fprintf(out, "const char %s_id[] = \"%s\";\n", argv[3], id);
+	write_array(out, argv[2 + library], &t);
 	rc = ferror(out) ? 1 : 0;
 out:
 	if (out && fclose(out) != 0)
 		rc = 1;
+	free(t.s);
 	return rc;
 }

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "info.h"
+#include "lockfs_config.h"
 #include "metrics.h"
 #include "result.h"
 
@@ -55,10 +56,11 @@ int64_t store_since_ms(const struct store *st);
 void store_get_stats(const struct store *st, struct store_stats *out);
 
 /*
- * The layout of a tree's keys in Redis, stamped in {PREFIX}:layout.
+ * The layout of a tree's keys in Redis, stamped in {PREFIX}:layout and in
+ * the name of the scripts' library (meson.build's lockfs_layout).
  * 2: a flock view's lock files (f:<ns>, fseq) beside 0.3's keys.
  */
-#define STORE_LAYOUT "2"
+#define STORE_LAYOUT LOCKFS_LAYOUT
 
 /*
  * Check once, synchronously, that Redis at `cfg` answers and has the
@@ -169,7 +171,8 @@ int store_unlink(struct store *st, const char *path, const char *holder_id,
  * FILE_CREATE (O_EXCL: `excl`; O_TRUNC: `truncate` empties one that
  * exists) with mode, uid, gid; FILE_WRITE of `len`
  * bytes `data` at `offset` (or at the end: `append`); FILE_TRUNCATE to
- * `offset` bytes; FILE_ATTR: mode, uid, gid where >= 0, and the times;
+ * `offset` bytes; FILE_ATTR: mode, uid, gid where >= 0, and the mtime
+ * (`mtime_ms` with `has_mtime`, else now);
  * FILE_UNLINK.  A write or truncate names the file its descriptor opened
  * (`id`, lock_file.id; 0: the one there is, made if none): one since
  * unlinked changes nothing (extra "gone").  None of them touches a lock.

@@ -2,8 +2,9 @@
  * store_call.c - the store's calls (see store.h, store_i.h).
  *
  * A call is a small state machine with exactly one answer: it is queued
- * while the connection is down, sent (EVALSHA, or EVAL until the SHA is
- * known or after a NOSCRIPT), and answered either by the reply or by its
+ * while the connection is down, sent (FCALL of its function in the
+ * library store_conn.c loads on connect, loaded again first when the
+ * server says it has lost it), and answered either by the reply or by its
  * deadline timer, whichever comes first.  A call answered by its deadline
  * stays alive until Redis replies or the connection drops, so a late grant
  * can be undone (compensated) instead of leaking a lock.
@@ -27,11 +28,6 @@
 #include "log.h"
 #include "store_i.h"
 #include "metrics.h"
-
-const char *const script_body[SCRIPT_COUNT] = {
-	lua_acquire, lua_acquire_set, lua_renew, lua_release, lua_withdraw, lua_stat,
-	lua_list,    lua_mkdir, lua_rmdir,   lua_setattr, lua_file,
-};
 
 const char *const script_name[SCRIPT_COUNT] = {
 	"acquire", "acquire_set", "renew", "release", "withdraw", "stat",
@@ -217,9 +213,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		goto done;
 	}
 	if (reply->type == REDIS_REPLY_ERROR &&
-	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && !c->st->freeing) {
-		free(c->st->sha[c->script]);
-		c->st->sha[c->script] = NULL;
+	    strstr(reply->str, "Function not found") && !c->st->freeing &&
+	    !c->reloaded) {
+		/* the server lost its functions (FLUSHALL, a restart without
+		 * persistence): load them again, ahead of this call, once */
+		c->reloaded = true;
+		c->st->library_sent = false;
 		call_send(c);
 		if (c->in_flight || c->queued)
 			return;
@@ -304,7 +303,7 @@ void call_send(struct call *c)
 	struct store *st = c->st;
 	const char **argv = NULL;
 	size_t *lens = NULL;
-	char nkeys[16];
+	char nkeys[16], fn[128];
 	int argc = c->a.n + 3, i;
 
 	if (!st->connected || st->ac == NULL) {
@@ -321,13 +320,11 @@ void call_send(struct call *c)
 		goto out;
 	}
 	snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
-	if (st->sha[c->script]) {
-		argv[0] = "EVALSHA";
-		argv[1] = st->sha[c->script];
-	} else {
-		argv[0] = "EVAL";
-		argv[1] = script_body[c->script];
-	}
+	snprintf(fn, sizeof(fn), "%s_%s", lua_library_id,
+		 script_name[c->script]);
+	store_load_library(st);
+	argv[0] = "FCALL";
+	argv[1] = fn;
 	argv[2] = nkeys;
 	for (i = 0; i < 3; i++)
 		lens[i] = strlen(argv[i]);

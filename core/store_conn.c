@@ -40,22 +40,35 @@ static void store_connect(struct store *st);
 
 /* ---- connection ---------------------------------------------------- */
 
-static void on_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+static void on_library_loaded(redisAsyncContext *ac, void *r,
+			      void *privdata)
 {
 	struct store *st = ac->data;
 	redisReply *reply = r;
-	long s = (long)privdata;
 
+	(void)privdata;
 	if (reply == NULL || st == NULL)
 		return;
 	set_answering(st, true);
-	if (reply->type != REDIS_REPLY_STRING) {
-		log_warnx("redis: cannot load script %s: %s", script_name[s],
-			  reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+	/* loaded now, or by another daemon of this very build before */
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strstr(reply->str, "already exists") == NULL)
+		log_warnx("redis: cannot load the scripts (library %s): %s",
+			  lua_library_id, reply->str);
+}
+
+/*
+ * The scripts' library on this connection, once, ahead of the calls that
+ * follow (Redis runs one connection's commands in order).  A server that
+ * has it (from any daemon of this build) says so, and nothing changes.
+ */
+void store_load_library(struct store *st)
+{
+	if (st->library_sent || st->ac == NULL)
 		return;
-	}
-	free(st->sha[s]);
-	st->sha[s] = strdup(reply->str);
+	if (redisAsyncCommand(st->ac, on_library_loaded, NULL,
+			      "FUNCTION LOAD %s", lua_library) == REDIS_OK)
+		st->library_sent = true;
 }
 
 static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -81,8 +94,8 @@ void reconnect_later(struct store *st)
 
 /*
  * The connection is ready for calls: load the scripts and send what waited
- * for it.  Redis runs commands in order, so the scripts are loaded before
- * the first EVALSHA arrives.
+ * for it.  Redis runs commands in order, so the library is loaded before
+ * the first FCALL arrives.
  */
 static void store_ready(struct store *st)
 {
@@ -95,9 +108,8 @@ static void store_ready(struct store *st)
 	if (st->readies++ > 0)
 		st->stats.reconnects++;
 	evtimer_del(st->handshake);
-	for (long s = 0; s < SCRIPT_COUNT; s++)
-		redisAsyncCommand(st->ac, on_script_loaded, (void *)s,
-				  "SCRIPT LOAD %s", script_body[s]);
+	st->library_sent = false;
+	store_load_library(st);
 	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
 		TAILQ_REMOVE(&st->queue, c, link);
 		c->queued = false;
@@ -500,8 +512,6 @@ void store_free(struct store *st)
 		event_free(st->probe);
 	if (st->reconnect)
 		event_free(st->reconnect);
-	for (int s = 0; s < SCRIPT_COUNT; s++)
-		free(st->sha[s]);
 	free(st->addr.host);
 	free(st->addr.unix_path);
 	free(st->addr.password);

@@ -34,9 +34,9 @@
 /* While Redis is not answering: how often it is asked (PING). */
 #define STORE_PROBE_MS 250
 
-extern const char lua_acquire[], lua_acquire_set[], lua_renew[], lua_release[], lua_withdraw[],
-	lua_stat[], lua_list[], lua_mkdir[], lua_rmdir[], lua_setattr[],
-	lua_file[];
+/* The scripts, one Redis Functions library (embed_lua.c): its text, and
+ * its id, the prefix of its functions' names ("<id>_<script_name>"). */
+extern const char lua_library[], lua_library_id[];
 
 enum script {
 	SCRIPT_ACQUIRE,
@@ -72,6 +72,7 @@ struct call {
 	bool answered;
 	bool in_flight;
 	bool queued;
+	bool reloaded; /* sent again after the library was lost */
 	int64_t sent_ns; /* monotonic, for the round-trip histogram */
 	/* for compensation of a late grant */
 	char *comp_path;
@@ -107,7 +108,7 @@ struct store {
 	struct store_addr addr;
 	char *keyprefix; /* "{prefix}:" */
 	int64_t timeout_ms;
-	char *sha[SCRIPT_COUNT];
+	bool library_sent; /* FUNCTION LOAD on this connection, ahead of calls */
 	struct event *reconnect;
 	struct event *handshake; /* armed while a connection is not ready */
 	int64_t backoff_ms;
@@ -126,7 +127,6 @@ struct store {
 	int64_t since_ms;    /* wall-clock ms of its last change */
 };
 
-extern const char *const script_body[SCRIPT_COUNT];
 extern const char *const script_name[SCRIPT_COUNT];
 
 /* store_wire.c */
@@ -155,5 +155,6 @@ void on_probe(evutil_socket_t fd, short what, void *arg);
 /* store_conn.c */
 void store_drop(struct store *st);
 void reconnect_later(struct store *st);
+void store_load_library(struct store *st);
 
 #endif

@@ -768,6 +768,22 @@ static void test_lock_files(void **state)
 	assert_int_equal(rmdir_ns(f, "d").err, 0);
 }
 
+/* The server loses its functions (FUNCTION FLUSH, as after a restart
+ * without persistence): the next call loads them again and is answered. */
+static void test_library_lost_and_loaded_again(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[512];
+
+	assert_int_equal(acquire(f, "x", "A").err, 0);
+	snprintf(cmd, sizeof(cmd), "redis-cli -s %s FUNCTION FLUSH >/dev/null",
+		 f->srv.sock);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(acquire(f, "y", "A").err, 0);
+	assert_int_equal(stat_of(f, "x").nholders, 1);
+	assert_int_equal(release(f, "x", "A", 0, false).err, 0);
+}
+
 static void test_namespaces(void **state)
 {
 	struct fixture *f = *state;
@@ -1252,6 +1268,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renew_and_release_rules,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_library_lost_and_loaded_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_files, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
