@@ -12,7 +12,8 @@
 --       since unlinked goes nowhere, as on a disk), 5 FLAGS ('e' O_EXCL,
 --       'a' O_APPEND, 't' O_TRUNC: a create empties a file that exists),
 --       6 MODE, 7 UID, 8 GID ('' each: unchanged), 9 OFFSET
---       (write) or SIZE (truncate), 10 DATA (write)
+--       (write) or SIZE (truncate), 10 DATA (write), 11 MTIME (attr: the
+--       time asked for, Unix ms; '': now)
 -- A create makes the file with MODE, UID and GID unless it exists; with
 -- 'e' a file that exists, or a lock held as a lease (a lease view's lock
 -- file), is EEXIST.  A write or truncate past FILE_DATA_MAX bytes is EFBIG.
@@ -62,6 +63,7 @@ if op == 'unlink' or op == 'attr' then
   if ARGV[8] ~= '' then rec.gid = tonumber(ARGV[8]) end
   rec.ctime = now
   rec.mtime = now
+  if ARGV[11] ~= '' then rec.mtime = tonumber(ARGV[11]) end
   file_save(KEYS[2], leaf, rec)
   return reply('OK', '', rec)
 end

@@ -121,6 +121,8 @@ struct file_change {
 	bool excl, append, truncate; /* O_EXCL, O_APPEND, O_TRUNC */
 	long mode, uid, gid; /* -1: unchanged */
 	int64_t offset;      /* a write's offset, a truncate's size */
+	bool has_mtime;      /* FILE_ATTR: an mtime asked for (else now) */
+	int64_t mtime_ms;    /* ... in Unix ms */
 	const char *data;
 	size_t len;
 };

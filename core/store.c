@@ -624,6 +624,10 @@ int store_file(struct store *st, const char *path,
 		err = args_fmt(&c->a, "%lld", (long long)fc->offset);
 	if (err == 0)
 		err = args_add(&c->a, fc->data ? fc->data : "", fc->len);
+	if (err == 0)
+		err = fc->has_mtime ? args_fmt(&c->a, "%lld",
+					       (long long)fc->mtime_ms)
+				    : args_str(&c->a, "");
 out:
 	free(ns);
 	free(node);

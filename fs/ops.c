@@ -91,10 +91,17 @@ int request_owner(fuse_req_t req, struct owner *o)
 				  ctx->gid, ctx->pid, fs->opt->owner, o);
 }
 
-static struct timespec ms_to_ts(int64_t ms)
+struct timespec ms_to_ts(int64_t ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	int64_t s = ms / 1000, r = ms % 1000;
+	struct timespec ts;
 
+	if (r < 0) { /* before 1970: nanoseconds stay positive */
+		r += 1000;
+		s--;
+	}
+	ts.tv_sec = s;
+	ts.tv_nsec = r * 1000000;
 	return ts;
 }
 
@@ -246,7 +253,8 @@ void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
 
 	fill_entry(&e, in);
 	e.attr = *st;
-	e.attr.st_ino = in->ino;
+	if (e.attr.st_ino == 0) /* (a flock-view file shows its own) */
+		e.attr.st_ino = in->ino;
 	if (fuse_reply_entry(req, &e) == 0)
 		inodes_ref(in);
 	else
@@ -554,6 +562,18 @@ static long parse_limit(const char *value, size_t size)
 	return n <= LIMIT_MAX ? n : -1;
 }
 
+/*
+ * Why an attribute cannot be set or removed: a user.* name lockfs does not
+ * keep is refused (EPERM); other namespaces (ACLs, security labels) are
+ * not supported at all (EOPNOTSUPP), which tools that copy them skip.
+ */
+static int xattr_refusal(const struct inode *in, const char *name)
+{
+	if (in == NULL)
+		return ESTALE;
+	return strncmp(name, "user.", 5) == 0 ? EPERM : EOPNOTSUPP;
+}
+
 static void lockfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			    const char *value, size_t size, int flags)
 {
@@ -564,7 +584,7 @@ static void lockfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	(void)flags;
 	if (in == NULL || in->kind != INODE_NAMESPACE ||
 	    strcmp(name, XATTR_LIMIT) != 0) {
-		fuse_reply_err(req, in ? EPERM : ESTALE);
+		fuse_reply_err(req, xattr_refusal(in, name));
 		return;
 	}
 	limit = parse_limit(value, size);
@@ -583,7 +603,7 @@ static void lockfs_removexattr(fuse_req_t req, fuse_ino_t ino,
 
 	if (in == NULL || in->kind != INODE_NAMESPACE ||
 	    strcmp(name, XATTR_LIMIT) != 0) {
-		fuse_reply_err(req, in ? EPERM : ESTALE);
+		fuse_reply_err(req, xattr_refusal(in, name));
 		return;
 	}
 	set_limit(req, in, 0);

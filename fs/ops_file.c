@@ -23,10 +23,18 @@ bool lock_shown(const struct lockfs *fs, const struct lock_state *ls)
 	return false;
 }
 
+/*
+ * The inode number a flock-view file shows: its own id, so that a new file
+ * of the name is another file (lock libraries compare them to learn that
+ * their lock file was replaced), above the numbers of the inode table.
+ */
+#define FILE_INO_BASE (1ULL << 62)
+
 void file_attr(const struct lock_file *f, uint64_t ino, struct stat *st)
 {
+	(void)ino;
 	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
+	st->st_ino = FILE_INO_BASE | (uint64_t)f->id;
 	st->st_mode = S_IFREG | (f->mode & 07777);
 	st->st_nlink = 1;
 	st->st_uid = f->uid;
@@ -34,11 +42,25 @@ void file_attr(const struct lock_file *f, uint64_t ino, struct stat *st)
 	st->st_size = f->len;
 	st->st_blksize = 4096;
 	st->st_blocks = (f->len + 511) / 512;
-	st->st_ctim.tv_sec = f->ctime_ms / 1000;
-	st->st_ctim.tv_nsec = (f->ctime_ms % 1000) * 1000000;
-	st->st_mtim.tv_sec = f->mtime_ms / 1000;
-	st->st_mtim.tv_nsec = (f->mtime_ms % 1000) * 1000000;
+	st->st_ctim = ms_to_ts(f->ctime_ms);
+	st->st_mtim = ms_to_ts(f->mtime_ms);
 	st->st_atim = st->st_mtim;
+}
+
+bool file_gone(const struct inode *in, const struct handle *h,
+	       const struct lock_state *ls)
+{
+	int64_t id = h ? h->file_id : in->file_id;
+
+	return id != 0 && !(ls->file.exists && ls->file.id == id);
+}
+
+void file_gone_attr(fuse_req_t req, const struct inode *in,
+		    const struct handle *h, struct stat *st)
+{
+	placeholder_attr(req, 0, st);
+	st->st_ino = FILE_INO_BASE | (uint64_t)(h ? h->file_id : in->file_id);
+	st->st_nlink = 0; /* unlinked, as fstat(2) shows it on a disk */
 }
 
 /* Remember which file `in` names now (a new file of the name is another). */
@@ -354,6 +376,13 @@ void file_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
 		fc.uid = ctx->uid;
 		fc.gid = ctx->gid;
 	} else {
+		/* touch -d, utime(): the time asked for (not ..._MTIME_NOW) */
+		if ((to_set & FUSE_SET_ATTR_MTIME) &&
+		    !(to_set & FUSE_SET_ATTR_MTIME_NOW)) {
+			fc.has_mtime = true;
+			fc.mtime_ms = (int64_t)attr->st_mtim.tv_sec * 1000 +
+				      attr->st_mtim.tv_nsec / 1000000;
+		}
 		if (to_set & FUSE_SET_ATTR_MODE)
 			fc.mode = attr->st_mode & 07777;
 		if (to_set & FUSE_SET_ATTR_UID)

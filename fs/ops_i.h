@@ -90,6 +90,7 @@ struct op {
 struct lockfs *fs_of(fuse_req_t req);
 struct handle *handle_of(const struct fuse_file_info *fi);
 double mono_s(void);
+struct timespec ms_to_ts(int64_t ms); /* Unix ms as a timespec */
 struct op *op_new(fuse_req_t req, struct inode *in, const char *path);
 void op_free(struct op *op);
 void op_fail(struct op *op, int err);
@@ -135,6 +136,13 @@ void drop_handle_locks(struct lockfs *fs, const struct handle *h,
 bool lock_shown(const struct lockfs *fs, const struct lock_state *ls);
 void file_attr(const struct lock_file *f, uint64_t ino, struct stat *st);
 void file_seen(struct inode *in, const struct lock_state *ls);
+/* Was the file `in` was last seen as (or descriptor `h` opened; NULL: the
+ * inode's) unlinked since?  Then file_gone_attr() are its attributes, as
+ * fstat(2) shows them. */
+bool file_gone(const struct inode *in, const struct handle *h,
+	       const struct lock_state *ls);
+void file_gone_attr(fuse_req_t req, const struct inode *in,
+		    const struct handle *h, struct stat *st);
 void file_create(fuse_req_t req, const char *path, const struct inode *parent,
 		 mode_t mode, struct fuse_file_info *fi);
 void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi);
@@ -151,7 +159,9 @@ void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lockfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lockfs_forget_multi(fuse_req_t req, size_t count,
 			 struct fuse_forget_data *forgets);
-void start_getattr(fuse_req_t req, struct inode *in, bool lenient);
+/* getattr (`h`: of an open file, fstat(2); NULL: none) */
+void start_getattr(fuse_req_t req, struct inode *in, bool lenient,
+		   struct handle *h);
 void lockfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void holder_for(struct lockfs *fs, const struct owner *o, enum holder_kind kind,
 		enum lock_mode mode, struct store_holder *h);

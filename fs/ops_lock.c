@@ -224,6 +224,11 @@ static void getattr_done(void *arg, const struct store_result *res)
 	if (res->kind == STORE_NAMESPACE && op->in->kind == INODE_NAMESPACE) {
 		ns_remember(op->in, &res->ns);
 		ns_attr_to_stat(&res->ns, op->in->ino, &st);
+	} else if (op->fs->opt->open_flock && op->in->kind == INODE_LOCK &&
+		   file_gone(op->in, op->h,
+			     res->kind == STORE_LOCK ? &res->lock
+						     : &(struct lock_state){0})) {
+		file_gone_attr(op->req, op->in, op->h, &st);
 	} else if (res->kind == STORE_LOCK && op->in->kind == INODE_LOCK &&
 		   lock_shown(op->fs, &res->lock)) {
 		file_seen(op->in, &res->lock);
@@ -253,7 +258,8 @@ static void getattr_done(void *arg, const struct store_result *res)
 }
 
 /* getattr, also used to answer setattr calls that change nothing stored */
-void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
+void start_getattr(fuse_req_t req, struct inode *in, bool lenient,
+		   struct handle *h)
 {
 	struct lockfs *fs = fs_of(req);
 	double fresh = in->kind == INODE_NAMESPACE ? ns_fresh_s(in) : 0;
@@ -271,6 +277,8 @@ void start_getattr(fuse_req_t req, struct inode *in, bool lenient)
 		return;
 	}
 	op->u.getattr.lenient = lenient;
+	if (h && h->type == HANDLE_LOCK)
+		op->h = h; /* an fstat(2) */
 	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
 		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
 	if (in->kind == INODE_LOCK && op->owner.id[0] &&
@@ -376,7 +384,7 @@ void lockfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		root_getattr(fs, req);
 		return;
 	}
-	start_getattr(req, in, fi != NULL);
+	start_getattr(req, in, fi != NULL, fi ? handle_of(fi) : NULL);
 }
 
 /* ---- acquiring: create and open ------------------------------------ */

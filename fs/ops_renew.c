@@ -259,7 +259,7 @@ void setattr_lock(fuse_req_t req, struct inode *in, int to_set,
 			  (h && h->type == HANDLE_PLACEHOLDER))) {
 		/* a non-holder's truncate or touch changes nothing */
 		op_free(op);
-		start_getattr(req, in, true);
+		start_getattr(req, in, true, h);
 		return;
 	}
 	if (id[0])
@@ -294,7 +294,7 @@ void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		}
 		if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 				FUSE_SET_ATTR_GID))) {
-			start_getattr(req, in, false); /* times: no-op */
+			start_getattr(req, in, false, NULL); /* times: no-op */
 			return;
 		}
 		op = op_new(req, in, in->path);

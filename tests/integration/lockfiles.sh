@@ -211,6 +211,35 @@ except OSError as e:
 check "a holder's write is content, not a command: ttl= stays text" "ttl=1s n1" bash -c \
 	"flock $N1/lf/cmd -c 'echo ttl=1s > $N1/lf/cmd; sleep 1.5; cat $N2/lf/cmd; xinfo_field $N2/lf/cmd node'"
 
+# --- times and identity as on a disk ----------------------------------------
+as_a touch "$N1/lf/old"
+check "touch -d sets the time every node sees (a soft lock backdated)" 0 bash -c \
+	"as_user $A touch -d @0 $N1/lf/old && stat -c %Y $N2/lf/old"
+check "an unlinked file's descriptor says nlink 0; a new file of the name is another inode" \
+	"0 new" $PY -c "
+import os
+p, q = '$N1/lf/ident', '$N2/lf/ident'
+fd = os.open(p, os.O_RDWR | os.O_CREAT)
+ino = os.fstat(fd).st_ino
+os.unlink(q)
+print(os.fstat(fd).st_nlink, end=' ')
+os.close(os.open(q, os.O_RDWR | os.O_CREAT))
+print('new' if os.stat(p).st_ino != ino else 'same')
+os.close(fd)"
+check "stat and fstat agree on the inode number" same $PY -c "
+import os
+fd = os.open('$N1/lf/ident', os.O_RDONLY)
+print('same' if os.fstat(fd).st_ino == os.stat('$N2/lf/ident').st_ino else 'differ')"
+check "other attribute namespaces are not supported (EOPNOTSUPP, which tools skip); user.* names are refused" \
+	"ENOTSUP EPERM" $PY -c "
+import errno, os
+for name in ('trusted.other', 'user.other'):
+    try:
+        os.setxattr('$N1/lf/ident', name, b'x')
+        print('OK', end=' ')
+    except OSError as e:
+        print(errno.errorcode[e.errno], end=' ')"
+
 # --- mode and umask as on a disk --------------------------------------------
 as_a bash -c "umask 077; touch $N1/lf/private"
 check "umask 077 on n1: mode 600 on n2, owned by its creator" "600 $A" \
