@@ -14,7 +14,8 @@
  * the library's text>", also names the library (NAME_id in the C file):
  * two builds of one layout whose scripts differ never run each other's
  * code.  A body reads KEYS and ARGV as a script does: its registered
- * function sets them from its arguments first.  The C file defines
+ * function sets them from its arguments first, and calls LIB's
+ * call_begin(), which clears what one call keeps for itself.  The C file defines
  * `const char NAME[]` (the library) and `const char NAME_id[]`.
  *
  * --plain embeds one file as it is (the HTTP page, fs/http_page.html) as
@@ -164,7 +165,7 @@ static int make_library(const char *layout, char **inputs, int ninputs,
 		script_name_of(inputs[i], fname, sizeof(fname));
 		text_fmt(lib,
 			 "redis.register_function('%s_%s', function(keys, args)"
-			 "\n  KEYS, ARGV = keys, args\n",
+			 "\n  KEYS, ARGV = keys, args\n  call_begin()\n",
 			 id, fname, NULL);
 		text_fmt(lib, "  return body_%s()\nend)\n", fname, NULL, NULL);
 	}

@@ -55,6 +55,12 @@ local HOLDER_PACK = {'id', 'node', 'uid', 'gid', 'pid', 'sid', 'kind',
 -- save_holders to write back) and the key lives until their delay ends.
 local DELAYED = {}
 
+-- What one call keeps for itself starts afresh with each call: the
+-- library lives on between calls (embed_lua.c calls this first).
+local function call_begin()
+  DELAYED = {}
+end
+
 -- The end of a hold's lock-delay (its expiry when it has none).
 local function held_until(h)
   return h.exp + (h.dl or 0)

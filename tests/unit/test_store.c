@@ -784,6 +784,45 @@ static void test_library_lost_and_loaded_again(void **state)
 	assert_int_equal(release(f, "x", "A", 0, false).err, 0);
 }
 
+/* The library lives on between calls: what a call keeps for itself must
+ * not pile up in the server's Lua memory, call after call. */
+static long functions_memory(struct fixture *f)
+{
+	char cmd[512];
+	long bytes = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "redis-cli -s %s INFO memory | "
+		 "sed -n 's/^used_memory_vm_functions:\\([0-9]*\\).*/\\1/p'",
+		 f->srv.sock);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fscanf(p, "%ld", &bytes) != 1)
+		bytes = -1;
+	pclose(p);
+	return bytes;
+}
+
+static void test_calls_leave_nothing_in_the_library(void **state)
+{
+	struct fixture *f = *state;
+	char name[64];
+	long before, after;
+
+	assert_int_equal(acquire(f, "warm", "A").err, 0);
+	before = functions_memory(f);
+	assert_true(before > 0);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "leak-check-%d", i);
+		assert_int_equal(acquire(f, name, "A").err, 0);
+		assert_int_equal(release(f, name, "A", 0, false).err, 0);
+	}
+	after = functions_memory(f);
+	/* 3000 names kept would be hundreds of kB; the GC's slack is less */
+	assert_true(after - before < 128 * 1024);
+}
+
 static void test_namespaces(void **state)
 {
 	struct fixture *f = *state;
@@ -1270,6 +1309,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_library_lost_and_loaded_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_calls_leave_nothing_in_the_library, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_lock_files, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup,
