@@ -22,7 +22,6 @@
 #include "name.h"
 #include "log.h"
 #include "notify.h"
-#include "recent.h"
 #include "waitq.h"
 
 #include "node_i.h"
@@ -39,11 +38,6 @@ int node_new(const char *name, struct leases *leases, struct notifier *nt,
 		free(n);
 		return -ENOMEM;
 	}
-	if (recent_new(&n->recent) < 0) {
-		free(n->name);
-		free(n);
-		return -ENOMEM;
-	}
 	n->leases = leases;
 	n->nt = nt;
 	*out = n;
@@ -56,7 +50,6 @@ void node_free(struct node *n)
 		return;
 	if (n->free_parts)
 		n->free_parts(n);
-	recent_free(n->recent);
 	free(n->name);
 	free(n);
 }
@@ -96,7 +89,6 @@ void node_granted(struct node *n, const char *path,
 		  const struct lock_holder *h, bool is_new, double waited_s,
 		  int64_t now_ms)
 {
-	recent_forget(n->recent, path);
 	if (is_new) {
 		n->stats.grants++;
 		metrics_wait(&n->metrics, waited_s);
@@ -228,29 +220,4 @@ void node_get_stats(const struct node *n, struct node_stats *out)
 struct metrics *node_metrics(struct node *n)
 {
 	return &n->metrics;
-}
-
-/* How long a name this node saw freed answers lookups (recent.h). */
-#define FREE_FRESH_MS 500
-
-void node_unlinked(struct node *n, const char *path,
-		   const struct store_result *res)
-{
-	size_t grants = 0;
-
-	for (size_t i = 0; i < res->ngrants; i++)
-		grants += res->grants[i].wake_ns == NULL;
-	/* the release of an exclusive hold (so the only one), handed to
-	 * nobody, and no lock file left */
-	if (res->err == 0 && strcmp(res->extra, "released") == 0 &&
-	    res->kind == STORE_LOCK && res->lock.mode == LOCK_MODE_EXCLUSIVE &&
-	    grants == 0 && !res->lock.file.exists)
-		recent_saw_free(n->recent, path, mono_ms());
-	else
-		recent_forget(n->recent, path);
-}
-
-bool node_free_recently(struct node *n, const char *path)
-{
-	return recent_is_free(n->recent, path, mono_ms(), FREE_FRESH_MS);
 }

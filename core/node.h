@@ -113,14 +113,6 @@ int node_renew(struct node *n, const char *path, const char *holder_id,
 	       void *arg);
 int node_release(struct node *n, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg);
-/*
- * The answer `res` of an unlink of `path` through this node: where it left
- * the name free (the last hold released, handed to nobody, no lock file),
- * node_free_recently() says so for a moment (recent.h).
- */
-void node_unlinked(struct node *n, const char *path,
-		   const struct store_result *res);
-bool node_free_recently(struct node *n, const char *path);
 /* unlink(2): a release that also removes an unheld lock file (store_unlink) */
 int node_unlink(struct node *n, const char *path, const char *holder_id,
 		int64_t token, bool force, store_cb *cb, void *arg);

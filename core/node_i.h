@@ -40,7 +40,6 @@ struct node {
 	void *arg;
 	struct node_stats stats;
 	struct metrics metrics;
-	struct recent *recent; /* names seen free a moment ago (recent.h) */
 	unsigned watching;     /* node_watch_events() not yet undone */
 	struct event *watch_timer; /* while watching: tells every node again */
 	int64_t watched_until_ms; /* some node reads events (monotonic) */

@@ -14,8 +14,7 @@
 -- The lock then goes at once to the requests queued for it that it lets
 -- through (lib.lua's grant_waiting); the reply ends with those grants.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
--- holds that ended (and the lock's file, when no hold is left and the lock
--- file exists unheld; and whether a queued request may sleep on its
+-- holds that ended (and whether a queued request may sleep on its
 -- releases: lib.lua's waiters_near); ESTALE ('held': it holds another grant; 'lost': it holds
 -- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
 -- it (OK 'unlinked' when UNLINK took its unheld lock file away); EPERM
@@ -59,13 +58,7 @@ if nspath and (tonumber(redis.call('HGET', KEYS[K_NS], 'limit') or 0) or 0) > 0 
 end
 save_holders(KEYS[K_L], holders)
 reindex(holders, ARGV[A.LEAF], ARGV[A.NODE], now)
--- the lock's file too, if one exists: an unlink that leaves no holder and
--- no file leaves the name free (its node remembers that a moment)
-local file = nil
-if #holders == 0 then
-  file = file_record(files_key(ARGV[A.NODE], ARGV[A.LEAF]), ARGV[A.LEAF])
-end
-return with_grants(lock_reply('OK', now, extra, ended, nil, nil, nil, file,
+return with_grants(lock_reply('OK', now, extra, ended, nil, nil, nil, nil,
                               waiters_near(the_lock(ARGV[A.NODE],
                                                     ARGV[A.LEAF], 'x'))),
                    grants)

@@ -132,18 +132,6 @@ void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (lookup_own_lease(op))
 		return;
-	/* the name this node just freed, looked up again (the next create):
-	 * absent, without asking Redis (core/recent.h) */
-	if (!fs->opt->open_flock && node_free_recently(fs->node, op->path) &&
-	    !node_lost_shows(fs->node, op->path, op->owner.id,
-			     STALE_RETRY_MS)) {
-		struct inode *known = inodes_find(fs->inodes, op->path);
-
-		if (!(known && (known->placeholders || retry_pending(known)))) {
-			op_fail(op, -ENOENT);
-			return;
-		}
-	}
 	op_started(op, node_stat(fs->node, op->path, lookup_done, op));
 }
 

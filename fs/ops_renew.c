@@ -329,7 +329,6 @@ static void unlink_done(void *arg, const struct store_result *res)
 	struct inode *in;
 	int err = res->err;
 
-	node_unlinked(fs->node, op->path, res);
 	if (err == 0 && strcmp(res->extra, "unlinked") == 0) {
 		/* an unheld lock file made in the flock view: gone */
 	} else if (err == 0) {

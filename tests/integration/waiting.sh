@@ -21,6 +21,23 @@ waiter() {
 		rm -f "$1"' waiter "$1" "$2" &
 }
 
+# --- a name freed on one node and taken at once on another ----------------
+# n2 takes and releases a lock, n1 takes it right away: on n2 an open
+# without O_CREAT must find it held (busy, or it waits), never "absent",
+# however soon after n2's own release it comes
+alt_ok=yes
+for round in 1 2 3 4 5; do
+	in_session bash -c ": > $N2/w/alt; rm $N2/w/alt"
+	in_session bash -c "exec 9>$N1/w/alt; sleep 1" &
+	alt=$!
+	wait_until 3 test -e "$N3/w/alt" # (asked on n3: n2 looks it up once, below)
+	got=$(in_session python3 "$TESTS_LIB/fsop.py" open "$N2/w/alt" wn)
+	[ "$got" = EAGAIN ] || alt_ok="no (round $round: $got)"
+	wait "$alt"
+done
+check "an open without O_CREAT right after the node's own release finds the lock held elsewhere" \
+	yes echo "$alt_ok"
+
 waiters_of() { info_field "$1" waiters; }
 export -f waiters_of
 wait_waiters() { # FILE N: until the lock's waiters= says N (10 s at most)

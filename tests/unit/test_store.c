@@ -749,7 +749,6 @@ static void test_lock_files(void **state)
 	s = unlink_lock(f, "d/f", "A");
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "released");
-	assert_true(s.file); /* the reply says the name is not free */
 	assert_true(stat_of(f, "d/f").file);
 	/* ... then, unheld, the file goes; a release never removes it */
 	assert_int_equal(release(f, "d/f", "A", 0, false).err, -ENOENT);
