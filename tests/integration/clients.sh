@@ -12,11 +12,9 @@ PY=/usr/bin/python3 # Debian's python3-* modules belong to the system Python
 T=/tmp/clients.$$
 mkdir -p "$T"
 export T
-declare -A LIVE=() # sessions this suite started and has not ended yet
-
 clients_cleanup() {
-	local s f
-	for s in "${!LIVE[@]}"; do kill -9 -- "-$s" 2>/dev/null; done
+	local f
+	end_all
 	if [ "$T_FAIL" -ne 0 ]; then
 		for f in "$T"/*.err; do
 			[ -s "$f" ] && { echo "--- $f"; tail -5 "$f"; }
@@ -27,21 +25,6 @@ clients_cleanup() {
 }
 trap clients_cleanup EXIT
 
-# spawn NAME CMD...: CMD in the background in a session of its own, its
-# output in $T/NAME.out; SID is its session (and process group) id
-spawn() {
-	local name=$1
-	shift
-	setsid "$@" >"$T/$name.out" 2>"$T/$name.err" &
-	SID=$!
-	LIVE[$SID]=1
-}
-# end SID: kill -9 the whole session, reap it
-end() {
-	kill -9 -- "-$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	unset "LIVE[$1]"
-}
 
 # conditions, for wait_until and expect (re-evaluated on every call)
 said() { grep -q "^$2" "$T/$1.out" 2>/dev/null; } # NAME WORD: a line of NAME's

@@ -14,30 +14,16 @@ PY=/usr/bin/python3 # Debian's python3-* modules belong to the system Python
 T=$(mktemp -d /tmp/lockfiles.XXXXXX)
 chmod 755 "$T"
 export T PY
-declare -A LIVE=()
-
 lockfiles_cleanup() {
-	local s
-	for s in "${!LIVE[@]}"; do kill -9 -- "-$s" 2>/dev/null; done
+	end_all
 	rm -rf "$T"
 	cluster_cleanup
 }
 trap lockfiles_cleanup EXIT
 
-# spawn NAME USER CMD...: CMD as USER in a session of its own, in the
-# background, its output in $T/NAME.out; SID is its session
-spawn() {
-	local name=$1 user=$2
-	shift 2
-	setpriv --reuid="$user" --regid="$user" --init-groups \
-		setsid "$@" >"$T/$name.out" 2>"$T/$name.err" &
-	SID=$!
-	LIVE[$SID]=1
-}
-end() {
-	kill -9 -- "-$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	unset "LIVE[$1]"
+# spawn_as NAME USER CMD...: spawn (cluster.sh) as USER
+spawn_as() {
+	spawn "$1" setpriv --reuid="$2" --regid="$2" --init-groups "${@:3}"
 }
 said() { grep -q "^$2" "$T/$1.out" 2>/dev/null; }
 held_by() { [ "$(xinfo_field "$1" node)" = "$2" ]; } # FILE NODE
@@ -118,7 +104,7 @@ try:
 except Timeout:
     print("Timeout", int((time.monotonic() - t0) * 1000), flush=True)
 EOF
-spawn soft1 $A $PY "$T/soft.py" hold "$N1/lf/soft" -1 "$T/soft.go"
+spawn_as soft1 $A $PY "$T/soft.py" hold "$N1/lf/soft" -1 "$T/soft.go"
 h=$SID
 expect "SoftFileLock on n1 (user a) is held" wait_until 5 said soft1 locked
 out=$(as_b $PY "$T/soft.py" try "$N2/lf/soft" 1 2>&1)
@@ -148,7 +134,7 @@ try:
 except portalocker.exceptions.BaseLockException as e:
     print(type(e).__name__, flush=True)
 EOF
-spawn tmp1 $A $PY "$T/tmp.py" hold "$N1/lf/tmp" "$T/tmp.go"
+spawn_as tmp1 $A $PY "$T/tmp.py" hold "$N1/lf/tmp" "$T/tmp.go"
 h=$SID
 expect "TemporaryFileLock on n1 (user a) is held" wait_until 5 said tmp1 locked
 expect "... n2 sees n1 holding it" wait_until 3 held_by "$N2/lf/tmp" n1
@@ -164,7 +150,7 @@ check "then n2 takes and removes it the same way" "locked released False" \
 end "$h"
 
 # --- unlink ends no lock, and a new file of the name does not split it ------
-spawn hold1 $A flock "$N1/lf/u" sleep 60
+spawn_as hold1 $A flock "$N1/lf/u" sleep 60
 h=$SID
 expect "flock on n1 holds lf/u" wait_until 5 held_by "$N2/lf/u" n1
 check "rm on n2 by the file's owner succeeds while it is held" OK \
@@ -278,7 +264,7 @@ as_a bash -c "echo keep > $N1/lf/both"
 check "an unheld flock-view file reads on the lease view as a lock with no holders" \
 	"lf/both 0" bash -c "info_field $N3/lf/both name; info_field $N3/lf/both holders"
 check "... O_EXCL there: EEXIST" EEXIST fsop open "$N3/lf/both" wx
-spawn lease3 $B bash -c "exec 9>$N3/lf/both; echo locked; exec sleep 60"
+spawn_as lease3 $B bash -c "exec 9>$N3/lf/both; echo locked; exec sleep 60"
 h=$SID
 expect "opening it for writing on n3 takes the lease" wait_until 5 said lease3 locked
 check "... n1 sees the lease in user.lockfs.info" "n3 lease" bash -c \
@@ -289,7 +275,7 @@ expect "when the lease ends the file is still there, unheld" wait_until 3 unheld
 check "... its content as it was" keep cat "$N2/lf/both"
 check "rm on the lease view of an unheld file removes it" "OK no" bash -c \
 	"as_user $A $FSOP unlink $N3/lf/both; test -e $N1/lf/both && echo yes || echo no"
-spawn lease3b $B bash -c "exec 9>$N3/lf/lease; echo locked; exec sleep 60"
+spawn_as lease3b $B bash -c "exec 9>$N3/lf/lease; echo locked; exec sleep 60"
 h=$SID
 expect "a lease taken on n3" wait_until 5 said lease3b locked
 check "... shows on the flock view as a file" yes bash -c "test -e $N1/lf/lease && echo yes"

@@ -9,6 +9,7 @@
 #   in_session CMD...        run CMD as root in a session of its own
 #   check DESC EXPECTED CMD...  run CMD (bounded), compare its output
 #   fsop ARGS                tests/lib/fsop.py: errno of one operation
+#   spawn NAME CMD..., end SID   background sessions of a suite
 #   finish                   print the closing line, exit 0 or 1
 # Everything is cleaned up at exit, also when a suite fails midway.
 
@@ -29,6 +30,30 @@ PRIVATE_SERVERS=""
 declare -a NODE_PIDS=()
 
 fsop() { python3 "$TESTS_LIB/fsop.py" "$@"; }
+
+# Background sessions a suite started and has not ended yet (spawn, end).
+declare -A LIVE=()
+# spawn NAME CMD...: CMD in the background in a session of its own, its
+# output in $T/NAME.out and $T/NAME.err; SID is its session (and process
+# group) id
+spawn() {
+	local name=$1
+	shift
+	setsid "$@" >"$T/$name.out" 2>"$T/$name.err" &
+	SID=$!
+	LIVE[$SID]=1
+}
+# end SID: kill -9 the whole session, reap it
+end() {
+	kill -9 -- "-$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	unset "LIVE[$1]"
+}
+# end_all: every session of the suite still alive
+end_all() {
+	local s
+	for s in "${!LIVE[@]}"; do kill -9 -- "-$s" 2>/dev/null; done
+}
 
 pass() {
 	T_PASS=$((T_PASS + 1))
