@@ -1,14 +1,15 @@
 -- mkdir.lua - create namespace <path> in <parent>.
 --
--- KEYS: 1 n:<parent>, 2 c:<parent>, 3 n:<path>, 4 l:<path>
+-- KEYS: 1 n:<parent>, 2 c:<parent>, 3 n:<path>, 4 l:<path>, 5 f:<parent>
 -- ARGV: 1 leaf, 2 mode, 3 uid, 4 gid, 5 parent is root '1'|'0'
 -- A set-group-id parent passes its group and the bit on, as on ext4.
--- Replies: OK 'N' attrs; ENOENT (no parent); EEXIST (a namespace or a held
--- lock has that name).
+-- Replies: OK 'N' attrs; ENOENT (no parent); EEXIST (a namespace, a held
+-- lock or a lock file that exists unheld has that name).
 local now = now_ms()
 local parent = ns_attrs(KEYS[1], ARGV[5] == '1')
 if not parent then return plain_reply('ENOENT', now) end
-if redis.call('EXISTS', KEYS[3]) == 1 or #live_holders(KEYS[4], now) > 0 then
+if redis.call('EXISTS', KEYS[3]) == 1 or #live_holders(KEYS[4], now) > 0 or
+   redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
   return plain_reply('EEXIST', now)
 end
 local mode, gid = tonumber(ARGV[2]), tonumber(ARGV[4])

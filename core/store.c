@@ -491,9 +491,10 @@ int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
 	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
 	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
 	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "l", path, len)) < 0)
+	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
+	    (err = args_key(&c->a, st, "f", parent, strlen(parent))) < 0)
 		goto out;
-	c->nkeys = 4;
+	c->nkeys = 5;
 	if ((err = args_str(&c->a, name_base(path))) < 0 ||
 	    (err = args_fmt(&c->a, "%u", (unsigned)mode)) < 0 ||
 	    (err = args_fmt(&c->a, "%u", (unsigned)uid)) < 0 ||

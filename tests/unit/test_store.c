@@ -710,6 +710,8 @@ static void test_lock_files(void **state)
 	assert_int_equal(s.nentries, 1);
 	assert_string_equal(s.entries[0], "f");
 	assert_int_equal(rmdir_ns(f, "d").err, -ENOTEMPTY);
+	/* a name is a file or a namespace, never both */
+	assert_int_equal(mkdir_ns(f, "d/f", 0755).err, -EEXIST);
 	/* content: written, appended, truncated; at most 1 KiB */
 	assert_int_equal(file_write(f, "d/f", id, 0, "hello").err, 0);
 	assert_int_equal(file_write(f, "d/f", id, 3, "p!").err, 0);
