@@ -5,7 +5,8 @@
  * thread with its own connection (one connection per thread, as rabbitmq-c
  * wants).  The loop thread talks to it only through a command queue and a
  * wake-up fd, and hears back the same way: messages and connection changes
- * are delivered as callbacks on the loop thread (STYLE.md rule 5).
+ * are delivered as callbacks on the loop thread (one thread runs every
+ * callback, so nothing needs a lock).
  *
  * One topic exchange per tree ("lockfs.<prefix>"); this daemon consumes from
  * its own exclusive, auto-deleted queue, bound to the routing keys its

@@ -20,7 +20,7 @@
 
 struct store_config {
 	/* redis://host:port[/db], unix:/path, or
-	 * sentinel://host:port,host:port/master[/db] (sentinel.h) */
+	 * sentinel://host:port,host:port/master[/db] (locator.h) */
 	const char *url;
 	const char *password; /* NULL for none */
 	const char *prefix;   /* the hash tag, e.g. "lockfs" */

@@ -1,7 +1,7 @@
 /*
  * store.h - the Redis store: every lock and namespace operation as one
  * atomic server-side script call, asynchronous on the caller's libevent
- * loop (STYLE.md rules 5-7).
+ * loop: nothing blocks it, and every call ends in exactly one callback.
  *
  * A call takes a callback and an opaque argument and always ends in exactly
  * one callback: with the script's answer, or with -EIO when Redis did not

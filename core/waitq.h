@@ -1,6 +1,6 @@
 /*
  * waitq.h - acquiring a lock, waiting for it if need be (the README,
- * "Waiting"; STYLE.md rule 6).
+ * "Waiting"): a wait holds memory, never a thread.
  *
  * Every acquire goes through here.  A blocking request that finds the lock
  * busy is queued in Redis (FIFO across the cluster, see acquire.lua) and

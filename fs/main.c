@@ -1,7 +1,7 @@
 /*
  * main.c - the lockfs daemon: options, mount, the event loop, teardown.
  *
- * One libevent loop drives everything (STYLE.md rule 5): the FUSE session's
+ * One libevent loop drives everything: the FUSE session's
  * fd, the Redis connection (through hiredis's libevent adapter), timers and
  * signals.  FUSE requests are read and dispatched one at a time from the
  * loop; operations that need Redis answer later from their callbacks, so a

@@ -1,6 +1,6 @@
 /*
- * ops_i.h - what the FUSE operations' files share (STYLE.md rule 1: fs/
- * maps file operations to core calls):
+ * ops_i.h - what the FUSE operations' files share (fs/ maps file
+ * operations to core calls):
  *
  *   ops.c         helpers, creates retried as opens, xattrs, refusals, the
  *                 operation table;

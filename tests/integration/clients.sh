@@ -561,14 +561,7 @@ expect "closing it frees it" wait_until 3 free "$N1/c/fresh"
 end "$h"
 
 # --- 8. a lease-view node: leases and handle locks on one name ---------------
-CLUSTER_OPTS=""
-CLUSTER_N=3
-CLUSTER_NODES=3
-if ! cluster_node_start 3; then
-	fail "the lease-view node n3 mounts"
-	finish
-fi
-N3=$CLUSTER_DIR/n3
+cluster_add_node 3 # the lease view
 expect "n3 (lease view) sees the namespace" wait_until 3 test -d "$N3/c"
 spawn ls3 bash -c "exec 9>$N3/c/x; echo locked; exec sleep 30"
 h=$SID

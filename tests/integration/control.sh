@@ -63,10 +63,7 @@ touch $T.heldgo
 wait $sh 2>/dev/null
 
 # a node mounted while n3 reads events hears of the reader at once
-CLUSTER_N=4
-CLUSTER_NODES=4
-cluster_node_start 4 || exit 1
-N4=$CLUSTER_DIR/n4
+cluster_add_node 4
 timeout 30 cat "$N3/.lockfs/events" >$T.ev4 &
 ev=$!
 # (its binding is in place once an event of ours comes through)

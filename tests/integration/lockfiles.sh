@@ -252,14 +252,7 @@ check "link, symlink, rename: EPERM" "EPERM EPERM EPERM" bash -c \
 	 fsop rename $N1/lf/meta $N1/lf/m2"
 
 # --- both views on one tree --------------------------------------------------
-CLUSTER_OPTS=""
-CLUSTER_N=3
-CLUSTER_NODES=3
-if ! cluster_node_start 3; then
-	fail "the lease-view node n3 mounts"
-	finish
-fi
-N3=$CLUSTER_DIR/n3
+cluster_add_node 3 # the lease view
 as_a bash -c "echo keep > $N1/lf/both"
 check "an unheld flock-view file reads on the lease view as a lock with no holders" \
 	"lf/both 0" bash -c "info_field $N3/lf/both name; info_field $N3/lf/both holders"

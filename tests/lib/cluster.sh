@@ -5,6 +5,7 @@
 #   cluster_mount N [OPTS]   mount nodes n1..nN at $N1..$Nn (one fresh key
 #                            prefix per suite, so suites never share state)
 #   cluster_node_kill I [SIG], cluster_node_start I, cluster_node_stop I
+#   cluster_add_node I [OPTS]  one more node, with options of its own
 #   as_user USER CMD...      run CMD as USER in a session of its own
 #   in_session CMD...        run CMD as root in a session of its own
 #   check DESC EXPECTED CMD...  run CMD (bounded), compare its output
@@ -198,6 +199,22 @@ cluster_mount() { # N [extra options, comma-separated]
 		cluster_node_start "$i" || exit 1
 		eval "export N$i=$CLUSTER_DIR/n$i"
 	done
+}
+
+# cluster_add_node I [OPTS]: mount one more node, nI, with OPTS (extra
+# options, comma-separated; none: the default lease view) instead of the
+# suite's, beside the others; its path in NI.  A node that does not mount
+# fails the suite.
+cluster_add_node() {
+	local i=$1
+	CLUSTER_OPTS=${2:+,$2}
+	CLUSTER_N=$i
+	CLUSTER_NODES=$i
+	if ! cluster_node_start "$i"; then
+		fail "node n$i mounts"
+		finish
+	fi
+	eval "export N$i=$CLUSTER_DIR/n$i"
 }
 
 cluster_cleanup() {
