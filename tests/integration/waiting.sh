@@ -56,6 +56,16 @@ expect "the waiter is queued (waiters=1)" wait_waiters "$N1/w/a" 1
 expect "and still waits" test ! -s /tmp/$$.a
 handoffs() { info_field "$1/.lockfs/status" handoffs; }
 export -f handoffs
+# a waiter looks again once, soon after it queued (a release may have
+# slipped by before its binding took hold); a release racing that look
+# would be answered by it, not handed over: let it pass first (one more
+# Redis call from n2)
+redis_calls() {
+	sed -n 's/^lockfs_redis_calls_total{[^}]*} //p' "$1/.lockfs/metrics"
+}
+export -f redis_calls
+c0=$(redis_calls "$N2")
+wait_until 2 bash -c "[ \$(redis_calls $N2) -gt $c0 ]"
 h0=$(handoffs "$N2")
 t0=$(date +%s%N)
 rm "$N1/w/a"
