@@ -200,17 +200,7 @@ static void truncated_at_open(void *arg, const struct store_result *res)
 	}
 	file_seen(op->in, &res->lock);
 	h = file_handle(op->req, op->in, &op->fi, op->in->file_id);
-	if (h == NULL) {
-		op_fail(op, -ENOMEM);
-		return;
-	}
-	op->fi.fh = (uintptr_t)h;
-	op->fi.direct_io = 1;
-	inodes_open(op->in);
-	if (fuse_reply_open(op->req, &op->fi) != 0) {
-		inodes_close(op->fs->inodes, op->in);
-		handle_free(h);
-	}
+	reply_open(op->req, op->in, &op->fi, h);
 	op_free(op);
 }
 
@@ -225,7 +215,6 @@ void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 		.uid = ctx->uid,
 		.gid = ctx->gid,
 	};
-	struct handle *h;
 	struct op *op;
 
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -239,18 +228,7 @@ void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 					 truncated_at_open, op));
 		return;
 	}
-	h = file_handle(req, in, fi, in->file_id);
-	if (h == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	inodes_open(in);
-	if (fuse_reply_open(req, fi) != 0) {
-		inodes_close(fs->inodes, in);
-		handle_free(h);
-	}
+	reply_open(req, in, fi, file_handle(req, in, fi, in->file_id));
 }
 
 /* ---- write, read, truncate, chmod, utimens, unlink ------------------ */

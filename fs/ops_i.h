@@ -170,6 +170,10 @@ int op_parked(struct op *op, int err, bool block);
 void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi);
 void lockfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* Answer an open of `in` with descriptor `h` (NULL: ENOMEM); a failed
+ * reply closes it again. */
+void reply_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi,
+		struct handle *h);
 void lockfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 /* poll(): forget `h`'s pending one (at its release) */
 void poll_forget(struct handle *h);

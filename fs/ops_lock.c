@@ -609,26 +609,34 @@ fail:
 }
 
 /* An open that takes nothing; `owner` (may be NULL) is who opened it. */
+void reply_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi,
+		struct handle *h)
+{
+	if (h == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	inodes_open(in);
+	if (fuse_reply_open(req, fi) != 0) { /* the caller is gone */
+		inodes_close(fs_of(req)->inodes, in);
+		handle_free(h);
+	}
+}
+
 static void open_plain(fuse_req_t req, struct inode *in,
 		       struct fuse_file_info *fi, const struct owner *owner)
 {
 	struct handle *h = calloc(1, sizeof(*h));
 
-	if (h == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
+	if (h) {
+		h->type = HANDLE_LOCK;
+		h->in = in;
+		if (owner)
+			h->owner = *owner;
 	}
-	h->type = HANDLE_LOCK;
-	h->in = in;
-	if (owner)
-		h->owner = *owner;
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	inodes_open(in);
-	if (fuse_reply_open(req, fi) != 0) {
-		inodes_close(fs_of(req)->inodes, in);
-		handle_free(h);
-	}
+	reply_open(req, in, fi, h);
 }
 
 void lockfs_open(fuse_req_t req, fuse_ino_t ino,
