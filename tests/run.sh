@@ -50,6 +50,18 @@ count() { # KEY LOG: a number from meson's summary ("Ok: 3"), or 0
 	echo "${n:-0}"
 }
 
+# failures DIR LOG: the failed checks in a meson test log (meson-logs/
+# testlog.txt has every line; the console shows a failed test's last 100
+# only), a line each under the name of their test, so that the end of a
+# long run names them all
+failures() {
+	awk -v dir="$1" '
+		/^test: / { name = $2 " " $3 " " $4 }
+		/^(FAIL - |not ok|\[  FAILED  \]|==[0-9]+==ERROR|.*runtime error:)/ {
+			print "  " dir " " name ": " $0
+		}' "$2" | cut -c1-300 | head -40
+}
+
 run_suites() { # DIR SUITE...
 	local dir=$1 log rc s
 	shift
@@ -60,6 +72,7 @@ run_suites() { # DIR SUITE...
 		timeout -k 10 900 meson test -C "$dir" --suite "$s" \
 			--print-errorlogs --num-processes 1 >"$log" 2>&1 || rc=$?
 		cat "$log"
+		failures "$dir" "$dir/meson-logs/testlog.txt" >>"$RUN/failures"
 		passed=$((passed + $(count Ok "$log")))
 		failed=$((failed + $(count Fail "$log") + $(count Timeout "$log")))
 		if [ "$rc" -ne 0 ] && ! grep -q '^Fail: *[1-9]' "$log" &&
@@ -95,5 +108,9 @@ else
 	failed=$((failed + 1))
 fi
 
+if [ -s "$RUN/failures" ]; then
+	echo "== what failed"
+	cat "$RUN/failures"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

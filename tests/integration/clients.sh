@@ -307,7 +307,7 @@ check "the contender's O_TRUNC left the lock as it was" "n1 1" bash -c \
 end "$h"
 expect "kill -9 of the holder frees it" wait_until 3 free "$N2/c/f"
 check "flock FILE -c on n2 runs the command holding the lock" "n2 handle" \
-	in_session flock -w 5 "$N2/c/f" -c "xinfo_field $N1/c/f node; xinfo_field $N1/c/f kind"
+	in_session flock -w 5 "$N2/c/f" bash -c "xinfo_field $N1/c/f node; xinfo_field $N1/c/f kind"
 expect "and leaves nothing behind" wait_until 3 free "$N1/c/f"
 
 # -s with -s
@@ -316,7 +316,7 @@ h=$SID
 expect "flock -s on n1 holds it" wait_until 5 held "$N2/c/shared"
 check "... in shared mode" shared xinfo_field "$N2/c/shared" mode
 check "flock -s on n2 shares it: two holders" 2 \
-	in_session flock -s -n "$N2/c/shared" -c "xinfo_field $N1/c/shared holders"
+	in_session flock -s -n "$N2/c/shared" bash -c "xinfo_field $N1/c/shared holders"
 timed flock -x -n "$N2/c/shared" true
 expect "flock -x -n on n2 is refused by the shared holder (exit $RC, $MS ms)" \
 	test "$RC" = 1 -a "$MS" -lt 500

@@ -195,7 +195,7 @@ except OSError as e:
     print(errno.errorcode[e.errno])
 "
 check "a holder's write is content, not a command: ttl= stays text" "ttl=1s n1" bash -c \
-	"flock $N1/lf/cmd -c 'echo ttl=1s > $N1/lf/cmd; sleep 1.5; cat $N2/lf/cmd; xinfo_field $N2/lf/cmd node'"
+	"flock $N1/lf/cmd bash -c 'echo ttl=1s > $N1/lf/cmd; sleep 1.5; cat $N2/lf/cmd; xinfo_field $N2/lf/cmd node'"
 
 # --- times and identity as on a disk ----------------------------------------
 as_a touch "$N1/lf/old"

@@ -262,6 +262,10 @@ xinfo_field() {
 		2>/dev/null | sed -n "s/^$2=//p" | head -1
 }
 
+# flock -c and other tools run commands with $SHELL, which CI leaves unset
+# (/bin/sh, where the helpers below do not exist): the same everywhere
+unset SHELL
+
 # the helpers run under `timeout` in check(), so in child shells too
 export TESTS_LIB
 export -f fsop info_field xinfo_field as_user in_session wait_until
