@@ -217,6 +217,10 @@ class Worker:
         self.pid = os.getpid()
         self.sid = os.getsid(0)
         self.dog = Watchdog(self)
+        # the first worker starts by taking every lock of the tree once,
+        # the root too, so that every run covers the whole tree (random
+        # choices under contention rarely find the root free)
+        self.tour = [p for p, _ in TREE] if wid == 0 else []
 
     # ---- log ---------------------------------------------------------
     def log(self, rec):
@@ -432,9 +436,11 @@ class Worker:
         self.hlog("renew", h, t, ttl_ms=ttl, ka=ka)
 
     # ---- operations --------------------------------------------------
-    def op_lease(self, how):
+    def op_lease(self, how, path=None):
+        """One lease; `path` given: that lock, and the worker stays alive."""
+        touring = path is not None
         mount = self.rng.choice(self.mounts)
-        path = self.pick_path()
+        path = path or self.pick_path()
         if path is None:
             return
         flags = os.O_WRONLY | os.O_CREAT
@@ -459,7 +465,8 @@ class Worker:
         self.granted(h, t_req, t)
         if how.startswith("expire"):
             return self.let_expire(h)
-        self.maybe_die([h])
+        if not touring:
+            self.maybe_die([h])
         self.renewals(h)
         time.sleep(self.hold_time())
         self.release_lease(h)
@@ -637,6 +644,9 @@ class Worker:
            ("fcntl-sh", 3), ("fcntl-sh-nb", 1), ("set", 8), ("set-nb", 3)]
 
     def step(self):
+        if self.tour:
+            self.op_lease("open", self.tour.pop(0))
+            return
         how = self.rng.choices([o for o, _ in self.OPS],
                                [w for _, w in self.OPS])[0]
         if how.startswith("flock"):
