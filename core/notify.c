@@ -19,6 +19,13 @@
  * counts as lost: it is dropped, the loop hears "down" (so waiters re-check
  * Redis every second) and the thread connects again.
  *
+ * What the loop publishes while the broker is away waits in an outbox
+ * (at most OUTBOX_MAX messages, none older than OUTBOX_AGE_MS) and leaves
+ * as soon as a broker takes the connection again: a release made during
+ * an outage wakes the waiters of other nodes when the link is back, not
+ * only at their next re-check of Redis.  Messages are hints, so a late one
+ * costs a waiter one look at Redis, never a wrong grant.
+ *
  * A message this daemon publishes to a key it is bound to itself is
  * delivered to its own loop at once, without the round trip through the
  * broker; every message carries this notifier's random id as its AMQP
@@ -52,6 +59,8 @@
 #define PROBE_DEADLINE_MS 1000
 #define CONNECT_TIMEOUT_S 3
 #define BACKOFF_MAX_MS 2000
+#define OUTBOX_MAX 4096
+#define OUTBOX_AGE_MS 30000
 
 enum msg_type {
 	MSG_PUBLISH,
@@ -67,6 +76,7 @@ struct msg {
 	char *key;
 	char *body;
 	size_t len;
+	int64_t kept_ms; /* monotonic: when it went into the outbox */
 	STAILQ_ENTRY(msg) link;
 };
 
@@ -122,6 +132,8 @@ struct notifier {
 	amqp_connection_state_t conn;
 	amqp_bytes_t queue;
 	struct binding_set bound;
+	struct msg_queue outbox; /* publishes waiting for a broker */
+	size_t outbox_len;
 	bool warned_down;
 	char probe_key[40];     /* "p.<self_id>" */
 	int64_t probe_next_ms;  /* monotonic: when to send the next probe */
@@ -410,25 +422,72 @@ out:
 static void tell_loop(struct notifier *n, enum msg_type type,
 		      const char *key, const char *body, size_t len);
 
-/* Apply one command; false when the connection broke doing it. */
-static bool amqp_command(struct notifier *n, struct msg *m)
+/* Publish `m` on the connection; false when the connection broke. */
+static bool amqp_publish(struct notifier *n, const struct msg *m)
 {
-	struct binding *b = binding_find(&n->bound, m->key);
 	amqp_basic_properties_t props;
 	amqp_bytes_t body;
 
+	body.bytes = m->body;
+	body.len = m->len;
+	props._flags = AMQP_BASIC_APP_ID_FLAG;
+	props.app_id = amqp_cstring_bytes(n->self_id);
+	return amqp_basic_publish(n->conn, 1, amqp_cstring_bytes(n->exchange),
+				  amqp_cstring_bytes(m->key), 0, 0, &props,
+				  body) == AMQP_STATUS_OK;
+}
+
+/* Keep `m` (ours now) for the next connection; the oldest goes when full. */
+static void outbox_keep(struct notifier *n, struct msg *m)
+{
+	struct msg *old;
+
+	if (n->outbox_len == OUTBOX_MAX) {
+		old = STAILQ_FIRST(&n->outbox);
+		STAILQ_REMOVE_HEAD(&n->outbox, link);
+		msg_free(old);
+		n->outbox_len--;
+	}
+	m->kept_ms = mono_ms();
+	STAILQ_INSERT_TAIL(&n->outbox, m, link);
+	n->outbox_len++;
+}
+
+/* Send what waited for a broker (dropping what is too old to matter);
+ * false when the connection broke, the rest kept for the next one. */
+static bool outbox_send(struct notifier *n)
+{
+	int64_t now = mono_ms();
+	struct msg *m;
+
+	while ((m = STAILQ_FIRST(&n->outbox)) != NULL) {
+		if (now - m->kept_ms <= OUTBOX_AGE_MS && !amqp_publish(n, m))
+			return false;
+		STAILQ_REMOVE_HEAD(&n->outbox, link);
+		n->outbox_len--;
+		msg_free(m);
+	}
+	return true;
+}
+
+static void outbox_free(struct notifier *n)
+{
+	struct msg *m;
+
+	while ((m = STAILQ_FIRST(&n->outbox)) != NULL) {
+		STAILQ_REMOVE_HEAD(&n->outbox, link);
+		msg_free(m);
+	}
+	n->outbox_len = 0;
+}
+
+/* Apply one command other than a publish; false when the connection broke
+ * doing it. */
+static bool amqp_command(struct notifier *n, struct msg *m)
+{
+	struct binding *b = binding_find(&n->bound, m->key);
+
 	switch (m->type) {
-	case MSG_PUBLISH:
-		if (n->conn == NULL)
-			return true; /* a hint: dropped while down */
-		body.bytes = m->body;
-		body.len = m->len;
-		props._flags = AMQP_BASIC_APP_ID_FLAG;
-		props.app_id = amqp_cstring_bytes(n->self_id);
-		return amqp_basic_publish(n->conn, 1,
-					  amqp_cstring_bytes(n->exchange),
-					  amqp_cstring_bytes(m->key), 0, 0,
-					  &props, body) == AMQP_STATUS_OK;
 	case MSG_BIND:
 		if (b)
 			return true;
@@ -462,8 +521,15 @@ static bool amqp_commands(struct notifier *n, bool *broken)
 	channel_take(&n->to_amqp, &q);
 	while ((m = STAILQ_FIRST(&q)) != NULL) {
 		STAILQ_REMOVE_HEAD(&q, link);
-		if (!*broken && !amqp_command(n, m))
+		if (m->type == MSG_PUBLISH) {
+			if (n->conn == NULL || *broken || !amqp_publish(n, m)) {
+				*broken = *broken || n->conn != NULL;
+				outbox_keep(n, m); /* for the next connection */
+				continue;
+			}
+		} else if (!*broken && !amqp_command(n, m)) {
 			*broken = true;
+		}
 		msg_free(m);
 	}
 	pthread_mutex_lock(&n->to_amqp.lock);
@@ -574,6 +640,8 @@ static void *amqp_thread(void *arg)
 				log_info("amqp: connected to %s", where);
 				backoff_ms = 100;
 				tell_loop(n, MSG_UP, where, NULL, 0);
+				if (!outbox_send(n))
+					broken = true;
 			} else {
 				timeout = backoff_ms;
 				backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS
@@ -610,6 +678,7 @@ static void *amqp_thread(void *arg)
 	if (n->conn)
 		amqp_connection_close(n->conn, AMQP_REPLY_SUCCESS);
 	amqp_drop(n);
+	outbox_free(n);
 	return NULL;
 }
 
@@ -730,6 +799,7 @@ int notifier_new(struct event_base *base, const char *url,
 	n->state_cb = state_cb;
 	n->arg = arg;
 	n->queue = amqp_empty_bytes;
+	STAILQ_INIT(&n->outbox);
 	n->exchange = strdup(exchange);
 	n->cacert = strdup(cacert ? cacert : NOTIFIER_DEFAULT_CACERT);
 	if (n->exchange == NULL || n->cacert == NULL)

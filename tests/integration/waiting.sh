@@ -210,6 +210,10 @@ if [ -n "${LOCKFS_SERVERS_DIR:-}" ] && [ -f "$LOCKFS_SERVERS_DIR/env" ]; then
 	touch /tmp/$$.nb.release
 	rabbit_start
 	expect "the node reconnects by itself" wait_until 20 grep -q '^amqp=connected' "$N2/.lockfs/status"
+	# the releasing node too: a release it made before that would reach
+	# n2 from its outbox once it connects, which is not what is timed here
+	expect "... and so do the others" wait_until 20 bash -c \
+		"grep -q '^amqp=connected' $N1/.lockfs/status && grep -q '^amqp=connected' $N3/.lockfs/status"
 	: >"$N1/w/nb2"
 	waiter "$N2/w/nb2" /tmp/$$.nb2
 	wait_waiters "$N1/w/nb2" 1
