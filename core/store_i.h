@@ -73,6 +73,7 @@ struct call {
 	bool in_flight;
 	bool queued;
 	bool reloaded; /* sent again after the library was lost */
+	bool peek; /* a stat asked first without its script (call_send) */
 	int64_t sent_ns; /* monotonic, for the round-trip histogram */
 	/* for compensation of a late grant */
 	char *comp_path;
