@@ -745,16 +745,17 @@ local function semaphore_left(w)
 end
 
 local MAX_GRANTS = 32
-local PROVISIONAL_MS = 2000 -- a grant's life until its daemon confirms it
 
 -- Hand this call's lock (`node`, file `leaf`, live holders `holders`,
 -- changed in place) to the requests at the head of its queue that have
 -- become grantable, first come first served, the moment a hold ends: each
 -- becomes a holder with its own token, exactly as its own acquire would
 -- have made it, but provisional (`pw`: its request) until its daemon
--- confirms it, and lasting PROVISIONAL_MS at most (no longer than its
--- queue entry would have), so a grant whose daemon is gone soon frees the
--- lock again.  Stops at the first request it cannot grant here: still blocked,
+-- confirms it, and lasting only as long as its queue entry would have (a
+-- lease its daemon renews while the request waits): a grant whose daemon
+-- is gone frees the lock when the entry would have stopped holding the
+-- queue back anyway, and one whose daemon lives has that long to confirm
+-- it, through a failover of Redis too.  Stops at the first request it cannot grant here: still blocked,
 -- a lock set, O_EXCL, a conversion of the requester's own lease, a
 -- requester that holds the lock already; those hear the release event and
 -- ask again, as before.  Returns the grants: {waiter id, daemon, token,
@@ -790,7 +791,7 @@ local function grant_waiting(node, leaf, holders, now)
       if w.sq then grants[#grants + 1] = semaphore_left(w) end
       unqueue(w.id)
       local tok = redis.call('INCR', KEYS[K_TOKEN])
-      local exp = math.min(w.exp, now + PROVISIONAL_MS)
+      local exp = w.exp
       holders[#holders + 1] = {
         id = h.id, node = h.node, uid = h.uid, gid = h.gid, pid = h.pid,
         sid = h.sid, kind = h.kind, mode = w.mode, tok = tok, acq = now,

@@ -111,6 +111,15 @@ void node_ended(struct node *n, const char *event, const char *path,
 	}
 }
 
+bool node_grant_held(void *arg, const char *path, const char *holder_id,
+		     int64_t token)
+{
+	struct node *n = arg;
+	const struct lock_holder *held = leases_get(n->leases, path, holder_id);
+
+	return held && held->token == token;
+}
+
 void node_confirmed(void *arg, const char *path, const char *holder_id,
 		    int64_t token, const struct store_result *res)
 {

@@ -55,4 +55,8 @@ void node_heard_watch(struct node *n);
 void node_confirmed(void *arg, const char *path, const char *holder_id,
 		    int64_t token, const struct store_result *res);
 
+/* Does the lease table still hold that grant (waitq_held_cb)? */
+bool node_grant_held(void *arg, const char *path, const char *holder_id,
+		     int64_t token);
+
 #endif

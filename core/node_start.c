@@ -132,7 +132,8 @@ int node_start(struct event_base *base, const struct node_config *cfg,
 	struct waitq_config wcfg = {.node = cfg->name, .lease_ms = cfg->ttl_ms,
 				    .queued_cb = on_queued,
 				    .deadlock_cb = on_deadlock,
-				    .confirmed_cb = node_confirmed};
+				    .confirmed_cb = node_confirmed,
+				    .held_cb = node_grant_held};
 	struct node *n = NULL;
 	char *exchange = NULL;
 	int err = node_new(cfg->name, NULL, NULL, &n);

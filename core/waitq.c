@@ -70,9 +70,11 @@
  * ours: the daemon was paused, or the message was held up) is not trusted
  * to be still held: it only wakes its request, whose own call then
  * confirms the grant or finds it gone and keeps waiting.  Well under the
- * grant's provisional life (lib.lua's PROVISIONAL_MS).
+ * grant's provisional life (its queue entry's: lib.lua's grant_waiting).
  */
 #define GRANT_FRESH_MS 500
+/* A grant handed over is confirmed this long after at most (confirm_delay) */
+#define CONFIRM_AFTER_MAX_MS 500
 #define RETRY_AFTER_EIO_MS 1000
 #define WAITQ_BUCKETS 4096 /* per index; a power of two */
 
@@ -132,6 +134,7 @@ struct waitq {
 	waitq_queued_cb *deadlock_cb;
 	void *queued_arg;
 	waitq_confirmed_cb *confirmed_cb;
+	waitq_held_cb *held_cb;
 	uint64_t handoffs;
 };
 
@@ -300,6 +303,14 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 	}
 	if (mono_ms() >= w->entry_until) {
 		waiter_confirmed(w, &lost);
+		return;
+	}
+	if (!w->confirming && w->wq->held_cb &&
+	    !w->wq->held_cb(w->wq->queued_arg, w->path, w->h.id,
+			    w->grant_token)) {
+		/* released (or lost) before it needed confirming */
+		waiter_announce_left(w);
+		waiter_destroy(w);
 		return;
 	}
 	w->confirming = true;
@@ -539,6 +550,7 @@ int waitq_new(struct event_base *base, struct store *st,
 	wq->queued_cb = cfg->queued_cb;
 	wq->queued_arg = cfg->queued_arg;
 	wq->confirmed_cb = cfg->confirmed_cb;
+	wq->held_cb = cfg->held_cb;
 	wq->deadlock_cb = cfg->deadlock_cb;
 	wq->node = strdup(cfg->node);
 	if (wq->node == NULL) {
@@ -739,6 +751,15 @@ static struct waiter *find_waiter(struct waitq *wq, const char *id)
 	return NULL;
 }
 
+/* When to confirm a grant handed over with `life_ms` to live unconfirmed:
+ * early enough that the confirmation has most of that life to arrive. */
+static int64_t confirm_delay(int64_t life_ms)
+{
+	int64_t ms = life_ms / 4;
+
+	return ms < 0 ? 0 : ms > CONFIRM_AFTER_MAX_MS ? CONFIRM_AFTER_MAX_MS : ms;
+}
+
 /*
  * The lock `w` waits for was granted to it by another call (token `token`,
  * held until `expires_ms` unless confirmed, Redis clock `now_ms`): answer
@@ -766,8 +787,10 @@ static void waiter_granted(struct waiter *w, int64_t token,
 	w->grant_token = token;
 	w->wq->handoffs++;
 	waiter_answer(w, 0, &res);
+	/* confirmed a quarter into its provisional life, if still held then
+	 * (waiter_confirm): most short holds end before, and cost no call */
 	if (!w->in_flight)
-		waiter_confirm(w, NULL);
+		arm(w->recheck, confirm_delay(expires_ms - now_ms));
 }
 
 /* Grant `token` (until `expires`, Redis clock `now`) for our request `id`. */

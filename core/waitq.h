@@ -49,6 +49,14 @@ typedef void waitq_confirmed_cb(void *arg, const char *path,
 				const char *holder_id, int64_t token,
 				const struct store_result *res);
 
+/*
+ * Does holder `holder_id` still hold grant `token` of `path` on this node?
+ * A grant handed over is confirmed only if it is still held a little
+ * later (waitq.c): a short hold ends before it needs confirming.
+ */
+typedef bool waitq_held_cb(void *arg, const char *path, const char *holder_id,
+			   int64_t token);
+
 struct waitq_config {
 	const char *node;  /* this daemon's node name */
 	int64_t lease_ms;  /* a queue entry lives this long unless re-checked */
@@ -56,6 +64,7 @@ struct waitq_config {
 	waitq_queued_cb *deadlock_cb; /* a request refused with EDEADLK */
 	void *queued_arg;  /* for both callbacks */
 	waitq_confirmed_cb *confirmed_cb; /* may be NULL */
+	waitq_held_cb *held_cb; /* may be NULL: every grant is confirmed */
 };
 
 /*

@@ -4,7 +4,8 @@
  * granted, interrupted, timed out, backend lost, unmounted — answers it
  * exactly once and leaves no queue entry behind, also when the ending comes
  * while a store call is still in flight; a late grant is disowned; a
- * message wakes only the waiters of its key.
+ * message wakes only the waiters of its key; a grant handed over is
+ * confirmed only when its hold outlives the first part of its life.
  *
  * The fake store records each call and lets the test answer it when it
  * likes, which is what makes the in-flight moments reachable.
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -216,10 +218,23 @@ static void done(void *arg, int err, const struct store_result *res)
 	o->err = err;
 }
 
+static bool grant_held; /* what the node says of a grant handed over */
+
+static bool fake_held(void *arg, const char *path, const char *holder_id,
+		      int64_t token)
+{
+	(void)arg;
+	(void)path;
+	(void)holder_id;
+	(void)token;
+	return grant_held;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct waitq_config cfg = {.node = "n1", .lease_ms = 3000};
+	struct waitq_config cfg = {.node = "n1", .lease_ms = 3000,
+				   .held_cb = fake_held};
 
 	ncalls = 0;
 	fail_starts = 0;
@@ -459,6 +474,56 @@ static void test_message_wakes_only_its_key(void **state)
 			answer(i, 0, "removed");
 }
 
+/* A grant handed over to a queued request, as the releasing daemon sends
+ * it to this one's own key (bound at start: bound[0]). */
+static void hand_over(struct fixture *f, const char *waiter_id)
+{
+	char body[256];
+	struct timespec ts;
+	long long now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	snprintf(body, sizeof(body), "%s 8 %lld %lld", waiter_id, now + 2000,
+		 now);
+	waitq_on_message(f->wq, bound[0], body, strlen(body));
+}
+
+static void test_handed_over_short_hold_needs_no_confirmation(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome o = {0};
+
+	acquire(f, &o, 0);
+	answer_queued(0, "ns/lock");
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(o.calls, 1); /* answered from the message */
+	assert_int_equal(o.err, 0);
+	assert_int_equal(ncalls, 1); /* no call yet */
+	grant_held = false;          /* released meanwhile */
+	run_ms(f, 700);
+	assert_int_equal(ncalls, 1); /* and none at all */
+}
+
+static void test_handed_over_long_hold_is_confirmed(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome o = {0};
+
+	acquire(f, &o, 0);
+	answer_queued(0, "ns/lock");
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(ncalls, 1);
+	grant_held = true; /* still held a quarter into its life */
+	run_ms(f, 700);
+	assert_int_equal(ncalls, 2); /* confirmed, by the same request */
+	assert_int_equal(calls[1].kind, FAKE_ACQUIRE);
+	assert_string_equal(calls[1].waiter_id, calls[0].waiter_id);
+	answer(1, 0, "new");
+	assert_int_equal(o.calls, 1); /* exactly one answer */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +550,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_message_wakes_only_its_key,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handed_over_short_hold_needs_no_confirmation,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handed_over_long_hold_is_confirmed, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
