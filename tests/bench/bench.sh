@@ -102,7 +102,7 @@ cost_snap "$CLUSTER_DIR/cost0"
 "$BIN_DIR/cycle" "$N1/bench" "$CYCLES" >/dev/null || fail "cycle on lockfs"
 cost_snap "$CLUSTER_DIR/cost1"
 cl=$(cost_print cycle "$CYCLES" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
-echo "$cl (targets: daemons_cpu <= 60us, script_us <= 30, scripts <= 2, amqp_bindings 0)"
+echo "$cl (targets: daemons_cpu <= 60us, redis_us <= 30, scripts <= 2, amqp_bindings 0)"
 ran "cost of the cycle" "$cl"
 
 # --- 2. handoff between two nodes --------------------------------------------
@@ -121,7 +121,7 @@ hfloor=$(awk -v p="$pp50" -v a="$ap50" -v n="$nf" 'BEGIN {printf "%.1f", p * 100
 echo "handoff floor: redis PING ${pp50}ms + rabbitmq hop p50=${ap50}us (p99=$(field "$a" p99_us)us) + a null FUSE request $(awk -v n="$nf" 'BEGIN {printf "%.1f", n / 4}')us = ${hfloor}us; handoff/floor=$(ratio "$(awk -v x="$hp50" 'BEGIN {print x * 1000}')" "$hfloor") (target <= 2); handoffs: $((o1 - o0)) of $((g1 - g0)) grants on the waiting node (target >= 99%)"
 ran "handoff" "$hp50"
 cl=$(cost_print handoff "$((g1 - g0))" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
-echo "$cl (per grant on n2, the holder's take and release included; targets: daemons_cpu <= 150us, script_us <= 60, scripts <= 2.2)"
+echo "$cl (per grant on n2, the holder's take and release included; targets: daemons_cpu <= 150us, redis_us <= 60, scripts <= 2.2)"
 ran "cost of the handoff" "$cl"
 
 # --- 3. contended throughput -------------------------------------------------

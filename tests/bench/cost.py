@@ -11,8 +11,12 @@ FCALL; every other command, those run inside scripts included) and the
 broker counters of the mounts' /.lockfs/metrics.  `diff` prints one line
 per operation, OPS operations having run between the two snapshots:
 
-  cost NAME: daemons_cpu=..us redis_cpu=..us script_us=.. scripts=..
-     commands=.. amqp_published=.. amqp_delivered=.. amqp_bindings=..
+  cost NAME: daemons_cpu=..us redis_cpu=..us redis_us=.. script_us=..
+     scripts=.. transactions=.. commands=.. amqp_published=..
+     amqp_delivered=.. amqp_bindings=..
+
+redis_us is the time Redis spent on lockfs's calls: its scripts and its
+transactions (a lookup that finds nothing).
 """
 import json
 import os
@@ -20,6 +24,9 @@ import socket
 import sys
 
 SCRIPTS = {"evalsha", "eval", "fcall", "fcall_ro", "evalsha_ro", "eval_ro"}
+# lockfs's calls that are not scripts: a lookup that finds nothing is one
+# transaction of plain commands (its EXEC's time covers them)
+TRANSACTIONS = {"multi", "exec"}
 # the bench's own questions, not lockfs's work
 IGNORED = {"info", "ping", "config", "client", "hello", "command"}
 HZ = os.sysconf("SC_CLK_TCK")
@@ -52,6 +59,7 @@ def snap(port, pids, mounts):
     info = redis(port, "INFO", "all")
     out = {"daemons_cpu": sum(cpu_us(p) for p in pids if p),
            "redis_cpu": 0, "script_us": 0, "scripts": 0, "commands": 0,
+           "tx_us": 0, "transactions": 0,
            "amqp_published": 0, "amqp_delivered": 0, "amqp_bindings": 0}
     for line in info.splitlines():
         if line.startswith("process_id:"):
@@ -63,6 +71,9 @@ def snap(port, pids, mounts):
         if name in SCRIPTS:
             out["scripts"] += int(kv["calls"])
             out["script_us"] += int(kv["usec"])
+        elif name in TRANSACTIONS:
+            out["tx_us"] += int(kv["usec"])
+            out["transactions"] += int(kv["calls"]) if name == "exec" else 0
         elif name not in IGNORED:
             out["commands"] += int(kv["calls"])
     for m in mounts:
@@ -89,8 +100,12 @@ def main(argv):
         b = json.load(f)
     d = {k: (b[k] - a[k]) / ops for k in a}
     print(f"cost {name}: daemons_cpu={d['daemons_cpu']:.0f}us "
-          f"redis_cpu={d['redis_cpu']:.0f}us script_us={d['script_us']:.1f} "
-          f"scripts={d['scripts']:.2f} commands={d['commands']:.1f} "
+          f"redis_cpu={d['redis_cpu']:.0f}us "
+          f"redis_us={d['script_us'] + d.get('tx_us', 0):.1f} "
+          f"script_us={d['script_us']:.1f} "
+          f"scripts={d['scripts']:.2f} "
+          f"transactions={d.get('transactions', 0):.2f} "
+          f"commands={d['commands']:.1f} "
           f"amqp_published={d['amqp_published']:.2f} "
           f"amqp_delivered={d['amqp_delivered']:.2f} "
           f"amqp_bindings={d['amqp_bindings']:.2f} (per operation, {ops} ops)")

@@ -4,6 +4,9 @@ lockfs and its peers.
 
   peers.py lockfs DIR1 DIR2 ROUNDS    two mounts of one tree (two nodes)
   peers.py redis PORT SLEEP ROUNDS    redis-py Lock, polling every SLEEP s
+  peers.py pubsub PORT ROUNDS         a Redis lock woken by pub/sub, as
+                                      Redisson takes one: SET NX PX, and
+                                      waiters subscribed to its releases
   peers.py zookeeper PORT ROUNDS      kazoo Lock (predecessor watch)
   peers.py etcd URL ROUNDS            etcd's lock API (v3 JSON gateway)
 
@@ -76,6 +79,37 @@ def redis_lock(argv, me):
     return acquire, release
 
 
+PUBSUB_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], '')
+  return 1
+end
+return 0"""
+
+
+def pubsub_lock(argv, me):
+    """Redisson's way with redis-py: SET NX PX; a waiter subscribes to the
+    lock's release channel first, tries again, and then sleeps until a
+    release is published (or the holder's lease would have run out); the
+    release deletes the key only while it is still ours and publishes."""
+    import redis
+    r = redis.Redis(port=int(argv[0]))
+    token = "w%d.%d" % (me, os.getpid())
+    sub = r.pubsub(ignore_subscribe_messages=True)
+    sub.subscribe("peers-lock:released")
+    unlock = r.register_script(PUBSUB_UNLOCK)
+
+    def acquire():
+        while not r.set("peers-lock", token, nx=True, px=30000):
+            ttl = r.pttl("peers-lock")
+            sub.get_message(timeout=ttl / 1000 if ttl > 0 else 0.001)
+
+    def release(_):
+        unlock(keys=["peers-lock", "peers-lock:released"], args=[token])
+    return acquire, release
+
+
 def zookeeper_lock(argv, me):
     from kazoo.client import KazooClient
     zk = KazooClient(hosts="127.0.0.1:%s" % argv[0])
@@ -110,6 +144,7 @@ def etcd_lock(argv, me):
 
 
 SYSTEMS = {"lockfs": (lockfs_lock, 2), "redis": (redis_lock, 2),
+           "pubsub": (pubsub_lock, 1),
            "zookeeper": (zookeeper_lock, 1), "etcd": (etcd_lock, 1)}
 
 

@@ -11,6 +11,9 @@
 #   lockfs     two mounts as two nodes (three when contended), a blocking
 #              open (the lease view)
 #   redis-py   Lock, polling every 100 ms (its default) and every 1 ms
+#   pub/sub    a Redis lock woken by pub/sub as Redisson takes one (SET NX
+#              PX; waiters subscribed to its release channel): the best a
+#              Redis lock library does
 #   ZooKeeper  kazoo's Lock (a watch on the predecessor), Debian zookeeper
 #   etcd       its lock API through the v3 JSON gateway, Debian etcd-server
 #
@@ -92,6 +95,7 @@ echo "# peers: two processes, 2 ms holds, $ROUNDS rounds each; lower is better"
 measure "lockfs (2 nodes)" lockfs "$N1/peers" "$N2/peers"
 measure "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
 measure "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
+measure "Redis SET NX + pub/sub" pubsub "$redis_port"
 measure "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
 measure "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
 
@@ -111,6 +115,7 @@ echo "# peers: contended 3 x 8 on one lock, 100 us holds, $CONTEND_S s each;" \
 contended "lockfs (3 nodes)" lockfs "$N1/peers" "$N2/peers" "$N3/peers"
 contended "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
 contended "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
+contended "Redis SET NX + pub/sub" pubsub "$redis_port"
 contended "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
 contended "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
 finish
