@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	struct store_config scfg;
 	struct event_config *evcfg;
 	char why[512], *shown;
-	bool mounted = false, waiting;
+	bool mounted = false;
 	int rc = 1, err, http_fd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -301,16 +301,7 @@ out_fs:
 	if (http_fd >= 0)
 		close(http_fd);
 	http_free(fs.http); /* before the node: it abandons its walks */
-	waiting = fs.node && node_waits(fs.node) > 0;
 	node_fail_all(fs.node, -EIO);
-	if (waiting && fs.base) {
-		/* the kernel ended the session (an unmount) before a signal or
-		 * the mount watch did: give the withdrawals of its waits a
-		 * moment to reach Redis, as shut_down() does */
-		node_flush(fs.node);
-		event_base_loopexit(fs.base, &(struct timeval){0, 300000});
-		event_base_dispatch(fs.base);
-	}
 	if (mounted)
 		fuse_session_unmount(fs.se);
 	node_free(fs.node); /* runs what is in flight, with EIO */
