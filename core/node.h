@@ -145,8 +145,6 @@ int node_amqp_up(const struct node *n, int64_t *since_ms);
 /* "host:port" of the broker in use ("" while none, or without a broker). */
 const char *node_amqp_broker(const struct node *n);
 void node_redis_stats(const struct node *n, struct store_stats *out);
-/* Send what the requests just handled asked of Redis now (store_flush). */
-void node_flush(struct node *n);
 /* false without a broker */
 bool node_amqp_stats(const struct node *n, struct notifier_stats *out);
 /*

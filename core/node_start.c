@@ -325,11 +325,6 @@ int64_t node_lease_token(struct node *n, const char *path, const char *id)
 	return leases_token(n->leases, path, id);
 }
 
-void node_flush(struct node *n)
-{
-	store_flush(n->st);
-}
-
 void node_lease_renewed(struct node *n, const char *path,
 			const struct lock_holder *h, int64_t now_ms)
 {

@@ -54,13 +54,6 @@ bool store_connected(const struct store *st);
 int64_t store_since_ms(const struct store *st);
 
 void store_get_stats(const struct store *st, struct store_stats *out);
-/*
- * Send now what calls have queued for Redis, rather than on the loop's
- * next turn: one write, and no writability to watch for (call it at the
- * end of a callback that made calls, never from inside a store callback's
- * caller chain that still uses the call).
- */
-void store_flush(struct store *st);
 
 /*
  * The layout of a tree's keys in Redis, stamped in {PREFIX}:layout and in

@@ -529,12 +529,6 @@ int64_t store_since_ms(const struct store *st)
 	return st->since_ms;
 }
 
-void store_flush(struct store *st)
-{
-	if (st && st->connected && st->ac && !st->freeing)
-		redisAsyncHandleWrite(st->ac);
-}
-
 void store_get_stats(const struct store *st, struct store_stats *out)
 {
 	*out = st->stats;

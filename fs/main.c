@@ -57,8 +57,6 @@ static void on_fuse_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	fuse_session_process_buf(se, &lc->buf);
-	/* what the request asked of Redis leaves now, in one write */
-	node_flush(lc->fs->node);
 	if (fuse_session_exited(se))
 		event_base_loopbreak(lc->fs->base);
 }
@@ -196,7 +194,6 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct lockfs fs = {0};
 	struct store_config scfg;
-	struct event_config *evcfg;
 	char why[512], *shown;
 	bool mounted = false;
 	int rc = 1, err, http_fd = -1;
@@ -269,16 +266,7 @@ int main(int argc, char **argv)
 	if (opt.log ? strcmp(opt.log, "syslog") == 0
 		    : !cmd.foreground && access("/dev/log", W_OK) == 0)
 		log_to_syslog();
-	/* with a change list, watching a socket for writability and dropping
-	 * it again within one turn of the loop (a Redis command sent at once,
-	 * node_flush) costs no system call.  libevent warns against it when
-	 * descriptors are dup()ed; the daemon dups none. */
-	evcfg = event_config_new();
-	if (evcfg == NULL ||
-	    event_config_set_flag(evcfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) < 0)
-		goto out_fs;
-	fs.base = event_base_new_with_config(evcfg);
-	event_config_free(evcfg);
+	fs.base = event_base_new();
 	if (fs.base == NULL)
 		goto out_fs;
 	if (start_services(&fs, &scfg) < 0)
