@@ -442,7 +442,8 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 			goto out;
 	}
 	c->nkeys = 6;
-	/* a name that is nothing is told without the script (call_send) */
+	/* a name that is nothing is told without the script (call_send; the
+	 * positions of these keys and arguments: store_call.c's STAT_*) */
 	c->peek = !is_root(path) && !name_is_dir_lock(leaf);
 	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
 	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||

@@ -294,6 +294,16 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		call_free(c);
 }
 
+/* Where the stat call's keys and arguments are (store_stat builds them). */
+enum {
+	STAT_PATH_NS = 0,   /* n:<path> */
+	STAT_LOCK = 1,      /* l:<node> */
+	STAT_NS = 2,        /* n:<ns> */
+	STAT_FILES = 5,     /* f:<ns> */
+	STAT_NS_IS_ROOT = 8, /* '1' | '0' */
+	STAT_LEAF = 9,
+};
+
 /*
  * The answer to a peek (send_peek): TIME, then "how many of the name's
  * namespace and lock keys exist", "is there a lock file of that name",
@@ -302,7 +312,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static bool peek_says_nothing(const struct call *c, const redisReply *r,
 			      struct store_result *res)
 {
-	size_t want = c->a.v[8][0] == '1' ? 3 : 4; /* ns is the root: 3 */
+	size_t want = c->a.v[STAT_NS_IS_ROOT][0] == '1' ? 3 : 4; /* root: 3 */
 
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != want ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY ||
@@ -356,17 +366,19 @@ static bool send_peek(struct call *c)
 {
 	redisAsyncContext *ac = c->st->ac;
 	const struct args *a = &c->a;
-	bool ns_is_root = a->v[8][0] == '1';
+	bool ns_is_root = a->v[STAT_NS_IS_ROOT][0] == '1';
 
 	if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK ||
 	    redisAsyncCommand(ac, NULL, NULL, "TIME") != REDIS_OK ||
-	    redisAsyncCommand(ac, NULL, NULL, "EXISTS %b %b", a->v[0],
-			      a->len[0], a->v[1], a->len[1]) != REDIS_OK ||
-	    redisAsyncCommand(ac, NULL, NULL, "HEXISTS %b %b", a->v[5],
-			      a->len[5], a->v[9], a->len[9]) != REDIS_OK ||
+	    redisAsyncCommand(ac, NULL, NULL, "EXISTS %b %b",
+			      a->v[STAT_PATH_NS], a->len[STAT_PATH_NS],
+			      a->v[STAT_LOCK], a->len[STAT_LOCK]) != REDIS_OK ||
+	    redisAsyncCommand(ac, NULL, NULL, "HEXISTS %b %b",
+			      a->v[STAT_FILES], a->len[STAT_FILES],
+			      a->v[STAT_LEAF], a->len[STAT_LEAF]) != REDIS_OK ||
 	    (!ns_is_root &&
-	     redisAsyncCommand(ac, NULL, NULL, "EXISTS %b", a->v[2],
-			       a->len[2]) != REDIS_OK) ||
+	     redisAsyncCommand(ac, NULL, NULL, "EXISTS %b", a->v[STAT_NS],
+			       a->len[STAT_NS]) != REDIS_OK) ||
 	    redisAsyncCommand(ac, on_peek, c, "EXEC") != REDIS_OK)
 		return false;
 	c->in_flight = true;

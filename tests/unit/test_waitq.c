@@ -489,18 +489,24 @@ static void hand_over(struct fixture *f, const char *waiter_id)
 	waitq_on_message(f->wq, bound[0], body, strlen(body));
 }
 
+/* A request queued, then answered from a grant handed over (no call). */
+static void queued_then_handed_over(struct fixture *f, struct outcome *o)
+{
+	acquire(f, o, 0);
+	answer_queued(0, "ns/lock");
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(o->calls, 1); /* answered from the message */
+	assert_int_equal(o->err, 0);
+	assert_int_equal(ncalls, 1); /* no call yet */
+}
+
 static void test_handed_over_short_hold_needs_no_confirmation(void **state)
 {
 	struct fixture *f = *state;
 	struct outcome o = {0};
 
-	acquire(f, &o, 0);
-	answer_queued(0, "ns/lock");
-	hand_over(f, calls[0].waiter_id);
-	assert_int_equal(o.calls, 1); /* answered from the message */
-	assert_int_equal(o.err, 0);
-	assert_int_equal(ncalls, 1); /* no call yet */
-	grant_held = false;          /* released meanwhile */
+	queued_then_handed_over(f, &o);
+	grant_held = false; /* released meanwhile */
 	run_ms(f, 700);
 	assert_int_equal(ncalls, 1); /* and none at all */
 }
@@ -510,11 +516,7 @@ static void test_handed_over_long_hold_is_confirmed(void **state)
 	struct fixture *f = *state;
 	struct outcome o = {0};
 
-	acquire(f, &o, 0);
-	answer_queued(0, "ns/lock");
-	hand_over(f, calls[0].waiter_id);
-	assert_int_equal(o.calls, 1);
-	assert_int_equal(ncalls, 1);
+	queued_then_handed_over(f, &o);
 	grant_held = true; /* still held a quarter into its life */
 	run_ms(f, 700);
 	assert_int_equal(ncalls, 2); /* confirmed, by the same request */
