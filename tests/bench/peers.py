@@ -8,7 +8,7 @@ lockfs and its peers.
                                       Redisson takes one: SET NX PX, and
                                       waiters subscribed to its releases
   peers.py zookeeper PORT ROUNDS      kazoo Lock (predecessor watch)
-  peers.py etcd URL ROUNDS            etcd's lock API (v3 JSON gateway)
+  peers.py etcd URL ROUNDS            etcd's lock recipe, gRPC client
 
   peers.py contend lockfs DIR1 DIR2 DIR3 SECONDS   three mounts (nodes)
   peers.py contend redis PORT SLEEP SECONDS        (and so on: the same
@@ -35,14 +35,11 @@ is its "unserved" wait).  Prints on one line
 A FIFO inversion is a pair of counted grants where A started waiting more
 than 5 ms before B but B was granted first, as in contend.c.
 """
-import base64
-import json
 import multiprocessing as mp
 import os
 import queue
 import sys
 import time
-import urllib.request
 
 HOLD_S = 0.002
 CONTEND_NODES = 3
@@ -125,21 +122,42 @@ def zookeeper_lock(argv, me):
 
 
 def etcd_lock(argv, me):
-    url = argv[0]
-
-    def post(path, body):
-        req = urllib.request.Request(
-            url + path, data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"})
-        return json.loads(urllib.request.urlopen(req, timeout=60).read())
-    lease = post("/v3/lease/grant", {"TTL": 120})["ID"]
-    name = base64.b64encode(b"peers").decode()
+    """etcd's own lock recipe (Go's clientv3/concurrency Mutex) with the
+    gRPC client python3-etcd3: put a key of our own under the lock's
+    prefix, bound to our lease; the lock is ours when no key under the
+    prefix was created before ours; else watch the one created just before
+    ours until it is deleted (from the revision of that look, so a
+    delete is never missed), and look again.  FIFO, one watch per waiter, as kazoo."""
+    import etcd3
+    host, port = argv[0].rsplit("/", 1)[-1].rsplit(":", 1)
+    c = etcd3.client(host=host, port=int(port), timeout=60)
+    lease = c.lease(120)
+    prefix = "/peers-lock/"
+    key = prefix + "%x" % lease.id
 
     def acquire():
-        return post("/v3/lock/lock", {"name": name, "lease": lease})["key"]
+        c.transaction(compare=[c.transactions.create(key) == 0],
+                      success=[c.transactions.put(key, "", lease=lease)],
+                      failure=[])
+        mine = c.get(key)[1].create_revision
+        while True:
+            r = c.get_prefix_response(prefix)
+            before = [kv for kv in r.kvs if kv.create_revision < mine]
+            if not before:
+                return
+            last = max(before, key=lambda kv: kv.create_revision)
+            # from the revision just read, as the Go recipe does: a watch
+            # from an older one is served by etcd's catch-up loop, every
+            # 100 ms
+            events, cancel = c.watch(
+                last.key, start_revision=r.header.revision + 1)
+            for ev in events:
+                if isinstance(ev, etcd3.events.DeleteEvent):
+                    break
+            cancel()
 
-    def release(key):
-        post("/v3/lock/unlock", {"key": key})
+    def release(_):
+        c.delete(key)
     return acquire, release
 
 

@@ -15,13 +15,15 @@
 #              PX; waiters subscribed to its release channel): the best a
 #              Redis lock library does
 #   ZooKeeper  kazoo's Lock (a watch on the predecessor), Debian zookeeper
-#   etcd       its lock API through the v3 JSON gateway, Debian etcd-server
+#   etcd       the Go client's mutex recipe over gRPC (python3-etcd3),
+#              Debian etcd-server
 #
 #   tests/bench/peers.sh            PEERS_ROUNDS=200, PEERS_CONTEND_S=5
 #                                   by default
 #
 # ZooKeeper and etcd are started privately on loopback and stopped at the
-# end; their Debian packages (and python3-kazoo, python3-redis) are
+# end; their Debian packages (and python3-kazoo, python3-redis,
+# python3-etcd3) are
 # installed when missing.  Part of the full bench run (bench.sh), not of
 # CI's short one.  Prints; never fails on time.
 . "$(dirname "$0")/../lib/cluster.sh"
@@ -31,7 +33,7 @@ CONTEND_S=${PEERS_CONTEND_S:-5}
 PY=/usr/bin/python3 # Debian's python3-kazoo and python3-redis live there
 
 missing=()
-for p in zookeeper etcd-server python3-kazoo python3-redis; do
+for p in zookeeper etcd-server python3-kazoo python3-redis python3-etcd3; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
@@ -97,7 +99,7 @@ measure "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
 measure "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
 measure "Redis SET NX + pub/sub" pubsub "$redis_port"
 measure "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
-measure "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
+measure "etcd 3.4 + python3-etcd3" etcd "http://127.0.0.1:$etcd_port"
 
 contended() { # NAME ARGS...: one line of the contended table
 	local name=$1 out
@@ -117,5 +119,5 @@ contended "redis-py Lock sleep=0.1" redis "$redis_port" 0.1
 contended "redis-py Lock sleep=0.001" redis "$redis_port" 0.001
 contended "Redis SET NX + pub/sub" pubsub "$redis_port"
 contended "ZooKeeper + kazoo Lock" zookeeper "$zk_port"
-contended "etcd lock (JSON gateway)" etcd "http://127.0.0.1:$etcd_port"
+contended "etcd 3.4 + python3-etcd3" etcd "http://127.0.0.1:$etcd_port"
 finish
