@@ -23,8 +23,7 @@
 #
 # ZooKeeper and etcd are started privately on loopback and stopped at the
 # end; their Debian packages (and python3-kazoo, python3-redis,
-# python3-etcd3) are
-# installed when missing.  Part of the full bench run (bench.sh), not of
+# python3-etcd3) are installed when missing.  Part of the full bench run (bench.sh), not of
 # CI's short one.  Prints; never fails on time.
 . "$(dirname "$0")/../lib/cluster.sh"
 BENCH=$(cd "$(dirname "$0")" && pwd)
