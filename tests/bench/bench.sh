@@ -24,7 +24,8 @@
 #              namespace, many waiters on a node: their cost, the handoff
 #              of 2 while they wait on another lock (target <= 1.1x), the
 #              Redis calls of their node while the broker is away and at
-#              its return (target <= 10)
+#              its return (target <= 10); Redis's grants/s for one tree
+#              with its CPU saturated (target >= 15,000)
 #  cost        for 1-3: CPU time and calls per operation, which a shared
 #              machine cannot hide the way it hides wall time (cost.py):
 #              the daemons' and Redis's CPU, Redis script time, scripts,
@@ -152,6 +153,25 @@ m0=$(used_memory)
 f=$(fill scale/files "$MANY" files) || fail "fill $MANY files"
 m1=$(used_memory)
 echo "scale: redis memory per unheld flock-view lock file=$(((m1 - m0) / MANY)) bytes (target <= 400; $MANY made in $(field "$f" seconds)s)"
+# Redis's own ceiling for one tree: takes and releases of distinct locks
+# through the daemon's store code (the same scripts and calls, without
+# FUSE), many in flight, so that Redis's CPU is the bottleneck; grants/s
+# measured, and what a Redis core fully busy would serve
+mkdir -p "$N1/scale/saturate/a" "$N1/scale/saturate/b"
+cost_snap "$CLUSTER_DIR/cost0"
+fill scale/saturate/a "$((MANY / 2))" cycle >"$CLUSTER_DIR/saturate.a" &
+sa=$!
+fill scale/saturate/b "$((MANY / 2))" cycle >"$CLUSTER_DIR/saturate.b" || fail "saturate"
+wait "$sa" || fail "saturate"
+# the longer of the two runs (each times its own, from its first call)
+secs=$(cat "$CLUSTER_DIR"/saturate.[ab] | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' | sort -n | tail -n 1)
+cost_snap "$CLUSTER_DIR/cost1"
+cl=$(cost_print saturated "$MANY" "$CLUSTER_DIR/cost0" "$CLUSTER_DIR/cost1")
+rcpu=$(field "$cl" redis_cpu)
+rcpu=${rcpu%us}
+echo "scale: Redis saturated by one tree's takes and releases (2 clients): $(awk -v n="$MANY" -v s="$secs" 'BEGIN {printf "%.0f", n / s}') grants/s measured, Redis busy $(awk -v n="$MANY" -v s="$secs" -v c="$rcpu" 'BEGIN {printf "%.0f", n * c / s / 1e4}')% of a core; at 100%: $(awk -v c="$rcpu" 'BEGIN {if (c > 0) printf "%.0f", 1e6 / c; else print "?"}') grants/s per master (target >= 15,000)"
+echo "$cl (per grant: one take and one release)"
+ran "Redis saturated" "$cl"
 fill scale/listed "$LISTED" >/dev/null || fail "fill $LISTED"
 ls_ms=()
 for round in 1 2 3; do
