@@ -58,3 +58,41 @@ int event_format(int64_t time_ms, const char *event, const char *name,
 	*len = n;
 	return 0;
 }
+
+int event_outcome(char *const *names, const int64_t *tokens, size_t n,
+		  int err, char **line, size_t *len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	int rc = 0;
+
+	if (f == NULL)
+		return -ENOMEM;
+	if (err < 0) {
+		const char *name = strerrorname_np(-err);
+
+		fprintf(f, "error %s", name ? name : "EIO");
+	} else {
+		fputs("granted", f);
+	}
+	for (size_t i = 0; err == 0 && i < n && rc == 0; i++) {
+		char *word = escape_word(names[i]);
+
+		if (word == NULL)
+			rc = -ENOMEM;
+		else
+			fprintf(f, " %s=%lld", word, (long long)tokens[i]);
+		free(word);
+	}
+	fputc('\n', f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*line = buf;
+	*len = size;
+	return 0;
+}

@@ -26,4 +26,13 @@ int event_format(int64_t time_ms, const char *event, const char *name,
 		 int64_t token, const char *node, uid_t uid,
 		 enum lock_mode mode, char **line, size_t *len);
 
+/*
+ * The outcome line of a request handle (the README): "granted NAME=TOKEN
+ * ..." for the `n` names of a granted lock set with their `tokens`, names
+ * escaped as in event lines, or for `err` < 0 "error ERRNAME", newline
+ * ended, in a new string `*line` of `*len` bytes.  0 or -ENOMEM.
+ */
+int event_outcome(char *const *names, const int64_t *tokens, size_t n,
+		  int err, char **line, size_t *len);
+
 #endif

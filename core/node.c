@@ -97,6 +97,24 @@ void node_granted(struct node *n, const char *path,
 	leases_granted(n->leases, path, h, now_ms);
 }
 
+void node_granted_set(struct node *n, char *const *paths,
+		      const enum lock_mode *modes, size_t count,
+		      const struct store_holder *h,
+		      const struct store_result *res, double waited_s)
+{
+	for (size_t i = 0; i < count && i < res->ntokens; i++) {
+		struct lock_holder held = {
+			.id = (char *)h->id, .node = (char *)h->node,
+			.uid = h->uid, .gid = h->gid, .pid = h->pid,
+			.session = h->session, .kind = HOLDER_LEASE,
+			.mode = modes[i], .token = res->tokens[i],
+			.ttl_ms = h->ttl_ms, .keepalive = h->keepalive,
+		};
+
+		node_granted(n, paths[i], &held, true, waited_s, res->now_ms);
+	}
+}
+
 void node_ended(struct node *n, const char *event, const char *path,
 		const struct lock_holder *h, size_t nh, int64_t now_ms,
 		bool wakes)

@@ -79,6 +79,8 @@ int node_acquire_set(struct node *n, char *const *paths,
 		     int64_t timeout_ms, lock_done_cb *cb, void *arg,
 		     struct waiter **out);
 void node_cancel(struct waiter *w, int err);
+/* Tell `cb` once when `w` is first queued (waiter_when_queued). */
+void node_when_queued(struct waiter *w, void (*cb)(void *arg));
 /* End every wait with `err` (unmount, shutdown). */
 void node_fail_all(struct node *n, int err);
 size_t node_waits(const struct node *n);
@@ -167,6 +169,17 @@ void node_free(struct node *n);
 void node_granted(struct node *n, const char *path,
 		  const struct lock_holder *h, bool is_new, double waited_s,
 		  int64_t now_ms);
+/*
+ * A lock set `paths` in `modes` granted to `h` (res: its tokens) reached
+ * its requester; or did not, and is disowned (node_disown) with `why`.
+ */
+void node_granted_set(struct node *n, char *const *paths,
+		      const enum lock_mode *modes, size_t count,
+		      const struct store_holder *h,
+		      const struct store_result *res, double waited_s);
+void node_disown_set(struct node *n, char *const *paths, size_t count,
+		     const char *holder_id, const struct store_result *res,
+		     const char *why);
 
 /*
  * The holds `h[0..nh)` of `path` ended by `event` ("released", "broken",

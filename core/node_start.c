@@ -218,6 +218,11 @@ void node_cancel(struct waiter *w, int err)
 	waiter_cancel(w, err);
 }
 
+void node_when_queued(struct waiter *w, void (*cb)(void *arg))
+{
+	waiter_when_queued(w, cb);
+}
+
 void node_fail_all(struct node *n, int err)
 {
 	if (n && n->wq)
@@ -299,6 +304,14 @@ void node_disown(struct node *n, const char *path, const char *holder_id,
 {
 	leases_forget(n->leases, path, holder_id);
 	store_disown(n->st, path, holder_id, token, why);
+}
+
+void node_disown_set(struct node *n, char *const *paths, size_t count,
+		     const char *holder_id, const struct store_result *res,
+		     const char *why)
+{
+	for (size_t i = 0; i < count && i < res->ntokens; i++)
+		node_disown(n, paths[i], holder_id, res->tokens[i], why);
 }
 
 const struct lock_holder *node_lease(struct node *n, const char *path,

@@ -91,6 +91,7 @@ struct waiter {
 	char id[WAITQ_KEY_MAX - 8];
 	waiter_done_cb *cb;
 	void *arg;
+	waiter_queued_cb *queued_hook; /* told once, when first queued */
 	bool answered;
 	bool in_flight;
 	bool queued; /* Redis holds a queue entry for it (last reply said so) */
@@ -445,12 +446,16 @@ static void on_attempt(void *arg, const struct store_result *res)
 		return;
 	}
 	if (res->err == -EAGAIN && w->block && res->extra[0]) {
-		if (!w->queued && w->wq->queued_cb)
+		bool first = !w->queued;
+
+		if (first && w->wq->queued_cb)
 			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
 					 res->now_ms);
 		w->queued = true;
 		waiter_bind_own(w);
 		waiter_sleep(w, res);
+		if (first && w->queued_hook)
+			w->queued_hook(w->arg);
 	} else if (res->err == -EIO && w->queued) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
 	} else {
@@ -708,6 +713,11 @@ int waitq_acquire(struct waitq *wq, const char *path,
 		return -ENOMEM;
 	w->excl = excl;
 	return waiter_start(w, timeout_ms, out);
+}
+
+void waiter_when_queued(struct waiter *w, waiter_queued_cb *cb)
+{
+	w->queued_hook = cb;
 }
 
 void waiter_cancel(struct waiter *w, int err)

@@ -102,6 +102,14 @@ int waitq_acquire_set(struct waitq *wq, char *const *paths,
 		      struct waiter **out);
 
 /*
+ * Tell `cb(arg)` (the acquire's own `arg`) once, when Redis first says
+ * `w` is queued: a request that is granted at once or fails is never
+ * told.  Set it right after the acquire returns.
+ */
+typedef void waiter_queued_cb(void *arg);
+void waiter_when_queued(struct waiter *w, waiter_queued_cb *cb);
+
+/*
  * Withdraw `w`: its callback runs now with `err`, its queue entry is
  * removed from Redis, and a grant that was already on its way is released.
  */

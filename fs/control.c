@@ -10,7 +10,8 @@
  * a signal interrupts it (EINTR), and poll() reports POLLIN.  A reader that
  * does not keep up loses its oldest lines beyond BACKLOG_EVENT_LINES.
  * `acquire` takes lock sets: each write is handled by ops.c like any
- * acquire (lockfs_write), and reading it gives nothing.  `metrics` is this
+ * acquire (lockfs_write), and reading it gives nothing.  Each open of
+ * `request` is a request handle (request.c).  `metrics` is this
  * node's counters in the Prometheus text format, one snapshot per open.
  * The HTTP endpoints (http.c) serve the same status, metrics and events.
  */
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "lockfs_config.h"
 #include "node.h"
+#include "request.h"
 
 static const struct {
 	const char *name;
@@ -42,6 +44,7 @@ static const struct {
 	{"events", CONTROL_EVENTS, INO_CONTROL_EVENTS, 0444},
 	{"acquire", CONTROL_ACQUIRE, INO_CONTROL_ACQUIRE, 0666},
 	{"metrics", CONTROL_METRICS, INO_CONTROL_METRICS, 0444},
+	{"request", CONTROL_REQUEST, INO_CONTROL_REQUEST, 0666},
 };
 
 /* One open of /.lockfs/events. */
@@ -303,6 +306,10 @@ void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 	struct event_reader *r = h ? h->reader : NULL;
 
 	(void)fs;
+	if (h && h->request) {
+		request_poll(h->request, req, ph);
+		return;
+	}
 	if (r == NULL) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
@@ -325,7 +332,8 @@ int control_open(struct lockfs *fs, struct inode *in,
 	int err;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
-	    in->control_id != CONTROL_ACQUIRE)
+	    in->control_id != CONTROL_ACQUIRE &&
+	    in->control_id != CONTROL_REQUEST)
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
@@ -336,6 +344,17 @@ int control_open(struct lockfs *fs, struct inode *in,
 	if (in->control_id == CONTROL_ACQUIRE) {
 		fi->fh = (uintptr_t)h;
 		fi->direct_io = 1;
+		return 0;
+	}
+	if (in->control_id == CONTROL_REQUEST) {
+		err = request_new(fs, &h->request);
+		if (err < 0) {
+			free(h);
+			return err;
+		}
+		fi->fh = (uintptr_t)h;
+		fi->direct_io = 1;
+		fi->nonseekable = 1;
 		return 0;
 	}
 	if (in->control_id == CONTROL_EVENTS) {
@@ -372,6 +391,11 @@ void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 		reader_read(h->reader, req, size);
 		return;
 	}
+	if (h->request) {
+		request_read(h->request, req, size,
+			     (fi->flags & O_NONBLOCK) != 0);
+		return;
+	}
 	if (off < 0 || (size_t)off >= h->text_len)
 		fuse_reply_buf(req, NULL, 0);
 	else
@@ -389,6 +413,8 @@ void control_release(struct lockfs *fs, struct inode *in,
 	(void)in;
 	if (h && h->reader)
 		reader_close(h->reader);
+	if (h)
+		request_free(h->request);
 	handle_free(h);
 }
 

@@ -28,16 +28,19 @@ struct node;
 #define INO_CONTROL_EVENTS 4
 #define INO_CONTROL_ACQUIRE 5
 #define INO_CONTROL_METRICS 6
+#define INO_CONTROL_REQUEST 7
 
 enum control_file {
 	CONTROL_STATUS = 1,
 	CONTROL_EVENTS = 2,
 	CONTROL_ACQUIRE = 3,
 	CONTROL_METRICS = 4,
+	CONTROL_REQUEST = 5,
 };
 
 struct event_reader;
 struct http;
+struct request;
 
 struct lockfs {
 	const struct options *opt;
@@ -75,6 +78,7 @@ struct handle {
 	struct store_entry *entries; /* HANDLE_DIR snapshot */
 	size_t nentries;
 	struct event_reader *reader; /* /.lockfs/events */
+	struct request *request;     /* /.lockfs/request (request.h) */
 	int open_flags;
 	int64_t file_id; /* the flock view: the lock file it opened (0: any) */
 	/* handle locks taken through this open file, by the kernel's

@@ -798,7 +798,10 @@ int lockfs_inodes_init(struct lockfs *fs)
 				 INODE_CONTROL_FILE, CONTROL_ACQUIRE) == NULL ||
 	    inodes_add_permanent(fs->inodes, INO_CONTROL_METRICS,
 				 NAME_CONTROL_DIR "/metrics",
-				 INODE_CONTROL_FILE, CONTROL_METRICS) == NULL)
+				 INODE_CONTROL_FILE, CONTROL_METRICS) == NULL ||
+	    inodes_add_permanent(fs->inodes, INO_CONTROL_REQUEST,
+				 NAME_CONTROL_DIR "/request",
+				 INODE_CONTROL_FILE, CONTROL_REQUEST) == NULL)
 		return -ENOMEM;
 	return 0;
 }

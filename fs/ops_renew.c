@@ -4,6 +4,7 @@
  * and unlink (release, break, ESTALE).  See ops_i.h.
  */
 #include "ops_i.h"
+#include "request.h"
 
 /* ---- renewal: write, truncate, utimens ------------------------------ */
 
@@ -52,30 +53,18 @@ static void set_done(void *arg, int err, const struct store_result *res)
 	struct op *op = arg;
 	struct lockfs *fs = op->fs;
 	const struct lockset *set = op->set;
+	struct store_holder h;
 
 	if (err < 0) {
 		op_fail(op, err);
 		return;
 	}
-	for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
-		struct lock_holder h = {
-			.id = op->owner.id, .node = (char *)fs->opt->node,
-			.uid = op->owner.uid, .gid = op->owner.gid,
-			.pid = op->owner.pid, .session = op->owner.session,
-			.kind = HOLDER_LEASE, .mode = set->modes[i],
-			.token = res->tokens[i], .ttl_ms = fs->opt->ttl_ms,
-			.keepalive = fs->opt->keepalive,
-		};
-
-		node_granted(fs->node, set->paths[i], &h, true,
-			     mono_s() - op->started_s, res->now_ms);
-	}
-	if (fuse_reply_write(op->req, op->size) != 0) { /* the caller is gone */
-		for (size_t i = 0; i < set->n && i < res->ntokens; i++) {
-			node_disown(fs->node, set->paths[i], op->owner.id,
-				     res->tokens[i], "its requester is gone");
-		}
-	}
+	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	node_granted_set(fs->node, set->paths, set->modes, set->n, &h, res,
+			 mono_s() - op->started_s);
+	if (fuse_reply_write(op->req, op->size) != 0) /* the caller is gone */
+		node_disown_set(fs->node, set->paths, set->n, op->owner.id,
+				res, "its requester is gone");
 	op_free(op);
 }
 
@@ -116,6 +105,25 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 		op_fail(op, err);
 }
 
+/* A write to a request handle, for its writer's owner. */
+static void request_write_as(fuse_req_t req, struct request *r,
+			     const char *buf, size_t size)
+{
+	struct lockfs *fs = fs_of(req);
+	gid_t groups[GROUPS_MAX];
+	struct store_holder h;
+	struct owner owner;
+	int err = request_owner(req, &owner);
+
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	holder_for(fs, &owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
+	holder_groups(req, groups, &h);
+	request_write(r, req, buf, size, &h);
+}
+
 void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 size_t size, off_t off, struct fuse_file_info *fi)
 {
@@ -130,6 +138,10 @@ void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	(void)ino;
 	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE) {
 		lockset_write(req, fi->flags, buf, size);
+		return;
+	}
+	if (h->type == HANDLE_CONTROL && h->request) {
+		request_write_as(req, h->request, buf, size);
 		return;
 	}
 	if (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER) {

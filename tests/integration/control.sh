@@ -15,7 +15,7 @@ in_session bash -c ": > $N2/held; while [ ! -e $T.heldgo ]; do sleep 0.05; done"
 sh=$!
 wait_until 5 test -e "$N1/held"
 check "status counts the locks this node holds" 1 info_field "$N2/.lockfs/status" locks_held
-check "the control directory lists its files" "acquire events metrics status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
+check "the control directory lists its files" "acquire events metrics request status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
 check "status is read-only" EACCES fsop open "$N1/.lockfs/status" w
 
 # --- events ---------------------------------------------------------------

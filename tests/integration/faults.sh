@@ -56,7 +56,7 @@ for i in 1 2 3 4; do # past the kernel's 0.5 s cache of the root's attributes
 	fast_status "$N1" && ok=$((ok + 1))
 done
 check "status and the root keep answering at once for seconds" 4 echo $ok
-check "ls of the control directory answers" "acquire events metrics status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
+check "ls of the control directory answers" "acquire events metrics request status" bash -c "ls $N1/.lockfs | tr '\n' ' ' | sed 's/ \$//'"
 redis_thaw
 expect "status says redis=connected again within a second" wait_until 2 grep -q '^redis=connected' "$N1/.lockfs/status"
 check "and the tree answers" OK in_session python3 "$TESTS_LIB/fsop.py" open "$N1/f/t4" wcn
