@@ -37,8 +37,11 @@ for i = 1, tonumber(ARGV[13]) do
   members[i] = m
 end
 
+local who = who_of('lease', id)
+
 local function unqueue_set()
   redis.call('HDEL', KEYS[K_WR], wid)
+  redis.call('SREM', tree_key('wo', who), wid)
   for _, m in ipairs(members) do unqueue_at(m.lock, wid) end
 end
 
@@ -83,7 +86,32 @@ if blocker then
   if not wait then return plain_reply('EAGAIN', now) end
   local first = not me
   if first then
+    -- a wait that would close a cycle of owners waiting on each other is
+    -- refused at once, as in acquire.lua: blocked by every conflicting
+    -- holder of every member
+    local blocking, ahead = {}, nil
+    local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
+    local what = string.sub(blocker, at + 1)
+    for _, m in ipairs(members) do
+      for _, h in ipairs(m.holders) do
+        if h.id ~= id and not (m.mode == 's' and h.mode == 's') then
+          blocking[#blocking + 1] = h
+        end
+      end
+    end
+    if kind == 'w' then ahead = what end
+    if kind == 'h' then
+      for _, h in ipairs(live_holders(tree_key('l', what), now)) do
+        if h.id ~= id then blocking[#blocking + 1] = h end
+      end
+    end
+    if deadlock(who, blocking, ahead, now) then
+      return plain_reply('EDEADLK', now, blocker)
+    end
+    local sn, sm = {}, {}
+    for i, m in ipairs(members) do sn[i], sm[i] = m.node, m.mode end
     me = {id = wid, lnode = members[1].node, mode = 'x', dnode = ARGV[6],
+          sn = sn, sm = sm,
           seq = redis.call('INCR', KEYS[K_WSEQ]), since = now,
           -- who asks (a set: granted only by its own re-check)
           h = {id = id, node = ARGV[7], uid = tonumber(ARGV[8]),
@@ -91,6 +119,8 @@ if blocker then
                kind = 'lease', set = true}}
   end
   me.exp = now + tonumber(ARGV[5])
+  redis.call('SADD', tree_key('wo', who), wid)
+  expire_at_least(tree_key('wo', who), me.exp)
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
   for _, m in ipairs(members) do
     -- in each member's queues as that member's mode

@@ -70,7 +70,9 @@ int event_outcome(char *const *names, const int64_t *tokens, size_t n,
 	if (f == NULL)
 		return -ENOMEM;
 	if (err < 0) {
-		const char *name = strerrorname_np(-err);
+		/* EDEADLK, not its alias EDEADLOCK, as the README says */
+		const char *name = err == -EDEADLK ? "EDEADLK"
+						   : strerrorname_np(-err);
 
 		fprintf(f, "error %s", name ? name : "EIO");
 	} else {

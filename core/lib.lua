@@ -583,9 +583,11 @@ local function deadlock(me, blocking, wid_ahead, now)
     for _, wid in ipairs(redis.call('SMEMBERS', tree_key('wo', who))) do
       steps = steps + 1
       local w = live_waiter(wid, now)
-      if w then
-        for _, h in ipairs(live_holders(tree_key('l', w.lnode), now)) do
-          if not (w.mode == 's' and h.mode == 's') then
+      -- a lock set waits for every member (sn, sm: nodes and modes)
+      local nodes, modes = w and (w.sn or {w.lnode}), w and (w.sm or {w.mode})
+      for i = 1, w and #nodes or 0 do
+        for _, h in ipairs(live_holders(tree_key('l', nodes[i]), now)) do
+          if not (modes[i] == 's' and h.mode == 's') then
             if holder_who(h) == me then return true end
             push(holder_who(h))
           end
@@ -605,7 +607,7 @@ local function unqueue(id)
   if not raw then return end
   redis.call('HDEL', KEYS[K_WR], id)
   local w = cmsgpack.unpack(raw)
-  if w.h and not w.h.set then -- in its requester's wo: (acquire.lua)
+  if w.h then -- in its requester's wo: (acquire.lua, acquire_set.lua)
     redis.call('SREM', tree_key('wo', holder_who(w.h)), id)
   end
   unqueue_at(the_lock('', '', 'x'), id)
