@@ -8,7 +8,8 @@
 # refuses when busy, and its fencing demo refuses a stale token; acquire.c
 # builds with -Wall -Wextra -Werror, times out (124), renews its lease past
 # the TTL, passes its command's status on and stops the command when the
-# lock is lost (125).
+# lock is lost (125); request_epoll.c, lockfs_request.py and
+# queue-then-wait.sh queue first and get their locks later.
 . "$(dirname "$0")/../lib/cluster.sh"
 cluster_mount 2
 EX=$REPO/examples
@@ -352,5 +353,58 @@ check "a SIGTERM lost just before open(): the wait ends all the same, exit 143" 
 expect "... and nothing is left waiting (waiters=0)" wait_until 3 field_is "$N1/c/y" waiters 0
 expect "(c/y is still its first holder's)" test "$(info_field "$N1/c/y" node)" = n1
 wait_spawned
+
+# --- request handles: request_epoll.c, lockfs_request.py, queue-then-wait.sh
+mkdir -m 1777 "$N1/rq"
+RE=$T/request_epoll
+check "request_epoll.c builds with -Wall -Wextra -Werror" 0 rc cc -Wall -Wextra -Werror -o "$RE" "$EX/c/request_epoll.c"
+setsid bash -c ": > $N1/rq/busy; while [ ! -e $T/rq.go ]; do sleep 0.05; done; rm -f $N1/rq/busy" &
+rh=$!
+wait_until 5 test -e "$N2/rq/busy"
+setsid "$RE" "$N2" rq/a rq/busy rq/b >"$T/rq.out" 2>&1 &
+rp=$!
+expect "request_epoll queues all three at once" wait_until 5 grep -q "^queued 3 requests" "$T/rq.out"
+expect "... and the two free ones come first" wait_until 5 test "$(grep -c '^granted' "$T/rq.out")" = 2
+check "... while the busy one still waits" 1 info_field "$N1/rq/busy" waiters
+touch "$T/rq.go"
+wait $rh
+wait $rp
+check "request_epoll gets the busy one once released, exit 0" 0 echo $?
+check "... three grants printed" 3 grep -c '^granted rq/' "$T/rq.out"
+check "... and it removed its locks" "" bash -c "ls $N1/rq"
+check "lockfs_request.py waits for 200 locks in one thread" "granted 200 locks" bash -c \
+	"cd $T && setsid -w python3 $EX/python/lockfs_request.py $N2 rq 200 | sed 's/ in .*//'"
+check "... and releases them" "" bash -c "ls $N1/rq"
+setsid bash -c ": > $N1/rq/w; while [ ! -e $T/rqw.go ]; do sleep 0.05; done; rm -f $N1/rq/w" &
+rh=$!
+wait_until 5 test -e "$N2/rq/w"
+cat >"$T/rq_async.py" <<EOP
+import asyncio, sys, time
+sys.path.insert(0, '$EX/python')
+import lockfs_request as lr
+def waiters():
+    return open('$N1/rq/w').read().split('waiters=')[1].split()[0]
+async def main():
+    async with lr.lock('$N2', 'rq/x') as tokens:
+        try:  # rq/w is another owner's: the timeout withdraws the wait
+            await asyncio.wait_for(lr.acquire('$N2', 'rq/w'), 0.5)
+            t = 'granted'
+        except asyncio.TimeoutError:
+            t = 'timeout'
+        for _ in range(100):
+            if waiters() == '0':
+                break
+            time.sleep(0.02)
+        print('tokens', len(tokens), t, waiters())
+asyncio.run(main())
+EOP
+check "lockfs_request.lock(): async with, a timeout withdraws" "tokens 1 timeout 0" \
+	setsid -w python3 "$T/rq_async.py"
+check "... and leaving it released rq/x" "" bash -c "ls $N1/rq | grep -x x"
+touch "$T/rqw.go"
+wait $rh
+check "queue-then-wait.sh queues, waits and releases" "granted rq/q=" bash -c \
+	"setsid -w $EX/shell/queue-then-wait.sh $N2 rq/q | grep '^granted' | sed 's/[0-9]*\$//'"
+check "... a bad name fails at once" 1 rc setsid -w "$EX/shell/queue-then-wait.sh" "$N2" "rq//bad"
 
 finish
