@@ -57,15 +57,17 @@ static void on_fuse_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	fuse_session_process_buf(se, &lc->buf);
-	if (fuse_session_exited(se))
+	if (fuse_session_exited(se)) /* the kernel ended the session */
 		event_base_loopbreak(lc->fs->base);
 }
 
 static void shut_down(struct lockfs *fs)
 {
 	node_fail_all(fs->node, -EIO); /* nobody stays stuck in the kernel */
-	fuse_session_exit(fs->se);
-	/* a moment for the withdrawals to reach Redis */
+	/* a moment for the withdrawals to reach Redis, and for the kernel's
+	 * last requests (the outcome reads of request handles) to be
+	 * answered: no fuse_session_exit() before it, since libfuse drops
+	 * what it reads from an exited session unanswered */
 	event_base_loopexit(fs->base, &(struct timeval){0, 300000});
 }
 

@@ -24,11 +24,15 @@ waiters_of() { info_field "$1" waiters; }
 waiters_are() { [ "$(waiters_of "$1")" = "$2" ]; }
 field_of() { sed -n "s/^$2 //p" "$1" | head -1; }
 has_line() { grep -q "^$2" "$1"; }
+sleep_then_no_outcome() { sleep 1; ! has_line "$1" outcome; }
 export -f waiters_of field_of
 
 # --- the write queues at once; poll() and read give the outcome -------------
 hold "$N1/db/x"
-in_session python3 "$REQ" wait "$N2" db/x $T.go1 >$T.o1 &
+# the requester's session lives on after the program closes its handle
+setsid bash -c "python3 $REQ wait $N2 db/x $T.go1 >$T.o1
+  while [ ! -e $T.end1 ]; do sleep 0.05; done
+  rm $N2/db/x && echo rm-ok >$T.rm1" &
 r1=$!
 wait_until 10 has_line $T.o1 written
 written=$(field_of $T.o1 written)
@@ -48,10 +52,12 @@ check "the lock's holder is the requester, on n2" n2 info_field "$N3/db/x" node
 check "a second read gives end of file" 1 grep -c '^eof' $T.o1
 check "nobody waits any more" 0 waiters_of "$N3/db/x"
 touch $T.go1
-wait $r1
+wait_until 10 has_line $T.o1 closed
 check "closing the handle after the grant releases nothing" n2 info_field "$N3/db/x" node
-check "and the lock is an ordinary lease: its holder's session can rm it" 0 \
-	bash -c "rm $N1/db/x 2>/dev/null; echo \$?"
+touch $T.end1
+wait $r1
+check "the lock is an ordinary lease: its holder's session can rm it" rm-ok cat $T.rm1
+check "... and it is gone" "" bash -c "ls $N3/db | grep -x x"
 
 # a free lock: granted by the write itself
 in_session python3 "$REQ" wait "$N3" "db/free shared:db/ro" $T.go2 >$T.o2 &
@@ -163,5 +169,59 @@ check "and left the queue" 0 waiters_of "$N3/db/t"
 touch $T.go10
 wait $r10
 touch $T.t.stop
+
+# --- a semaphore holds a request back like any wait -----------------------
+mkdir -m 1777 "$N1/gpu"
+setfattr -n user.lockfs.limit -v 1 "$N1/gpu"
+hold "$N1/gpu/a"
+in_session python3 "$REQ" wait "$N2" gpu/b $T.go11 >$T.o11 &
+r11=$!
+expect "a request in a full semaphore namespace: the write returns" wait_until 10 has_line $T.o11 written
+expect "... and no outcome while the slot is taken" sleep_then_no_outcome $T.o11
+touch $T.a.stop
+expect "the freed slot grants it" wait_until 10 has_line $T.o11 outcome
+check "... granted gpu/b" "granted gpu/b=" bash -c "field_of $T.o11 outcome | sed 's/[0-9]*\$//'"
+touch $T.go11
+wait $r11
+
+# --- the flock view has the same request handles ------------------------------
+cluster_add_node 5 open=flock
+hold "$N1/db/fv"
+in_session python3 "$REQ" wait "$N5" db/fv $T.go12 >$T.o12 &
+r12=$!
+expect "on an open=flock mount, the write queues" wait_until 10 waiters_are "$N3/db/fv" 1
+touch $T.fv.stop
+expect "... and the release grants it" wait_until 10 has_line $T.o12 outcome
+check "... to n5" n5 info_field "$N3/db/fv" node
+touch $T.go12
+wait $r12
+
+# --- closing as the grant comes: nothing held for nobody, nothing queued ----
+raced_clean() { [ "$(waiters_of "$N3/db/race")" = "" ] || return 1; }
+for k in 1 2 3 4 5 6 7 8; do
+	rm -f $T.race.stop $T.race.done
+	setsid bash -c ": > $N1/db/race && while [ ! -e $T.race.stop ]; do sleep 0.001; done; rm -f $N1/db/race" &
+	rh=$!
+	wait_until 5 test -e "$N2/db/race"
+	# the requester's session ends with the script, as a killed job's does
+	setsid -w python3 "$REQ" race "$N2" db/race $T.race.stop >/dev/null
+	wait $rh
+	wait_until 5 raced_clean || break
+done
+check "8 closes racing their grant: the lock is free after each" 8 echo $k
+expect "... and a request afterwards gets it at once" bash -c \
+	"setsid -w python3 $REQ wait $N2 db/race $T.race.stop | grep -q '^outcome granted'"
+
+# --- unmount ends a pending request with error EIO ------------------------
+hold "$N1/db/u"
+in_session python3 "$REQ" wait "$N4" db/u $T.go13 >$T.o13 &
+r13=$!
+wait_until 10 waiters_are "$N3/db/u" 1
+umount -l "$N4"
+expect "an unmount ends the pending request" wait_until 10 has_line $T.o13 outcome
+check "... with error EIO" "error EIO" field_of $T.o13 outcome
+expect "... and takes it out of the queue" wait_until 10 waiters_are "$N3/db/u" 0
+touch $T.go13 $T.u.stop
+wait $r13
 
 finish

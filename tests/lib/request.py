@@ -16,6 +16,8 @@ suites:
         again ("outcome LINE"); keep the handle until GOFILE exists.
   request.py close MOUNT LINE           write, then close at once ("closed").
   request.py write MOUNT LINE           one write: "ok" or "error ERRNAME".
+  request.py race MOUNT LINE STOPFILE   write; create STOPFILE (its holder
+        then lets go) and close the handle at once, racing the grant.
 """
 import errno
 import os
@@ -63,7 +65,10 @@ def outcome(fd, t):
         return
     say("pollin", ms_since(t))
     say("outcome", os.read(fd, 4096).decode().rstrip("\n"))
-    say("eof" if os.read(fd, 4096) == b"" else "more")
+    try:
+        say("eof" if os.read(fd, 4096) == b"" else "more")
+    except OSError as e:  # the daemon is gone (an unmount)
+        say("read-error", errname(e))
 
 
 def wait_for(path):
@@ -92,6 +97,14 @@ def main(argv):
     if cmd == "close":
         fd = open_request(mount)
         if write_line(fd, line) is not None:
+            os.close(fd)
+            say("closed")
+        return 0
+    if cmd == "race":
+        fd = open_request(mount)
+        if write_line(fd, line) is not None:
+            open(argv[4], "w").close()
+            time.sleep(0.0005 * (os.getpid() % 7))
             os.close(fd)
             say("closed")
         return 0
