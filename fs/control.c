@@ -325,6 +325,14 @@ void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 						     : POLLIN | POLLRDNORM);
 }
 
+static void control_opened(struct lockfs *fs, struct handle *h,
+			   struct fuse_file_info *fi)
+{
+	LIST_INSERT_HEAD(&fs->control_handles, h, control_link);
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+}
+
 int control_open(struct lockfs *fs, struct inode *in,
 		 struct fuse_file_info *fi)
 {
@@ -342,8 +350,7 @@ int control_open(struct lockfs *fs, struct inode *in,
 	h->in = in;
 	h->open_flags = fi->flags;
 	if (in->control_id == CONTROL_ACQUIRE) {
-		fi->fh = (uintptr_t)h;
-		fi->direct_io = 1;
+		control_opened(fs, h, fi);
 		return 0;
 	}
 	if (in->control_id == CONTROL_REQUEST) {
@@ -352,8 +359,7 @@ int control_open(struct lockfs *fs, struct inode *in,
 			free(h);
 			return err;
 		}
-		fi->fh = (uintptr_t)h;
-		fi->direct_io = 1;
+		control_opened(fs, h, fi);
 		fi->nonseekable = 1;
 		return 0;
 	}
@@ -363,8 +369,7 @@ int control_open(struct lockfs *fs, struct inode *in,
 			free(h);
 			return err;
 		}
-		fi->fh = (uintptr_t)h;
-		fi->direct_io = 1;
+		control_opened(fs, h, fi);
 		fi->nonseekable = 1;
 		return 0;
 	}
@@ -375,8 +380,7 @@ int control_open(struct lockfs *fs, struct inode *in,
 		free(h);
 		return err;
 	}
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
+	control_opened(fs, h, fi);
 	return 0;
 }
 
@@ -404,6 +408,17 @@ void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 							: h->text_len - off);
 }
 
+static void control_close(struct handle *h)
+{
+	if (h == NULL)
+		return;
+	LIST_REMOVE(h, control_link);
+	if (h->reader)
+		reader_close(h->reader);
+	request_free(h->request);
+	handle_free(h);
+}
+
 void control_release(struct lockfs *fs, struct inode *in,
 		     struct fuse_file_info *fi)
 {
@@ -411,11 +426,13 @@ void control_release(struct lockfs *fs, struct inode *in,
 
 	(void)fs;
 	(void)in;
-	if (h && h->reader)
-		reader_close(h->reader);
-	if (h)
-		request_free(h->request);
-	handle_free(h);
+	control_close(h);
+}
+
+void control_close_all(struct lockfs *fs)
+{
+	while (!LIST_EMPTY(&fs->control_handles))
+		control_close(LIST_FIRST(&fs->control_handles));
 }
 
 static void control_entry(void *arg, size_t i, const char **name,

@@ -11,6 +11,7 @@
 
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
+#include <sys/queue.h>
 
 #include "inode.h"
 #include "metrics.h"
@@ -55,6 +56,9 @@ struct lockfs {
 	struct ns_attr root_attr;
 	struct node *node; /* grants, ends and events (core/node.h) */
 	struct http *http; /* http=: the HTTP endpoints (http.h), or NULL */
+	/* open control files: freed at exit when the kernel never released
+	 * them (a mount detached while they were open) */
+	LIST_HEAD(, handle) control_handles;
 };
 
 enum handle_type {
@@ -89,6 +93,7 @@ struct handle {
 	/* a poll() waiting to hear that its hold was lost: in->polls */
 	struct fuse_pollhandle *ph;
 	struct handle *next_poll;
+	LIST_ENTRY(handle) control_link; /* in fs->control_handles */
 };
 
 extern const struct fuse_lowlevel_ops lockfs_ops;
@@ -118,6 +123,8 @@ int control_open(struct lockfs *fs, struct inode *in,
 		 struct fuse_file_info *fi);
 void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 		  size_t size, off_t off, struct fuse_file_info *fi);
+/* Close every control file still open (at exit). */
+void control_close_all(struct lockfs *fs);
 void control_release(struct lockfs *fs, struct inode *in,
 		     struct fuse_file_info *fi);
 void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,

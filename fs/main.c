@@ -292,6 +292,7 @@ out_fs:
 		close(http_fd);
 	http_free(fs.http); /* before the node: it abandons its walks */
 	node_fail_all(fs.node, -EIO);
+	control_close_all(&fs); /* those the kernel never released */
 	if (mounted)
 		fuse_session_unmount(fs.se);
 	node_free(fs.node); /* runs what is in flight, with EIO */

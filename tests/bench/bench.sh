@@ -24,7 +24,9 @@
 #              namespace, many waiters on a node: their cost, the handoff
 #              of 2 while they wait on another lock (target <= 1.1x), the
 #              Redis calls of their node while the broker is away and at
-#              its return (target <= 10); Redis's grants/s for one tree
+#              its return (target <= 10); many request handles pending
+#              from one asyncio thread (threads, memory, grants, withdrawal
+#              when killed); Redis's grants/s for one tree
 #              with its CPU saturated (target >= 15,000)
 #  cost        for 1-3: CPU time and calls per operation, which a shared
 #              machine cannot hide the way it hides wall time (cost.py):
@@ -218,6 +220,39 @@ touch "$CLUSTER_DIR/waiters.go"
 wait "$wp"
 echo "scale: $WAITERS waiters on one node: daemon RSS ${rss0} -> ${rss1} kB ($(((rss1 - rss0) * 1024 / WAITERS)) bytes per waiter), $threads threads; $(tail -n 1 "$CLUSTER_DIR/waiters.out")"
 ran "scale" "$rss1"
+
+# pending request handles (/.lockfs/request) from one asyncio thread:
+# the daemon's threads and memory per handle, all granted once the
+# namespace's lock goes, all withdrawn when the program is killed
+mkdir -p "$N1/scale/rq"
+rq_hold() { # hold scale/rq/.lock on n1 until $CLUSTER_DIR/rq.stop
+	rm -f "$CLUSTER_DIR/rq.stop" "$CLUSTER_DIR/rq.ready"
+	setsid bash -c ": > $N1/scale/rq/.lock; while [ ! -e $CLUSTER_DIR/rq.stop ]; do sleep 0.05; done; rm $N1/scale/rq/.lock" &
+	wait_until 5 test -e "$N2/scale/rq/.lock"
+}
+rq_hold
+rss0=$(awk '/^VmRSS:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
+setsid python3 "$BENCH/requests.py" "$N2" scale/rq "$WAITERS" "$CLUSTER_DIR/rq.ready" >"$CLUSTER_DIR/rq.out" &
+rp=$!
+wait_until 300 test -e "$CLUSTER_DIR/rq.ready"
+rss1=$(awk '/^VmRSS:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
+threads=$(awk '/^Threads:/ {print $2}' /proc/"${NODE_PIDS[2]}"/status)
+touch "$CLUSTER_DIR/rq.stop"
+wait "$rp"
+r=$(cat "$CLUSTER_DIR/rq.out")
+echo "scale: $WAITERS request handles pending from one asyncio thread: daemon RSS ${rss0} -> ${rss1} kB ($(((rss1 - rss0) * 1024 / WAITERS)) bytes per handle), $threads threads; queued in $(field "$r" queue_s) s, $(field "$r" granted) granted $(field "$r" grant_s) s after the namespace's lock went, $(field "$r" errors) errors"
+rq_hold
+setsid python3 "$BENCH/requests.py" "$N2" scale/rq "$WAITERS" "$CLUSTER_DIR/rq.ready" hold &
+rp=$!
+wait_until 300 test -e "$CLUSTER_DIR/rq.ready"
+t0=$(date +%s%N)
+kill -9 "$rp"
+wait "$rp" 2>/dev/null
+waits_gone() { grep -q '^waits_pending=0$' "$N2/.lockfs/status"; }
+wait_until 120 waits_gone
+echo "scale: the program holding $WAITERS pending handles killed: all withdrawn in $((($(date +%s%N) - t0) / 1000000)) ms (waits_pending=$(info_field "$N2/.lockfs/status" waits_pending))"
+touch "$CLUSTER_DIR/rq.stop"
+ran "request handles" "$r"
 
 # 5 peers: the same handoff against redis-py, ZooKeeper and etcd (full run)
 if [ "${BENCH_SHORT:-0}" != 1 ] || [ -n "${BENCH_PEERS:-}" ]; then
