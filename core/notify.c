@@ -345,6 +345,8 @@ static int amqp_connect(struct notifier *n, char *where, size_t size)
 {
 	struct amqp_connection_info ci;
 	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	struct timeval rpc = {PROBE_DEADLINE_MS / 1000,
+			      (PROBE_DEADLINE_MS % 1000) * 1000};
 	amqp_socket_t *sock;
 	amqp_queue_declare_ok_t *q;
 	struct binding *b;
@@ -409,6 +411,9 @@ static int amqp_connect(struct notifier *n, char *where, size_t size)
 			   amqp_empty_table);
 	if (!amqp_ok(n->conn, "consume"))
 		goto fail;
+	/* from now on a broker gone silent is noticed within the probe's
+	 * deadline, also while this thread waits for a binding's answer */
+	amqp_set_rpc_timeout(n->conn, &rpc);
 	err = 0;
 	goto out;
 fail:

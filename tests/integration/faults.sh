@@ -124,6 +124,46 @@ wait $bp
 rm -f /tmp/$$.bf /tmp/$$.bf2
 check "and works" n1 bash -c ": > $N1/f/back && sed -n 's/^node=//p' $N2/f/back"
 
+# --- the broker frozen under contention: handoffs go on ---------------------
+# 8 processes on two nodes take one lock in turn; bindings come and go as
+# they queue, so the notifier is often waiting for the broker's answer
+# when it freezes: it must still count the broker as gone within about a
+# second, and the waiters then find their grants by their 1 s re-checks
+: >/tmp/$$.fz
+until=$(($(date +%s) + 11))
+FZ=()
+for n in "$N1" "$N2" "$N1" "$N2" "$N1" "$N2" "$N1" "$N2"; do
+	setsid python3 "$TESTS_LIB/turns.py" "$n/f/fz" /tmp/$$.fz "$until" >>/tmp/$$.fz.out 2>&1 &
+	FZ+=($!)
+done
+wait_until 10 test -s /tmp/$$.fz
+setsid bash -c ": > $N1/f/fzb; while [ ! -e /tmp/$$.fzb ]; do sleep 0.05; done; rm -f $N1/f/fzb" &
+FZ+=($!)
+wait_until 5 test -e "$N2/f/fzb"
+sleep 2 # a steady turn-taking before the freeze
+rabbit_freeze
+t_frozen=$(date +%s.%N)
+# a new wait on n2 right after the freeze: its binding waits for the
+# frozen broker's answer
+setsid bash -c "exec 9>$N2/f/fzb" &
+FZ+=($!)
+expect "a broker frozen while a binding waits for its answer is noticed" \
+	wait_until 5 grep -q '^amqp=disconnected' "$N2/.lockfs/status"
+ms=$(awk -v a="$t_frozen" -v b="$(date +%s.%N)" 'BEGIN {printf "%d", (b - a) * 1000}')
+expect "... within about a second too (${ms} ms)" test "$ms" -lt 2000
+sleep 4
+rabbit_thaw
+t_thawed=$(date +%s.%N)
+touch /tmp/$$.fzb
+for p in "${FZ[@]}"; do wait "$p"; done
+gap=$(awk -v a="$t_frozen" -v b="$t_thawed" '$1 == "in" && $3 > a - 1 && $3 < b + 1 {print $3}' /tmp/$$.fz |
+	sort -n | awk 'NR > 1 && $1 - p > m {m = $1 - p} {p = $1} END {printf "%d", m * 1000}')
+expect "8 processes through a 5 s broker freeze: the longest gap between grants is under 2.5 s (${gap} ms)" \
+	test "${gap:-99999}" -lt 2500
+expect "... and no two ever held the lock at once ($(grep -c '^in' /tmp/$$.fz) grants)" holds_never_overlap /tmp/$$.fz
+expect "the broker is back after the thaw" wait_until 15 grep -q '^amqp=connected' "$N2/.lockfs/status"
+rm -f /tmp/$$.fz /tmp/$$.fz.out /tmp/$$.fzb
+
 # --- a daemon killed while a handle lock is held through it -----------------
 setsid flock "$N1/f/handle" -c "sleep 60" &
 hp=$!

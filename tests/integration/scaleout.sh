@@ -147,6 +147,16 @@ check "held by n2 now" n2 info_field "$N1/a/x" node
 # a lock set on tree B
 check "a lock set on tree B" OK fsop write "$N3/.lockfs/acquire" "b/s1 b/s2"
 check "both members held, seen from n4" "n3 n3" bash -c "echo \$(sed -n 's/^node=//p' $N4/b/s1 $N4/b/s2)"
+# a request handle on tree B waits for a member without a thread
+in_session python3 "$TESTS_LIB/request.py" wait "$N4" b/s1 $T.rq.go >$T.rq &
+rq=$!
+rq_queued() { [ "$(info_field "$N3/b/s1" waiters)" = 1 ]; }
+expect "a request handle on tree B queues" wait_until 10 rq_queued
+rm "$N3/b/s1"
+expect "and its outcome comes once the member is released" wait_until 10 grep -q '^outcome granted b/s1=' $T.rq
+check "n4 holds it now" n4 info_field "$N3/b/s1" node
+touch $T.rq.go
+wait $rq
 
 # --- under load: workers on tree A keep taking one lock in turn -------------
 grants_after() { awk -v t="$2" '$1 == "in" && $3 > t' "$1" | wc -l; }

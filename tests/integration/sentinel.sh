@@ -220,5 +220,8 @@ expect "all four workers ran to the end" test "$(grep -c errors $T.rl.out)" = 4
 expect "with redis_replicas=1, never two holders across the failover ($(grep -c '^in' $T.rl) grants)" holds_never_overlap $T.rl
 after=$(awk -v t="$t_kill" '$1 == "in" && $3 > t' $T.rl | wc -l)
 expect "grants went on after it ($after)" test "$after" -gt 10
+touch $T.rq.go
+check "a request handle with redis_replicas=1 after the failover" "outcome granted s/rq=" \
+	bash -c "in_session python3 $TESTS_LIB/request.py wait $N4 s/rq $T.rq.go | grep '^outcome' | sed 's/[0-9]*\$//'"
 
 finish
