@@ -254,7 +254,7 @@ out:
 
 static int release_call(struct store *st, const char *path,
 			const char *holder_id, int64_t token, bool force,
-			bool unlink, store_cb *cb, void *arg)
+			bool unlink, bool undo, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RELEASE, cb, arg);
 	char *node = NULL, tok[24];
@@ -262,6 +262,7 @@ static int release_call(struct store *st, const char *path,
 
 	if (c == NULL)
 		return -ENOMEM;
+	c->undo = undo;
 	err = lock_keys(c, path, &node);
 	if (err < 0)
 		goto out;
@@ -286,13 +287,15 @@ out:
 int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg)
 {
-	return release_call(st, path, holder_id, token, force, false, cb, arg);
+	return release_call(st, path, holder_id, token, force, false, false,
+			    cb, arg);
 }
 
 int store_unlink(struct store *st, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg)
 {
-	return release_call(st, path, holder_id, token, force, true, cb, arg);
+	return release_call(st, path, holder_id, token, force, true, false, cb,
+			    arg);
 }
 
 static void disowned(void *arg, const struct store_result *res)
@@ -306,8 +309,8 @@ void store_disown(struct store *st, const char *path, const char *holder_id,
 {
 	log_info("%s: %s; releasing its grant %lld", path, why,
 		 (long long)token);
-	if (store_release(st, path, holder_id, token, false, disowned, NULL) <
-	    0)
+	if (release_call(st, path, holder_id, token, false, false, true,
+			 disowned, NULL) < 0)
 		log_warnx("%s: could not release; it expires with its ttl",
 			  path);
 }
@@ -326,6 +329,7 @@ int store_acquire_set(struct store *st, char *const *paths,
 
 	if (c == NULL)
 		return -ENOMEM;
+	c->undo = withdraw;
 	if (wait)
 		strcat(flags, "w");
 	if (withdraw)
@@ -402,6 +406,7 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 
 	if (c == NULL)
 		return -ENOMEM;
+	c->undo = true;
 	err = lock_keys(c, path, &node);
 	if (err == 0)
 		err = args_str(&c->a, waiter_id);

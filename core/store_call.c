@@ -12,9 +12,13 @@
  * A circuit breaker keeps one frozen Redis from costing a caller one
  * backend_timeout per system call: once a call has gone unanswered for
  * backend_timeout, Redis counts as not answering and new calls fail with
- * EIO at once, while a PING is sent every STORE_PROBE_MS in the background;
- * the first reply of any kind closes the breaker again.  Calls already
- * queued or in flight keep their own deadlines.
+ * EIO at once (undos excepted: withdrawals and disowned grants still go),
+ * while a PING is sent every STORE_PROBE_MS in the background; the first
+ * reply to anything sent after that closes the breaker again.  A late
+ * reply to a call sent before does not: behind a partition or a WAIT for
+ * absent replicas, late replies keep trickling in, and each would
+ * otherwise let new calls wait out their own backend_timeout.  Calls
+ * already queued or in flight keep their own deadlines.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -106,6 +110,13 @@ static void count_reply(struct call *c, const redisReply *reply)
 			st->rtt_buckets[i]++;
 }
 
+/* A reply to `c`: Redis answers, if `c` was sent after it fell silent. */
+static void heard_from(struct call *c)
+{
+	if (c->st->answering || c->sent_ns > c->st->silent_ns)
+		set_answering(c->st, true);
+}
+
 /*
  * An error that says "not here" and wrote nothing: READONLY (a replica),
  * or a Redis Cluster redirection (MOVED, ASK: the slot is, or is going,
@@ -189,7 +200,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	c->in_flight = false;
 	count_reply(c, reply);
 	if (reply != NULL)
-		set_answering(c->st, true);
+		heard_from(c);
 	if (reply == NULL) { /* connection gone */
 		call_fail(c, -EIO);
 		goto done;
@@ -342,12 +353,12 @@ static void on_peek(redisAsyncContext *ac, void *r, void *privdata)
 	if (r == NULL) { /* connection gone */
 		call_fail(c, -EIO);
 	} else if (peek_says_nothing(c, r, &res)) {
-		set_answering(c->st, true);
+		heard_from(c);
 		call_answer(c, &res);
 	} else if (!c->answered && !c->st->freeing) {
 		/* something is there (or the peek was refused: a moved
 		 * slot): the script says what */
-		set_answering(c->st, true);
+		heard_from(c);
 		call_send(c);
 		if (c->in_flight || c->queued)
 			return;
@@ -489,7 +500,7 @@ int call_start(struct call *c, int err)
 
 	if (err == 0 && c->st->freeing)
 		err = -ESHUTDOWN;
-	if (err == 0 && !c->st->answering)
+	if (err == 0 && !c->st->answering && !c->undo)
 		err = -EIO; /* the breaker is open: fail at once */
 	if (err < 0) {
 		call_free(c);
@@ -529,6 +540,8 @@ void set_answering(struct store *st, bool answering)
 	if (st->answering == answering)
 		return;
 	st->answering = answering;
+	if (!answering)
+		st->silent_ns = mono_ns();
 	if (answering) {
 		log_info("redis: answering again");
 		evtimer_del(st->probe);

@@ -74,7 +74,11 @@ struct call {
 	bool queued;
 	bool reloaded; /* sent again after the library was lost */
 	bool peek; /* a stat asked first without its script (call_send) */
-	int64_t sent_ns; /* monotonic, for the round-trip histogram */
+	/* an undo (a withdrawal, a grant disowned): sent even while Redis
+	 * counts as not answering, so nothing stays queued or held for
+	 * nobody once it answers */
+	bool undo;
+	int64_t sent_ns; /* monotonic, when last sent */
 	/* for compensation of a late grant */
 	char *comp_path;
 	char *comp_holder;
@@ -122,6 +126,7 @@ struct store {
 	unsigned readies; /* connections that became ready */
 	/* the circuit breaker (above) */
 	bool answering;
+	int64_t silent_ns;   /* when it stopped answering (monotonic) */
 	bool probing;        /* a PING is in flight */
 	struct event *probe; /* sends the PING while not answering */
 	bool was_up;         /* store_up() as last noted */

@@ -1268,6 +1268,41 @@ static void test_breaker_fails_fast_until_redis_answers(void **state)
 	assert_int_equal(stat_of(f, "z").kind, STORE_LOCK);
 }
 
+/*
+ * Behind a partition late replies trickle in: a reply to a call sent
+ * before Redis fell silent does not close the breaker, only an answer to
+ * something sent since does; and an undo (a withdrawal) still goes while
+ * it is open.
+ */
+static void test_breaker_ignores_late_replies(void **state)
+{
+	struct fixture *f = *state;
+	struct store_stats before, now;
+	struct seen w = {0};
+
+	assert_int_equal(stat_of(f, "z").err, 0);
+	kill(f->srv.pid, SIGSTOP);
+	assert_int_equal(stat_of(f, "z").err, -EIO); /* the breaker opens */
+	store_get_stats(f->st, &before);
+	kill(f->srv.pid, SIGCONT);
+	/* until the stat's late reply has come (its PING comes later) */
+	for (int i = 0; i < 1000; i++) {
+		store_get_stats(f->st, &now);
+		if (now.calls > before.calls)
+			break;
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(200);
+	}
+	assert_true(now.calls > before.calls);
+	assert_false(store_connected(f->st));
+	assert_int_equal(store_stat(f->st, "z", record, &w), -EIO);
+	/* an undo is sent all the same, and its reply closes the breaker */
+	assert_int_equal(store_withdraw(f->st, "z", "nobody", record, &w), 0);
+	wait_for(f, &w);
+	assert_int_equal(w.err, 0);
+	assert_true(store_connected(f->st));
+}
+
 static void test_unreachable_server_gives_eio(void **state)
 {
 	struct fixture *f = *state;
@@ -1345,6 +1380,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_breaker_fails_fast_until_redis_answers,
 			setup_short, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_breaker_ignores_late_replies, setup_short,
+			teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN); /* as the daemon: a dead server is EIO */
