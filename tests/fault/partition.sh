@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# partition.sh - network partitions, not kills: node n2 runs in a network
+# namespace of its own, joined to the machine by a veth link, and reaches
+# Redis and the broker through two addresses on that link (socat forwards
+# them to the servers on loopback).  A blackhole route cuts one path
+# silently: what n2 sends is dropped, no connection is reset, and the
+# servers never hear of it.  n1 stays on the machine's own network.
+#
+#   1. n2 cut off from Redis while its holder renews and its waiter waits:
+#      a command through n2 fails with EIO within backend_timeout, the next
+#      at once; n2's lease goes to n1's waiter only once its TTL has run
+#      out; after the heal n2's holder gets ESTALE and its waiter carries
+#      on and is granted.
+#   2. n2 cut off from the broker only, under contention: handoffs go on
+#      through the 1 s re-checks (the longest gap between grants stays
+#      under 2.5 s), and no two processes ever hold the lock at once.
+. "$(dirname "$0")/../lib/cluster.sh"
+TTL_MS=3000
+cluster_mount 1 "backend_timeout=2s,ttl=3s"
+T=$CLUSTER_DIR/partition
+mkdir -p "$T"
+
+NS=lfp$$
+HOST_IF=lfh$$
+NS_IF=lfn$$
+NET=10.$((100 + $$ % 100)).$(($$ / 100 % 250))
+REDIS_AT=$NET.1 # the forwarders on the machine's side of the link
+AMQP_AT=$NET.3
+ME=$NET.2 # n2's address
+FWD=()
+partition_cleanup() {
+	for p in "${FWD[@]}"; do kill "$p" 2>/dev/null; done
+	ip link del "$HOST_IF" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+}
+trap 'cluster_cleanup; partition_cleanup' EXIT
+
+ip netns add "$NS" &&
+	ip link add "$HOST_IF" type veth peer name "$NS_IF" &&
+	ip link set "$NS_IF" netns "$NS" &&
+	ip addr add "$REDIS_AT/24" dev "$HOST_IF" &&
+	ip addr add "$AMQP_AT/24" dev "$HOST_IF" &&
+	ip link set "$HOST_IF" up &&
+	ip -n "$NS" addr add "$ME/24" dev "$NS_IF" &&
+	ip -n "$NS" link set "$NS_IF" up &&
+	ip -n "$NS" link set lo up || {
+	fail "a network namespace and a veth link for n2"
+	finish
+}
+redis_port=${LOCKFS_REDIS_URL##*:}
+redis_port=${redis_port%%/*}
+amqp_hostport=$(sed -n 's|^amqp://[^@]*@\([^/]*\).*|\1|p' <<<"$LOCKFS_AMQP_URL")
+amqp_port=${amqp_hostport##*:}
+socat TCP-LISTEN:"$redis_port",bind="$REDIS_AT",reuseaddr,fork TCP:127.0.0.1:"$redis_port" &
+FWD+=($!)
+socat TCP-LISTEN:"$amqp_port",bind="$AMQP_AT",reuseaddr,fork TCP:127.0.0.1:"$amqp_port" &
+FWD+=($!)
+servers_wait_port_at() { # ADDR PORT: a forwarder listens
+	wait_until 10 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+servers_wait_port_at "$REDIS_AT" "$redis_port"
+servers_wait_port_at "$AMQP_AT" "$amqp_port"
+
+# n2, inside the namespace (its network only: the mount is the machine's)
+N2=$CLUSTER_DIR/n2
+mkdir -p "$N2"
+LOCKFS_AMQP_URL=${LOCKFS_AMQP_URL/@$amqp_hostport/@$AMQP_AT:$amqp_port} \
+	nsenter --net="/run/netns/$NS" "$LOCKFS_BIN" -f \
+	-o "redis=redis://$REDIS_AT:$redis_port,prefix=$CLUSTER_PREFIX,node=n2,allow_other,backend_timeout=2s,ttl=3s" \
+	"$N2" >>"$CLUSTER_DIR/n2.log" 2>&1 &
+NODE_PIDS[2]=$!
+CLUSTER_N=2
+CLUSTER_NODES=2
+n2_connected() { grep -q '^amqp=connected' "$N2/.lockfs/status" 2>/dev/null; }
+expect "n2 mounts from its own network namespace" wait_until 20 n2_connected
+check "n2 reaches Redis across the link" connected info_field "$N2/.lockfs/status" redis
+
+cut() { ip -n "$NS" route add blackhole "$1/32"; } # n2's packets to $1 vanish
+heal() { ip -n "$NS" route del blackhole "$1/32"; }
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# --- 1. n2 cut off from Redis ------------------------------------------------
+mkdir -m 1777 "$N1/p"
+# n2's holder keeps writing to its lock through its descriptor (each write
+# renews it); what the writes say goes to held.err
+setsid bash -c "exec 9>$N2/p/held || exit 1
+  while [ ! -e $T/held.stop ]; do
+    echo renew >&9 2>>$T/held.err || echo 'write failed' >>$T/held.err
+    sleep 0.3
+  done" &
+HOLDER=$!
+wait_until 5 test -e "$N1/p/held"
+# n1 waits for it; n2 waits for a lock n1 holds
+setsid bash -c "exec 9>$N1/p/held && date +%s%N >$T/n1.got && sleep 30" &
+W1=$!
+setsid bash -c ": > $N1/p/other; while [ ! -e $T/other.stop ]; do sleep 0.05; done; rm $N1/p/other" &
+setsid bash -c "exec 9>$N2/p/other && echo granted >$T/n2.got && sleep 30" &
+W2=$!
+waiters_is() { [ "$(info_field "$N1/p/$1" waiters)" = 1 ]; }
+wait_until 5 waiters_is held
+wait_until 5 waiters_is other
+sleep 0.5 # a renewal or two in before the cut
+cut "$REDIS_AT"
+t_cut=$(date +%s%N)
+t0=$(date +%s%N)
+out=$(in_session python3 "$TESTS_LIB/fsop.py" open "$N2/p/new" wcn)
+ms=$(ms_since "$t0")
+check "a touch through n2 cut off from Redis: EIO" EIO echo "$out"
+expect "... within backend_timeout (2 s; ${ms} ms)" test "$ms" -lt 3000
+t0=$(date +%s%N)
+out=$(in_session python3 "$TESTS_LIB/fsop.py" open "$N2/p/new2" wcn)
+ms=$(ms_since "$t0")
+check "the next one: EIO" EIO echo "$out"
+expect "... at once (${ms} ms)" test "$ms" -lt 500
+expect "n1 gets n2's lock once n2's lease has run out" wait_until 15 test -s "$T/n1.got"
+got_ms=$((($(cat "$T/n1.got") - t_cut) / 1000000))
+expect "... not before its TTL, less the renewals' spacing (${got_ms} ms after the cut)" \
+	test "$got_ms" -ge $((TTL_MS - 1000))
+expect "... and not long after (${got_ms} ms)" test "$got_ms" -lt $((TTL_MS + 4000))
+heal "$REDIS_AT"
+expect "after the heal n2 answers again" wait_until 15 bash -c \
+	"[ \"\$(in_session python3 $TESTS_LIB/fsop.py open $N2/p/after wcn)\" = OK ]"
+expect "n2's holder learns it lost the lock: its writes fail with ESTALE" \
+	wait_until 10 grep -q "Stale file handle" "$T/held.err"
+touch "$T/held.stop" "$T/other.stop"
+expect "n2's waiter, queued before the cut, is granted after the heal" wait_until 15 test -s "$T/n2.got"
+kill "$W1" "$W2" "$HOLDER" 2>/dev/null
+wait "$W1" "$W2" "$HOLDER" 2>/dev/null
+
+# --- 2. n2 cut off from the broker only, under contention ------------------
+: >"$T/turns"
+until=$(($(date +%s) + 10))
+TW=()
+for n in "$N1" "$N2" "$N1" "$N2"; do
+	setsid python3 "$TESTS_LIB/turns.py" "$n/p/hot" "$T/turns" "$until" >>"$T/turns.out" 2>&1 &
+	TW+=($!)
+done
+wait_until 10 test -s "$T/turns"
+sleep 1.5
+cut "$AMQP_AT"
+t_cut=$(date +%s.%N)
+expect "n2 cut off from the broker says so within about a second" \
+	wait_until 5 grep -q '^amqp=disconnected' "$N2/.lockfs/status"
+sleep 4
+heal "$AMQP_AT"
+t_heal=$(date +%s.%N)
+for p in "${TW[@]}"; do wait "$p"; done
+gap=$(awk -v a="$t_cut" -v b="$t_heal" '$1 == "in" && $3 > a - 1 && $3 < b + 1 {print $3}' "$T/turns" |
+	sort -n | awk 'NR > 1 && $1 - p > m {m = $1 - p} {p = $1} END {printf "%d", m * 1000}')
+n2_grants=$(awk -v a="$t_cut" -v b="$t_heal" '$1 == "in" && $3 > a && $3 < b' "$T/turns" | wc -l)
+expect "handoffs go on while n2 hears nothing from the broker: longest gap ${gap} ms (< 2500)" \
+	test "${gap:-99999}" -lt 2500
+expect "... ($n2_grants grants in the 4 s)" test "$n2_grants" -gt 2
+expect "... and no two processes ever held the lock at once" holds_never_overlap "$T/turns"
+expect "n2 is back on the broker after the heal" wait_until 20 n2_connected
+
+finish
