@@ -20,63 +20,20 @@ cluster_mount 1 "backend_timeout=2s,ttl=3s"
 T=$CLUSTER_DIR/partition
 mkdir -p "$T"
 
-NS=lfp$$
-HOST_IF=lfh$$
-NS_IF=lfn$$
-NET=10.$((100 + $$ % 100)).$(($$ / 100 % 250))
-REDIS_AT=$NET.1 # the forwarders on the machine's side of the link
-AMQP_AT=$NET.3
-ME=$NET.2 # n2's address
-FWD=()
-partition_cleanup() {
-	for p in "${FWD[@]}"; do kill "$p" 2>/dev/null; done
-	ip link del "$HOST_IF" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-}
-trap 'cluster_cleanup; partition_cleanup' EXIT
-
-ip netns add "$NS" &&
-	ip link add "$HOST_IF" type veth peer name "$NS_IF" &&
-	ip link set "$NS_IF" netns "$NS" &&
-	ip addr add "$REDIS_AT/24" dev "$HOST_IF" &&
-	ip addr add "$AMQP_AT/24" dev "$HOST_IF" &&
-	ip link set "$HOST_IF" up &&
-	ip -n "$NS" addr add "$ME/24" dev "$NS_IF" &&
-	ip -n "$NS" link set "$NS_IF" up &&
-	ip -n "$NS" link set lo up || {
+. "$TESTS_LIB/netns.sh"
+trap 'cluster_cleanup; netns_down' EXIT
+REDIS_AT=$NETNS_HOST # n2's paths to Redis and to the broker
+AMQP_AT=$NETNS_HOST2
+if ! netns_up; then
 	fail "a network namespace and a veth link for n2"
 	finish
-}
-redis_port=${LOCKFS_REDIS_URL##*:}
-redis_port=${redis_port%%/*}
-amqp_hostport=$(sed -n 's|^amqp://[^@]*@\([^/]*\).*|\1|p' <<<"$LOCKFS_AMQP_URL")
-amqp_port=${amqp_hostport##*:}
-socat TCP-LISTEN:"$redis_port",bind="$REDIS_AT",reuseaddr,fork TCP:127.0.0.1:"$redis_port" &
-FWD+=($!)
-socat TCP-LISTEN:"$amqp_port",bind="$AMQP_AT",reuseaddr,fork TCP:127.0.0.1:"$amqp_port" &
-FWD+=($!)
-servers_wait_port_at() { # ADDR PORT: a forwarder listens
-	wait_until 10 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
-}
-servers_wait_port_at "$REDIS_AT" "$redis_port"
-servers_wait_port_at "$AMQP_AT" "$amqp_port"
-
+fi
+netns_forward "$REDIS_AT" "$(netns_redis_port)"
+netns_forward "$AMQP_AT" "$(netns_amqp_port)"
 # n2, inside the namespace (its network only: the mount is the machine's)
-N2=$CLUSTER_DIR/n2
-mkdir -p "$N2"
-LOCKFS_AMQP_URL=${LOCKFS_AMQP_URL/@$amqp_hostport/@$AMQP_AT:$amqp_port} \
-	nsenter --net="/run/netns/$NS" "$LOCKFS_BIN" -f \
-	-o "redis=redis://$REDIS_AT:$redis_port,prefix=$CLUSTER_PREFIX,node=n2,allow_other,backend_timeout=2s,ttl=3s" \
-	"$N2" >>"$CLUSTER_DIR/n2.log" 2>&1 &
-NODE_PIDS[2]=$!
-CLUSTER_N=2
-CLUSTER_NODES=2
-n2_connected() { grep -q '^amqp=connected' "$N2/.lockfs/status" 2>/dev/null; }
-expect "n2 mounts from its own network namespace" wait_until 20 n2_connected
+expect "n2 mounts from its own network namespace" netns_mount 2 "backend_timeout=2s,ttl=3s"
 check "n2 reaches Redis across the link" connected info_field "$N2/.lockfs/status" redis
 
-cut() { ip -n "$NS" route add blackhole "$1/32"; } # n2's packets to $1 vanish
-heal() { ip -n "$NS" route del blackhole "$1/32"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # --- 1. n2 cut off from Redis ------------------------------------------------
@@ -100,7 +57,7 @@ waiters_is() { [ "$(info_field "$N1/p/$1" waiters)" = 1 ]; }
 wait_until 5 waiters_is held
 wait_until 5 waiters_is other
 sleep 0.5 # a renewal or two in before the cut
-cut "$REDIS_AT"
+netns_cut "$REDIS_AT"
 t_cut=$(date +%s%N)
 t0=$(date +%s%N)
 out=$(in_session python3 "$TESTS_LIB/fsop.py" open "$N2/p/new" wcn)
@@ -117,7 +74,7 @@ got_ms=$((($(cat "$T/n1.got") - t_cut) / 1000000))
 expect "... not before its TTL, less the renewals' spacing (${got_ms} ms after the cut)" \
 	test "$got_ms" -ge $((TTL_MS - 1000))
 expect "... and not long after (${got_ms} ms)" test "$got_ms" -lt $((TTL_MS + 4000))
-heal "$REDIS_AT"
+netns_heal "$REDIS_AT"
 expect "after the heal n2 answers again" wait_until 15 bash -c \
 	"[ \"\$(in_session python3 $TESTS_LIB/fsop.py open $N2/p/after wcn)\" = OK ]"
 expect "n2's holder learns it lost the lock: its writes fail with ESTALE" \
@@ -137,12 +94,12 @@ for n in "$N1" "$N2" "$N1" "$N2"; do
 done
 wait_until 10 test -s "$T/turns"
 sleep 1.5
-cut "$AMQP_AT"
+netns_cut "$AMQP_AT"
 t_cut=$(date +%s.%N)
 expect "n2 cut off from the broker says so within about a second" \
 	wait_until 5 grep -q '^amqp=disconnected' "$N2/.lockfs/status"
 sleep 4
-heal "$AMQP_AT"
+netns_heal "$AMQP_AT"
 t_heal=$(date +%s.%N)
 for p in "${TW[@]}"; do wait "$p"; done
 gap=$(awk -v a="$t_cut" -v b="$t_heal" '$1 == "in" && $3 > a - 1 && $3 < b + 1 {print $3}' "$T/turns" |
@@ -152,6 +109,7 @@ expect "handoffs go on while n2 hears nothing from the broker: longest gap ${gap
 	test "${gap:-99999}" -lt 2500
 expect "... ($n2_grants grants in the 4 s)" test "$n2_grants" -gt 2
 expect "... and no two processes ever held the lock at once" holds_never_overlap "$T/turns"
-expect "n2 is back on the broker after the heal" wait_until 20 n2_connected
+expect "n2 is back on the broker after the heal" \
+	wait_until 20 grep -q '^amqp=connected' "$N2/.lockfs/status"
 
 finish

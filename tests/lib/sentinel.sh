@@ -23,6 +23,12 @@
 #                           make it a replica of the current master)
 # Every wait is bounded.  Needs redis-server (redis-sentinel, or
 # redis-server --sentinel) and redis-cli.
+#
+# For partitions (tests/fault/partition_sentinel.sh): SENTINEL_BIND, the
+# addresses the replica and the sentinels listen on (default 127.0.0.1);
+# SENTINEL_MASTER_AT, where the first master listens (default 127.0.0.1),
+# and SENTINEL_MASTER_RUN, a command that starts it there (nsenter into a
+# network namespace, say).
 
 SENTINEL_NAME=mymaster
 
@@ -34,8 +40,17 @@ sentinel_free_port() { # first free TCP port at or after $1
 	echo "$p"
 }
 
+# sentinel_cli PORT ARGS...: redis-cli to the node on PORT, wherever it is
+sentinel_cli() {
+	local port=$1 host=127.0.0.1
+	shift
+	[ "$port" = "${SENTINEL_DATA_PORTS[0]:-}" ] &&
+		host=${SENTINEL_MASTER_AT:-127.0.0.1}
+	redis-cli -h "$host" -p "$port" "$@"
+}
+
 sentinel_ping() { # PORT: true once it answers PONG
-	redis-cli -p "$1" ping 2>/dev/null | grep -q PONG
+	sentinel_cli "$1" ping 2>/dev/null | grep -q PONG
 }
 
 sentinel_wait() { # SECONDS CMD...
@@ -49,16 +64,24 @@ sentinel_wait() { # SECONDS CMD...
 }
 
 # sentinel_data_start PORT [MASTERPORT]: a data node, a replica with
-# MASTERPORT.  Its pid goes to RUNDIR/redis-PORT.pid.
+# MASTERPORT (the first master: SENTINEL_MASTER_AT, SENTINEL_MASTER_RUN).
+# Its pid goes to RUNDIR/redis-PORT.pid.
 sentinel_data_start() {
-	local port=$1 dir="$SENTINEL_DIR/redis-$1"
+	local port=$1 dir="$SENTINEL_DIR/redis-$1" bind run=""
+	local -a binds
+	bind=${SENTINEL_BIND:-127.0.0.1}
+	if [ "$port" = "${SENTINEL_DATA_PORTS[0]}" ]; then
+		bind=${SENTINEL_MASTER_AT:-127.0.0.1}
+		run=${SENTINEL_MASTER_RUN:-}
+	fi
+	read -r -a binds <<<"$bind"
 	mkdir -p "$dir"
-	redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" \
+	$run redis-server --bind "${binds[@]}" --port "$port" --dir "$dir" \
 		--appendonly no --save "" --protected-mode no \
 		--repl-diskless-sync-delay 0 \
 		--daemonize yes --pidfile "$dir/redis.pid" \
 		--logfile "$dir/redis.log" \
-		${2:+--replicaof 127.0.0.1 "$2"} || return 1
+		${2:+--replicaof "$(sentinel_host_of "$2")" "$2"} || return 1
 	sentinel_wait 10 sentinel_ping "$port" || {
 		echo "sentinel.sh: redis-server on $port did not start" >&2
 		tail -20 "$dir/redis.log" >&2
@@ -66,18 +89,26 @@ sentinel_data_start() {
 	}
 }
 
+sentinel_host_of() { # PORT: the address of the data node on PORT
+	if [ "$1" = "${SENTINEL_DATA_PORTS[0]}" ]; then
+		echo "${SENTINEL_MASTER_AT:-127.0.0.1}"
+	else
+		echo "${SENTINEL_BIND%% *}" | sed 's/^$/127.0.0.1/'
+	fi
+}
+
 sentinel_proc_start() { # PORT MASTERPORT: one sentinel
 	local port=$1 dir="$SENTINEL_DIR/sentinel-$1"
 	mkdir -p "$dir"
 	cat >"$dir/sentinel.conf" <<EOC
 port $port
-bind 127.0.0.1
+bind ${SENTINEL_BIND:-127.0.0.1}
 protected-mode no
 dir $dir
 logfile $dir/sentinel.log
 pidfile $dir/sentinel.pid
 daemonize yes
-sentinel monitor $SENTINEL_NAME 127.0.0.1 $2 2
+sentinel monitor $SENTINEL_NAME $(sentinel_host_of "$2") $2 2
 sentinel down-after-milliseconds $SENTINEL_NAME 1000
 sentinel failover-timeout $SENTINEL_NAME 5000
 sentinel parallel-syncs $SENTINEL_NAME 1
@@ -183,7 +214,7 @@ sentinel_stop() { # RUNDIR
 }
 
 sentinel_link_up() { # PORT: a replica whose link to its master is up
-	redis-cli -p "$1" INFO replication 2>/dev/null |
+	sentinel_cli "$1" INFO replication 2>/dev/null |
 		grep -q '^master_link_status:up'
 }
 
@@ -207,11 +238,11 @@ sentinel_replica_port() {
 }
 
 sentinel_role() { # PORT: master | slave
-	redis-cli -p "$1" ROLE 2>/dev/null | head -1
+	sentinel_cli "$1" ROLE 2>/dev/null | head -1
 }
 
 sentinel_offset() { # PORT: master_repl_offset
-	redis-cli -p "$1" INFO replication 2>/dev/null |
+	sentinel_cli "$1" INFO replication 2>/dev/null |
 		sed -n 's/^master_repl_offset:\([0-9]*\).*/\1/p'
 }
 
