@@ -52,6 +52,12 @@ void store_free(struct store *st);
  */
 bool store_connected(const struct store *st);
 int64_t store_since_ms(const struct store *st);
+/*
+ * What the Redis server's clock (TIME) says now, in Unix ms: its last
+ * answer carried forward on this machine's monotonic clock, so that a
+ * jump of this machine's wall clock changes nothing; 0 before any answer.
+ */
+int64_t store_redis_now(const struct store *st);
 
 void store_get_stats(const struct store *st, struct store_stats *out);
 

@@ -65,6 +65,10 @@ static void call_answer(struct call *c, const struct store_result *res)
 	c->answered = true;
 	if (c->deadline)
 		evtimer_del(c->deadline);
+	if (res->now_ms > 0) { /* a Redis TIME, read a moment ago */
+		c->st->redis_offset_ms = res->now_ms - mono_ms();
+		c->st->redis_clock_known = true;
+	}
 	c->cb(c->arg, res);
 }
 

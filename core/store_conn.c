@@ -529,6 +529,11 @@ int64_t store_since_ms(const struct store *st)
 	return st->since_ms;
 }
 
+int64_t store_redis_now(const struct store *st)
+{
+	return st->redis_clock_known ? mono_ms() + st->redis_offset_ms : 0;
+}
+
 void store_get_stats(const struct store *st, struct store_stats *out)
 {
 	*out = st->stats;

@@ -127,6 +127,9 @@ struct store {
 	/* the circuit breaker (above) */
 	bool answering;
 	int64_t silent_ns;   /* when it stopped answering (monotonic) */
+	/* the Redis clock less our monotonic one, at its last answer */
+	int64_t redis_offset_ms;
+	bool redis_clock_known;
 	bool probing;        /* a PING is in flight */
 	struct event *probe; /* sends the PING while not answering */
 	bool was_up;         /* store_up() as last noted */

@@ -67,7 +67,9 @@
 #define RECHECK_AFTER_BIND_MS 100
 /*
  * A grant message older than this (by the Redis clock it carries against
- * ours: the daemon was paused, or the message was held up) is not trusted
+ * the Redis clock as this daemon last saw it, carried forward on the
+ * monotonic clock: store_redis_now(); the daemon was paused, or the
+ * message was held up) is not trusted
  * to be still held: it only wakes its request, whose own call then
  * confirms the grant or finds it gone and keeps waiting.  Well under the
  * grant's provisional life (its queue entry's: lib.lua's grant_waiting).
@@ -808,6 +810,7 @@ static void grant_arrived(struct waitq *wq, const char *id, int64_t token,
 			  int64_t expires, int64_t now)
 {
 	struct waiter *w;
+	int64_t redis_now;
 
 	/* a request that is gone withdrew its entry, which undid the grant */
 	if ((w = find_waiter(wq, id)) == NULL || w->granted)
@@ -817,7 +820,9 @@ static void grant_arrived(struct waitq *wq, const char *id, int64_t token,
 			     "granted after its request ended");
 		return;
 	}
-	if (wall_ms() - now > GRANT_FRESH_MS || expires - now < GRANT_FRESH_MS) {
+	redis_now = store_redis_now(w->wq->st); /* never our own wall clock */
+	if (redis_now == 0 || redis_now - now > GRANT_FRESH_MS ||
+	    expires - now < GRANT_FRESH_MS) {
 		waiter_attempt(w); /* too old to trust: ask */
 		return;
 	}

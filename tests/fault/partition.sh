@@ -14,6 +14,9 @@
 #   2. n2 cut off from the broker only, under contention: handoffs go on
 #      through the 1 s re-checks (the longest gap between grants stays
 #      under 2.5 s), and no two processes ever hold the lock at once.
+#   3. node n3's wall clock an hour ahead, then an hour behind (libfaketime
+#      on its daemon alone): handoffs to it stay prompt, and the times it
+#      shows and stamps on events are the Redis clock's.
 . "$(dirname "$0")/../lib/cluster.sh"
 TTL_MS=3000
 cluster_mount 1 "backend_timeout=2s,ttl=3s"
@@ -111,5 +114,58 @@ expect "... ($n2_grants grants in the 4 s)" test "$n2_grants" -gt 2
 expect "... and no two processes ever held the lock at once" holds_never_overlap "$T/turns"
 expect "n2 is back on the broker after the heal" \
 	wait_until 20 grep -q '^amqp=connected' "$N2/.lockfs/status"
+
+# --- 3. a node's wall clock jumps (libfaketime on its daemon alone) --------
+# Only the Redis clock counts: leases, grants and event times on n3 stay
+# right while its own clock is an hour ahead, then an hour behind.
+FT=$T/faketime
+echo "+0" >"$FT"
+cat >"$T/lockfs-faketime" <<EOS
+#!/bin/sh
+LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 \\
+FAKETIME_TIMESTAMP_FILE=$FT FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \\
+	exec "$LOCKFS_BIN" "\$@"
+EOS
+chmod +x "$T/lockfs-faketime"
+REAL_BIN=$LOCKFS_BIN
+LOCKFS_BIN=$T/lockfs-faketime
+cluster_add_node 3 "backend_timeout=2s,ttl=3s"
+LOCKFS_BIN=$REAL_BIN
+timeout 120 cat "$N1/.lockfs/events" >"$T/events" &
+EVP=$!
+wait_until 5 bash -c ": > $N1/p/ev0; grep -q ' acquired p/ev0 ' $T/events"
+rm -f "$N1/p/ev0"
+for jump in +1h -1h; do
+	echo "$jump" >"$FT"
+	check "(n3's own clock is $jump off)" ok bash -c \
+		"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 FAKETIME_TIMESTAMP_FILE=$FT FAKETIME_NO_CACHE=1 \
+		 python3 -c 'import time; print(\"ok\" if abs(time.time() - $(date +%s) - ${jump%h} * 3600) < 60 else \"no\")'"
+	# a handoff from n1 to a waiter on n3
+	rm -f "$T/ck.stop" "$T/ck.got"
+	setsid bash -c ": > $N1/p/ck; while [ ! -e $T/ck.stop ]; do sleep 0.05; done; rm $N1/p/ck" &
+	ck=$!
+	wait_until 5 test -e "$N3/p/ck"
+	setsid bash -c "exec 9>$N3/p/ck && date +%s%N >$T/ck.got && sleep 4" &
+	cw=$!
+	ck_waits() { [ "$(info_field "$N1/p/ck" waiters)" = 1 ]; }
+	wait_until 5 ck_waits
+	t0=$(date +%s%N)
+	touch "$T/ck.stop"
+	expect "clock $jump on n3: a release on n1 hands the lock to n3's waiter" wait_until 5 test -s "$T/ck.got"
+	ms=$((($(cat "$T/ck.got") - t0) / 1000000))
+	expect "... promptly (${ms} ms)" test "$ms" -lt 1500
+	acquired=$(info_field "$N3/p/ck" acquired)
+	expect "... and n3 shows its grant's time by the Redis clock (acquired=$acquired)" \
+		test "$(( ${acquired%.*} - $(date +%s) ))" -gt -10 -a "$(( ${acquired%.*} - $(date +%s) ))" -lt 10
+	exits=$(grep -c " owner-exit p/ck [0-9]* n3 " "$T/events")
+	wait "$cw" "$ck" 2>/dev/null
+	# the waiter's session has ended: n3 sees its owner gone and says so
+	one_more_exit() { [ "$(grep -c " owner-exit p/ck [0-9]* n3 " "$T/events")" -gt "$exits" ]; }
+	expect "... its owner's exit is an event" wait_until 10 one_more_exit
+	when=$(grep " owner-exit p/ck [0-9]* n3 " "$T/events" | tail -1 | cut -d' ' -f1)
+	expect "... stamped by the Redis clock, not n3's ($when)" \
+		test "$(( ${when%.*} - $(date +%s) ))" -gt -30 -a "$(( ${when%.*} - $(date +%s) ))" -lt 30
+done
+kill "$EVP" 2>/dev/null
 
 finish

@@ -106,6 +106,22 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 	return fake_record(FAKE_WITHDRAW, path, waiter_id, cb, arg);
 }
 
+/* The Redis clock as the fake store last saw it: ahead of the wall clock
+ * by redis_ahead_ms (0: the same), or unknown with redis_unknown. */
+static int64_t redis_ahead_ms;
+static bool redis_unknown;
+
+int64_t store_redis_now(const struct store *st)
+{
+	struct timespec ts;
+
+	(void)st;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return redis_unknown ? 0
+			     : (int64_t)ts.tv_sec * 1000 +
+				       ts.tv_nsec / 1000000 + redis_ahead_ms;
+}
+
 void store_disown(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, const char *why)
 {
@@ -237,6 +253,8 @@ static int setup(void **state)
 				   .held_cb = fake_held};
 
 	ncalls = 0;
+	redis_ahead_ms = 0;
+	redis_unknown = false;
 	fail_starts = 0;
 	disowned = 0;
 	nbound = 0;
@@ -526,6 +544,41 @@ static void test_handed_over_long_hold_is_confirmed(void **state)
 	assert_int_equal(o.calls, 1); /* exactly one answer */
 }
 
+/*
+ * A grant message older than half a second by the Redis clock (as the
+ * store last saw it, not this machine's wall clock) only wakes its
+ * request, whose own call then says what holds; so does one that arrives
+ * before this daemon has any notion of the Redis clock.
+ */
+static void stale_grant_only_wakes(struct fixture *f, struct outcome *o)
+{
+	acquire(f, o, 0);
+	answer_queued(0, "ns/lock");
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(o->calls, 0); /* not answered from the message */
+	assert_int_equal(ncalls, 2);   /* it asks instead */
+	assert_int_equal(calls[1].kind, FAKE_ACQUIRE);
+	answer(1, 0, "new");
+	assert_int_equal(o->calls, 1);
+	assert_int_equal(o->err, 0);
+}
+
+static void test_grant_stale_by_the_redis_clock_wakes(void **state)
+{
+	struct outcome o = {0};
+
+	redis_ahead_ms = 2000; /* the message is two seconds old */
+	stale_grant_only_wakes(*state, &o);
+}
+
+static void test_grant_before_any_redis_time_wakes(void **state)
+{
+	struct outcome o = {0};
+
+	redis_unknown = true;
+	stale_grant_only_wakes(*state, &o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +610,12 @@ int main(void)
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_handed_over_long_hold_is_confirmed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_grant_stale_by_the_redis_clock_wakes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_grant_before_any_redis_time_wakes, setup,
 			teardown),
 	};
 
