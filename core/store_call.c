@@ -13,7 +13,8 @@
  * backend_timeout per system call: once a call has gone unanswered for
  * backend_timeout, Redis counts as not answering and new calls fail with
  * EIO at once (undos excepted: withdrawals and disowned grants still go),
- * while a PING is sent every STORE_PROBE_MS in the background; the first
+ * while a PING is sent every STORE_PROBE_MS in the background (and the
+ * sentinels or the cluster are asked where the master is); the first
  * reply to anything sent after that closes the breaker again.  A late
  * reply to a call sent before does not: behind a partition or a WAIT for
  * absent replicas, late replies keep trickling in, and each would
@@ -29,6 +30,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "locator.h"
 #include "log.h"
 #include "store_i.h"
 #include "metrics.h"
@@ -582,5 +584,9 @@ void on_probe(evutil_socket_t fd, short what, void *arg)
 	    redisAsyncCommand(st->ac, on_probe_reply, NULL, "PING") ==
 		    REDIS_OK)
 		st->probing = true;
+	/* behind a silent partition no redirection ever comes: ask where
+	 * the master is now (a Redis Cluster has no watch of its own) */
+	if (st->addr.locator)
+		(void)locator_ask(st->addr.locator);
 	arm_probe(st);
 }

@@ -4,7 +4,7 @@
 # On a fresh Debian machine, as root: installs what is missing, builds a
 # normal tree (build/) and an AddressSanitizer + UndefinedBehaviorSanitizer
 # tree (build-asan/), starts private Redis and RabbitMQ servers once, and
-# runs the unit and integration suites on both trees (and the partition
+# runs the unit and integration suites on both trees (and the long fault
 # suites on the normal one), then a short run of the benchmarks.  Ends with "N passed, N failed" over the meson test runs;
 # exits non-zero if anything failed.  Every step is bounded in time.
 set -euo pipefail
@@ -83,7 +83,7 @@ run_suites() { # DIR SUITE...
 	done
 }
 
-run_suites build unit integration partition
+run_suites build unit integration long
 run_suites build-asan unit integration
 run_suites build bench
 

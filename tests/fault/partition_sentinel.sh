@@ -21,7 +21,7 @@ eval "cluster_cleanup_base$(declare -f cluster_cleanup | sed 1s/cluster_cleanup/
 BG=()
 cluster_cleanup() {
 	local p f
-	for p in "${BG[@]}"; do kill -9 -- "-$p" 2>/dev/null; done
+	for p in "${BG[@]}" "${TURNS_PIDS[@]}"; do kill -9 -- "-$p" 2>/dev/null; done
 	if [ "$T_FAIL" -ne 0 ]; then
 		for f in "$SENT_DIR"/*/*.log; do
 			echo "--- $f"
@@ -53,16 +53,10 @@ cluster_mount 1 "$OPTS"
 expect "n2 mounts inside the namespace, beside the master" netns_mount 2 "$OPTS" \
 	"sentinel://$NETNS_HOST:${S[0]}\\,$NETNS_HOST:${S[1]}\\,$NETNS_HOST:${S[2]}/$SENTINEL_NAME"
 mkdir -m 1777 "$N1/ps"
-check "both nodes see one tree" n1 bash -c ": > $N1/ps/seen; sed -n 's/^node=//p' $N2/ps/seen"
-rm -f "$N1/ps/seen"
+expect "both nodes see one tree" taken_and_seen "$N1" "$N2" ps n1
 
 # workers on both nodes take one lock in turn through it all
-: >"$T.turns"
-until=$(($(date +%s) + 150)) # or until $T.turns.stop
-for n in "$N1" "$N2" "$N1" "$N2"; do
-	setsid python3 "$TESTS_LIB/turns.py" "$n/ps/hot" "$T.turns" "$until" "$T.turns.stop" >>"$T.turns.out" 2>&1 &
-	BG+=($!)
-done
+turns_start "$T.turns" "$T.turns.stop" "$N1/ps/hot" "$N2/ps/hot" "$N1/ps/hot" "$N2/ps/hot"
 # n2's holder writes to its lock through its descriptor; n1 waits for it
 setsid bash -c "exec 9>$N2/ps/held || exit 1
   while [ ! -e $T.held.stop ]; do
@@ -96,18 +90,11 @@ expect "n1's waiter gets n2's lost lock in the end" wait_until 30 test -s "$T.n1
 first_fail=$(head -1 "$T.held.failed")
 expect "n2's holder heard first ($(((first_fail - t_cut) / 1000000)) ms after the cut; n1 got it $((($(cat "$T.n1.got") - t_cut) / 1000000)) ms after)" \
 	test "$first_fail" -lt "$(cat "$T.n1.got")"
-n2_back() { # a lock taken on n2 shows on n1
-	[ "$(setsid -w bash -c ": > $N2/ps/after 2>/dev/null && sed -n 's/^node=//p' $N1/ps/after; rm -f $N2/ps/after")" = n2 ]
-}
-expect "n2 follows the new master: its grants work and n1 sees them" wait_until 30 n2_back
-grants_since_heal() {
-	[ "$(awk -v t="$((t_heal / 1000000000))" '$1 == "in" && $3 > t' "$T.turns" | wc -l)" -gt 10 ]
-}
-expect "grants go on after the heal" wait_until 60 grants_since_heal
-touch "$T.held.stop" "$T.turns.stop"
-for p in "${BG[@]:0:4}"; do timeout 60 tail --pid="$p" -f /dev/null; done
-expect "the workers ran to the end" test "$(grep -c errors "$T.turns.out")" = 4
-expect "with redis_replicas=1, no two processes ever held the lock at once ($(grep -c '^in' "$T.turns") grants)" \
-	holds_never_overlap "$T.turns"
+expect "n2 follows the new master: its grants work and n1 sees them" \
+	wait_until 30 taken_and_seen "$N2" "$N1" ps n2
+expect "grants go on after the heal" \
+	wait_until 60 grants_since "$T.turns" "$((t_heal / 1000000000))" 10
+touch "$T.held.stop"
+turns_end "$T.turns" "$T.turns.stop" # with redis_replicas=1: never overlapping
 
 finish

@@ -241,6 +241,46 @@ holds_never_overlap() {
 	     $1 == "out" { if (cur != $2) exit 1; cur = "" }' "$1"
 }
 
+# turns_start LOG STOP PATH...: one tests/lib/turns.py worker per PATH (one
+# lock, through several mounts), each in a session of its own, logging its
+# holds to LOG until the file STOP exists (150 s at most); TURNS_PIDS
+TURNS_PIDS=()
+turns_start() {
+	local log=$1 stop=$2 path
+	shift 2
+	: >"$log"
+	for path in "$@"; do
+		setsid python3 "$TESTS_LIB/turns.py" "$path" "$log" "$(($(date +%s) + 150))" \
+			"$stop" >>"$log.out" 2>&1 &
+		TURNS_PIDS+=($!)
+	done
+	wait_until 10 test -s "$log"
+}
+
+# turns_end LOG STOP: stop them, and check that each ran to its end and
+# that no two ever held the lock at once
+turns_end() {
+	local log=$1 p
+	touch "$2"
+	for p in "${TURNS_PIDS[@]}"; do timeout 60 tail --pid="$p" -f /dev/null; done
+	expect "the workers ran to the end" test "$(grep -c errors "$log.out")" = "${#TURNS_PIDS[@]}"
+	expect "no two workers ever held the lock at once ($(grep -c '^in' "$log") grants)" \
+		holds_never_overlap "$log"
+	TURNS_PIDS=()
+}
+
+# grants_since LOG UNIX_SECONDS COUNT: more than COUNT holds began since
+grants_since() {
+	[ "$(awk -v t="$2" '$1 == "in" && $3 > t' "$1" | wc -l)" -gt "$3" ]
+}
+
+# taken_and_seen MOUNT OTHER DIR NODE: a lock DIR/seen taken through MOUNT
+# (in a session of its own, released after) shows NODE as its holder's
+# node through OTHER
+taken_and_seen() {
+	[ "$(setsid -w bash -c ": > $1/$3/seen 2>/dev/null && sed -n 's/^node=//p' $2/$3/seen; rm -f $1/$3/seen")" = "$4" ]
+}
+
 # wait_until SECONDS CMD...: poll CMD every 50 ms; true once it succeeds.
 wait_until() {
 	local t=$1 k
