@@ -28,4 +28,18 @@ static inline int64_t wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+/* The monotonic clock in nanoseconds, and in seconds, for durations. */
+static inline int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline double mono_s(void)
+{
+	return mono_ns() / 1e9;
+}
+
 #endif

@@ -91,14 +91,6 @@ static void call_compensate(struct call *c, const struct store_result *res)
 		     "granted after its caller was told EIO");
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Metrics: every answered call's round trip, every failed one. */
 static void count_reply(struct call *c, const redisReply *reply)
 {

@@ -31,14 +31,6 @@ struct handle *handle_of(const struct fuse_file_info *fi)
 	return (struct handle *)(uintptr_t)fi->fh;
 }
 
-double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 struct op *op_new(fuse_req_t req, struct inode *in, const char *path)
 {
 	struct op *op = calloc(1, sizeof(*op));
@@ -725,9 +717,9 @@ static void lockfs_flush(fuse_req_t req, fuse_ino_t ino,
 	drop_handle_locks(fs_of(req), h, fi, false);
 	if (in && in->refused_pid && in->refused_pid == fuse_req_ctx(req)->pid) {
 		in->refused_pid = 0; /* see setattr_lock() */
-		err = EPERM;
+		err = -EPERM;
 	}
-	fuse_reply_err(req, err);
+	fuse_reply_err(req, -err);
 }
 
 static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

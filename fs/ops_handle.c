@@ -23,8 +23,13 @@ static void unlock_done(void *arg, const struct store_result *res)
 		node_ended(op->fs->node, "released", op->path,
 			   res->lock.holders, res->lock.nholders, res->now_ms,
 			   res->wake);
+	/* a lock already gone (expired, broken: ENOENT, ESTALE) is unlocked
+	 * all the same, as POSIX unlocks what is not held */
 	if (op->req)
-		fuse_reply_err(op->req, res->err == -EIO ? EIO : 0);
+		fuse_reply_err(op->req, res->err == -ENOENT ||
+						res->err == -ESTALE
+					? 0
+					: -res->err);
 	op_free(op);
 }
 

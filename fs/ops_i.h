@@ -26,6 +26,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "clock.h"
 #include "command.h"
 #include "event.h"
 #include "info.h"
@@ -89,7 +90,6 @@ struct op {
 /* ops.c */
 struct lockfs *fs_of(fuse_req_t req);
 struct handle *handle_of(const struct fuse_file_info *fi);
-double mono_s(void);
 struct timespec ms_to_ts(int64_t ms); /* Unix ms as a timespec */
 struct op *op_new(fuse_req_t req, struct inode *in, const char *path);
 void op_free(struct op *op);

@@ -27,12 +27,8 @@ mkdir -p "$T"
 trap 'cluster_cleanup; netns_down' EXIT
 REDIS_AT=$NETNS_HOST # n2's paths to Redis and to the broker
 AMQP_AT=$NETNS_HOST2
-if ! netns_up; then
-	fail "a network namespace and a veth link for n2"
-	finish
-fi
+netns_ready
 netns_forward "$REDIS_AT" "$(netns_redis_port)"
-netns_forward "$AMQP_AT" "$(netns_amqp_port)"
 # n2, inside the namespace (its network only: the mount is the machine's)
 expect "n2 mounts from its own network namespace" netns_mount 2 "backend_timeout=2s,ttl=3s"
 check "n2 reaches Redis across the link" connected info_field "$N2/.lockfs/status" redis

@@ -29,12 +29,7 @@ cluster_cleanup() {
 }
 trap cluster_cleanup EXIT
 
-cluster_servers # RabbitMQ
-if ! netns_up; then
-	fail "a network namespace and a veth link"
-	finish
-fi
-netns_forward "$NETNS_HOST2" "$(netns_amqp_port)" # n2's broker
+netns_ready # RabbitMQ, the namespace, n2's way to the broker
 
 # --- a Redis Cluster: node 0 in the namespace, five outside -----------------
 RC_BASE=$(servers_free_port 7400)

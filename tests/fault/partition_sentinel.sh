@@ -35,12 +35,7 @@ cluster_cleanup() {
 }
 trap cluster_cleanup EXIT
 
-cluster_servers # RabbitMQ
-if ! netns_up; then
-	fail "a network namespace and a veth link"
-	finish
-fi
-netns_forward "$NETNS_HOST2" "$(netns_amqp_port)" # n2's broker
+netns_ready # RabbitMQ, the namespace, n2's way to the broker
 SENTINEL_MASTER_AT=$NETNS_ME
 SENTINEL_MASTER_RUN="netns_run"
 SENTINEL_BIND="127.0.0.1 $NETNS_HOST"

@@ -17,6 +17,9 @@
 #                       established connection); netns_heal ADDR undoes it
 #   netns_isolate / netns_rejoin   both directions of the whole link
 #   netns_down          remove it all (the EXIT trap calls it)
+#   netns_ready         the suite's servers, the namespace and its link (or
+#                       the suite fails), and the broker forwarded to
+#                       $NETNS_HOST2 for the nodes inside
 NETNS=lfp$$
 NETNS_HOST_IF=lfh$$
 NETNS_IF=lfn$$
@@ -93,4 +96,13 @@ netns_mount() {
 netns_redis_port() { local p=${LOCKFS_REDIS_URL##*:}; echo "${p%%/*}"; }
 netns_amqp_port() {
 	sed -n 's|^amqp://[^@]*@[^/]*:\([0-9]*\).*|\1|p' <<<"$LOCKFS_AMQP_URL"
+}
+
+netns_ready() {
+	cluster_servers
+	if ! netns_up; then
+		fail "a network namespace and a veth link"
+		finish
+	fi
+	netns_forward "$NETNS_HOST2" "$(netns_amqp_port)"
 }
