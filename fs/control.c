@@ -52,8 +52,7 @@ struct event_reader {
 	struct lockfs *fs;
 	struct backlog *lines;
 	bool nonblock;
-	fuse_req_t pending; /* a blocked read */
-	size_t pending_size;
+	struct parked_read pending; /* a blocked read */
 	struct fuse_pollhandle *ph;
 	struct event_reader *next;
 };
@@ -220,10 +219,9 @@ static void reader_close(struct event_reader *r)
 		*pp = r->next;
 	if (fs->readers == NULL)
 		node_unwatch_events(fs->node);
-	if (r->pending)
-		fuse_reply_err(r->pending, EIO);
-	if (r->ph)
-		fuse_pollhandle_destroy(r->ph);
+	if (r->pending.req)
+		fuse_reply_err(read_unpark(&r->pending, NULL), EIO);
+	poll_drop(&r->ph);
 	backlog_free(r->lines);
 	free(r);
 }
@@ -252,32 +250,17 @@ static void reader_reply(struct event_reader *r, fuse_req_t req, size_t size)
 	free(buf);
 }
 
-static void on_read_interrupt(fuse_req_t req, void *data)
-{
-	struct event_reader *r = data;
-
-	if (r->pending == req) {
-		r->pending = NULL;
-		fuse_reply_err(req, EINTR);
-	}
-}
-
 static void reader_read(struct event_reader *r, fuse_req_t req, size_t size)
 {
 	if (!backlog_empty(r->lines)) {
 		reader_reply(r, req, size);
 		return;
 	}
-	if (r->nonblock || r->pending) {
+	if (r->nonblock || r->pending.req) {
 		fuse_reply_err(req, EAGAIN);
 		return;
 	}
-	r->pending = req;
-	r->pending_size = size;
-	if (fuse_req_interrupted(req))
-		on_read_interrupt(req, r);
-	else
-		fuse_req_interrupt_func(req, on_read_interrupt, r);
+	read_park(&r->pending, req, size);
 }
 
 void control_event(struct lockfs *fs, const char *line, size_t len)
@@ -286,17 +269,13 @@ void control_event(struct lockfs *fs, const char *line, size_t len)
 	for (struct event_reader *r = fs->readers; r; r = r->next) {
 		if (backlog_push(r->lines, line, len) < 0)
 			log_warnx("events: out of memory, a line is lost");
-		if (r->pending) {
-			fuse_req_t req = r->pending;
+		if (r->pending.req) {
+			size_t size;
+			fuse_req_t req = read_unpark(&r->pending, &size);
 
-			r->pending = NULL;
-			reader_reply(r, req, r->pending_size);
+			reader_reply(r, req, size);
 		}
-		if (r->ph) {
-			fuse_lowlevel_notify_poll(r->ph);
-			fuse_pollhandle_destroy(r->ph);
-			r->ph = NULL;
-		}
+		poll_wake(&r->ph);
 	}
 }
 
@@ -311,16 +290,11 @@ void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 		return;
 	}
 	if (r == NULL) {
-		if (ph)
-			fuse_pollhandle_destroy(ph);
+		poll_drop(&ph);
 		fuse_reply_poll(req, POLLIN | POLLRDNORM);
 		return;
 	}
-	if (ph) {
-		if (r->ph)
-			fuse_pollhandle_destroy(r->ph);
-		r->ph = ph;
-	}
+	poll_keep(&r->ph, ph);
 	fuse_reply_poll(req, backlog_empty(r->lines) ? 0
 						     : POLLIN | POLLRDNORM);
 }

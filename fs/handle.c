@@ -1,7 +1,8 @@
 /*
  * handle.c - what an open file or directory remembers (struct handle,
- * lockfs.h), freed in one place, and the one way a directory listing is
- * answered, for the FUSE operations and the control directory alike.
+ * lockfs.h), freed in one place; the one way a directory listing is
+ * answered, a read is parked and a poll is woken, for the FUSE operations
+ * and the control directory alike.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,4 +45,56 @@ void reply_dir(fuse_req_t req, size_t size, off_t off, size_t total,
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void on_parked_interrupt(fuse_req_t req, void *data)
+{
+	struct parked_read *p = data;
+
+	if (p->req == req) {
+		p->req = NULL;
+		fuse_reply_err(req, EINTR);
+	}
+}
+
+void read_park(struct parked_read *p, fuse_req_t req, size_t size)
+{
+	p->req = req;
+	p->size = size;
+	if (fuse_req_interrupted(req))
+		on_parked_interrupt(req, p);
+	else
+		fuse_req_interrupt_func(req, on_parked_interrupt, p);
+}
+
+fuse_req_t read_unpark(struct parked_read *p, size_t *size)
+{
+	fuse_req_t req = p->req;
+
+	p->req = NULL;
+	if (size)
+		*size = p->size;
+	return req;
+}
+
+void poll_keep(struct fuse_pollhandle **slot, struct fuse_pollhandle *ph)
+{
+	if (ph == NULL)
+		return;
+	poll_drop(slot);
+	*slot = ph;
+}
+
+void poll_wake(struct fuse_pollhandle **slot)
+{
+	if (*slot)
+		fuse_lowlevel_notify_poll(*slot);
+	poll_drop(slot);
+}
+
+void poll_drop(struct fuse_pollhandle **slot)
+{
+	if (*slot)
+		fuse_pollhandle_destroy(*slot);
+	*slot = NULL;
 }

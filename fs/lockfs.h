@@ -105,6 +105,28 @@ void lockfs_hold_lost(struct lockfs *fs, const char *path);
 void handle_free(struct handle *h);
 
 /*
+ * A read that waits until there is something to say (an event line, a
+ * request's outcome).  read_park() keeps `req`; a signal answers it with
+ * EINTR and forgets it.  read_unpark() hands it back (NULL: none) for the
+ * caller to answer, with the size it asked for.
+ */
+struct parked_read {
+	fuse_req_t req;
+	size_t size;
+};
+void read_park(struct parked_read *p, fuse_req_t req, size_t size);
+fuse_req_t read_unpark(struct parked_read *p, size_t *size);
+
+/*
+ * A poll() to wake later: poll_keep() keeps `ph` (NULL: nothing new) in
+ * `*slot` in place of the one kept before; poll_wake() wakes the kept one
+ * and forgets it; poll_drop() only forgets it.
+ */
+void poll_keep(struct fuse_pollhandle **slot, struct fuse_pollhandle *ph);
+void poll_wake(struct fuse_pollhandle **slot);
+void poll_drop(struct fuse_pollhandle **slot);
+
+/*
  * Answer a readdir of `total` entries from offset `off` with what fits in
  * `size` bytes; `entry(arg, i, &name, &st)` gives entry `i`.
  */

@@ -615,8 +615,7 @@ void poll_forget(struct handle *h)
 			*p = h->next_poll;
 			break;
 		}
-	fuse_pollhandle_destroy(h->ph);
-	h->ph = NULL;
+	poll_drop(&h->ph);
 }
 
 /*
@@ -645,8 +644,7 @@ static void lock_poll(fuse_req_t req, struct handle *h,
 			ph = NULL;
 		}
 	}
-	if (ph)
-		fuse_pollhandle_destroy(ph);
+	poll_drop(&ph);
 	fuse_reply_poll(req, events);
 }
 
@@ -657,9 +655,7 @@ void lockfs_hold_lost(struct lockfs *fs, const char *path)
 
 	while (in && (h = in->polls) != NULL) { /* the kernel polls again */
 		in->polls = h->next_poll;
-		fuse_lowlevel_notify_poll(h->ph);
-		fuse_pollhandle_destroy(h->ph);
-		h->ph = NULL;
+		poll_wake(&h->ph);
 	}
 }
 

@@ -68,6 +68,15 @@ static void set_done(void *arg, int err, const struct store_result *res)
 	op_free(op);
 }
 
+/* The holder a lock set is taken for: `o`'s leases, with `req`'s groups
+ * (kept in `groups`) for the permission checks. */
+static void lockset_holder(fuse_req_t req, const struct owner *o,
+			   gid_t *groups, struct store_holder *h)
+{
+	holder_for(fs_of(req), o, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, h);
+	holder_groups(req, groups, h);
+}
+
 static void lockset_write(fuse_req_t req, int flags, const char *buf,
 			  size_t size)
 {
@@ -95,8 +104,7 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 		op_fail(op, err);
 		return;
 	}
-	holder_for(fs, &op->owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
-	holder_groups(req, groups, &h);
+	lockset_holder(req, &op->owner, groups, &h);
 	err = node_acquire_set(fs->node, op->set->paths, op->set->modes,
 				op->set->n, &h, block,
 				fs->opt->acquire_timeout_ms, set_done, op,
@@ -109,7 +117,6 @@ static void lockset_write(fuse_req_t req, int flags, const char *buf,
 static void request_write_as(fuse_req_t req, struct request *r,
 			     const char *buf, size_t size)
 {
-	struct lockfs *fs = fs_of(req);
 	gid_t groups[GROUPS_MAX];
 	struct store_holder h;
 	struct owner owner;
@@ -119,8 +126,7 @@ static void request_write_as(fuse_req_t req, struct request *r,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	holder_for(fs, &owner, HOLDER_LEASE, LOCK_MODE_EXCLUSIVE, &h);
-	holder_groups(req, groups, &h);
+	lockset_holder(req, &owner, groups, &h);
 	request_write(r, req, buf, size, &h);
 }
 

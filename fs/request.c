@@ -41,8 +41,7 @@ struct request {
 	int64_t written_ms;         /* monotonic, for the wait histogram */
 	fuse_req_t write_req;       /* while submitted */
 	size_t write_size;
-	fuse_req_t read_req;        /* a read waiting for the outcome */
-	size_t read_size;
+	struct parked_read read;    /* a read waiting for the outcome */
 	struct fuse_pollhandle *ph;
 	char *outcome; /* the line, once ended */
 	size_t outcome_len;
@@ -86,17 +85,13 @@ static void request_end(struct request *r, int err,
 		r->outcome_len = sizeof(NO_MEMORY) - 1;
 	}
 	r->state = REQUEST_ENDED;
-	if (r->read_req) {
-		fuse_req_t req = r->read_req;
+	if (r->read.req) {
+		size_t size;
+		fuse_req_t req = read_unpark(&r->read, &size);
 
-		r->read_req = NULL;
-		reply_outcome(r, req, r->read_size);
+		reply_outcome(r, req, size);
 	}
-	if (r->ph) {
-		fuse_lowlevel_notify_poll(r->ph);
-		fuse_pollhandle_destroy(r->ph);
-		r->ph = NULL;
-	}
+	poll_wake(&r->ph);
 }
 
 /* Back to empty: the write failed, nothing is queued or held. */
@@ -196,17 +191,6 @@ void request_write(struct request *r, fuse_req_t req, const char *buf,
 		fuse_req_interrupt_func(req, on_write_interrupt, r);
 }
 
-/* A signal ends a waiting read, not the request. */
-static void on_read_interrupt(fuse_req_t req, void *data)
-{
-	struct request *r = data;
-
-	if (r->read_req == req) {
-		r->read_req = NULL;
-		fuse_reply_err(req, EINTR);
-	}
-}
-
 void request_read(struct request *r, fuse_req_t req, size_t size,
 		  bool nonblock)
 {
@@ -217,16 +201,12 @@ void request_read(struct request *r, fuse_req_t req, size_t size,
 			reply_outcome(r, req, size);
 		return;
 	}
-	if (nonblock || r->read_req) {
+	if (nonblock || r->read.req) {
 		fuse_reply_err(req, EAGAIN);
 		return;
 	}
-	r->read_req = req;
-	r->read_size = size;
-	if (fuse_req_interrupted(req))
-		on_read_interrupt(req, r);
-	else
-		fuse_req_interrupt_func(req, on_read_interrupt, r);
+	read_park(&r->read, req, size); /* a signal ends the read, not the
+					 * request */
 }
 
 void request_poll(struct request *r, fuse_req_t req,
@@ -234,11 +214,7 @@ void request_poll(struct request *r, fuse_req_t req,
 {
 	unsigned events = 0;
 
-	if (ph) {
-		if (r->ph)
-			fuse_pollhandle_destroy(r->ph);
-		r->ph = ph;
-	}
+	poll_keep(&r->ph, ph);
 	if (r->state == REQUEST_ENDED)
 		events |= POLLIN | POLLRDNORM;
 	if (r->state == REQUEST_EMPTY)
@@ -254,10 +230,9 @@ void request_free(struct request *r)
 		node_cancel(r->waiter, -ECANCELED);
 	if (r->write_req) /* cannot be: a write keeps the file open */
 		fuse_reply_err(r->write_req, EIO);
-	if (r->read_req)
-		fuse_reply_err(r->read_req, EIO);
-	if (r->ph)
-		fuse_pollhandle_destroy(r->ph);
+	if (r->read.req)
+		fuse_reply_err(read_unpark(&r->read, NULL), EIO);
+	poll_drop(&r->ph);
 	if (r->outcome != NO_MEMORY)
 		free(r->outcome);
 	lockset_clear(&r->set);
