@@ -133,22 +133,9 @@ if blocker then
   local who = who_of(ARGV[A.KIND], id, ARGV[A.HOLDER_NODE], ARGV[A.PID])
   if first then
     -- a wait that would close a cycle of owners waiting on each other is
-    -- refused at once (lib.lua's deadlock)
-    local blocking, ahead = {}, nil
-    local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
-    local what = string.sub(blocker, at + 1)
-    for _, h in ipairs(holders) do
-      if h.id ~= id and not (mode == 's' and h.mode == 's') then
-        blocking[#blocking + 1] = h
-      end
-    end
-    if kind == 'w' then ahead = what end
-    if kind == 'h' and what ~= node then
-      for _, h in ipairs(live_holders(tree_key('l', what), now)) do
-        blocking[#blocking + 1] = h
-      end
-    end
-    if deadlock(who, blocking, ahead, now) then
+    -- refused at once (lib.lua's would_deadlock)
+    if would_deadlock(who, id, {{holders = holders, mode = mode, node = node}},
+                      blocker, now) then
       return plain_reply('EDEADLK', now, blocker)
     end
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],

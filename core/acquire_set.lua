@@ -87,25 +87,8 @@ if blocker then
   local first = not me
   if first then
     -- a wait that would close a cycle of owners waiting on each other is
-    -- refused at once, as in acquire.lua: blocked by every conflicting
-    -- holder of every member
-    local blocking, ahead = {}, nil
-    local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
-    local what = string.sub(blocker, at + 1)
-    for _, m in ipairs(members) do
-      for _, h in ipairs(m.holders) do
-        if h.id ~= id and not (m.mode == 's' and h.mode == 's') then
-          blocking[#blocking + 1] = h
-        end
-      end
-    end
-    if kind == 'w' then ahead = what end
-    if kind == 'h' then
-      for _, h in ipairs(live_holders(tree_key('l', what), now)) do
-        if h.id ~= id then blocking[#blocking + 1] = h end
-      end
-    end
-    if deadlock(who, blocking, ahead, now) then
+    -- refused at once, as in acquire.lua (every member counts)
+    if would_deadlock(who, id, members, blocker, now) then
       return plain_reply('EDEADLK', now, blocker)
     end
     local sn, sm = {}, {}

@@ -598,6 +598,34 @@ local function deadlock(me, blocking, wid_ahead, now)
   return false
 end
 
+-- Would a request by holder `id` (who_of: `me`) for `locks` (each {holders, mode,
+-- node}: the lock's live holders, the mode asked, its node), held back by
+-- `blocker` ("h|<expiry>|<lock node>" or "w|<expiry>|<waiter id>", as
+-- find_blocker says), wait in a cycle (deadlock)?  It waits for every
+-- conflicting holder of those locks, for the holders of a blocking lock
+-- elsewhere in the tree (an ancestor, a descendant), and for the
+-- requester of the waiter ahead of it.
+local function would_deadlock(me, id, locks, blocker, now)
+  local blocking, ahead, elsewhere = {}, nil, true
+  local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
+  local what = string.sub(blocker, at + 1)
+  for _, l in ipairs(locks) do
+    for _, h in ipairs(l.holders) do
+      if h.id ~= id and not (l.mode == 's' and h.mode == 's') then
+        blocking[#blocking + 1] = h
+      end
+    end
+    if l.node == what then elsewhere = false end
+  end
+  if kind == 'w' then ahead = what end
+  if kind == 'h' and elsewhere then
+    for _, h in ipairs(live_holders(tree_key('l', what), now)) do
+      blocking[#blocking + 1] = h
+    end
+  end
+  return deadlock(me, blocking, ahead, now)
+end
+
 -- Take waiter `id` out of every index of this call's node.  A waiter
 -- without a record has nothing to take out (the index entries of one
 -- whose record died are dropped where they are met).

@@ -111,7 +111,7 @@ static void count_reply(struct call *c, const redisReply *reply)
 /* A reply to `c`: Redis answers, if `c` was sent after it fell silent. */
 static void heard_from(struct call *c)
 {
-	if (c->st->answering || c->sent_ns > c->st->silent_ns)
+	if (c->sent_ns > c->st->silent_ns)
 		set_answering(c->st, true);
 }
 
