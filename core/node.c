@@ -22,12 +22,22 @@
 #include "name.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
 #include "waitq.h"
 
 #include "node_i.h"
 
 /* The lookups of a name in the kernel's retry of a call told ESTALE. */
 #define LOST_RETRY_LOOKUPS 2
+
+static const struct lock_holder *holder_in(const struct lock_state *ls,
+					   const char *id)
+{
+	for (size_t i = 0; i < ls->nholders; i++)
+		if (strcmp(ls->holders[i].id, id) == 0)
+			return &ls->holders[i];
+	return NULL;
+}
 
 int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out)
@@ -171,6 +181,29 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
 	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
 }
 
+int node_renewed(struct node *n, const char *path, const char *holder_id,
+		 const struct store_result *res, bool by_handle)
+{
+	const struct lock_holder *mine;
+
+	if (res->err < 0)
+		return node_renew_error(n, path, holder_id, res, by_handle);
+	mine = holder_in(&res->lock, holder_id);
+	if (mine)
+		leases_granted(n->leases, path, mine, res->now_ms);
+	return 0;
+}
+
+bool node_holds(struct node *n, const char *path, const char *id)
+{
+	return leases_get(n->leases, path, id) != NULL;
+}
+
+bool node_held_here(struct node *n, const char *path, const char *id)
+{
+	return leases_token(n->leases, path, id) != 0;
+}
+
 bool node_hold_stale(struct node *n, const char *path, const char *id,
 		     int64_t token)
 {
@@ -231,11 +264,153 @@ int node_file_hold(struct node *n, const char *path,
 	}
 	if (l == NULL && f->opener_known)
 		l = leases_handle_of(n->leases, path, f->uid, f->session);
+	if (l == NULL && !lost && f->lease_id && f->name_lost_lease) {
+		/* its lease, gone from the table: its renewal hears ESTALE */
+		snprintf(id, size, "%s", f->lease_id);
+		*token = f->lease_token;
+		return 1;
+	}
+	if (l == NULL && !lost && f->caller_known)
+		l = leases_handle_of(n->leases, path, f->caller_uid,
+				     f->caller_session);
 	if (l == NULL)
 		return lost ? -ESTALE : 0;
 	snprintf(id, size, "%s", l->id);
 	*token = l->token;
 	return 1;
+}
+
+void node_disown(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, const char *why)
+{
+	leases_forget(n->leases, path, holder_id);
+	store_disown(n->st, path, holder_id, token, why);
+}
+
+void node_disown_set(struct node *n, char *const *paths, size_t count,
+		     const char *holder_id, const struct store_result *res,
+		     const char *why)
+{
+	for (size_t i = 0; i < count && i < res->ntokens; i++)
+		node_disown(n, paths[i], holder_id, res->tokens[i], why);
+}
+
+void node_grant_delivered(struct node *n, const struct node_grant *g,
+			  bool delivered)
+{
+	const struct store_result *res = g->res;
+	const struct lock_holder *mine = NULL;
+	bool is_new;
+
+	if (g->count) {
+		if (delivered)
+			node_granted_set(n, g->paths, g->modes, g->count,
+					 g->set_holder, res, g->waited_s);
+		else
+			node_disown_set(n, g->paths, g->count, g->holder_id,
+					res, "its requester is gone");
+		return;
+	}
+	mine = holder_in(&res->lock, g->holder_id);
+	/* a handle lock that converted its requester's lease: gone */
+	if (g->absorbed_id && holder_in(&res->lock, g->absorbed_id) == NULL)
+		leases_forget(n->leases, g->path, g->absorbed_id);
+	if (mine == NULL)
+		return;
+	is_new = strcmp(res->extra, "new") == 0;
+	if (delivered || (!is_new && mine->kind == HOLDER_LEASE))
+		node_granted(n, g->path, mine, is_new && delivered,
+			     g->waited_s, res->now_ms);
+	else /* nobody knows of it: it must not stay held */
+		node_disown(n, g->path, g->holder_id, mine->token,
+			    "its requester is gone");
+}
+
+/* One end of a hold, asked for by a file operation: its bookkeeping runs
+ * before the caller hears the answer. */
+struct node_end {
+	struct node *n;
+	char *path;
+	char *holder_id;
+	bool unlink;
+	store_cb *cb;
+	void *arg;
+};
+
+static void node_end_free(struct node_end *e)
+{
+	free(e->path);
+	free(e->holder_id);
+	free(e);
+}
+
+static void on_end_answer(void *arg, const struct store_result *res)
+{
+	struct node_end *e = arg;
+	struct store_result told = *res;
+
+	if (e->unlink && res->err == 0 && strcmp(res->extra, "unlinked") == 0) {
+		/* an unheld lock file made in the flock view: gone */
+	} else if (res->err == 0) {
+		node_ended(e->n, e->unlink ? res->extra : "released", e->path,
+			   res->lock.holders, res->lock.nholders, res->now_ms,
+			   res->wake);
+		leases_forget(e->n->leases, e->path, e->holder_id);
+	} else if (e->unlink && res->err == -ESTALE) {
+		/* remembered, not forgotten: see node_renew_error() */
+		leases_lost_notice(e->n->leases, e->path, e->holder_id);
+	} else if (!e->unlink && (res->err == -ENOENT || res->err == -ESTALE)) {
+		/* a lock already gone (expired, broken) is unlocked all the
+		 * same, as POSIX unlocks what is not held */
+		told.err = 0;
+	}
+	e->cb(e->arg, &told);
+	node_end_free(e);
+}
+
+static int end_hold(struct node *n, const char *path, const char *holder_id,
+		    bool unlink, bool force, store_cb *cb, void *arg)
+{
+	struct node_end *e = calloc(1, sizeof(*e));
+	int64_t token = 0;
+	int err;
+
+	if (e == NULL || (e->path = strdup(path)) == NULL ||
+	    (e->holder_id = strdup(holder_id)) == NULL) {
+		if (e)
+			node_end_free(e);
+		return -ENOMEM;
+	}
+	e->n = n;
+	e->unlink = unlink;
+	e->cb = cb;
+	e->arg = arg;
+	if (unlink) {
+		/* the grant it took through this node: if gone, ESTALE */
+		token = leases_token(n->leases, path, holder_id);
+		err = store_unlink(n->st, path, holder_id, token, force,
+				   on_end_answer, e);
+	} else {
+		leases_forget(n->leases, path, holder_id);
+		err = store_release(n->st, path, holder_id, 0, false,
+				    on_end_answer, e);
+	}
+	if (err < 0)
+		node_end_free(e);
+	return err;
+}
+
+int node_unlink_hold(struct node *n, const char *path, const char *owner_id,
+		     uid_t uid, store_cb *cb, void *arg)
+{
+	/* root breaks another's lock; anyone else ends only its own */
+	return end_hold(n, path, owner_id, true, uid == 0, cb, arg);
+}
+
+int node_unlock(struct node *n, const char *path, const char *holder_id,
+		store_cb *cb, void *arg)
+{
+	return end_hold(n, path, holder_id, false, false, cb, arg);
 }
 
 void node_get_stats(const struct node *n, struct node_stats *out)

@@ -107,36 +107,80 @@ int node_setattr(struct node *n, const char *path, long mode, long uid,
 /* Is `id`'s grant `token` of `path`, taken through this node, lost? */
 bool node_hold_stale(struct node *n, const char *path, const char *id,
 		     int64_t token);
-/* onlost=: the signal `id`'s hold of `path` sends its holder when lost. */
-void node_lease_onlost(struct node *n, const char *path, const char *id,
-		       int sig);
 int node_renew(struct node *n, const char *path, const char *holder_id,
 	       int64_t token, const struct command *cmd, store_cb *cb,
 	       void *arg);
+/* The first half of a handle lock's conversion: release it quietly (its
+ * lease table entry went in node_handle_plan). */
 int node_release(struct node *n, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg);
-/* unlink(2): a release that also removes an unheld lock file (store_unlink) */
-int node_unlink(struct node *n, const char *path, const char *holder_id,
-		int64_t token, bool force, store_cb *cb, void *arg);
-/* A grant nobody will receive: forgotten here, released in Redis. */
-void node_disown(struct node *n, const char *path, const char *holder_id,
-		 int64_t token, const char *why);
 
-/* ---- the lease table (lease.h) ------------------------------------- */
+/* ---- grants and ends of holds, as file operations meet them --------- */
 
-const struct lock_holder *node_lease(struct node *n, const char *path,
-				     const char *id);
+/*
+ * A grant the wait queue answered a request with (`res`), once the
+ * request's reply was sent (`delivered`) or could not be (its requester
+ * is gone).  Delivered: counted, timed (`waited_s`), told to the cluster
+ * and put in the lease table.  Not delivered: disowned (forgotten here,
+ * released in Redis), unless it only renewed a lease its holder had
+ * before.  The same path for opens, handle locks and lock sets.
+ */
+struct node_grant {
+	const struct store_result *res;
+	const char *holder_id;
+	double waited_s;
+	/* one lock */
+	const char *path;
+	const char *absorbed_id; /* a handle lock's requester's lease, or NULL */
+	/* or a lock set (count > 0), taken as `set_holder` */
+	char *const *paths;
+	const enum lock_mode *modes;
+	size_t count;
+	const struct store_holder *set_holder;
+};
+void node_grant_delivered(struct node *n, const struct node_grant *g,
+			  bool delivered);
+
+/*
+ * unlink(2) of `path` by owner `owner_id` (uid `uid`): releases the grant
+ * it took through this node (ESTALE when that is lost), or, for root,
+ * breaks whoever holds it; in the flock view also removes an unheld lock
+ * file.  The end is counted, published and the lease table kept true
+ * before `cb` hears the store's answer.
+ */
+int node_unlink_hold(struct node *n, const char *path, const char *owner_id,
+		     uid_t uid, store_cb *cb, void *arg);
+/* Unlock handle lock `holder_id` of `path` (flock LOCK_UN, F_UNLCK, a
+ * close): as node_unlink_hold; a lock already gone answers 0. */
+int node_unlock(struct node *n, const char *path, const char *holder_id,
+		store_cb *cb, void *arg);
+/*
+ * A renewal of `holder_id`'s hold of `path` answered `res`: recorded in
+ * the lease table; or the errno its caller gets (node_renew_error).
+ */
+int node_renewed(struct node *n, const char *path, const char *holder_id,
+		 const struct store_result *res, bool by_handle);
+
+/* ---- what this node holds (the lease table) ------------------------ */
+
+/* Does `id` hold `path` through this node (a handle lock, say)? */
+bool node_holds(struct node *n, const char *path, const char *id);
+/* Did `id` take `path` through this node (held now, or lost)? */
+bool node_held_here(struct node *n, const char *path, const char *id);
+/* `id`'s hold of `path` if it took or renewed it in the last
+ * `max_age_ms` (a lookup or getattr answered without Redis). */
 const struct lock_holder *node_lease_fresh(struct node *n, const char *path,
 					   const char *id, int64_t max_age_ms);
+/* The handle lock of `path` that owner (uid, session) holds, or NULL. */
 const struct lock_holder *node_lease_handle_of(struct node *n,
 					       const char *path, uid_t uid,
 					       pid_t session);
-int64_t node_lease_token(struct node *n, const char *path, const char *id);
-void node_lease_renewed(struct node *n, const char *path,
-			const struct lock_holder *h, int64_t now_ms);
-void node_lease_forget(struct node *n, const char *path, const char *id);
-void node_lease_lost(struct node *n, const char *path, const char *id);
+/* onlost=: the signal `id`'s hold of `path` sends its holder when lost. */
+void node_lease_onlost(struct node *n, const char *path, const char *id,
+		       int sig);
+/* How many holds were taken through this node. */
 size_t node_leases(const struct node *n);
+
 
 /* ---- state, for status and metrics --------------------------------- */
 
@@ -162,47 +206,8 @@ int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out);
 void node_free(struct node *n);
 
-/*
- * Grant `h` of `path` reached its requester; `is_new` for a new grant (not
- * a renewal), which waited `waited_s` seconds; `now_ms` the Redis clock.
- */
-void node_granted(struct node *n, const char *path,
-		  const struct lock_holder *h, bool is_new, double waited_s,
-		  int64_t now_ms);
-/*
- * A lock set `paths` in `modes` granted to `h` (res: its tokens) reached
- * its requester; or did not, and is disowned (node_disown) with `why`.
- */
-void node_granted_set(struct node *n, char *const *paths,
-		      const enum lock_mode *modes, size_t count,
-		      const struct store_holder *h,
-		      const struct store_result *res, double waited_s);
-void node_disown_set(struct node *n, char *const *paths, size_t count,
-		     const char *holder_id, const struct store_result *res,
-		     const char *why);
 
-/*
- * The holds `h[0..nh)` of `path` ended by `event` ("released", "broken",
- * "owner-exit", "expired") at `now_ms`: each is told to the cluster
- * (node_publish; `wakes`: a queued request may be sleeping on it) and
- * marked lost in the lease table, so that its owner hears ESTALE if it
- * was not the one that ended it.  Counts one release.
- */
-void node_ended(struct node *n, const char *event, const char *path,
-		const struct lock_holder *h, size_t nh, int64_t now_ms,
-		bool wakes);
 
-/*
- * Publish a lock event (the events stream) for lock file `path`: `event`
- * is acquired, released, expired, broken, owner-exit or waiting.  Ends go
- * to the lock's routing key, so they also wake its waiters; the others to
- * an events-only key that wakes nobody.  Only while some node of the tree
- * reads events (node_watch_events() there tells every node), or, for an
- * end, when `wakes` (a queued request may sleep on it): otherwise nobody
- * would hear it, and the broker is spared.  It is counted either way.
- */
-void node_publish(struct node *n, const char *event, const char *path,
-		  const struct lock_holder *h, int64_t time_ms, bool wakes);
 
 /*
  * The errno a failed renewal of `holder_id`'s hold on `path` gives its
@@ -270,6 +275,12 @@ struct node_file {
 	bool opener_known;
 	uid_t uid;
 	pid_t session;
+	/* then, when nothing it held is lost: its lease even when the table
+	 * lost it (its renewal hears ESTALE); a handle lock of the caller */
+	bool name_lost_lease;
+	bool caller_known;
+	uid_t caller_uid;
+	pid_t caller_session;
 };
 int node_file_hold(struct node *n, const char *path,
 		   const struct node_file *f, char *id, size_t size,

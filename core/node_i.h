@@ -59,4 +59,50 @@ void node_confirmed(void *arg, const char *path, const char *holder_id,
 bool node_grant_held(void *arg, const char *path, const char *holder_id,
 		     int64_t token);
 
+/* A grant nobody will receive: forgotten here, released in Redis. */
+void node_disown(struct node *n, const char *path, const char *holder_id,
+		 int64_t token, const char *why);
+
+/*
+ * Grant `h` of `path` reached its requester; `is_new` for a new grant (not
+ * a renewal), which waited `waited_s` seconds; `now_ms` the Redis clock.
+ */
+void node_granted(struct node *n, const char *path,
+		  const struct lock_holder *h, bool is_new, double waited_s,
+		  int64_t now_ms);
+/*
+ * A lock set `paths` in `modes` granted to `h` (res: its tokens) reached
+ * its requester; or did not, and is disowned (node_disown) with `why`.
+ */
+void node_granted_set(struct node *n, char *const *paths,
+		      const enum lock_mode *modes, size_t count,
+		      const struct store_holder *h,
+		      const struct store_result *res, double waited_s);
+void node_disown_set(struct node *n, char *const *paths, size_t count,
+		     const char *holder_id, const struct store_result *res,
+		     const char *why);
+
+/*
+ * The holds `h[0..nh)` of `path` ended by `event` ("released", "broken",
+ * "owner-exit", "expired") at `now_ms`: each is told to the cluster
+ * (node_publish; `wakes`: a queued request may be sleeping on it) and
+ * marked lost in the lease table, so that its owner hears ESTALE if it
+ * was not the one that ended it.  Counts one release.
+ */
+void node_ended(struct node *n, const char *event, const char *path,
+		const struct lock_holder *h, size_t nh, int64_t now_ms,
+		bool wakes);
+
+/*
+ * Publish a lock event (the events stream) for lock file `path`: `event`
+ * is acquired, released, expired, broken, owner-exit or waiting.  Ends go
+ * to the lock's routing key, so they also wake its waiters; the others to
+ * an events-only key that wakes nobody.  Only while some node of the tree
+ * reads events (node_watch_events() there tells every node), or, for an
+ * end, when `wakes` (a queued request may sleep on it): otherwise nobody
+ * would hear it, and the broker is spared.  It is counted either way.
+ */
+void node_publish(struct node *n, const char *event, const char *path,
+		  const struct lock_holder *h, int64_t time_ms, bool wakes);
+
 #endif

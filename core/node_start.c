@@ -207,8 +207,13 @@ int node_acquire(struct node *n, const char *path,
 		 int64_t timeout_ms, lock_done_cb *cb, void *arg,
 		 struct waiter **out)
 {
-	return waitq_acquire(n->wq, path, h, excl, block, timeout_ms, cb, arg,
-			     out);
+	struct store_holder taken = *h;
+
+	/* a handle lock is kept alive for as long as its file holds it */
+	if (taken.kind == HOLDER_HANDLE)
+		taken.keepalive = KEEPALIVE_SESSION;
+	return waitq_acquire(n->wq, path, &taken, excl, block, timeout_ms, cb,
+			     arg, out);
 }
 
 int node_acquire_set(struct node *n, char *const *paths,
@@ -265,12 +270,6 @@ int node_file(struct node *n, const char *path, const struct file_change *fc,
 	return store_file(n->st, path, fc, cb, arg);
 }
 
-int node_unlink(struct node *n, const char *path, const char *holder_id,
-		int64_t token, bool force, store_cb *cb, void *arg)
-{
-	return store_unlink(n->st, path, holder_id, token, force, cb, arg);
-}
-
 int node_mkdir(struct node *n, const char *path, mode_t mode, uid_t uid,
 	       gid_t gid, store_cb *cb, void *arg)
 {
@@ -307,27 +306,6 @@ int node_release(struct node *n, const char *path, const char *holder_id,
 	return store_release(n->st, path, holder_id, token, force, cb, arg);
 }
 
-void node_disown(struct node *n, const char *path, const char *holder_id,
-		 int64_t token, const char *why)
-{
-	leases_forget(n->leases, path, holder_id);
-	store_disown(n->st, path, holder_id, token, why);
-}
-
-void node_disown_set(struct node *n, char *const *paths, size_t count,
-		     const char *holder_id, const struct store_result *res,
-		     const char *why)
-{
-	for (size_t i = 0; i < count && i < res->ntokens; i++)
-		node_disown(n, paths[i], holder_id, res->tokens[i], why);
-}
-
-const struct lock_holder *node_lease(struct node *n, const char *path,
-				     const char *id)
-{
-	return leases_get(n->leases, path, id);
-}
-
 const struct lock_holder *node_lease_fresh(struct node *n, const char *path,
 					   const char *id, int64_t max_age_ms)
 {
@@ -339,27 +317,6 @@ const struct lock_holder *node_lease_handle_of(struct node *n,
 					       pid_t session)
 {
 	return leases_handle_of(n->leases, path, uid, session);
-}
-
-int64_t node_lease_token(struct node *n, const char *path, const char *id)
-{
-	return leases_token(n->leases, path, id);
-}
-
-void node_lease_renewed(struct node *n, const char *path,
-			const struct lock_holder *h, int64_t now_ms)
-{
-	leases_granted(n->leases, path, h, now_ms);
-}
-
-void node_lease_forget(struct node *n, const char *path, const char *id)
-{
-	leases_forget(n->leases, path, id);
-}
-
-void node_lease_lost(struct node *n, const char *path, const char *id)
-{
-	leases_lost_notice(n->leases, path, id);
 }
 
 void node_lease_onlost(struct node *n, const char *path, const char *id,

@@ -13,7 +13,8 @@
  * acquire (lockfs_write), and reading it gives nothing.  Each open of
  * `request` is a request handle (request.c).  `metrics` is this
  * node's counters in the Prometheus text format, one snapshot per open.
- * The HTTP endpoints (http.c) serve the same status, metrics and events.
+ * The HTTP endpoints (http.c) serve the same status, metrics (both
+ * rendered by report.c) and events.
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "lockfs_config.h"
 #include "node.h"
+#include "report.h"
 #include "request.h"
 
 static const struct {
@@ -89,100 +91,6 @@ void control_attr(struct lockfs *fs, const struct inode *in, struct stat *st)
 			st->st_mode = S_IFREG | control_files[i].mode;
 }
 
-int control_render_status(struct lockfs *fs, char **text, size_t *len)
-{
-	struct node_stats ns;
-	int64_t redis_since, amqp_since;
-	bool redis_up;
-	int amqp_up;
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-
-	if (f == NULL)
-		return -ENOMEM;
-	node_get_stats(fs->node, &ns);
-	redis_up = node_redis_up(fs->node, &redis_since);
-	amqp_up = node_amqp_up(fs->node, &amqp_since);
-	fprintf(f,
-		"version=%s\n"
-		"node=%s\n"
-		"prefix=%s\n"
-		"redis=%s\n"
-		"redis_since=%lld.%03lld\n"
-		"amqp=%s\n"
-		"amqp_since=%lld.%03lld\n"
-		"amqp_broker=%s\n"
-		"locks_held=%zu\n"
-		"waits_pending=%zu\n"
-		"grants=%llu\n"
-		"releases=%llu\n"
-		"handoffs=%llu\n"
-		"uptime=%lld\n"
-		"http=%s\n",
-		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
-		redis_up ? "connected" : "disconnected",
-		(long long)(redis_since / 1000), (long long)(redis_since % 1000),
-		amqp_up < 0 ? "none" : amqp_up ? "connected" : "disconnected",
-		(long long)(amqp_since / 1000), (long long)(amqp_since % 1000),
-		node_amqp_broker(fs->node), node_leases(fs->node), node_waits(fs->node),
-		(unsigned long long)ns.grants,
-		(unsigned long long)ns.releases,
-		(unsigned long long)ns.handoffs,
-		(long long)(wall_ms() - fs->started_ms) / 1000,
-		fs->http ? http_address(fs->http) : "off");
-	if (fclose(f) != 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*text = buf;
-	*len = size;
-	return 0;
-}
-
-static size_t count_readers(const struct lockfs *fs)
-{
-	size_t n = 0;
-
-	for (const struct event_reader *r = fs->readers; r; r = r->next)
-		n++;
-	return n + http_streams(fs->http);
-}
-
-int control_render_metrics(struct lockfs *fs, char **text, size_t *len)
-{
-	struct metrics_now now = {
-		.node = fs->opt->node,
-		.locks_held = node_leases(fs->node),
-		.waiters = node_waits(fs->node),
-		.event_readers = count_readers(fs),
-		.redis_up = node_redis_up(fs->node, NULL),
-		.amqp_up = node_amqp_up(fs->node, NULL),
-	};
-	struct store_stats ss;
-	struct notifier_stats amqp = {0};
-	struct node_stats ns;
-
-	node_get_stats(fs->node, &ns);
-	now.grants = ns.grants;
-	now.handoffs = ns.handoffs;
-	now.uptime_s = (wall_ms() - fs->started_ms) / 1000.0;
-	node_redis_stats(fs->node, &ss);
-	now.redis_calls = ss.calls;
-	now.redis_errors = ss.errors;
-	now.redis_timeouts = ss.timeouts;
-	now.redis_reconnects = ss.reconnects;
-	now.redis_rtt_buckets = ss.rtt_buckets;
-	now.redis_rtt_sum_s = ss.rtt_sum_s;
-	if (node_amqp_stats(fs->node, &amqp)) {
-		now.amqp_published = amqp.published;
-		now.amqp_delivered = amqp.delivered;
-		now.amqp_reconnects = amqp.reconnects;
-		now.amqp_bindings = amqp.bindings;
-	}
-	return metrics_render(node_metrics(fs->node), &now, text, len);
-}
-
 static int reader_open(struct lockfs *fs, struct handle *h,
 		       const struct fuse_file_info *fi)
 {
@@ -204,6 +112,7 @@ static int reader_open(struct lockfs *fs, struct handle *h,
 	r->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	r->next = fs->readers;
 	fs->readers = r;
+	fs->nreaders++;
 	h->reader = r;
 	return 0;
 }
@@ -215,8 +124,10 @@ static void reader_close(struct event_reader *r)
 
 	while (*pp && *pp != r)
 		pp = &(*pp)->next;
-	if (*pp)
+	if (*pp) {
 		*pp = r->next;
+		fs->nreaders--;
+	}
 	if (fs->readers == NULL)
 		node_unwatch_events(fs->node);
 	if (r->pending.req)
@@ -348,8 +259,8 @@ int control_open(struct lockfs *fs, struct inode *in,
 		return 0;
 	}
 	err = in->control_id == CONTROL_METRICS
-		      ? control_render_metrics(fs, &h->text, &h->text_len)
-		      : control_render_status(fs, &h->text, &h->text_len);
+		      ? report_metrics(fs, &h->text, &h->text_len)
+		      : report_status(fs, &h->text, &h->text_len);
 	if (err < 0) {
 		free(h);
 		return err;

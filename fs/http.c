@@ -68,6 +68,7 @@ struct http_walk;
 
 struct http {
 	struct lockfs *fs;
+	struct http_reports reports; /* the status and metrics it serves */
 	struct evhttp *eh;
 	struct evconnlistener *listener; /* evhttp's once bound */
 	int listen_fd;
@@ -224,7 +225,7 @@ static void serve_metrics(struct http *h, struct evhttp_request *req)
 	char *text;
 	size_t len;
 
-	if (control_render_metrics(h->fs, &text, &len) < 0) {
+	if (h->reports.metrics(h->fs, &text, &len) < 0) {
 		reply_message(req, 503, "Service Unavailable",
 			      "out of memory\n");
 		return;
@@ -240,7 +241,7 @@ static void serve_status(struct http *h, struct evhttp_request *req)
 	size_t len, size = 0;
 	FILE *f;
 
-	if (control_render_status(h->fs, &text, &len) < 0) {
+	if (h->reports.status(h->fs, &text, &len) < 0) {
 		reply_message(req, 503, "Service Unavailable",
 			      "out of memory\n");
 		return;
@@ -681,7 +682,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 			      "/api/locks or /events\n");
 }
 
-int http_new(struct lockfs *fs, int fd, struct http **out)
+int http_new(struct lockfs *fs, int fd, const struct http_reports *reports,
+	     struct http **out)
 {
 	struct http *h = calloc(1, sizeof(*h));
 	struct timeval beat = {HTTP_HEARTBEAT_S, 0};
@@ -692,6 +694,7 @@ int http_new(struct lockfs *fs, int fd, struct http **out)
 		return -ENOMEM;
 	}
 	h->fs = fs;
+	h->reports = *reports;
 	h->fd_limit = HTTP_FDS_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)HTTP_FDS_MAX + HTTP_FDS_SPARE)

@@ -20,8 +20,16 @@
 struct http;
 struct lockfs;
 
+/* The status and metrics texts it serves (report.h), each into a new
+ * buffer: 0 or -ENOMEM. */
+struct http_reports {
+	int (*status)(struct lockfs *fs, char **text, size_t *len);
+	int (*metrics)(struct lockfs *fs, char **text, size_t *len);
+};
+
 /* Serve on listening socket `fd` (taken over) from `fs`'s loop. */
-int http_new(struct lockfs *fs, int fd, struct http **out);
+int http_new(struct lockfs *fs, int fd, const struct http_reports *reports,
+	     struct http **out);
 void http_free(struct http *h); /* NULL is a no-op; ends every stream */
 
 /* "ADDR:PORT" it listens on ("" for NULL). */

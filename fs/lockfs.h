@@ -49,6 +49,7 @@ struct lockfs {
 	struct fuse_session *se;
 	struct inode_table *inodes;
 	struct event_reader *readers; /* open /.lockfs/events, a list */
+	size_t nreaders;              /* how many (control.c) */
 	struct inode *retry_pins; /* inodes pinned by create retries (ops.c) */
 	const char *procfs;
 	int64_t started_ms;
@@ -103,6 +104,25 @@ extern const struct fuse_lowlevel_ops lockfs_ops;
 void lockfs_hold_lost(struct lockfs *fs, const char *path);
 
 void handle_free(struct handle *h);
+/* Answer an open of `in` with descriptor `h` (NULL: ENOMEM); a failed
+ * reply closes it again. */
+void handle_reply_open(fuse_req_t req, struct inode *in,
+		       struct fuse_file_info *fi, struct handle *h);
+/* The kernel released lock-file descriptor `h` (NULL: none): close it. */
+void handle_close(struct lockfs *fs, struct handle *h);
+/*
+ * The hold a write or truncate through `h` renews (node_file_hold): 1 with
+ * `id` and `*token` set, 0 for none, -ESTALE when a hold it had is lost.
+ * `even_lost`: name the lease it took even when this node lost it (so
+ * that its renewal hears ESTALE from Redis).
+ */
+int handle_hold(struct lockfs *fs, const struct handle *h, bool even_lost,
+		char *id, size_t size, int64_t *token);
+/* poll(2) on lock-file descriptor `h`; handle_poll_forget() drops a
+ * pending one (at its release). */
+void handle_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
+		 struct fuse_pollhandle *ph);
+void handle_poll_forget(struct handle *h);
 
 /*
  * A read that waits until there is something to say (an event line, a
@@ -153,10 +173,6 @@ void control_readdir(struct lockfs *fs, fuse_req_t req, size_t size,
 		     off_t off);
 void control_poll(struct lockfs *fs, fuse_req_t req, struct handle *h,
 		  struct fuse_pollhandle *ph);
-
-/* The status and metrics files' text, into a new buffer: 0 or -ENOMEM. */
-int control_render_status(struct lockfs *fs, char **text, size_t *len);
-int control_render_metrics(struct lockfs *fs, char **text, size_t *len);
 
 /* An event line arrived from the broker: hand it to every open reader
  * (and every HTTP event stream). */

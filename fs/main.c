@@ -29,6 +29,7 @@
 #include "lockfs_config.h"
 #include "config.h"
 #include "http.h"
+#include "report.h"
 #include "log.h"
 #include "mountwatch.h"
 #include "node.h"
@@ -274,7 +275,10 @@ int main(int argc, char **argv)
 	if (start_services(&fs, &scfg) < 0)
 		goto out_fs;
 	if (http_fd >= 0) {
-		err = http_new(&fs, http_fd, &fs.http);
+		const struct http_reports reports = {report_status,
+						     report_metrics};
+
+		err = http_new(&fs, http_fd, &reports, &fs.http);
 		http_fd = -1; /* http_new() took it */
 		if (err < 0) {
 			log_warn(err, "http=%s", opt.http);

@@ -1,665 +1,281 @@
 /*
- * ops.c - the FUSE low-level operations of lockfs: the helpers every
- * operation uses, creates retried as opens, extended attributes, refused
- * and trivial operations, and the operation table (see ops_i.h for the
- * other files).
+ * ops.c - the FUSE low-level operation table of lockfs, and the one place
+ * that picks, for each operation, the file that answers it: by the
+ * inode's kind (lock file, namespace, control file) and the mount's view
+ * (lease or flock).  Also the refused and trivial operations.  See op.h
+ * for how fs/ is laid out; the lock rules themselves are the node
+ * service's (core/node.h).
  *
- * No operation blocks the loop thread: an operation that needs Redis parks
- * its fuse_req_t in a `struct op`, and the store's callback sends exactly one
- * reply and frees the op.  Operations that need nothing from Redis (the
- * control directory, placeholders, refusals) answer at once.
- *
- * -EIO means Redis did not answer within backend_timeout.  The kernel
- * checks permissions itself (default_permissions) from the modes reported
- * here: lock files always show 0666 and their holder's uid/gid; namespaces
- * their stored mode.
+ * -EIO means Redis did not answer within backend_timeout.
  */
-#include "clock.h"
-#include "ops_i.h"
-
 #include <poll.h>
+#include <sys/statvfs.h>
 
-/* ---- helpers --------------------------------------------------------- */
+#include "attr.h"
+#include "getattr.h"
+#include "hold.h"
+#include "name.h"
+#include "ops.h"
+#include "request.h"
 
-struct lockfs *fs_of(fuse_req_t req)
+/* ---- entries and attributes ----------------------------------------- */
+
+static void lockfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	return fuse_req_userdata(req);
-}
-
-struct handle *handle_of(const struct fuse_file_info *fi)
-{
-	return (struct handle *)(uintptr_t)fi->fh;
-}
-
-struct op *op_new(fuse_req_t req, struct inode *in, const char *path)
-{
-	struct op *op = calloc(1, sizeof(*op));
-
-	if (op == NULL)
-		return NULL;
-	op->started_s = mono_s();
-	op->fs = fs_of(req);
-	op->req = req;
-	op->in = in;
-	if (path && (op->path = strdup(path)) == NULL) {
-		free(op);
-		return NULL;
-	}
-	return op;
-}
-
-void op_free(struct op *op)
-{
-	if (op == NULL)
-		return;
-	if (op->set) {
-		lockset_clear(op->set);
-		free(op->set);
-	}
-	free(op->path);
-	free(op);
-}
-
-/* Answer `op` with an error and free it. */
-void op_fail(struct op *op, int err)
-{
-	fuse_reply_err(op->req, -err);
-	op_free(op);
-}
-
-/* Start: if the store call could not even start, answer now. */
-void op_started(struct op *op, int err)
-{
-	if (err < 0)
-		op_fail(op, err);
-}
-
-int request_owner(fuse_req_t req, struct owner *o)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct lockfs *fs = fs_of(req);
+	struct inode *p = inodes_get(fs->inodes, parent), *in = NULL;
+	struct stat st;
+	int err = 0;
 
-	return owner_from_request(fs->procfs, fs->opt->node, ctx->uid,
-				  ctx->gid, ctx->pid, fs->opt->owner, o);
-}
-
-struct timespec ms_to_ts(int64_t ms)
-{
-	int64_t s = ms / 1000, r = ms % 1000;
-	struct timespec ts;
-
-	if (r < 0) { /* before 1970: nanoseconds stay positive */
-		r += 1000;
-		s--;
-	}
-	ts.tv_sec = s;
-	ts.tv_nsec = r * 1000000;
-	return ts;
-}
-
-/*
- * Attributes of a held lock as `op`'s caller sees them: owned by the holder,
- * or by the caller itself when it is one of the holders (a shared lock has
- * several) or held it through this node and lost it.  The kernel's sticky-bit
- * check then lets the caller's unlink through to us, so that it gets ESTALE
- * for a lost lock and releases its own share, instead of EPERM from the
- * kernel because someone else's uid shows.
- *
- * A lock file that exists as on a disk (ops_file.c) shows in the flock
- * view as that file: its mode, owner, size and times.  In the lease view
- * it shows as a lock (mode 0666, the size of its info), owned by its
- * holder or, unheld, by the file's owner.
- */
-void lock_attr(const struct op *op, const struct lock_state *ls,
-		      uint64_t ino, struct stat *st)
-{
-	struct lock_state named = *ls;
-	const struct lock_holder *h = ls->nholders ? &ls->holders[0] : NULL;
-	bool viewer = op->owner.id[0] != '\0'; /* a caller we know */
-	bool flock_view = op->fs->opt->open_flock;
-	char *text = NULL;
-	size_t len = 0;
-
-	if (flock_view && ls->file.exists) {
-		file_attr(&ls->file, ino, st);
+	/* the control directory and its files are local: no Redis */
+	if (p && p->kind == INODE_CONTROL_DIR)
+		err = control_lookup(fs, name, &in);
+	else if (p && is_control_name(p, name))
+		in = inodes_get(fs->inodes, INO_CONTROL_DIR);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
 		return;
 	}
-	memset(st, 0, sizeof(*st));
-	named.name = op->path;
-	if (!flock_view && info_format(&named, &text, &len) == 0)
-		free(text);
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0666;
-	st->st_nlink = 1;
-	st->st_size = len;
-	st->st_blksize = 4096;
-	if (h == NULL && ls->file.exists) {
-		st->st_uid = ls->file.uid;
-		st->st_gid = ls->file.gid;
-		st->st_ctim = ms_to_ts(ls->file.ctime_ms);
-		st->st_mtim = ms_to_ts(ls->file.mtime_ms);
-		st->st_atim = st->st_mtim;
-	}
-	if (h == NULL)
+	if (in == NULL) {
+		lookup_child(req, parent, name);
 		return;
-	st->st_ctim = ms_to_ts(h->acquired_ms);
-	st->st_mtim = ms_to_ts(h->renewed_ms);
-	st->st_atim = st->st_mtim;
-	for (size_t i = 0; viewer && i < ls->nholders; i++)
-		if (ls->holders[i].uid == op->owner.uid) {
-			h = &ls->holders[i];
-			break;
-		}
-	st->st_uid = h->uid;
-	st->st_gid = h->gid;
-	if (viewer && h->uid != op->owner.uid &&
-	    node_lease_token(op->fs->node, op->path, op->owner.id) != 0) {
-		st->st_uid = op->owner.uid;
-		st->st_gid = op->owner.gid;
 	}
+	control_attr(fs, in, &st);
+	reply_entry(fs, req, in, &st);
 }
 
-/*
- * Namespaces change rarely, and the kernel forgets a directory's
- * attributes after every create and unlink in it (and asks again before
- * its next permission check).  So what Redis said of a namespace is kept
- * on its inode and answers getattrs for NS_CACHE_S, like the kernel's own
- * cache, counted from when Redis said it: a change made on another node
- * still shows here within one second.
- */
-void ns_remember(struct inode *in, const struct ns_attr *a)
+static void lockfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	in->ns = *a;
-	in->ns_mono_ms = mono_ms();
+	inodes_forget(fs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
 }
 
-/* Seconds `in`'s remembered attributes stay good for, or 0. */
-double ns_fresh_s(const struct inode *in)
+static void lockfs_forget_multi(fuse_req_t req, size_t count,
+				struct fuse_forget_data *forgets)
 {
-	int64_t age = mono_ms() - in->ns_mono_ms;
-
-	if (in->ns_mono_ms == 0 || age >= NS_CACHE_S * 1000)
-		return 0;
-	return NS_CACHE_S - age / 1000.0;
+	for (size_t i = 0; i < count; i++)
+		inodes_forget(fs_of(req)->inodes, forgets[i].ino,
+			      forgets[i].nlookup);
+	fuse_reply_none(req);
 }
 
-void ns_attr_to_stat(const struct ns_attr *a, uint64_t ino,
-			    struct stat *st)
+static void lockfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFDIR | (a->mode & 07777);
-	st->st_nlink = 2;
-	st->st_uid = a->uid;
-	st->st_gid = a->gid;
-	st->st_size = 0;
-	st->st_blksize = 4096;
-	st->st_ctim = ms_to_ts(a->ctime_ms);
-	st->st_mtim = ms_to_ts(a->mtime_ms);
-	st->st_atim = st->st_mtim;
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
+	struct stat st;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == INODE_CONTROL_DIR || in->kind == INODE_CONTROL_FILE) {
+		control_attr(fs, in, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	if (ino == INO_ROOT) {
+		getattr_root(fs, req);
+		return;
+	}
+	getattr_start(req, in, fi != NULL, fi ? handle_of(fi) : NULL);
 }
 
-/* Attributes of an open read-only placeholder: nothing held, yours. */
-void placeholder_attr(fuse_req_t req, uint64_t ino, struct stat *st)
+static void lockfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct timespec now;
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0666;
-	st->st_nlink = 1;
-	st->st_uid = ctx->uid;
-	st->st_gid = ctx->gid;
-	st->st_ctim = st->st_mtim = st->st_atim = now;
-}
-
-/*
- * How long the kernel may cache an entry and its attributes.  Namespaces
- * change rarely and a path walk crosses each of them, so they are cached
- * for NS_CACHE_S (under the README's one second for changes to show on every
- * node).  Lock files are never cached: whether one exists decides what an
- * open means, and a stale positive entry would turn a create into an open.
- */
-
-double cache_s(const struct inode *in)
-{
-	return in->kind == INODE_NAMESPACE ? NS_CACHE_S : 0;
-}
-
-void fill_entry(struct fuse_entry_param *e, struct inode *in)
-{
-	memset(e, 0, sizeof(*e));
-	e->ino = in->ino;
-	e->generation = 1;
-	e->attr_timeout = cache_s(in);
-	e->entry_timeout = cache_s(in);
-}
-
-/* Reply with an entry for `in`; takes a lookup reference on success. */
-void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
-			const struct stat *st)
-{
-	struct fuse_entry_param e;
-
-	fill_entry(&e, in);
-	e.attr = *st;
-	if (e.attr.st_ino == 0) /* (a flock-view file shows its own) */
-		e.attr.st_ino = in->ino;
-	if (fuse_reply_entry(req, &e) == 0)
-		inodes_ref(in);
+	if (in == NULL)
+		fuse_reply_err(req, ESTALE);
+	else if (in->kind == INODE_LOCK && fs->opt->open_flock)
+		flockfile_setattr(req, in, attr, to_set, fi);
+	else if (in->kind == INODE_LOCK)
+		hold_setattr(req, in, to_set, fi);
+	else if (in->kind == INODE_NAMESPACE)
+		ns_setattr(req, in, attr, to_set);
 	else
-		inodes_drop_if_unused(fs->inodes, in);
+		fuse_reply_err(req, EPERM);
 }
 
-const struct lock_holder *find_holder(const struct lock_state *ls,
-					     const char *id)
-{
-	for (size_t i = 0; i < ls->nholders; i++)
-		if (strcmp(ls->holders[i].id, id) == 0)
-			return &ls->holders[i];
-	return NULL;
-}
+/* ---- lock files: create, open, read, write, unlink, release ---------- */
 
-/* The path of child `name` of directory inode `parent`, or -errno. */
-int child_path(struct lockfs *fs, fuse_ino_t parent, const char *name,
-		      struct inode **pin, char **path)
+static void lockfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
 {
-	struct inode *p = inodes_get(fs->inodes, parent);
-
-	if (p == NULL)
-		return -ESTALE;
-	*pin = p;
-	if (p->kind != INODE_NAMESPACE)
-		return -ENOTDIR;
-	return name_join(p->path, name, path);
-}
-
-bool is_control_name(const struct inode *parent, const char *name)
-{
-	return parent->ino == INO_ROOT && strcmp(name, NAME_CONTROL_DIR) == 0;
-}
-
-/*
- * An op for child `name` of directory `parent`, or NULL after answering the
- * request with the error: a bad name, or `control_err` for the control
- * directory's own name.
- */
-struct op *child_op(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, int control_err)
-{
+	struct lockfs *fs = fs_of(req);
 	struct inode *p = NULL;
-	struct op *op = NULL;
 	char *path = NULL;
-	int err = child_path(fs_of(req), parent, name, &p, &path);
+	int err = child_path(fs, parent, name, &p, &path);
 
 	if (err == 0 && is_control_name(p, name))
-		err = -control_err;
-	if (err == 0 && (op = op_new(req, NULL, path)) == NULL)
-		err = -ENOMEM;
-	free(path);
+		err = -EEXIST;
 	if (err < 0)
 		fuse_reply_err(req, -err);
-	return op;
-}
-
-/*
- * The caller's supplementary groups into `h` (from `buf`, which must live
- * as long as `h` is used): the store decides with them whether the caller
- * may take a lock in a namespace.  Root needs none.
- */
-
-void holder_groups(fuse_req_t req, gid_t *buf,
-			  struct store_holder *h)
-{
-	int n = h->uid == 0 ? 0 : fuse_req_getgroups(req, GROUPS_MAX, buf);
-
-	h->groups = buf;
-	h->ngroups = n > 0 ? (n > GROUPS_MAX ? GROUPS_MAX : (size_t)n) : 0;
-}
-
-/* ---- creates retried as opens ------------------------------------- */
-
-/*
- * A blocking create must not wait inside CREATE: the kernel holds the
- * directory's lock for the whole call, so every other create and unlink in
- * that directory on this node would wait behind it, including the unlink
- * that would release the lock it waits for.  So a busy create (without
- * O_EXCL) answers ESTALE; the kernel then repeats the open once with a
- * fresh lookup (do_filp_open's LOOKUP_REVAL retry), which finds the name as
- * a local placeholder for CREATE_RETRY_MS, and sends an OPEN, which waits
- * like any write open, outside the directory lock.  While that lasts the
- * inode is pinned (an open count) on fs->retry_pins; expired pins are
- * dropped at the next busy create.
- */
-#define CREATE_RETRY_MS 1000
-
-/* How long after a getattr's ESTALE the kernel's retry may come. */
-
-bool retry_pending(const struct inode *in)
-{
-	return in->retry_until_ms > mono_ms();
-}
-
-static void retry_unpin_expired(struct lockfs *fs)
-{
-	struct inode **link = &fs->retry_pins, *in;
-
-	while ((in = *link) != NULL) {
-		if (retry_pending(in)) {
-			link = &in->next_retry_pin;
-			continue;
-		}
-		*link = in->next_retry_pin;
-		in->next_retry_pin = NULL;
-		in->retry_until_ms = 0;
-		inodes_close(fs->inodes, in); /* may free it */
-	}
-}
-
-/* Arm the retry of a busy create of `path`; false if it cannot be. */
-bool retry_arm(struct lockfs *fs, const char *path)
-{
-	struct inode *in;
-
-	retry_unpin_expired(fs);
-	in = inodes_intern(fs->inodes, path, INODE_LOCK);
-	if (in == NULL || in->kind != INODE_LOCK)
-		return false;
-	if (in->retry_until_ms == 0) {
-		inodes_open(in);
-		in->next_retry_pin = fs->retry_pins;
-		fs->retry_pins = in;
-	}
-	in->retry_until_ms = mono_ms() + CREATE_RETRY_MS;
-	return true;
-}
-
-/* ---- extended attributes: a lock's token and state, a namespace's limit */
-
-/* Reply `value` (`len` bytes) to a getxattr or listxattr of `size`. */
-static void reply_xattr_value(fuse_req_t req, size_t size, const char *value,
-			      size_t len)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
+	else if (fs->opt->open_flock)
+		flockfile_create(req, path, p, mode, fi);
 	else
-		fuse_reply_buf(req, value, len);
+		lockfile_create(req, path, fi);
+	free(path);
 }
 
-/* A lock's state as its info text (XATTR_INFO), the value of `op`. */
-static void reply_info(struct op *op, const struct store_result *res)
+static void lockfs_open(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
 {
-	struct lock_state st = res->lock;
-	char *text = NULL;
-	size_t len = 0;
+	struct lockfs *fs = fs_of(req);
+	struct inode *in = inodes_get(fs->inodes, ino);
 	int err;
 
-	if (res->kind != STORE_LOCK) {
-		op_fail(op, -ENODATA);
-		return;
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+	} else if (in->kind == INODE_CONTROL_FILE) {
+		err = control_open(fs, in, fi);
+		if (err < 0)
+			fuse_reply_err(req, -err);
+		else if (fuse_reply_open(req, fi) != 0)
+			control_release(fs, in, fi);
+	} else if (in->kind != INODE_LOCK) {
+		fuse_reply_err(req, EISDIR);
+	} else if (fs->opt->open_flock) { /* never locks in open */
+		flockfile_open(req, in, fi);
+	} else {
+		lockfile_open(req, in, fi);
 	}
-	st.name = op->path;
-	err = info_format(&st, &text, &len);
-	if (err < 0) {
+}
+
+static void lockfs_read(fuse_req_t req, fuse_ino_t ino, size_t size,
+			off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h->type == HANDLE_CONTROL)
+		control_read(fs_of(req), req, h->in, size, off, fi);
+	else
+		lockfile_read(req, h, size, off);
+}
+
+static void lockfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h->type == HANDLE_CONTROL && h->in->control_id == CONTROL_ACQUIRE)
+		setwrite_acquire(req, fi->flags, buf, size);
+	else if (h->type == HANDLE_CONTROL && h->request)
+		setwrite_request(req, h->request, buf, size);
+	else if (h->type != HANDLE_LOCK && h->type != HANDLE_PLACEHOLDER)
+		fuse_reply_err(req, h->type == HANDLE_CONTROL ? EPERM : EBADF);
+	else if (fs_of(req)->opt->open_flock) /* the file's content */
+		flockfile_write(req, h, buf, size, off);
+	else
+		lockfile_write(req, h, buf, size);
+}
+
+static void lockfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct op *op = child_op(req, parent, name, EPERM);
+	int err;
+
+	if (op == NULL)
+		return;
+	err = request_owner(req, &op->owner);
+	if (err < 0)
 		op_fail(op, err);
-		return;
-	}
-	reply_xattr_value(op->req, op->size, text, len);
-	free(text);
-	op_free(op);
-}
-
-static void xattr_done(void *arg, const struct store_result *res)
-{
-	struct op *op = arg;
-	char value[32];
-	int len = -1;
-
-	if (res->err < 0) {
-		op_fail(op, res->err);
-		return;
-	}
-	if (op->u.xattr.info) {
-		reply_info(op, res);
-		return;
-	}
-	if (res->kind == STORE_LOCK)
-		len = snprintf(value, sizeof(value), "%lld",
-			       (long long)res->lock.token);
-	else if (res->kind == STORE_NAMESPACE && res->ns.limit > 0)
-		len = snprintf(value, sizeof(value), "%lld",
-			       (long long)res->ns.limit);
-	if (res->kind == STORE_NAMESPACE)
-		ns_remember(op->in, &res->ns);
-	if (len < 0 && op->u.xattr.list) { /* nothing to list */
-		reply_xattr_value(op->req, op->size, "", 0);
-		op_free(op);
-		return;
-	}
-	if (len < 0) {
-		op_fail(op, -ENODATA);
-		return;
-	}
-	if (op->u.xattr.list) /* listxattr: the name, if it has a value */
-		reply_xattr_value(op->req, op->size, XATTR_LIMIT,
-				  sizeof(XATTR_LIMIT));
+	else if (op->fs->opt->open_flock)
+		flockfile_unlink(op); /* as on a disk */
 	else
-		reply_xattr_value(op->req, op->size, value, len);
-	op_free(op);
+		hold_unlink(op);
 }
 
-/* Which attribute inode `in` has: the token of a lock, the limit of a
- * namespace; NULL for the rest. */
-static const char *xattr_of(const struct inode *in)
+static void lockfs_flush(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
 {
-	if (in && in->kind == INODE_LOCK)
-		return XATTR_TOKEN;
-	if (in && in->kind == INODE_NAMESPACE)
-		return XATTR_LIMIT;
-	return NULL;
+	struct handle *h = handle_of(fi);
+	struct inode *in = h ? h->in : NULL;
+	int err = 0;
+
+	(void)ino;
+	/* any close by a process ends its fcntl locks on the file */
+	handlelock_drop(fs_of(req), h, fi, false);
+	if (in && in->refused_pid && in->refused_pid == fuse_req_ctx(req)->pid) {
+		in->refused_pid = 0; /* see hold_setattr() */
+		err = -EPERM;
+	}
+	fuse_reply_err(req, -err);
 }
 
-static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
-			bool list, bool info)
+static void lockfs_release(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	struct handle *h = handle_of(fi);
 
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op->size = size;
-	op->u.xattr.list = list;
-	op->u.xattr.info = info;
-	op_started(op, node_stat(fs->node, op->path, xattr_done, op));
-}
-
-static void lockfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    size_t size)
-{
-	struct lockfs *fs = fs_of(req);
-	struct inode *in = inodes_get(fs->inodes, ino);
-	const char *mine = xattr_of(in);
-	bool info = in && in->kind == INODE_LOCK && strcmp(name, XATTR_INFO) == 0;
-
-	if (!info && (mine == NULL || strcmp(name, mine) != 0)) {
-		fuse_reply_err(req, in ? ENODATA : ESTALE);
-		return;
-	}
-	start_xattr(req, in, size, false, info);
-}
-
-static void lockfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct lockfs *fs = fs_of(req);
-	struct inode *in = inodes_get(fs->inodes, ino);
-
-	if (in && in->kind == INODE_NAMESPACE) {
-		start_xattr(req, in, size, true, false); /* listed when set */
-		return;
-	}
-	if (in == NULL || in->kind != INODE_LOCK)
-		reply_xattr_value(req, size, "", 0);
+	(void)ino;
+	if (fi->flock_release)
+		handlelock_drop(fs, h, fi, true);
+	handlelock_release(fs, h);
+	if (h && h->type == HANDLE_CONTROL)
+		control_release(fs, h->in, fi);
 	else
-		reply_xattr_value(req, size, XATTR_TOKEN "\0" XATTR_INFO,
-				  sizeof(XATTR_TOKEN) + sizeof(XATTR_INFO));
+		handle_close(fs, h);
+	fuse_reply_err(req, 0);
 }
 
-static void limit_done(void *arg, const struct store_result *res)
+static void lockfs_poll(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	struct op *op = arg;
+	struct handle *h = handle_of(fi);
 
-	if (res->err < 0) {
-		op_fail(op, res->err);
-		return;
-	}
-	if (res->kind == STORE_NAMESPACE)
-		ns_remember(op->in, &res->ns);
-	fuse_reply_err(op->req, 0);
-	op_free(op);
+	(void)ino;
+	if (h && h->type != HANDLE_CONTROL)
+		handle_poll(fs_of(req), req, h, ph);
+	else
+		control_poll(fs_of(req), req, h, ph);
 }
 
-/* Set (or with `limit` 0, remove) namespace `in`'s limit. */
-static void set_limit(fuse_req_t req, struct inode *in, long limit)
+/* ---- namespaces ------------------------------------------------------ */
+
+static void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
 {
-	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	struct inode *in = inodes_get(fs_of(req)->inodes, ino);
 
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	op_started(op, node_set_limit(fs->node, op->path, limit,
-				      fuse_req_ctx(req)->uid, limit_done, op));
-}
-
-/* A limit as setfattr writes it: a decimal number, 0 .. LIMIT_MAX. */
-#define LIMIT_MAX 1000000
-static long parse_limit(const char *value, size_t size)
-{
-	long n = 0;
-
-	if (size == 0 || size > 7)
-		return -1;
-	for (size_t i = 0; i < size; i++) {
-		if (value[i] < '0' || value[i] > '9')
-			return -1;
-		n = n * 10 + (value[i] - '0');
-	}
-	return n <= LIMIT_MAX ? n : -1;
-}
-
-/*
- * Why an attribute cannot be set or removed: a user.* name lockfs does not
- * keep is refused (EPERM); other namespaces (ACLs, security labels) are
- * not supported at all (EOPNOTSUPP), which tools that copy them skip.
- */
-static int xattr_refusal(const struct inode *in, const char *name)
-{
-	if (in == NULL)
-		return ESTALE;
-	return strncmp(name, "user.", 5) == 0 ? EPERM : EOPNOTSUPP;
-}
-
-static void lockfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    const char *value, size_t size, int flags)
-{
-	struct lockfs *fs = fs_of(req);
-	struct inode *in = inodes_get(fs->inodes, ino);
-	long limit;
-
-	(void)flags;
-	if (in == NULL || in->kind != INODE_NAMESPACE ||
-	    strcmp(name, XATTR_LIMIT) != 0) {
-		fuse_reply_err(req, xattr_refusal(in, name));
-		return;
-	}
-	limit = parse_limit(value, size);
-	if (limit < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	set_limit(req, in, limit);
-}
-
-static void lockfs_removexattr(fuse_req_t req, fuse_ino_t ino,
-			       const char *name)
-{
-	struct lockfs *fs = fs_of(req);
-	struct inode *in = inodes_get(fs->inodes, ino);
-
-	if (in == NULL || in->kind != INODE_NAMESPACE ||
-	    strcmp(name, XATTR_LIMIT) != 0) {
-		fuse_reply_err(req, xattr_refusal(in, name));
-		return;
-	}
-	set_limit(req, in, 0);
-}
-
-/* ---- poll: POLLPRI|POLLERR once a descriptor's hold is lost ---------- */
-
-/* Take `h`'s pending poll, if any, off its inode's list. */
-void poll_forget(struct handle *h)
-{
-	struct handle **p;
-
-	if (h == NULL || h->ph == NULL)
-		return;
-	for (p = &h->in->polls; *p; p = &(*p)->next_poll)
-		if (*p == h) {
-			*p = h->next_poll;
-			break;
-		}
-	poll_drop(&h->ph);
-}
-
-/*
- * A lock file is always readable and writable; a descriptor whose lease or
- * handle lock was lost also reports POLLPRI|POLLERR.  Until then the poll
- * handle is kept, and lockfs_hold_lost() wakes it.
- */
-static void lock_poll(fuse_req_t req, struct handle *h,
-		      struct fuse_pollhandle *ph)
-{
-	struct lockfs *fs = fs_of(req);
-	unsigned events = POLLIN | POLLOUT;
-	char id[OWNER_ID_MAX];
-	int64_t token;
-
-	if (h && h->in && h->in->kind == INODE_LOCK) {
-		if (own_hold(fs, h, id, sizeof(id), &token) == -ESTALE ||
-		    (h->writer && node_hold_stale(fs->node, h->in->path,
-						  h->owner.id, h->token))) {
-			events |= POLLPRI | POLLERR;
-		} else if (ph) {
-			poll_forget(h);
-			h->ph = ph;
-			h->next_poll = h->in->polls;
-			h->in->polls = h;
-			ph = NULL;
-		}
-	}
-	poll_drop(&ph);
-	fuse_reply_poll(req, events);
-}
-
-void lockfs_hold_lost(struct lockfs *fs, const char *path)
-{
-	struct inode *in = inodes_find(fs->inodes, path);
-	struct handle *h;
-
-	while (in && (h = in->polls) != NULL) { /* the kernel polls again */
-		in->polls = h->next_poll;
-		poll_wake(&h->ph);
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+	} else if (in->kind == INODE_CONTROL_DIR) {
+		fi->fh = 0;
+		fuse_reply_open(req, fi);
+	} else if (in->kind != INODE_NAMESPACE) {
+		fuse_reply_err(req, ENOTDIR);
+	} else {
+		ns_opendir(req, in, fi);
 	}
 }
 
-/* ---- refused and trivial operations ------------------------------- */
+static void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	if (h == NULL) /* the control directory */
+		control_readdir(fs_of(req), req, size, off);
+	else
+		ns_readdir(req, h, ino, size, off);
+}
+
+static void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			      struct fuse_file_info *fi)
+{
+	(void)ino;
+	ns_releasedir(fs_of(req), handle_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* ---- refused and trivial operations --------------------------------- */
 
 static void lockfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  fuse_ino_t newparent, const char *newname,
@@ -701,23 +317,6 @@ static void lockfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
-static void lockfs_flush(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi)
-{
-	(void)ino;
-	struct handle *h = handle_of(fi);
-	struct inode *in = h ? h->in : NULL;
-	int err = 0;
-
-	/* any close by a process ends its fcntl locks on the file */
-	drop_handle_locks(fs_of(req), h, fi, false);
-	if (in && in->refused_pid && in->refused_pid == fuse_req_ctx(req)->pid) {
-		in->refused_pid = 0; /* see setattr_lock() */
-		err = -EPERM;
-	}
-	fuse_reply_err(req, -err);
-}
-
 static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
@@ -727,19 +326,6 @@ static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
-static void lockfs_poll(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_file_info *fi, struct fuse_pollhandle *ph)
-{
-	struct handle *h = handle_of(fi);
-
-	(void)ino;
-	if (h && h->type != HANDLE_CONTROL) {
-		lock_poll(req, h, ph);
-		return;
-	}
-	control_poll(fs_of(req), req, h && h->type == HANDLE_CONTROL ? h : NULL,
-		     ph);
-}
 
 static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
@@ -752,6 +338,7 @@ static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_files = inodes_count(fs_of(req)->inodes);
 	fuse_reply_statfs(req, &sv);
 }
+
 
 static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -766,6 +353,7 @@ static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_EXPORT_SUPPORT |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
+
 
 int lockfs_inodes_init(struct lockfs *fs)
 {
@@ -794,6 +382,7 @@ int lockfs_inodes_init(struct lockfs *fs)
 	return 0;
 }
 
+
 const struct fuse_lowlevel_ops lockfs_ops = {
 	.init = lockfs_init,
 	.lookup = lockfs_lookup,
@@ -802,9 +391,9 @@ const struct fuse_lowlevel_ops lockfs_ops = {
 	.getattr = lockfs_getattr,
 	.setattr = lockfs_setattr,
 	.mknod = lockfs_mknod,
-	.mkdir = lockfs_mkdir,
+	.mkdir = ns_mkdir,
 	.unlink = lockfs_unlink,
-	.rmdir = lockfs_rmdir,
+	.rmdir = ns_rmdir,
 	.symlink = lockfs_symlink,
 	.rename = lockfs_rename,
 	.link = lockfs_link,
@@ -818,10 +407,10 @@ const struct fuse_lowlevel_ops lockfs_ops = {
 	.readdir = lockfs_readdir,
 	.releasedir = lockfs_releasedir,
 	.statfs = lockfs_statfs,
-	.setxattr = lockfs_setxattr,
-	.getxattr = lockfs_getxattr,
-	.listxattr = lockfs_listxattr,
-	.removexattr = lockfs_removexattr,
+	.setxattr = xattr_set,
+	.getxattr = xattr_get,
+	.listxattr = xattr_list,
+	.removexattr = xattr_remove,
 	.create = lockfs_create,
 	.getlk = lockfs_getlk,
 	.setlk = lockfs_setlk,

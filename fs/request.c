@@ -70,17 +70,34 @@ static void reply_outcome(struct request *r, fuse_req_t req, size_t size)
 		r->read_pos += n;
 }
 
+/* The lock set granted to `r` was delivered to its requester, or not. */
+static void request_grant(struct request *r, const struct store_result *res,
+			  bool delivered)
+{
+	struct node_grant grant = {
+		.res = res,
+		.holder_id = r->owner_id,
+		.waited_s = (mono_ms() - r->written_ms) / 1000.0,
+		.paths = r->set.paths,
+		.modes = r->set.modes,
+		.count = r->set.n,
+		.set_holder = &r->holder,
+	};
+
+	node_grant_delivered(r->fs->node, &grant, delivered);
+}
+
 /* The outcome is there: wake the read and the poll waiting for it. */
 static void request_end(struct request *r, int err,
 			const struct store_result *res)
 {
 	const int64_t *tokens = res ? res->tokens : NULL;
+	bool told = event_outcome(r->set.paths, tokens, r->set.n, err,
+				  &r->outcome, &r->outcome_len) == 0;
 
-	if (event_outcome(r->set.paths, tokens, r->set.n, err, &r->outcome,
-			  &r->outcome_len) < 0) {
-		if (err == 0)
-			node_disown_set(r->fs->node, r->set.paths, r->set.n,
-					r->owner_id, res, "out of memory");
+	if (err == 0) /* its outcome says which grants it holds */
+		request_grant(r, res, told);
+	if (!told) {
 		r->outcome = (char *)NO_MEMORY;
 		r->outcome_len = sizeof(NO_MEMORY) - 1;
 	}
@@ -110,10 +127,6 @@ static void on_done(void *arg, int err, const struct store_result *res)
 	r->write_req = NULL;
 	if (err == 0 && (res == NULL || res->ntokens < r->set.n))
 		err = -EIO; /* cannot happen: a grant names every lock */
-	if (err == 0)
-		node_granted_set(r->fs->node, r->set.paths, r->set.modes,
-				 r->set.n, &r->holder, res,
-				 (mono_ms() - r->written_ms) / 1000.0);
 	if (write_req && err < 0) { /* never queued: the write fails */
 		fuse_reply_err(write_req, -err);
 		request_reset(r);
@@ -121,8 +134,8 @@ static void on_done(void *arg, int err, const struct store_result *res)
 	}
 	if (write_req && fuse_reply_write(write_req, r->write_size) != 0) {
 		/* the writer is gone before it heard: nobody knows of it */
-		node_disown_set(r->fs->node, r->set.paths, r->set.n,
-				r->owner_id, res, "its requester is gone");
+		if (err == 0)
+			request_grant(r, res, false);
 		request_reset(r);
 		return;
 	}

@@ -100,6 +100,13 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 	(void)cb, (void)arg;
 	return -EIO;
 }
+int store_unlink(struct store *st, const char *path, const char *holder_id,
+		 int64_t token, bool force, store_cb *cb, void *arg)
+{
+	(void)st, (void)path, (void)holder_id, (void)token, (void)force;
+	(void)cb, (void)arg;
+	return -EIO;
+}
 int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg)
 {

@@ -1,14 +1,19 @@
 /*
- * ops_handle.c - handle locks: flock(2), fcntl(2) and lockf(3) on a lock
+ * handlelock.c - handle locks: flock(2), fcntl(2) and lockf(3) on a lock
  * file take the distributed lock, owned by the open file description
- * (flock, OFD) or the process (fcntl), and F_GETLK.  See ops_i.h.
+ * (flock, OFD) or the process (fcntl); F_GETLK; and what a close lets go.
+ * Which of them a request means (take, keep, convert) and what a grant or
+ * an unlock records are the node service's (node_handle_plan,
+ * node_grant_delivered, node_unlock).
  */
-#include "ops_i.h"
+#include <sys/file.h>
 
-/* ---- handle locks: flock(2) and fcntl(2), the README ------------ */
+#include "attr.h"
+#include "clock.h"
+#include "ops.h"
 
-void handle_lock_id(struct lockfs *fs, uint64_t lock_owner, bool posix,
-		    char *buf, size_t size)
+static void handle_lock_id(struct lockfs *fs, uint64_t lock_owner, bool posix,
+			   char *buf, size_t size)
 {
 	struct node_lock_ref ref = {lock_owner, posix};
 
@@ -19,28 +24,18 @@ static void unlock_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
 
-	if (res->err == 0)
-		node_ended(op->fs->node, "released", op->path,
-			   res->lock.holders, res->lock.nholders, res->now_ms,
-			   res->wake);
-	/* a lock already gone (expired, broken: ENOENT, ESTALE) is unlocked
-	 * all the same, as POSIX unlocks what is not held */
 	if (op->req)
-		fuse_reply_err(op->req, res->err == -ENOENT ||
-						res->err == -ESTALE
-					? 0
-					: -res->err);
+		fuse_reply_err(op->req, -res->err);
 	op_free(op);
 }
 
 /* Drop handle lock `id` on `path`; answers `req` (may be NULL) with 0. */
-void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
-			  const char *id)
+static void handle_unlock(struct lockfs *fs, fuse_req_t req,
+			  const char *path, const char *id)
 {
 	struct op *op = calloc(1, sizeof(*op));
 	int err;
 
-	node_lease_forget(fs->node, path, id);
 	if (op == NULL || (op->path = strdup(path)) == NULL) {
 		free(op);
 		if (req)
@@ -49,7 +44,7 @@ void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
 	}
 	op->fs = fs;
 	op->req = req;
-	err = node_release(fs->node, path, id, 0, false, unlock_done, op);
+	err = node_unlock(fs->node, path, id, unlock_done, op);
 	if (err < 0) {
 		if (req)
 			fuse_reply_err(req, -err);
@@ -60,22 +55,20 @@ void handle_unlock(struct lockfs *fs, fuse_req_t req, const char *path,
 static void lock_done(void *arg, int err, const struct store_result *res)
 {
 	struct op *op = arg;
-	struct lockfs *fs = op->fs;
-	const struct lock_holder *mine;
+	struct node_grant grant = {
+		.res = res,
+		.holder_id = op->owner.id,
+		.waited_s = mono_s() - op->started_s,
+		.path = op->path,
+		.absorbed_id = op->lease_id,
+	};
 
 	if (err < 0) {
 		op_fail(op, err == -EAGAIN ? -EWOULDBLOCK : err);
 		return;
 	}
-	mine = find_holder(&res->lock, op->owner.id);
-	if (!find_holder(&res->lock, op->lease_id)) /* converted, if any */
-		node_lease_forget(fs->node, op->path, op->lease_id);
-	if (mine)
-		node_granted(fs->node, op->path, mine,
-			     strcmp(res->extra, "new") == 0,
-			     mono_s() - op->started_s, res->now_ms);
-	if (fuse_reply_err(op->req, 0) != 0 && mine) /* the caller is gone */
-		handle_unlock(fs, NULL, op->path, op->owner.id);
+	node_grant_delivered(op->fs->node, &grant,
+			     fuse_reply_err(op->req, 0) == 0);
 	op_free(op);
 }
 
@@ -86,8 +79,7 @@ static void start_handle_lock(struct op *op, enum lock_mode mode, bool block)
 	gid_t groups[GROUPS_MAX];
 	int err;
 
-	holder_for(fs, &op->owner, HOLDER_HANDLE, mode, &h);
-	holder_groups(op->req, groups, &h);
+	op_holder(fs, op->req, &op->owner, HOLDER_HANDLE, mode, groups, &h);
 	h.absorb_id = op->lease_id;
 	err = node_acquire(fs->node, op->path, &h, false, block,
 			    fs->opt->acquire_timeout_ms, lock_done, op,
@@ -245,15 +237,26 @@ void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
 	op_started(op, node_stat(fs->node, op->path, getlk_done, op));
 }
 
-/* On close: drop what this file (flock) or this owner (fcntl) held. */
-void drop_handle_locks(struct lockfs *fs, const struct handle *h,
-			      const struct fuse_file_info *fi, bool flock)
+void handlelock_drop(struct lockfs *fs, const struct handle *h,
+		     const struct fuse_file_info *fi, bool flock)
 {
 	char id[OWNER_ID_MAX];
 
 	if (h == NULL || h->in == NULL || h->in->kind != INODE_LOCK)
 		return;
 	handle_lock_id(fs, fi->lock_owner, !flock, id, sizeof(id));
-	if (node_lease(fs->node, h->in->path, id))
+	if (node_holds(fs->node, h->in->path, id))
 		handle_unlock(fs, NULL, h->in->path, id);
+}
+
+void handlelock_release(struct lockfs *fs, const struct handle *h)
+{
+	char id[OWNER_ID_MAX];
+
+	for (size_t i = 0; h && h->in && i < h->nlocks; i++) {
+		handle_lock_id(fs, h->locks[i].lock_owner, h->locks[i].posix,
+			       id, sizeof(id));
+		if (node_holds(fs->node, h->in->path, id))
+			handle_unlock(fs, NULL, h->in->path, id);
+	}
 }

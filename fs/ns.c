@@ -1,11 +1,12 @@
 /*
- * ops_ns.c - namespaces: mkdir, rmdir, opendir and readdir (a snapshot per
- * open), releasedir.  See ops_i.h.
+ * ns.c - namespaces (directories): mkdir, rmdir, opendir and readdir (a
+ * snapshot per open), releasedir, and chmod/chown of a namespace.
  */
+#include "attr.h"
+#include "getattr.h"
 #include "hash.h"
-#include "ops_i.h"
-
-/* ---- namespaces ----------------------------------------------------- */
+#include "name.h"
+#include "ops.h"
 
 static void mkdir_done(void *arg, const struct store_result *res)
 {
@@ -28,7 +29,7 @@ static void mkdir_done(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-void lockfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+void ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -52,7 +53,7 @@ static void rmdir_done(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-void lockfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+void ns_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct op *op = child_op(req, parent, name, EBUSY);
 
@@ -96,33 +97,18 @@ nomem:
 	op_fail(op, -ENOMEM);
 }
 
-void lockfs_opendir(fuse_req_t req, fuse_ino_t ino,
-			   struct fuse_file_info *fi)
+void ns_opendir(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
-	struct inode *in = inodes_get(fs->inodes, ino);
-	struct op *op;
+	struct op *op = op_new(req, in, in->path);
 
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (in->kind == INODE_CONTROL_DIR) {
-		fi->fh = 0;
-		fuse_reply_open(req, fi);
-		return;
-	}
-	if (in->kind != INODE_NAMESPACE) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	op = op_new(req, in, in->path);
 	if (op == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	op->fi = *fi;
-	op_started(op, node_list(fs->node, in->path, fs->opt->open_flock, opendir_done, op));
+	op_started(op, node_list(fs->node, in->path, fs->opt->open_flock,
+				 opendir_done, op));
 }
 
 static uint64_t entry_ino(struct lockfs *fs, const char *dir, const char *name)
@@ -174,28 +160,65 @@ static void listing_entry(void *arg, size_t i, const char **name,
 	}
 }
 
-void lockfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+void ns_readdir(fuse_req_t req, struct handle *h, fuse_ino_t ino,
+		size_t size, off_t off)
 {
-	struct listing l = {.fs = fs_of(req), .h = handle_of(fi), .ino = ino,
+	struct listing l = {.fs = fs_of(req), .h = h, .ino = ino,
 			    .extra = ino == INO_ROOT ? 3 : 2};
 
-	if (l.h == NULL) {
-		control_readdir(l.fs, req, size, off);
-		return;
-	}
 	reply_dir(req, size, off, l.extra + l.h->nentries, listing_entry, &l);
 }
 
-void lockfs_releasedir(fuse_req_t req, fuse_ino_t ino,
-			      struct fuse_file_info *fi)
+void ns_releasedir(struct lockfs *fs, struct handle *h)
 {
-	struct lockfs *fs = fs_of(req);
-	struct handle *h = handle_of(fi);
-
-	(void)ino;
 	if (h)
 		inodes_close(fs->inodes, h->in);
 	handle_free(h);
-	fuse_reply_err(req, 0);
+}
+
+static void setattr_done(void *arg, const struct store_result *res)
+{
+	struct op *op = arg;
+	struct stat st;
+
+	if (res->err < 0) {
+		op_fail(op, res->err);
+		return;
+	}
+	ns_remember(op->in, &res->ns);
+	ns_attr_to_stat(&res->ns, op->in->ino, &st);
+	fuse_reply_attr(op->req, &st, cache_s(op->in));
+	op_free(op);
+}
+
+void ns_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
+		int to_set)
+{
+	struct op *op;
+
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+			FUSE_SET_ATTR_GID))) {
+		getattr_start(req, in, false, NULL); /* times: no-op */
+		return;
+	}
+	op = op_new(req, in, in->path);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	op_started(op, node_setattr(op->fs->node, in->path,
+				    to_set & FUSE_SET_ATTR_MODE
+					    ? (long)(attr->st_mode & 07777)
+					    : -1,
+				    to_set & FUSE_SET_ATTR_UID
+					    ? (long)attr->st_uid
+					    : -1,
+				    to_set & FUSE_SET_ATTR_GID
+					    ? (long)attr->st_gid
+					    : -1,
+				    setattr_done, op));
 }

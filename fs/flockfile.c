@@ -1,89 +1,26 @@
 /*
- * ops_file.c - the flock view's lock files as files on a disk that every
+ * flockfile.c - the flock view's lock files as files on a disk that every
  * node shares (the README, "The flock view"): a file made here exists on
  * every node until unlinked, held or not; O_EXCL excludes across nodes;
  * what is written (at most LOCK_FILE_DATA_MAX bytes) is what every node
  * reads; unlink and chmod follow the file's mode as on a disk.  None of it
- * takes or ends a lock: flock(2)/fcntl(2) do that (ops_handle.c), and a
- * write or truncate by a holder still renews its hold.  See ops_i.h.
+ * takes or ends a lock: flock(2)/fcntl(2) do that (handlelock.c), and a
+ * write or truncate by a holder still renews its hold.  A name that is
+ * only a lease view's lock is truncated, touched and unlinked as there
+ * (hold.c).
  */
-#include "ops_i.h"
-
-/* ---- what a lock file is, as this view shows it ---------------------- */
-
-bool lock_shown(const struct lockfs *fs, const struct lock_state *ls)
-{
-	if (!fs->opt->open_flock || ls->file.exists)
-		return true;
-	/* a lease (a lease view's lock file) shows in both views; a lock
-	 * held only as handle locks, only while a file of its name exists */
-	for (size_t i = 0; i < ls->nholders; i++)
-		if (ls->holders[i].kind == HOLDER_LEASE)
-			return true;
-	return false;
-}
-
-/*
- * The inode number a flock-view file shows: its own id, so that a new file
- * of the name is another file (lock libraries compare them to learn that
- * their lock file was replaced), above the numbers of the inode table.
- */
-#define FILE_INO_BASE (1ULL << 62)
-
-void file_attr(const struct lock_file *f, uint64_t ino, struct stat *st)
-{
-	(void)ino;
-	memset(st, 0, sizeof(*st));
-	st->st_ino = FILE_INO_BASE | (uint64_t)f->id;
-	st->st_mode = S_IFREG | (f->mode & 07777);
-	st->st_nlink = 1;
-	st->st_uid = f->uid;
-	st->st_gid = f->gid;
-	st->st_size = f->len;
-	st->st_blksize = 4096;
-	st->st_blocks = (f->len + 511) / 512;
-	st->st_ctim = ms_to_ts(f->ctime_ms);
-	st->st_mtim = ms_to_ts(f->mtime_ms);
-	st->st_atim = st->st_mtim;
-}
-
-bool file_gone(const struct inode *in, const struct handle *h,
-	       const struct lock_state *ls)
-{
-	int64_t id = h ? h->file_id : in->file_id;
-
-	return id != 0 && !(ls->file.exists && ls->file.id == id);
-}
-
-void file_gone_attr(fuse_req_t req, const struct inode *in,
-		    const struct handle *h, struct stat *st)
-{
-	placeholder_attr(req, 0, st);
-	st->st_ino = FILE_INO_BASE | (uint64_t)(h ? h->file_id : in->file_id);
-	st->st_nlink = 0; /* unlinked, as fstat(2) shows it on a disk */
-}
-
-/* Remember which file `in` names now (a new file of the name is another). */
-void file_seen(struct inode *in, const struct lock_state *ls)
-{
-	if (in && ls->file.exists)
-		in->file_id = ls->file.id;
-}
+#include "attr.h"
+#include "hold.h"
+#include "ops.h"
 
 /* ---- a holder's write renews its hold, as in the lease view ---------- */
 
 static void renewed(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
-	const struct lock_holder *mine;
 
-	if (res->err < 0) {
-		/* lost: remembered (poll, onlost); the write itself stands */
-		node_renew_error(op->fs->node, op->path, op->owner.id, res,
-				 true);
-	} else if ((mine = find_holder(&res->lock, op->owner.id)) != NULL) {
-		node_lease_renewed(op->fs->node, op->path, mine, res->now_ms);
-	}
+	/* lost: remembered (poll, onlost); the write itself stands */
+	(void)node_renewed(op->fs->node, op->path, op->owner.id, res, true);
 	op_free(op);
 }
 
@@ -94,7 +31,7 @@ static void renew_hold(struct lockfs *fs, const struct handle *h)
 	int64_t token = 0;
 	struct op *op;
 
-	if (h == NULL || own_hold(fs, h, id, sizeof(id), &token) <= 0)
+	if (h == NULL || handle_hold(fs, h, false, id, sizeof(id), &token) <= 0)
 		return;
 	op = calloc(1, sizeof(*op));
 	if (op == NULL || (op->path = strdup(h->in->path)) == NULL) {
@@ -107,8 +44,6 @@ static void renew_hold(struct lockfs *fs, const struct handle *h)
 	if (node_renew(fs->node, op->path, id, token, NULL, renewed, op) < 0)
 		op_free(op);
 }
-
-/* ---- create and open -------------------------------------------------- */
 
 /* A descriptor of lock file `in` (file `file_id`) for `req`. */
 static struct handle *file_handle(fuse_req_t req, struct inode *in,
@@ -163,7 +98,7 @@ static void created(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-void file_create(fuse_req_t req, const char *path, const struct inode *parent,
+void flockfile_create(fuse_req_t req, const char *path, const struct inode *parent,
 		 mode_t mode, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
@@ -200,11 +135,11 @@ static void truncated_at_open(void *arg, const struct store_result *res)
 	}
 	file_seen(op->in, &res->lock);
 	h = file_handle(op->req, op->in, &op->fi, op->in->file_id);
-	reply_open(op->req, op->in, &op->fi, h);
+	handle_reply_open(op->req, op->in, &op->fi, h);
 	op_free(op);
 }
 
-void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
+void flockfile_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -228,10 +163,8 @@ void file_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 					 truncated_at_open, op));
 		return;
 	}
-	reply_open(req, in, fi, file_handle(req, in, fi, in->file_id));
+	handle_reply_open(req, in, fi, file_handle(req, in, fi, in->file_id));
 }
-
-/* ---- write, read, truncate, chmod, utimens, unlink ------------------ */
 
 static void written(void *arg, const struct store_result *res)
 {
@@ -246,7 +179,7 @@ static void written(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-void file_write(fuse_req_t req, struct handle *h, const char *buf,
+void flockfile_write(fuse_req_t req, struct handle *h, const char *buf,
 		size_t size, off_t off)
 {
 	struct lockfs *fs = fs_of(req);
@@ -279,24 +212,6 @@ void file_write(fuse_req_t req, struct handle *h, const char *buf,
 	op_started(op, node_file(fs->node, op->path, &fc, written, op));
 }
 
-/* What a read of a flock-view file returns: its content, as every node
- * reads it (nothing when the file it opened was unlinked). */
-int file_text(const struct handle *h, const struct lock_state *ls,
-	      char **text, size_t *len)
-{
-	const struct lock_file *f = &ls->file;
-	bool mine = f->exists && (h->file_id == 0 || h->file_id == f->id);
-
-	*len = mine ? f->len : 0;
-	*text = malloc(*len + 1);
-	if (*text == NULL)
-		return -ENOMEM;
-	if (*len)
-		memcpy(*text, f->data, *len);
-	(*text)[*len] = '\0';
-	return 0;
-}
-
 static void attr_changed(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
@@ -311,7 +226,7 @@ static void attr_changed(void *arg, const struct store_result *res)
 		struct inode *in = op->in;
 
 		op_free(op);
-		setattr_lock(req, in, to_set, pfi);
+		hold_setattr(req, in, to_set, pfi);
 		return;
 	}
 	if (res->err < 0) {
@@ -325,7 +240,7 @@ static void attr_changed(void *arg, const struct store_result *res)
 	op_free(op);
 }
 
-void file_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
+void flockfile_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
 		  int to_set, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
@@ -387,14 +302,14 @@ static void file_unlinked(void *arg, const struct store_result *res)
 	if (res->err == -ENOENT) {
 		/* no file of that name: a lease view's lock, unlinked as
 		 * there (release by its owner, a break by root) */
-		unlink_lock(op);
+		hold_unlink(op);
 		return;
 	}
 	fuse_reply_err(op->req, -res->err);
 	op_free(op);
 }
 
-void file_unlink(struct op *op)
+void flockfile_unlink(struct op *op)
 {
 	struct file_change fc = {.op = FILE_UNLINK, .mode = -1, .uid = -1,
 				 .gid = -1};
