@@ -208,8 +208,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 			log_warnx("redis: %s:%d answers '%s': looking for the "
 				  "master again",
 				  c->st->addr.host, c->st->addr.port, reply->str);
-			store_drop(c->st);
-			reconnect_later(c->st);
+			conn_drop(c->st);
+			conn_reconnect_later(c->st);
 		}
 		if (!c->answered) {
 			call_send(c);
@@ -427,7 +427,7 @@ static void call_send(struct call *c)
 	snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
 	snprintf(fn, sizeof(fn), "%s_%s", lua_library_id,
 		 script_name[c->script]);
-	store_load_library(st);
+	conn_load_library(st);
 	argv[0] = "FCALL";
 	argv[1] = fn;
 	argv[2] = nkeys;
@@ -535,7 +535,7 @@ static void set_answering(struct store *st, bool answering)
 			  (long long)st->timeout_ms);
 		arm_probe(st);
 	}
-	note_state(st);
+	conn_note_state(st);
 }
 
 static void on_probe_reply(redisAsyncContext *ac, void *r, void *privdata)

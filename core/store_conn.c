@@ -65,7 +65,7 @@ static void on_library_loaded(redisAsyncContext *ac, void *r,
  * follow (Redis runs one connection's commands in order).  A server that
  * has it (from any daemon of this build) says so, and nothing changes.
  */
-void store_load_library(struct store *st)
+void conn_load_library(struct store *st)
 {
 	if (st->library_sent || st->ac == NULL)
 		return;
@@ -83,7 +83,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 		log_warnx("redis: %s: %s", (const char *)privdata, reply->str);
 }
 
-void reconnect_later(struct store *st)
+void conn_reconnect_later(struct store *st)
 {
 	struct timeval tv;
 
@@ -96,7 +96,7 @@ void reconnect_later(struct store *st)
 }
 
 /* Remember when store_up() last changed, for status. */
-void note_state(struct store *st)
+void conn_note_state(struct store *st)
 {
 	bool up = st->connected && st->answering;
 
@@ -115,13 +115,13 @@ static void store_ready(struct store *st)
 {
 	st->connected = true;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	st->backoff_ms = 100;
 	if (st->readies++ > 0)
 		st->stats.reconnects++;
 	evtimer_del(st->handshake);
 	st->library_sent = false;
-	store_load_library(st);
+	conn_load_library(st);
 	st->hooks->ready(st);
 }
 
@@ -150,8 +150,8 @@ static void on_role(redisAsyncContext *ac, void *r, void *privdata)
 	log_warnx("redis: %s:%d is not the master (role: %s); looking for "
 		  "the master again",
 		  st->addr.host, st->addr.port, role);
-	store_drop(st);
-	reconnect_later(st);
+	conn_drop(st);
+	conn_reconnect_later(st);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -164,7 +164,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		log_warnx("redis: cannot connect: %s", ac->errstr);
 		st->ac = NULL; /* hiredis frees it after this callback */
 		evtimer_del(st->handshake);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	if (st->addr.unix_path == NULL) /* TCP only: it fails on unix sockets */
@@ -194,9 +194,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	st->ac = NULL;
 	st->connected = false;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	evtimer_del(st->handshake);
-	reconnect_later(st);
+	conn_reconnect_later(st);
 }
 
 /*
@@ -205,7 +205,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
  * when the callback returns.  Never call this from on_connect(), which
  * hiredis does not guard.  The caller decides when to connect again.
  */
-void store_drop(struct store *st)
+void conn_drop(struct store *st)
 {
 	redisAsyncContext *ac = st->ac;
 
@@ -214,7 +214,7 @@ void store_drop(struct store *st)
 	st->ac = NULL;
 	st->connected = false;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	evtimer_del(st->handshake);
 	ac->data = NULL;
 	redisAsyncFree(ac);
@@ -243,8 +243,8 @@ static void on_handshake(evutil_socket_t fd, short what, void *arg)
 		log_warnx("redis: %s:%d did not answer within %d ms; trying "
 			  "again",
 			  st->addr.host, st->addr.port, STORE_HANDSHAKE_MS);
-	store_drop(st);
-	reconnect_later(st);
+	conn_drop(st);
+	conn_reconnect_later(st);
 }
 
 /* Open a connection to the current address (st->addr.host or st->addr.unix_path). */
@@ -263,13 +263,13 @@ static void store_connect_to(struct store *st)
 			  ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	ac->data = st;
 	if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
 		redisAsyncFree(ac);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	redisAsyncSetConnectCallback(ac, on_connect);
@@ -291,7 +291,7 @@ static void store_connect(struct store *st)
 	/* the answer comes to on_master(); a round under way will do */
 	err = locator_ask(st->addr.locator);
 	if (err < 0 && err != -EALREADY)
-		reconnect_later(st);
+		conn_reconnect_later(st);
 }
 
 /*
@@ -309,7 +309,7 @@ static void on_master(void *arg, int err, const char *host, int port)
 		if (st->ac == NULL) {
 			log_warnx("redis: nobody named the master of '%s'",
 				  locator_master_name(st->addr.locator));
-			reconnect_later(st);
+			conn_reconnect_later(st);
 		}
 		return; /* the watch keeps what works */
 	}
@@ -321,11 +321,11 @@ static void on_master(void *arg, int err, const char *host, int port)
 			  "to %s:%d",
 			  locator_master_name(st->addr.locator), st->addr.host,
 			  st->addr.port, host, port);
-		store_drop(st);
+		conn_drop(st);
 	}
 	h = strdup(host);
 	if (h == NULL) {
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	free(st->addr.host);

@@ -186,9 +186,9 @@ int call_start(struct call *c, int err);
 int conn_open(struct store *st, const struct store_config *cfg,
 	      const struct conn_hooks *hooks);
 void conn_close(struct store *st);
-void note_state(struct store *st);
-void store_drop(struct store *st);
-void reconnect_later(struct store *st);
-void store_load_library(struct store *st);
+void conn_note_state(struct store *st);
+void conn_drop(struct store *st);
+void conn_reconnect_later(struct store *st);
+void conn_load_library(struct store *st);
 
 #endif
