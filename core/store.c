@@ -1,8 +1,9 @@
 /*
  * store.c - one thin function per server-side script (see store.h): each
  * builds its call's KEYS and ARGV as the script's header comment lays them
- * out, and starts it (store_call.c).  The connection is store_conn.c's, the
- * wire format store_wire.c's.
+ * out, and starts it (store_call.c, the layer below, which hands a late
+ * grant back through the call's late hook).  The wire format is
+ * store_wire.c's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,6 +115,16 @@ static int lock_keys(struct call *c, const char *path, char **node)
 	return err;
 }
 
+/* An acquire's grant arrived after its caller was told EIO: undo it. */
+static void undo_late_grant(struct call *c, const struct store_result *res)
+{
+	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
+	    strcmp(res->extra, "new") != 0)
+		return;
+	store_disown(c->st, c->comp_path, c->comp_holder, res->lock.token,
+		     "granted after its caller was told EIO");
+}
+
 /* acquire.lua for `h`: a take (store_acquire) or, with `probe`, a look */
 static int acquire_call(struct store *st, const char *path,
 			const struct store_holder *h, bool excl,
@@ -140,6 +151,7 @@ static int acquire_call(struct store *st, const char *path,
 		goto out;
 	c->comp_path = strdup(path);
 	c->comp_holder = strdup(h->id);
+	c->late = undo_late_grant;
 	if (c->comp_path == NULL || c->comp_holder == NULL) {
 		err = -ENOMEM;
 		goto out;

@@ -1,5 +1,8 @@
 /*
- * store_call.c - the store's calls (see store.h, store_i.h).
+ * store_call.c - the store's life and its calls (see store.h, store_i.h):
+ * store_new() makes the store and opens its connection (store_conn.c,
+ * the layer below, which reaches back up only through the conn_hooks
+ * handed to it); store_free() fails what waits and frees it all.
  *
  * A call is a small state machine with exactly one answer: it is queued
  * while the connection is down, sent (FCALL of its function in the
@@ -40,9 +43,12 @@ const char *const script_name[SCRIPT_COUNT] = {
 	"list",    "mkdir", "rmdir",   "setattr", "file",
 };
 
+static void call_send(struct call *c);
+static void set_answering(struct store *st, bool answering);
+
 /* ---- calls --------------------------------------------------------- */
 
-void call_free(struct call *c)
+static void call_free(struct call *c)
 {
 	if (c == NULL)
 		return;
@@ -74,21 +80,11 @@ static void call_answer(struct call *c, const struct store_result *res)
 	c->cb(c->arg, res);
 }
 
-void call_fail(struct call *c, int err)
+static void call_fail(struct call *c, int err)
 {
 	struct store_result res = {.err = err, .extra = ""};
 
 	call_answer(c, &res);
-}
-
-/* A grant arrived for a call whose caller was already told EIO: undo it. */
-static void call_compensate(struct call *c, const struct store_result *res)
-{
-	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
-	    strcmp(res->extra, "new") != 0)
-		return;
-	store_disown(c->st, c->comp_path, c->comp_holder, res->lock.token,
-		     "granted after its caller was told EIO");
 }
 
 /* Metrics: every answered call's round trip, every failed one. */
@@ -182,9 +178,10 @@ static void call_finish(struct call *c, const redisReply *reply,
 	} else {
 		if (hand_over && res.ngrants && c->st->grants_cb)
 			c->st->grants_cb(c->st->grants_arg, &res);
-		if (c->answered)
-			call_compensate(c, &res);
-		else
+		if (c->answered) {
+			if (c->late)
+				c->late(c, &res);
+		} else
 			call_answer(c, &res);
 	}
 	result_clear(&res);
@@ -211,8 +208,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 			log_warnx("redis: %s:%d answers '%s': looking for the "
 				  "master again",
 				  c->st->addr.host, c->st->addr.port, reply->str);
-			store_drop(c->st);
-			reconnect_later(c->st);
+			conn_drop(c->st);
+			conn_reconnect_later(c->st);
 		}
 		if (!c->answered) {
 			call_send(c);
@@ -399,7 +396,7 @@ static bool send_peek(struct call *c)
  * Send `c` now if connected, else queue it until the next connect.  On a
  * failure to send, `c` is answered with an error; the caller frees it.
  */
-void call_send(struct call *c)
+static void call_send(struct call *c)
 {
 	struct store *st = c->st;
 	const char **argv = NULL;
@@ -430,7 +427,7 @@ void call_send(struct call *c)
 	snprintf(nkeys, sizeof(nkeys), "%d", c->nkeys);
 	snprintf(fn, sizeof(fn), "%s_%s", lua_library_id,
 		 script_name[c->script]);
-	store_load_library(st);
+	conn_load_library(st);
 	argv[0] = "FCALL";
 	argv[1] = fn;
 	argv[2] = nkeys;
@@ -466,7 +463,7 @@ out:
 }
 
 /* Free `c` unless it still waits for Redis (queued or in flight). */
-void call_release_if_idle(struct call *c)
+static void call_release_if_idle(struct call *c)
 {
 	if (!c->in_flight && !c->queued)
 		call_free(c);
@@ -514,17 +511,6 @@ int call_start(struct call *c, int err)
 
 /* ---- the circuit breaker ------------------------------------------- */
 
-/* Remember when store_up() last changed, for status. */
-void note_state(struct store *st)
-{
-	bool up = st->connected && st->answering;
-
-	if (up != st->was_up) {
-		st->was_up = up;
-		st->since_ms = wall_ms();
-	}
-}
-
 static void arm_probe(struct store *st)
 {
 	struct timeval tv = {0, STORE_PROBE_MS * 1000};
@@ -533,7 +519,7 @@ static void arm_probe(struct store *st)
 		evtimer_add(st->probe, &tv);
 }
 
-void set_answering(struct store *st, bool answering)
+static void set_answering(struct store *st, bool answering)
 {
 	if (st->answering == answering)
 		return;
@@ -549,7 +535,7 @@ void set_answering(struct store *st, bool answering)
 			  (long long)st->timeout_ms);
 		arm_probe(st);
 	}
-	note_state(st);
+	conn_note_state(st);
 }
 
 static void on_probe_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -564,7 +550,7 @@ static void on_probe_reply(redisAsyncContext *ac, void *r, void *privdata)
 		set_answering(st, true);
 }
 
-void on_probe(evutil_socket_t fd, short what, void *arg)
+static void on_probe(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *st = arg;
 
@@ -581,4 +567,112 @@ void on_probe(evutil_socket_t fd, short what, void *arg)
 	if (st->addr.locator)
 		(void)locator_ask(st->addr.locator);
 	arm_probe(st);
+}
+
+/* ---- the store's life ---------------------------------------------- */
+
+/* The connection is ready (conn_hooks): send what waited for it. */
+static void send_queued(struct store *st)
+{
+	struct call *c;
+
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_send(c);
+		call_release_if_idle(c);
+	}
+}
+
+/* Redis answered what was no call (conn_hooks): the library load. */
+static void answered(struct store *st)
+{
+	set_answering(st, true);
+}
+
+int store_new(struct event_base *base, const struct store_config *cfg,
+	      struct store **out)
+{
+	static const struct conn_hooks hooks = {
+		.ready = send_queued,
+		.answered = answered,
+	};
+	struct store *st = calloc(1, sizeof(*st));
+	int err = -ENOMEM;
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->base = base;
+	TAILQ_INIT(&st->queue);
+	st->timeout_ms = cfg->backend_timeout_ms > 0 ? cfg->backend_timeout_ms
+						     : 5000;
+	st->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
+	if (cfg->prefix == NULL || *cfg->prefix == '\0' ||
+	    strpbrk(cfg->prefix, "{}") != NULL) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if (asprintf(&st->keyprefix, "{%s}:", cfg->prefix) < 0) {
+		st->keyprefix = NULL;
+		goto fail;
+	}
+	st->answering = true; /* until a call goes unanswered */
+	st->since_ms = wall_ms();
+	st->probe = evtimer_new(base, on_probe, st);
+	if (st->probe == NULL)
+		goto fail;
+	err = conn_open(st, cfg, &hooks);
+	if (err < 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_free(st);
+	return err;
+}
+
+void store_free(struct store *st)
+{
+	struct call *c;
+
+	if (st == NULL)
+		return;
+	st->freeing = true;
+	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
+		TAILQ_REMOVE(&st->queue, c, link);
+		c->queued = false;
+		call_fail(c, -EIO);
+		call_free(c);
+	}
+	conn_close(st);
+	if (st->probe)
+		event_free(st->probe);
+	free(st->keyprefix);
+	free(st);
+}
+
+bool store_connected(const struct store *st)
+{
+	return st->connected && st->answering;
+}
+
+int64_t store_since_ms(const struct store *st)
+{
+	return st->since_ms;
+}
+
+int64_t store_redis_now(const struct store *st)
+{
+	return st->redis_clock_known ? mono_ms() + st->redis_offset_ms : 0;
+}
+
+void store_get_stats(const struct store *st, struct store_stats *out)
+{
+	*out = st->stats;
+}
+
+void store_set_grants_cb(struct store *st, store_grants_cb *cb, void *arg)
+{
+	st->grants_cb = cb;
+	st->grants_arg = arg;
 }

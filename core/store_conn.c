@@ -1,10 +1,13 @@
 /*
- * store_conn.c - the store's connection (see store.h, store_i.h).
+ * store_conn.c - the store's connection (see store.h, store_i.h), the
+ * lowest of its layers: it calls nothing above it, and tells the calls
+ * what they must hear (ready for calls; Redis answered) through the
+ * conn_hooks conn_open() was handed.
  *
  * Owns one asynchronous hiredis connection attached to the caller's libevent
- * loop and the SHAs of the server-side scripts.  The connection reconnects
- * by itself with a capped backoff; scripts are loaded again on every
- * connect.  Everything runs on the loop thread.
+ * loop.  The connection reconnects by itself with a capped backoff; the
+ * scripts' library is loaded again on every connect.  Everything runs on
+ * the loop thread.
  *
  * With a sentinel:// or cluster:// URL (locator.h) the address is not
  * fixed.  Every (re)connection first asks the sentinels (or the cluster's
@@ -49,7 +52,7 @@ static void on_library_loaded(redisAsyncContext *ac, void *r,
 	(void)privdata;
 	if (reply == NULL || st == NULL)
 		return;
-	set_answering(st, true);
+	st->hooks->answered(st);
 	/* loaded now, or by another daemon of this very build before */
 	if (reply->type == REDIS_REPLY_ERROR &&
 	    strstr(reply->str, "already exists") == NULL)
@@ -62,7 +65,7 @@ static void on_library_loaded(redisAsyncContext *ac, void *r,
  * follow (Redis runs one connection's commands in order).  A server that
  * has it (from any daemon of this build) says so, and nothing changes.
  */
-void store_load_library(struct store *st)
+void conn_load_library(struct store *st)
 {
 	if (st->library_sent || st->ac == NULL)
 		return;
@@ -80,7 +83,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 		log_warnx("redis: %s: %s", (const char *)privdata, reply->str);
 }
 
-void reconnect_later(struct store *st)
+void conn_reconnect_later(struct store *st)
 {
 	struct timeval tv;
 
@@ -92,30 +95,34 @@ void reconnect_later(struct store *st)
 	st->backoff_ms = st->backoff_ms * 2 > 1000 ? 1000 : st->backoff_ms * 2;
 }
 
+/* Remember when store_up() last changed, for status. */
+void conn_note_state(struct store *st)
+{
+	bool up = st->connected && st->answering;
+
+	if (up != st->was_up) {
+		st->was_up = up;
+		st->since_ms = wall_ms();
+	}
+}
+
 /*
- * The connection is ready for calls: load the scripts and send what waited
- * for it.  Redis runs commands in order, so the library is loaded before
- * the first FCALL arrives.
+ * The connection is ready for calls: load the scripts and have what waited
+ * for it sent (the ready hook).  Redis runs commands in order, so the
+ * library is loaded before the first FCALL arrives.
  */
 static void store_ready(struct store *st)
 {
-	struct call *c;
-
 	st->connected = true;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	st->backoff_ms = 100;
 	if (st->readies++ > 0)
 		st->stats.reconnects++;
 	evtimer_del(st->handshake);
 	st->library_sent = false;
-	store_load_library(st);
-	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
-		TAILQ_REMOVE(&st->queue, c, link);
-		c->queued = false;
-		call_send(c);
-		call_release_if_idle(c);
-	}
+	conn_load_library(st);
+	st->hooks->ready(st);
 }
 
 /* Sentinel mode: use the new connection only if its server is the master. */
@@ -143,8 +150,8 @@ static void on_role(redisAsyncContext *ac, void *r, void *privdata)
 	log_warnx("redis: %s:%d is not the master (role: %s); looking for "
 		  "the master again",
 		  st->addr.host, st->addr.port, role);
-	store_drop(st);
-	reconnect_later(st);
+	conn_drop(st);
+	conn_reconnect_later(st);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -157,7 +164,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		log_warnx("redis: cannot connect: %s", ac->errstr);
 		st->ac = NULL; /* hiredis frees it after this callback */
 		evtimer_del(st->handshake);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	if (st->addr.unix_path == NULL) /* TCP only: it fails on unix sockets */
@@ -187,9 +194,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	st->ac = NULL;
 	st->connected = false;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	evtimer_del(st->handshake);
-	reconnect_later(st);
+	conn_reconnect_later(st);
 }
 
 /*
@@ -198,7 +205,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
  * when the callback returns.  Never call this from on_connect(), which
  * hiredis does not guard.  The caller decides when to connect again.
  */
-void store_drop(struct store *st)
+void conn_drop(struct store *st)
 {
 	redisAsyncContext *ac = st->ac;
 
@@ -207,7 +214,7 @@ void store_drop(struct store *st)
 	st->ac = NULL;
 	st->connected = false;
 	st->probing = false;
-	note_state(st);
+	conn_note_state(st);
 	evtimer_del(st->handshake);
 	ac->data = NULL;
 	redisAsyncFree(ac);
@@ -236,8 +243,8 @@ static void on_handshake(evutil_socket_t fd, short what, void *arg)
 		log_warnx("redis: %s:%d did not answer within %d ms; trying "
 			  "again",
 			  st->addr.host, st->addr.port, STORE_HANDSHAKE_MS);
-	store_drop(st);
-	reconnect_later(st);
+	conn_drop(st);
+	conn_reconnect_later(st);
 }
 
 /* Open a connection to the current address (st->addr.host or st->addr.unix_path). */
@@ -256,13 +263,13 @@ static void store_connect_to(struct store *st)
 			  ac ? ac->errstr : "out of memory");
 		if (ac)
 			redisAsyncFree(ac);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	ac->data = st;
 	if (redisLibeventAttach(ac, st->base) != REDIS_OK) {
 		redisAsyncFree(ac);
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	redisAsyncSetConnectCallback(ac, on_connect);
@@ -284,7 +291,7 @@ static void store_connect(struct store *st)
 	/* the answer comes to on_master(); a round under way will do */
 	err = locator_ask(st->addr.locator);
 	if (err < 0 && err != -EALREADY)
-		reconnect_later(st);
+		conn_reconnect_later(st);
 }
 
 /*
@@ -302,7 +309,7 @@ static void on_master(void *arg, int err, const char *host, int port)
 		if (st->ac == NULL) {
 			log_warnx("redis: nobody named the master of '%s'",
 				  locator_master_name(st->addr.locator));
-			reconnect_later(st);
+			conn_reconnect_later(st);
 		}
 		return; /* the watch keeps what works */
 	}
@@ -314,11 +321,11 @@ static void on_master(void *arg, int err, const char *host, int port)
 			  "to %s:%d",
 			  locator_master_name(st->addr.locator), st->addr.host,
 			  st->addr.port, host, port);
-		store_drop(st);
+		conn_drop(st);
 	}
 	h = strdup(host);
 	if (h == NULL) {
-		reconnect_later(st);
+		conn_reconnect_later(st);
 		return;
 	}
 	free(st->addr.host);
@@ -415,87 +422,48 @@ static int parse_url(struct store_addr *a, const char *url)
 	return 0;
 }
 
-int store_new(struct event_base *base, const struct store_config *cfg,
-	      struct store **out)
+int conn_open(struct store *st, const struct store_config *cfg,
+	      const struct conn_hooks *hooks)
 {
-	struct store *st = calloc(1, sizeof(*st));
-	int err = -ENOMEM;
+	int err;
 
-	if (st == NULL)
-		return -ENOMEM;
-	st->base = base;
-	TAILQ_INIT(&st->queue);
-	st->timeout_ms = cfg->backend_timeout_ms > 0 ? cfg->backend_timeout_ms
-						     : 5000;
+	st->hooks = hooks;
 	st->backoff_ms = 100;
-	st->replicas = cfg->replicas > 0 ? cfg->replicas : 0;
 	if (cfg->password) {
 		st->addr.password = strdup(cfg->password);
 		if (st->addr.password == NULL)
-			goto fail;
-	}
-	if (cfg->prefix == NULL || *cfg->prefix == '\0' ||
-	    strpbrk(cfg->prefix, "{}") != NULL) {
-		err = -EINVAL;
-		goto fail;
-	}
-	if (asprintf(&st->keyprefix, "{%s}:", cfg->prefix) < 0) {
-		st->keyprefix = NULL;
-		goto fail;
+			return -ENOMEM;
 	}
 	err = parse_url(&st->addr, cfg->url ? cfg->url : "redis://127.0.0.1:6379");
 	if (err == 0)
 		err = set_tree_slot(&st->addr, st->keyprefix);
 	if (err < 0)
-		goto fail;
-	st->answering = true; /* until a call goes unanswered */
-	st->since_ms = wall_ms();
-	st->reconnect = evtimer_new(base, on_reconnect, st);
-	st->handshake = evtimer_new(base, on_handshake, st);
-	st->probe = evtimer_new(base, on_probe, st);
-	if (st->reconnect == NULL || st->handshake == NULL ||
-	    st->probe == NULL) {
-		err = -ENOMEM;
-		goto fail;
-	}
+		return err;
+	st->reconnect = evtimer_new(st->base, on_reconnect, st);
+	st->handshake = evtimer_new(st->base, on_handshake, st);
+	if (st->reconnect == NULL || st->handshake == NULL)
+		return -ENOMEM;
 	if (st->addr.locator) {
 		struct timeval tv = {STORE_WATCH_MS / 1000,
 				     (STORE_WATCH_MS % 1000) * 1000};
 
-		err = locator_attach(st->addr.locator, base,
+		err = locator_attach(st->addr.locator, st->base,
 				      STORE_SENTINEL_ASK_MS, on_master, st);
 		if (err < 0)
-			goto fail;
+			return err;
 		/* a cluster says so itself (MOVED) when the slot moves */
 		if (!locator_is_cluster(st->addr.locator) &&
-		    ((st->watch = event_new(base, -1, EV_PERSIST, on_watch,
+		    ((st->watch = event_new(st->base, -1, EV_PERSIST, on_watch,
 					    st)) == NULL ||
-		     event_add(st->watch, &tv) < 0)) {
-			err = -ENOMEM;
-			goto fail;
-		}
+		     event_add(st->watch, &tv) < 0))
+			return -ENOMEM;
 	}
 	store_connect(st);
-	*out = st;
 	return 0;
-fail:
-	store_free(st);
-	return err;
 }
 
-void store_free(struct store *st)
+void conn_close(struct store *st)
 {
-	struct call *c;
-
-	if (st == NULL)
-		return;
-	st->freeing = true;
-	while ((c = TAILQ_FIRST(&st->queue)) != NULL) {
-		TAILQ_REMOVE(&st->queue, c, link);
-		c->queued = false;
-		call_fail(c, -EIO);
-		call_free(c);
-	}
 	if (st->ac) {
 		redisAsyncContext *ac = st->ac;
 
@@ -508,41 +476,11 @@ void store_free(struct store *st)
 		event_free(st->watch);
 	if (st->handshake)
 		event_free(st->handshake);
-	if (st->probe)
-		event_free(st->probe);
 	if (st->reconnect)
 		event_free(st->reconnect);
 	free(st->addr.host);
 	free(st->addr.unix_path);
 	free(st->addr.password);
-	free(st->keyprefix);
-	free(st);
-}
-
-bool store_connected(const struct store *st)
-{
-	return st->connected && st->answering;
-}
-
-int64_t store_since_ms(const struct store *st)
-{
-	return st->since_ms;
-}
-
-int64_t store_redis_now(const struct store *st)
-{
-	return st->redis_clock_known ? mono_ms() + st->redis_offset_ms : 0;
-}
-
-void store_get_stats(const struct store *st, struct store_stats *out)
-{
-	*out = st->stats;
-}
-
-void store_set_grants_cb(struct store *st, store_grants_cb *cb, void *arg)
-{
-	st->grants_cb = cb;
-	st->grants_arg = arg;
 }
 
 /*

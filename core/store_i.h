@@ -1,13 +1,21 @@
 /*
  * store_i.h - the store's insides, shared by its four files (store.h is
- * what the rest of lockfs sees):
+ * what the rest of lockfs sees).  Three of them are layers, each calling
+ * only the one below it:
  *
+ *   store.c       one thin function per server-side script: builds a call
+ *                 and starts it;
+ *   store_call.c  the store's life (store_new, store_free) and its calls:
+ *                 the queue, deadlines, NOSCRIPT, late replies and their
+ *                 undoing, and the circuit breaker;
  *   store_conn.c  the connection: URL, connect, AUTH/SELECT, ROLE, Sentinel,
- *                 reconnects, script loading, the mount-time probe;
- *   store_call.c  the call queue: deadlines, NOSCRIPT, late replies and
- *                 their undoing, and the circuit breaker;
- *   store_wire.c  the wire format: argument vectors out, replies in;
- *   store.c       one thin function per server-side script.
+ *                 reconnects, script loading, the mount-time probe.
+ *
+ * Where a lower layer must reach up it calls a function pointer it was
+ * handed: a call's late hook (set by store.c), and the connection's
+ * struct conn_hooks (handed by store_call.c to conn_open()).
+ * store_wire.c, the wire format (argument vectors out, replies in), is
+ * used by all three and calls none of them.
  *
  * Loop thread only, like everything in the store.
  */
@@ -79,7 +87,10 @@ struct call {
 	 * nobody once it answers */
 	bool undo;
 	int64_t sent_ns; /* monotonic, when last sent */
-	/* for compensation of a late grant */
+	/* a reply that came after the caller was answered (by the deadline)
+	 * goes here, or nowhere when NULL: store.c undoes a late grant with
+	 * it, from comp_path and comp_holder */
+	void (*late)(struct call *c, const struct store_result *res);
 	char *comp_path;
 	char *comp_holder;
 	/* redis_replicas=: the script's reply, held until WAIT confirms it */
@@ -105,8 +116,19 @@ struct store_addr {
 	struct locator *locator; /* sentinel:// and cluster:// only */
 };
 
+/*
+ * What the connection (store_conn.c) tells the calls above it: it is
+ * ready for calls (send what waited), and Redis answered something that
+ * was no call (the library load: it answers again).
+ */
+struct conn_hooks {
+	void (*ready)(struct store *st);
+	void (*answered)(struct store *st);
+};
+
 struct store {
 	struct event_base *base;
+	const struct conn_hooks *hooks; /* conn_open()'s */
 	redisAsyncContext *ac;
 	bool connected;
 	bool freeing;
@@ -149,21 +171,24 @@ void args_clear(struct args *a);
 void result_clear(struct store_result *r);
 int parse_reply(const redisReply *r, struct store_result *res);
 
-/* store_call.c */
+/* store_call.c: the store's life (store.h) and its calls */
 struct call *call_new(struct store *st, enum script s, store_cb *cb,
 		      void *arg);
 int call_start(struct call *c, int err);
-void call_send(struct call *c);
-void call_release_if_idle(struct call *c);
-void call_fail(struct call *c, int err);
-void call_free(struct call *c);
-void set_answering(struct store *st, bool answering);
-void note_state(struct store *st);
-void on_probe(evutil_socket_t fd, short what, void *arg);
 
-/* store_conn.c */
-void store_drop(struct store *st);
-void reconnect_later(struct store *st);
-void store_load_library(struct store *st);
+/*
+ * store_conn.c: the connection.  conn_open() takes the address from `cfg`
+ * and starts connecting, telling `hooks` what happens; on failure
+ * conn_close() frees what it made.  conn_close() drops the connection
+ * (failing what is in flight) and frees it all; on a store never opened
+ * it does nothing.
+ */
+int conn_open(struct store *st, const struct store_config *cfg,
+	      const struct conn_hooks *hooks);
+void conn_close(struct store *st);
+void conn_note_state(struct store *st);
+void conn_drop(struct store *st);
+void conn_reconnect_later(struct store *st);
+void conn_load_library(struct store *st);
 
 #endif
