@@ -1,13 +1,13 @@
 /*
  * waitq.c - waiting for locks without threads (see waitq.h).
  *
- * A waiter is always in one of three situations:
- *   attempting  a store call is in flight (in_flight);
- *   queued      Redis holds its queue entry and it sleeps on a routing-key
- *               binding and a re-check timer;
- *   done        its callback has run (answered); it lingers only while a
- *               store call is still in flight, so that a late grant can be
- *               released and the queue entry withdrawn.
+ * A waiter is always in one state of enum waiter_state: asking, queued
+ * (sleeping on a routing-key binding and a re-check timer, or asking
+ * again), or, once its callback has run, granted, confirming or ending,
+ * where it lingers only while a store call is still in flight or to be
+ * retried, so that a late grant can be released and the queue entry
+ * withdrawn, or a grant handed over confirmed.  At most one store call is
+ * in flight at a time (in_flight), in every state.
  *
  * A blocking request may hold a queue entry from the moment its first call
  * is sent: that call can be answered after the waiter was (interrupt,
@@ -80,6 +80,50 @@
 #define RETRY_AFTER_EIO_MS 1000
 #define WAITQ_BUCKETS 4096 /* per index; a power of two */
 
+/*
+ * Where a waiter is in its life.  The first two are before its answer,
+ * the last three after it (waiter_answered()); "its end" is
+ * waiter_destroy().  Whether a store call is in flight is kept apart
+ * (in_flight), as is a wake-up heard meanwhile (wake_pending).
+ */
+enum waiter_state {
+	/*
+	 * Its first call is in flight; Redis has not said it is queued.
+	 * Leads to QUEUED (the reply says wait), GRANTED (a grant handed
+	 * over before that reply), ENDING (cancelled, timed out, unmounted,
+	 * or a reply of -EIO), or its end (granted or refused at once).
+	 */
+	WAITER_ASKING,
+	/*
+	 * Redis said it holds its queue entry (a later reply of -EIO keeps
+	 * it here): it sleeps on a routing key and its re-check timer, or
+	 * asks again (in_flight).  Leads to GRANTED (a grant handed over),
+	 * ENDING (cancelled, timed out, unmounted), or its end (a re-check
+	 * granted or refused it).
+	 */
+	WAITER_QUEUED,
+	/*
+	 * Answered from a grant another call made (waiter_granted); it waits
+	 * for its confirm timer, or for the reply to the call that was in
+	 * flight, which may confirm it.  Leads to CONFIRMING, or its end
+	 * (confirmed by that reply, no longer held, or past its life).
+	 */
+	WAITER_GRANTED,
+	/*
+	 * Its confirmation (acquire.lua's 'c') is in flight, or is tried
+	 * again on the re-check timer while Redis does not answer.  Leads to
+	 * its end only.
+	 */
+	WAITER_CONFIRMING,
+	/*
+	 * Answered otherwise (cancelled, timed out, unmounted, refused): the
+	 * reply to a call still in flight is undone, then a blocking
+	 * waiter's queue entry is withdrawn, again on the re-check timer
+	 * while Redis does not answer.  Leads to its end only.
+	 */
+	WAITER_ENDING,
+};
+
 struct waiter {
 	struct waitq *wq;
 	char *path;
@@ -94,17 +138,11 @@ struct waiter {
 	waiter_done_cb *cb;
 	void *arg;
 	waiter_queued_cb *queued_hook; /* told once, when first queued */
-	bool answered;
-	bool in_flight;
-	bool queued; /* Redis holds a queue entry for it (last reply said so) */
-	bool sent;   /* a blocking call was sent: Redis may hold an entry
-		      * (queued implies sent) */
+	enum waiter_state state;
+	bool in_flight;    /* a store call is in flight: at most one */
+	bool wake_pending; /* woken while in flight: ask again on the reply */
 	int64_t entry_until; /* monotonic ms: any entry is dead by then */
-	bool wake_pending;
-	bool granted;    /* answered from a grant another call made */
-	bool confirming; /* ... and its confirmation is what is in flight */
-	int64_t grant_token;
-	bool slept;  /* has slept once: its first binding has had time */
+	int64_t grant_token; /* GRANTED, CONFIRMING: the grant handed over */
 	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
 	char own_key[WAITQ_KEY_MAX]; /* its own lock's key, bound throughout */
 	struct event *recheck;
@@ -140,6 +178,12 @@ struct waitq {
 	waitq_held_cb *held_cb;
 	uint64_t handoffs;
 };
+
+/* Has its callback run (granted, confirming or ending)? */
+static bool waiter_answered(const struct waiter *w)
+{
+	return w->state != WAITER_ASKING && w->state != WAITER_QUEUED;
+}
 
 static void waiter_attempt(struct waiter *w);
 static void waiter_clean_up(struct waiter *w, const struct store_result *res);
@@ -216,21 +260,30 @@ static void waiter_announce_left(struct waiter *w)
 {
 	char key[WAITQ_KEY_MAX];
 
-	if (!w->sent || w->wq->nt == NULL)
-		return; /* never in Redis's queue: nobody sleeps behind it */
+	/* a blocking waiter's first call went out before its acquire
+	 * returned; one that never blocks is never in Redis's queue */
+	if (!w->block || w->wq->nt == NULL)
+		return; /* nobody sleeps behind it */
 	snprintf(key, sizeof(key), "w.%s", w->id);
 	notifier_publish(w->wq->nt, key, "", 0);
+}
+
+/* Run `w`'s callback (once) and move it to `next`, an answered state. */
+static void waiter_answer_as(struct waiter *w, enum waiter_state next,
+			     int err, const struct store_result *res)
+{
+	if (waiter_answered(w))
+		return;
+	w->state = next;
+	evtimer_del(w->recheck);
+	evtimer_del(w->deadline);
+	w->cb(w->arg, err, res);
 }
 
 static void waiter_answer(struct waiter *w, int err,
 			  const struct store_result *res)
 {
-	if (w->answered)
-		return;
-	w->answered = true;
-	evtimer_del(w->recheck);
-	evtimer_del(w->deadline);
-	w->cb(w->arg, err, res);
+	waiter_answer_as(w, WAITER_ENDING, err, res);
 }
 
 static void arm(struct event *ev, int64_t ms)
@@ -296,11 +349,12 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 		waiter_confirmed(w, res);
 		return;
 	}
-	if (res && w->confirming && res->err != -EIO) {
+	if (res && w->state == WAITER_CONFIRMING && res->err != -EIO) {
 		waiter_confirmed(w, res); /* the grant is gone */
 		return;
 	}
-	if (res && w->confirming && mono_ms() < w->entry_until) {
+	if (res && w->state == WAITER_CONFIRMING &&
+	    mono_ms() < w->entry_until) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* Redis away: again later */
 		return;
 	}
@@ -308,7 +362,7 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 		waiter_confirmed(w, &lost);
 		return;
 	}
-	if (!w->confirming && w->wq->held_cb &&
+	if (w->state == WAITER_GRANTED && w->wq->held_cb &&
 	    !w->wq->held_cb(w->wq->queued_arg, w->path, w->h.id,
 			    w->grant_token)) {
 		/* released (or lost) before it needed confirming */
@@ -316,7 +370,7 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 		waiter_destroy(w);
 		return;
 	}
-	w->confirming = true;
+	w->state = WAITER_CONFIRMING;
 	if (store_acquire(w->wq->st, w->path, &w->h, false, &wait,
 			  on_attempt, w) == 0)
 		w->in_flight = true;
@@ -327,7 +381,7 @@ static void waiter_confirm(struct waiter *w, const struct store_result *res)
 /* After its answer: undo what the last call did, then go away. */
 static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 {
-	if (w->granted) {
+	if (w->state == WAITER_GRANTED || w->state == WAITER_CONFIRMING) {
 		waiter_confirm(w, res);
 		return;
 	}
@@ -340,7 +394,7 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
 			     "granted after its request was withdrawn");
 	}
-	if (w->sent && mono_ms() < w->entry_until) {
+	if (w->block && mono_ms() < w->entry_until) {
 		if (waiter_withdraw(w) == 0)
 			w->in_flight = true;
 		else /* Redis not answering now: again later */
@@ -415,7 +469,9 @@ static void waiter_bind_own(struct waiter *w)
 	}
 }
 
-static void waiter_sleep(struct waiter *w, const struct store_result *res)
+/* Sleep on what blocks `w` (`res`); `first`: it was just queued. */
+static void waiter_sleep(struct waiter *w, const struct store_result *res,
+			 bool first)
 {
 	char key[WAITQ_KEY_MAX];
 	int64_t exp = 0, delay;
@@ -429,8 +485,7 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 	 * before asking) may have missed a release; check again soon */
 	fresh = key[0] && ((waiter_bind(w, key) &&
 			    strcmp(key, w->own_key) != 0) ||
-			   !w->slept);
-	w->slept = true;
+			   first);
 	delay = recheck_delay(w, exp - res->now_ms);
 	/* a release may have slipped by before the new binding took hold */
 	if (fresh && delay > RECHECK_AFTER_BIND_MS)
@@ -441,24 +496,26 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 static void on_attempt(void *arg, const struct store_result *res)
 {
 	struct waiter *w = arg;
+	bool was_queued;
 
 	w->in_flight = false;
-	if (w->answered) {
+	if (waiter_answered(w)) {
 		waiter_clean_up(w, res);
 		return;
 	}
+	was_queued = w->state == WAITER_QUEUED;
 	if (res->err == -EAGAIN && w->block && res->extra[0]) {
-		bool first = !w->queued;
+		bool first = !was_queued;
 
 		if (first && w->wq->queued_cb)
 			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
 					 res->now_ms);
-		w->queued = true;
+		w->state = WAITER_QUEUED;
 		waiter_bind_own(w);
-		waiter_sleep(w, res);
+		waiter_sleep(w, res, first);
 		if (first && w->queued_hook)
 			w->queued_hook(w->arg);
-	} else if (res->err == -EIO && w->queued) {
+	} else if (res->err == -EIO && was_queued) {
 		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
 	} else {
 		if (res->err == -EDEADLK && w->wq->deadlock_cb)
@@ -472,7 +529,7 @@ static void on_attempt(void *arg, const struct store_result *res)
 		}
 		/* one never queued has nobody chained behind it: granted at
 		 * once, an acquire tells the broker nothing */
-		if (w->queued)
+		if (was_queued)
 			waiter_announce_left(w);
 		waiter_destroy(w);
 		return;
@@ -503,10 +560,8 @@ static int waiter_send(struct waiter *w)
 				    w->block ? &wait : NULL, on_attempt, w);
 	if (err == 0) {
 		w->in_flight = true;
-		if (w->block) {
-			w->sent = true;
+		if (w->block)
 			w->entry_until = mono_ms() + w->wq->lease_ms;
-		}
 	}
 	return err;
 }
@@ -528,7 +583,7 @@ static void on_recheck(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->answered)
+	if (waiter_answered(w))
 		waiter_clean_up(w, NULL); /* a withdrawal to try again */
 	else
 		waiter_attempt(w);
@@ -639,6 +694,7 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 	if (w == NULL)
 		return NULL;
 	w->wq = wq;
+	w->state = WAITER_ASKING;
 	LIST_INSERT_HEAD(&wq->list, w, link);
 	wq->count++;
 	w->block = block;
@@ -724,7 +780,7 @@ void waiter_when_queued(struct waiter *w, waiter_queued_cb *cb)
 
 void waiter_cancel(struct waiter *w, int err)
 {
-	if (w == NULL || w->answered)
+	if (w == NULL || waiter_answered(w))
 		return;
 	waiter_answer(w, err, NULL);
 	if (!w->in_flight)
@@ -737,7 +793,7 @@ void waitq_fail_all(struct waitq *wq, int err)
 
 	for (w = LIST_FIRST(&wq->list); w != NULL; w = next) {
 		next = LIST_NEXT(w, link);
-		if (!w->answered)
+		if (!waiter_answered(w))
 			waiter_cancel(w, err);
 	}
 }
@@ -748,7 +804,7 @@ size_t waitq_count(const struct waitq *wq)
 	size_t n = 0;
 
 	LIST_FOREACH(w, &wq->list, link)
-		if (!w->answered && w->queued)
+		if (w->state == WAITER_QUEUED)
 			n++;
 	return n;
 }
@@ -795,10 +851,9 @@ static void waiter_granted(struct waiter *w, int64_t token,
 			 .holders = &mine},
 	};
 
-	w->granted = true;
 	w->grant_token = token;
 	w->wq->handoffs++;
-	waiter_answer(w, 0, &res);
+	waiter_answer_as(w, WAITER_GRANTED, 0, &res);
 	/* confirmed a quarter into its provisional life, if still held then
 	 * (waiter_confirm): most short holds end before, and cost no call */
 	if (!w->in_flight)
@@ -813,9 +868,10 @@ static void grant_arrived(struct waitq *wq, const char *id, int64_t token,
 	int64_t redis_now;
 
 	/* a request that is gone withdrew its entry, which undid the grant */
-	if ((w = find_waiter(wq, id)) == NULL || w->granted)
+	if ((w = find_waiter(wq, id)) == NULL ||
+	    w->state == WAITER_GRANTED || w->state == WAITER_CONFIRMING)
 		return;
-	if (w->answered) { /* interrupted or timed out meanwhile */
+	if (w->state == WAITER_ENDING) { /* interrupted or timed out since */
 		store_disown(wq->st, w->path, w->h.id, token,
 			     "granted after its request ended");
 		return;
@@ -894,10 +950,10 @@ void waitq_on_message(struct waitq *wq, const char *key, const char *body,
 
 	/* an attempt never ends (or rebinds) a waiter before its reply */
 	LIST_FOREACH(w, bucket(wq->key_index, key), by_key)
-		if (!w->answered && strcmp(w->key, key) == 0)
+		if (!waiter_answered(w) && strcmp(w->key, key) == 0)
 			waiter_attempt(w);
 	LIST_FOREACH(w, bucket(wq->own_index, key), by_own_key)
-		if (!w->answered && w->in_flight &&
+		if (!waiter_answered(w) && w->in_flight &&
 		    strcmp(w->key, key) != 0 && strcmp(w->own_key, key) == 0)
 			w->wake_pending = true; /* it may be about to sleep on it */
 }
@@ -907,7 +963,7 @@ void waitq_on_broker(struct waitq *wq, bool up)
 	struct waiter *w;
 
 	LIST_FOREACH(w, &wq->list, link) {
-		if (w->answered || !w->queued || behind_local(w))
+		if (w->state != WAITER_QUEUED || behind_local(w))
 			continue; /* its local predecessor will tell it */
 		if (up)
 			waiter_attempt(w); /* messages may have been missed */
