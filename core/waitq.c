@@ -1,13 +1,17 @@
 /*
- * waitq.c - waiting for locks without threads (see waitq.h).
+ * waitq.c - waiting for locks without threads (see waitq.h): the queue
+ * of this daemon's requests and each one's life, from its first call to
+ * its end.  A grant another call made for one of them (handed over,
+ * answered from, confirmed) is waitq_grant.c's; waitq_i.h is what the two
+ * share.
  *
- * A waiter is always in one of three situations:
- *   attempting  a store call is in flight (in_flight);
- *   queued      Redis holds its queue entry and it sleeps on a routing-key
- *               binding and a re-check timer;
- *   done        its callback has run (answered); it lingers only while a
- *               store call is still in flight, so that a late grant can be
- *               released and the queue entry withdrawn.
+ * A waiter is always in one state of enum waiter_state (waitq_i.h):
+ * asking, queued (sleeping on a routing-key binding and a re-check timer,
+ * or asking again), or, once its callback has run, granted, confirming or
+ * ending, where it lingers only while a store call is still in flight or
+ * to be retried, so that a late grant can be released and the queue entry
+ * withdrawn, or a grant handed over confirmed.  At most one store call is
+ * in flight at a time (in_flight), in every state.
  *
  * A blocking request may hold a queue entry from the moment its first call
  * is sent: that call can be answered after the waiter was (interrupt,
@@ -35,19 +39,8 @@
  * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
  * release wakes one request, not all of them.  Every wake-up is only a hint;
  * the answer always comes from Redis.
- *
- * Most waits end without a question of their own: the call that ends the
- * hold ahead (a release or a withdrawal, on any node) grants the lock to
- * the head of the queue in the same script and hands the grant over
- * (waitq_hand_over: to this daemon's "g.<daemon id>" key, or directly when
- * the grantee is ours).  The grantee is answered from that message at
- * once, then confirms the grant in the background (acquire.lua's 'c'),
- * which gives it its full ttl; until then Redis holds it only as long as
- * its queue entry would have lived.  A grant that finds its request
- * already ended is released again; one that is lost is found by the
- * request's next re-check, which confirms it.
  */
-#include "waitq.h"
+#include "waitq_i.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -65,85 +58,6 @@
 #include "notify.h"
 
 #define RECHECK_AFTER_BIND_MS 100
-/*
- * A grant message older than this (by the Redis clock it carries against
- * the Redis clock as this daemon last saw it, carried forward on the
- * monotonic clock: store_redis_now(); the daemon was paused, or the
- * message was held up) is not trusted
- * to be still held: it only wakes its request, whose own call then
- * confirms the grant or finds it gone and keeps waiting.  Well under the
- * grant's provisional life (its queue entry's: lib.lua's grant_waiting).
- */
-#define GRANT_FRESH_MS 500
-/* A grant handed over is confirmed this long after at most (confirm_delay) */
-#define CONFIRM_AFTER_MAX_MS 500
-#define RETRY_AFTER_EIO_MS 1000
-#define WAITQ_BUCKETS 4096 /* per index; a power of two */
-
-struct waiter {
-	struct waitq *wq;
-	char *path;
-	struct store_holder h;
-	char *h_id, *h_node, *h_note, *h_absorb; /* owned copies behind h */
-	gid_t *h_groups;
-	bool excl, block;
-	char **set_paths; /* a lock set when nset > 0 */
-	enum lock_mode *set_modes;
-	size_t nset;
-	char id[WAITQ_KEY_MAX - 8];
-	waiter_done_cb *cb;
-	void *arg;
-	waiter_queued_cb *queued_hook; /* told once, when first queued */
-	bool answered;
-	bool in_flight;
-	bool queued; /* Redis holds a queue entry for it (last reply said so) */
-	bool sent;   /* a blocking call was sent: Redis may hold an entry
-		      * (queued implies sent) */
-	int64_t entry_until; /* monotonic ms: any entry is dead by then */
-	bool wake_pending;
-	bool granted;    /* answered from a grant another call made */
-	bool confirming; /* ... and its confirmation is what is in flight */
-	int64_t grant_token;
-	bool slept;  /* has slept once: its first binding has had time */
-	char key[WAITQ_KEY_MAX]; /* bound routing key, "" for none */
-	char own_key[WAITQ_KEY_MAX]; /* its own lock's key, bound throughout */
-	struct event *recheck;
-	struct event *deadline;
-	LIST_ENTRY(waiter) link;
-	LIST_ENTRY(waiter) by_key;     /* in key_index while key[0] */
-	LIST_ENTRY(waiter) by_own_key; /* in own_index while own_key[0] */
-	LIST_ENTRY(waiter) by_id;      /* in id_index throughout */
-};
-
-LIST_HEAD(waiter_list, waiter);
-
-struct waitq {
-	struct event_base *base;
-	struct store *st;
-	struct notifier *nt;
-	char *node;
-	int64_t lease_ms;
-	char nonce[17];
-	char local_key[WAITQ_KEY_MAX]; /* "w.<node>.<nonce>.": ours */
-	char daemon[WAITQ_KEY_MAX - 32]; /* "<node>.<nonce>": this daemon */
-	char grant_key[WAITQ_KEY_MAX]; /* "g.<daemon>": grants made for us */
-	uint64_t next_id;
-	size_t count;
-	struct waiter_list list;
-	struct waiter_list key_index[WAITQ_BUCKETS];
-	struct waiter_list own_index[WAITQ_BUCKETS];
-	struct waiter_list id_index[WAITQ_BUCKETS];
-	waitq_queued_cb *queued_cb;
-	waitq_queued_cb *deadlock_cb;
-	void *queued_arg;
-	waitq_confirmed_cb *confirmed_cb;
-	waitq_held_cb *held_cb;
-	uint64_t handoffs;
-};
-
-static void waiter_attempt(struct waiter *w);
-static void waiter_clean_up(struct waiter *w, const struct store_result *res);
-static void on_attempt(void *arg, const struct store_result *res);
 
 void waitq_lock_key(const char *node, char *buf, size_t size)
 {
@@ -184,7 +98,7 @@ static bool waiter_bind(struct waiter *w, const char *key)
 	return true;
 }
 
-static void waiter_destroy(struct waiter *w)
+void waiter_destroy(struct waiter *w)
 {
 	waiter_unbind(w);
 	if (w->own_key[0]) {
@@ -211,29 +125,36 @@ static void waiter_destroy(struct waiter *w)
 	free(w);
 }
 
-/* Tell the requests chained behind `w` that it left the queue. */
-static void waiter_announce_left(struct waiter *w)
+void waiter_announce_left(struct waiter *w)
 {
 	char key[WAITQ_KEY_MAX];
 
-	if (!w->sent || w->wq->nt == NULL)
-		return; /* never in Redis's queue: nobody sleeps behind it */
+	/* a blocking waiter's first call went out before its acquire
+	 * returned; one that never blocks is never in Redis's queue */
+	if (!w->block || w->wq->nt == NULL)
+		return; /* nobody sleeps behind it */
 	snprintf(key, sizeof(key), "w.%s", w->id);
 	notifier_publish(w->wq->nt, key, "", 0);
 }
 
-static void waiter_answer(struct waiter *w, int err,
-			  const struct store_result *res)
+void waiter_answer_as(struct waiter *w, enum waiter_state next, int err,
+		      const struct store_result *res)
 {
-	if (w->answered)
+	if (waiter_answered(w))
 		return;
-	w->answered = true;
+	w->state = next;
 	evtimer_del(w->recheck);
 	evtimer_del(w->deadline);
 	w->cb(w->arg, err, res);
 }
 
-static void arm(struct event *ev, int64_t ms)
+static void waiter_answer(struct waiter *w, int err,
+			  const struct store_result *res)
+{
+	waiter_answer_as(w, WAITER_ENDING, err, res);
+}
+
+void waitq_arm(struct event *ev, int64_t ms)
 {
 	struct timeval tv;
 
@@ -251,7 +172,7 @@ static void on_withdrawn(void *arg, const struct store_result *res)
 	w->in_flight = false;
 	if (res->err == -EIO && mono_ms() < w->entry_until) {
 		/* Redis did not answer: the entry may live on; try again */
-		arm(w->recheck, RETRY_AFTER_EIO_MS);
+		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
 		return;
 	}
 	waiter_announce_left(w);
@@ -268,66 +189,10 @@ static int waiter_withdraw(struct waiter *w)
 	return store_withdraw(w->wq->st, w->path, w->id, on_withdrawn, w);
 }
 
-/* A granted waiter's confirmation ended (`res`): tell the node, go away. */
-static void waiter_confirmed(struct waiter *w, const struct store_result *res)
-{
-	if (w->wq->confirmed_cb)
-		w->wq->confirmed_cb(w->wq->queued_arg, w->path, w->h.id,
-				    w->grant_token, res);
-	waiter_announce_left(w);
-	waiter_destroy(w);
-}
-
-/*
- * After a grant that another call made reached `w` (and answered it):
- * `res`, the reply to what was in flight (NULL: nothing was), may already
- * confirm it; otherwise confirm it now, and keep trying while Redis does
- * not answer, as long as the grant can live.
- */
-static void waiter_confirm(struct waiter *w, const struct store_result *res)
-{
-	struct store_wait wait = {.waiter_id = w->id,
-				  .lease_ms = w->wq->lease_ms,
-				  .daemon_node = w->wq->daemon,
-				  .confirm = true};
-	struct store_result lost = {.err = -ESTALE, .extra = "lost"};
-
-	if (res && res->err == 0) {
-		waiter_confirmed(w, res);
-		return;
-	}
-	if (res && w->confirming && res->err != -EIO) {
-		waiter_confirmed(w, res); /* the grant is gone */
-		return;
-	}
-	if (res && w->confirming && mono_ms() < w->entry_until) {
-		arm(w->recheck, RETRY_AFTER_EIO_MS); /* Redis away: again later */
-		return;
-	}
-	if (mono_ms() >= w->entry_until) {
-		waiter_confirmed(w, &lost);
-		return;
-	}
-	if (!w->confirming && w->wq->held_cb &&
-	    !w->wq->held_cb(w->wq->queued_arg, w->path, w->h.id,
-			    w->grant_token)) {
-		/* released (or lost) before it needed confirming */
-		waiter_announce_left(w);
-		waiter_destroy(w);
-		return;
-	}
-	w->confirming = true;
-	if (store_acquire(w->wq->st, w->path, &w->h, false, &wait,
-			  on_attempt, w) == 0)
-		w->in_flight = true;
-	else
-		arm(w->recheck, RETRY_AFTER_EIO_MS);
-}
-
 /* After its answer: undo what the last call did, then go away. */
 static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 {
-	if (w->granted) {
+	if (w->state == WAITER_GRANTED || w->state == WAITER_CONFIRMING) {
 		waiter_confirm(w, res);
 		return;
 	}
@@ -340,11 +205,11 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
 			     "granted after its request was withdrawn");
 	}
-	if (w->sent && mono_ms() < w->entry_until) {
+	if (w->block && mono_ms() < w->entry_until) {
 		if (waiter_withdraw(w) == 0)
 			w->in_flight = true;
 		else /* Redis not answering now: again later */
-			arm(w->recheck, RETRY_AFTER_EIO_MS);
+			waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
 		return;
 	}
 	waiter_announce_left(w);
@@ -415,7 +280,9 @@ static void waiter_bind_own(struct waiter *w)
 	}
 }
 
-static void waiter_sleep(struct waiter *w, const struct store_result *res)
+/* Sleep on what blocks `w` (`res`); `first`: it was just queued. */
+static void waiter_sleep(struct waiter *w, const struct store_result *res,
+			 bool first)
 {
 	char key[WAITQ_KEY_MAX];
 	int64_t exp = 0, delay;
@@ -429,37 +296,38 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res)
 	 * before asking) may have missed a release; check again soon */
 	fresh = key[0] && ((waiter_bind(w, key) &&
 			    strcmp(key, w->own_key) != 0) ||
-			   !w->slept);
-	w->slept = true;
+			   first);
 	delay = recheck_delay(w, exp - res->now_ms);
 	/* a release may have slipped by before the new binding took hold */
 	if (fresh && delay > RECHECK_AFTER_BIND_MS)
 		delay = RECHECK_AFTER_BIND_MS;
-	arm(w->recheck, delay);
+	waitq_arm(w->recheck, delay);
 }
 
-static void on_attempt(void *arg, const struct store_result *res)
+void waiter_on_attempt(void *arg, const struct store_result *res)
 {
 	struct waiter *w = arg;
+	bool was_queued;
 
 	w->in_flight = false;
-	if (w->answered) {
+	if (waiter_answered(w)) {
 		waiter_clean_up(w, res);
 		return;
 	}
+	was_queued = w->state == WAITER_QUEUED;
 	if (res->err == -EAGAIN && w->block && res->extra[0]) {
-		bool first = !w->queued;
+		bool first = !was_queued;
 
 		if (first && w->wq->queued_cb)
 			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
 					 res->now_ms);
-		w->queued = true;
+		w->state = WAITER_QUEUED;
 		waiter_bind_own(w);
-		waiter_sleep(w, res);
+		waiter_sleep(w, res, first);
 		if (first && w->queued_hook)
 			w->queued_hook(w->arg);
-	} else if (res->err == -EIO && w->queued) {
-		arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
+	} else if (res->err == -EIO && was_queued) {
+		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
 	} else {
 		if (res->err == -EDEADLK && w->wq->deadlock_cb)
 			w->wq->deadlock_cb(w->wq->queued_arg, w->path, &w->h,
@@ -472,7 +340,7 @@ static void on_attempt(void *arg, const struct store_result *res)
 		}
 		/* one never queued has nobody chained behind it: granted at
 		 * once, an acquire tells the broker nothing */
-		if (w->queued)
+		if (was_queued)
 			waiter_announce_left(w);
 		waiter_destroy(w);
 		return;
@@ -497,21 +365,20 @@ static int waiter_send(struct waiter *w)
 		err = store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
 					w->nset, &w->h,
 					w->block ? &wait : NULL, false,
-					on_attempt, w);
+					waiter_on_attempt, w);
 	else
 		err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
-				    w->block ? &wait : NULL, on_attempt, w);
+				    w->block ? &wait : NULL, waiter_on_attempt,
+				    w);
 	if (err == 0) {
 		w->in_flight = true;
-		if (w->block) {
-			w->sent = true;
+		if (w->block)
 			w->entry_until = mono_ms() + w->wq->lease_ms;
-		}
 	}
 	return err;
 }
 
-static void waiter_attempt(struct waiter *w)
+void waiter_attempt(struct waiter *w)
 {
 	if (w->in_flight) {
 		w->wake_pending = true;
@@ -519,7 +386,7 @@ static void waiter_attempt(struct waiter *w)
 	}
 	evtimer_del(w->recheck);
 	if (waiter_send(w) < 0)
-		arm(w->recheck, RETRY_AFTER_EIO_MS);
+		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
 }
 
 static void on_recheck(evutil_socket_t fd, short what, void *arg)
@@ -528,7 +395,7 @@ static void on_recheck(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->answered)
+	if (waiter_answered(w))
 		waiter_clean_up(w, NULL); /* a withdrawal to try again */
 	else
 		waiter_attempt(w);
@@ -639,6 +506,7 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 	if (w == NULL)
 		return NULL;
 	w->wq = wq;
+	w->state = WAITER_ASKING;
 	LIST_INSERT_HEAD(&wq->list, w, link);
 	wq->count++;
 	w->block = block;
@@ -669,7 +537,7 @@ static int waiter_start(struct waiter *w, int64_t timeout_ms,
 		return err;
 	}
 	if (w->block && timeout_ms > 0)
-		arm(w->deadline, timeout_ms);
+		waitq_arm(w->deadline, timeout_ms);
 	if (out)
 		*out = w;
 	return 0;
@@ -724,7 +592,7 @@ void waiter_when_queued(struct waiter *w, waiter_queued_cb *cb)
 
 void waiter_cancel(struct waiter *w, int err)
 {
-	if (w == NULL || w->answered)
+	if (w == NULL || waiter_answered(w))
 		return;
 	waiter_answer(w, err, NULL);
 	if (!w->in_flight)
@@ -737,7 +605,7 @@ void waitq_fail_all(struct waitq *wq, int err)
 
 	for (w = LIST_FIRST(&wq->list); w != NULL; w = next) {
 		next = LIST_NEXT(w, link);
-		if (!w->answered)
+		if (!waiter_answered(w))
 			waiter_cancel(w, err);
 	}
 }
@@ -748,12 +616,12 @@ size_t waitq_count(const struct waitq *wq)
 	size_t n = 0;
 
 	LIST_FOREACH(w, &wq->list, link)
-		if (!w->answered && w->queued)
+		if (w->state == WAITER_QUEUED)
 			n++;
 	return n;
 }
 
-static struct waiter *find_waiter(struct waitq *wq, const char *id)
+struct waiter *waitq_find_waiter(struct waitq *wq, const char *id)
 {
 	struct waiter *w;
 
@@ -763,141 +631,22 @@ static struct waiter *find_waiter(struct waitq *wq, const char *id)
 	return NULL;
 }
 
-/* When to confirm a grant handed over with `life_ms` to live unconfirmed:
- * early enough that the confirmation has most of that life to arrive. */
-static int64_t confirm_delay(int64_t life_ms)
-{
-	int64_t ms = life_ms / 4;
-
-	return ms < 0 ? 0 : ms > CONFIRM_AFTER_MAX_MS ? CONFIRM_AFTER_MAX_MS : ms;
-}
-
-/*
- * The lock `w` waits for was granted to it by another call (token `token`,
- * held until `expires_ms` unless confirmed, Redis clock `now_ms`): answer
- * its caller as its own acquire would have.
- */
-static void waiter_granted(struct waiter *w, int64_t token,
-			   int64_t expires_ms, int64_t now_ms)
-{
-	struct lock_holder mine = {
-		.id = w->h_id, .node = w->h_node, .uid = w->h.uid,
-		.gid = w->h.gid, .pid = w->h.pid, .session = w->h.session,
-		.kind = w->h.kind, .mode = w->h.mode, .token = token,
-		.acquired_ms = now_ms, .renewed_ms = now_ms,
-		.expires_ms = expires_ms, .ttl_ms = w->h.ttl_ms,
-		.keepalive = w->h.keepalive, .note = w->h_note,
-		.note_len = w->h_note ? strlen(w->h_note) : 0,
-	};
-	struct store_result res = {
-		.now_ms = now_ms, .extra = "new", .kind = STORE_LOCK,
-		.lock = {.mode = w->h.mode, .token = token, .nholders = 1,
-			 .holders = &mine},
-	};
-
-	w->granted = true;
-	w->grant_token = token;
-	w->wq->handoffs++;
-	waiter_answer(w, 0, &res);
-	/* confirmed a quarter into its provisional life, if still held then
-	 * (waiter_confirm): most short holds end before, and cost no call */
-	if (!w->in_flight)
-		arm(w->recheck, confirm_delay(expires_ms - now_ms));
-}
-
-/* Grant `token` (until `expires`, Redis clock `now`) for our request `id`. */
-static void grant_arrived(struct waitq *wq, const char *id, int64_t token,
-			  int64_t expires, int64_t now)
-{
-	struct waiter *w;
-	int64_t redis_now;
-
-	/* a request that is gone withdrew its entry, which undid the grant */
-	if ((w = find_waiter(wq, id)) == NULL || w->granted)
-		return;
-	if (w->answered) { /* interrupted or timed out meanwhile */
-		store_disown(wq->st, w->path, w->h.id, token,
-			     "granted after its request ended");
-		return;
-	}
-	redis_now = store_redis_now(w->wq->st); /* never our own wall clock */
-	if (redis_now == 0 || redis_now - now > GRANT_FRESH_MS ||
-	    expires - now < GRANT_FRESH_MS) {
-		waiter_attempt(w); /* too old to trust: ask */
-		return;
-	}
-	waiter_granted(w, token, expires, now);
-}
-
-/* A grant message: "<waiter id> <token> <expiry> <now>". */
-static void on_grant(struct waitq *wq, const char *body, size_t len)
-{
-	char buf[WAITQ_KEY_MAX + 64], id[WAITQ_KEY_MAX];
-	long long token, expires, now;
-
-	if (len == 0 || len >= sizeof(buf))
-		return;
-	memcpy(buf, body, len);
-	buf[len] = '\0';
-	if (sscanf(buf, "%127s %lld %lld %lld", id, &token, &expires, &now) ==
-	    4)
-		grant_arrived(wq, id, token, expires, now);
-}
-
-void waitq_hand_over(struct waitq *wq, const struct store_result *res)
-{
-	char key[WAITQ_KEY_MAX + 2], body[WAITQ_KEY_MAX + 64];
-	int len;
-
-	for (size_t i = 0; i < res->ngrants; i++) {
-		const struct store_grant *g = &res->grants[i];
-
-		if (g->wake_ns) {
-			waitq_semaphore_key(g->wake_ns, key, sizeof(key));
-			if (wq->nt)
-				notifier_publish(wq->nt, key, "", 0);
-			else
-				waitq_on_message(wq, key, NULL, 0);
-			continue;
-		}
-		if (strcmp(g->daemon, wq->daemon) == 0) { /* ours: directly */
-			grant_arrived(wq, g->waiter_id, g->token, g->expires_ms,
-				      res->now_ms);
-			continue;
-		}
-		len = snprintf(body, sizeof(body), "%s %lld %lld %lld",
-			       g->waiter_id, (long long)g->token,
-			       (long long)g->expires_ms,
-			       (long long)res->now_ms);
-		if (len < 0 || (size_t)len >= sizeof(body))
-			continue;
-		snprintf(key, sizeof(key), "g.%s", g->daemon);
-		if (wq->nt)
-			notifier_publish(wq->nt, key, body, len);
-	}
-}
-
-uint64_t waitq_handoffs(const struct waitq *wq)
-{
-	return wq->handoffs;
-}
-
 void waitq_on_message(struct waitq *wq, const char *key, const char *body,
 		      size_t len)
 {
 	struct waiter *w;
 
 	if (strcmp(key, wq->grant_key) == 0) {
-		on_grant(wq, body, len);
+		waitq_on_grant(wq, body, len);
 		return;
 	}
 
 	/* an attempt never ends (or rebinds) a waiter before its reply */
 	LIST_FOREACH(w, bucket(wq->key_index, key), by_key)
-		if (!w->answered && strcmp(w->key, key) == 0)
+		if (!waiter_answered(w) && strcmp(w->key, key) == 0)
 			waiter_attempt(w);
 	LIST_FOREACH(w, bucket(wq->own_index, key), by_own_key)
-		if (!w->answered && w->in_flight &&
+		if (!waiter_answered(w) && w->in_flight &&
 		    strcmp(w->key, key) != 0 && strcmp(w->own_key, key) == 0)
 			w->wake_pending = true; /* it may be about to sleep on it */
 }
@@ -907,11 +656,11 @@ void waitq_on_broker(struct waitq *wq, bool up)
 	struct waiter *w;
 
 	LIST_FOREACH(w, &wq->list, link) {
-		if (w->answered || !w->queued || behind_local(w))
+		if (w->state != WAITER_QUEUED || behind_local(w))
 			continue; /* its local predecessor will tell it */
 		if (up)
 			waiter_attempt(w); /* messages may have been missed */
 		else if (!w->in_flight)
-			arm(w->recheck, WAITQ_BROKER_DOWN_MS);
+			waitq_arm(w->recheck, WAITQ_BROKER_DOWN_MS);
 	}
 }

@@ -579,6 +579,46 @@ static void test_grant_before_any_redis_time_wakes(void **state)
 	stale_grant_only_wakes(*state, &o);
 }
 
+/* A grant handed over before the reply to the first call: answered from
+ * it at once; that reply (queued) does not answer again, and the grant
+ * still held then is confirmed by the same request. */
+static void test_handed_over_while_first_call_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome o = {0};
+
+	acquire(f, &o, 0);
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.err, 0);
+	assert_int_equal(ncalls, 1);
+	grant_held = true;
+	answer_queued(0, "ns/lock");
+	assert_int_equal(ncalls, 2);
+	assert_int_equal(calls[1].kind, FAKE_ACQUIRE);
+	assert_string_equal(calls[1].waiter_id, calls[0].waiter_id);
+	answer(1, 0, "new");
+	assert_int_equal(o.calls, 1); /* exactly one answer */
+	assert_int_equal(waitq_count(f->wq), 0);
+}
+
+/* A grant for a request interrupted meanwhile is given back at once. */
+static void test_grant_after_interrupt_is_disowned(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome o = {0};
+	struct waiter *w = acquire(f, &o, 0);
+
+	answer_queued(0, "ns/lock");
+	waiter_cancel(w, -EINTR);
+	assert_int_equal(count_kind(FAKE_WITHDRAW), 1);
+	hand_over(f, calls[0].waiter_id);
+	assert_int_equal(disowned, 1);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.err, -EINTR);
+	answer(1, 0, "removed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +656,12 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_grant_before_any_redis_time_wakes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handed_over_while_first_call_in_flight, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_grant_after_interrupt_is_disowned, setup,
 			teardown),
 	};
 
