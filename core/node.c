@@ -27,9 +27,6 @@
 
 #include "node_i.h"
 
-/* The lookups of a name in the kernel's retry of a call told ESTALE. */
-#define LOST_RETRY_LOOKUPS 2
-
 static const struct lock_holder *holder_in(const struct lock_state *ls,
 					   const char *id)
 {
@@ -208,23 +205,6 @@ bool node_hold_stale(struct node *n, const char *path, const char *id,
 		     int64_t token)
 {
 	return leases_is_stale(n->leases, path, id, token);
-}
-
-bool node_lost(struct node *n, const char *path, const char *owner_id)
-{
-	return leases_is_stale(n->leases, path, owner_id, 0);
-}
-
-bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
-		     int64_t retry_ms)
-{
-	return node_lost(n, path, owner_id) &&
-	       !leases_take_told_stale(n->leases, path, owner_id, retry_ms);
-}
-
-void node_lost_told(struct node *n, const char *path, const char *owner_id)
-{
-	leases_told_stale(n->leases, path, owner_id, LOST_RETRY_LOOKUPS);
 }
 
 void node_handle_id(const struct node *n, const struct node_lock_ref *ref,

@@ -224,15 +224,16 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
  * from its next operation, not find the name simply gone: its lookup of a
  * free name stays positive (so that its unlink reaches the daemon and gets
  * ESTALE), its stat or open gets ESTALE once, and the kernel's one retry of
- * that call, within `retry_ms`, finds the name gone (its two lookups of
+ * that call, within a second, finds the name gone (its two lookups of
  * the name; the lookups after those find it again, so that the unlink
  * rm(1) sends after its stat still gets ESTALE).
  *
  * node_lost_shows(): should a lookup by `owner_id` of free `path` find it?
+ * node_lost(): is `owner_id`'s lease on `path` lost (it hears ESTALE)?
  * node_lost_told(): a stat or open of it was just told ESTALE.
+ * (node_lost.c)
  */
-bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
-		     int64_t retry_ms);
+bool node_lost_shows(struct node *n, const char *path, const char *owner_id);
 bool node_lost(struct node *n, const char *path, const char *owner_id);
 void node_lost_told(struct node *n, const char *path, const char *owner_id);
 

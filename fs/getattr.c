@@ -8,9 +8,6 @@
 #include "attr.h"
 #include "getattr.h"
 
-/* How long after a getattr's ESTALE the kernel's retry may come. */
-#define STALE_RETRY_MS 1000
-
 static void lookup_done(void *arg, const struct store_result *res)
 {
 	struct op *op = arg;
@@ -35,8 +32,7 @@ static void lookup_done(void *arg, const struct store_result *res)
 	} else {
 		in = inodes_find(fs->inodes, op->path);
 		if (!(in && (in->placeholders || retry_pending(in))) &&
-		    !node_lost_shows(fs->node, op->path, op->owner.id,
-				     STALE_RETRY_MS)) {
+		    !node_lost_shows(fs->node, op->path, op->owner.id)) {
 			op_fail(op, -ENOENT);
 			return;
 		}

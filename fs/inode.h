@@ -39,7 +39,7 @@ struct inode {
 	unsigned placeholders; /* open read-only placeholders (README) */
 	int64_t retry_until_ms; /* a create retried as an open (ops.c) */
 	pid_t refused_pid; /* whose chmod/chown of this lock was refused */
-	int64_t file_id; /* the flock view's lock file as last seen (ops_file.c) */
+	int64_t file_id; /* the flock view's lock file as last seen (flockfile.c) */
 	/* a namespace's attributes as Redis last gave them, and when
 	 * (monotonic ms, 0: never): see ns_remember() in ops.c */
 	struct ns_attr ns;
