@@ -91,37 +91,109 @@ static int text_file(struct text *t, const char *path)
 	return err ? -1 : 0;
 }
 
+/* One list of KEYS or ARGV positions: `local TABLE = {...}`, with
+ * NAME = first, first + 1, ..., N = how many, and `tail` (when not NULL)
+ * = first + N, where a variable tail of the list starts. */
+struct positions {
+	const char *table;
+	const char *const *names;
+	size_t n;
+	long first;
+	const char *tail;
+};
+
+/* One list of reply words: `local TABLE = {...}`, NAME = 'text'. */
+struct words {
+	const char *table;
+	const char *const *names, *const *texts;
+	size_t n;
+};
+
+#define NAME_OF(name) #name,
+#define PAIR_NAME_OF(name, text) #name,
+#define PAIR_TEXT_OF(name, text) #text,
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define POSITIONS(table, list, first, tail)                                   \
+	{table, (const char *const[]){list(NAME_OF)},                         \
+	 COUNT_OF(((const char *const[]){list(NAME_OF)})), first, tail}
+#define WORDS(table, list)                                                    \
+	{table, (const char *const[]){list(PAIR_NAME_OF)},                    \
+	 (const char *const[]){list(PAIR_TEXT_OF)},                           \
+	 COUNT_OF(((const char *const[]){list(PAIR_NAME_OF)}))}
+
+static void add_positions(struct text *t, const struct positions *p)
+{
+	text_fmt(t, "local %s = {", p->table, NULL, NULL);
+	for (size_t i = 0; i < p->n; i++)
+		text_int(t, "%s = %ld, ", p->names[i], p->first + (long)i);
+	if (p->tail)
+		text_int(t, "%s = %ld, ", p->tail, p->first + (long)p->n);
+	text_int(t, "%s = %ld}\n", "N", (long)p->n);
+}
+
+static void add_words(struct text *t, const struct words *w)
+{
+	text_fmt(t, "local %s = {", w->table, NULL, NULL);
+	for (size_t i = 0; i < w->n; i++)
+		text_fmt(t, "%s = '%s', ", w->names[i], w->texts[i], NULL);
+	text_str(t, "}\n");
+}
+
 /* The Lua twin of script_iface.h. */
 static void add_iface(struct text *t)
 {
-	static const char *const fixed[] = {
-#define NAME_OF(name) #name,
-		LOCK_KEYS_FIXED(NAME_OF)};
+	static const char *const fixed[] = {LOCK_KEYS_FIXED(NAME_OF)};
 	static const char *const per_node[] = {LOCK_KEYS_NODE(NAME_OF)};
-	static const char *const acquire[] = {ACQUIRE_ARGS(NAME_OF)};
-	static const char *const release[] = {RELEASE_ARGS(NAME_OF)};
 	static const char *const fields[] = {HOLDER_FIELDS(NAME_OF)};
-#undef NAME_OF
+	const struct positions positions[] = {
+		POSITIONS("A_ACQUIRE", ACQUIRE_ARGS, 1, "GROUPS"),
+		POSITIONS("A_ACQUIRE_SET", ACQUIRE_SET_ARGS, 1, "MEMBERS"),
+		/* within one member's run of keys, and of arguments */
+		POSITIONS("K_SET_MEMBER", SET_MEMBER_KEYS, 0, "LOCK"),
+		POSITIONS("A_SET_MEMBER", SET_MEMBER_ARGS, 0, NULL),
+		POSITIONS("A_RENEW", RENEW_ARGS, 1, NULL),
+		POSITIONS("A_RELEASE", RELEASE_ARGS, 1, NULL),
+		POSITIONS("A_WITHDRAW", WITHDRAW_ARGS, 1, NULL),
+		POSITIONS("K_STAT", STAT_KEYS, 1, NULL),
+		POSITIONS("A_STAT", STAT_ARGS, 1, NULL),
+		POSITIONS("K_LIST", LIST_KEYS, 1, NULL),
+		POSITIONS("A_LIST", LIST_ARGS, 1, NULL),
+		POSITIONS("K_MKDIR", MKDIR_KEYS, 1, NULL),
+		POSITIONS("A_MKDIR", MKDIR_ARGS, 1, NULL),
+		POSITIONS("K_RMDIR", RMDIR_KEYS, 1, NULL),
+		POSITIONS("A_RMDIR", RMDIR_ARGS, 1, NULL),
+		POSITIONS("K_SETATTR", SETATTR_KEYS, 1, NULL),
+		POSITIONS("A_SETATTR", SETATTR_ARGS, 1, NULL),
+		POSITIONS("K_FILE", FILE_KEYS, 1, NULL),
+		POSITIONS("A_FILE", FILE_ARGS, 1, NULL),
+	};
+	const struct words words[] = {
+		WORDS("WORD", REPLY_WORDS),
+		WORDS("KIND", REPLY_KINDS),
+		WORDS("BLOCKER", BLOCKER_KINDS),
+	};
+	static const char *const errors[] = {REPLY_ERRORS(NAME_OF)};
 	long k = 1;
 
 	text_str(t, "-- generated from script_iface.h by embed-lua\n");
 	for (size_t i = 0; i < LOCK_KEYS_NFIXED; i++, k++)
 		text_int(t, "local K_%s = %ld\n", fixed[i], k);
+	text_int(t, "local K_%s = %ld\n", "NFIXED", LOCK_KEYS_NFIXED);
 	for (size_t i = 0; i < LOCK_KEYS_STRIDE; i++)
 		text_int(t, "local K_%s = %ld\n", per_node[i], k + (long)i);
 	text_int(t, "local K_%s = %ld\n", "ANCESTORS", k + LOCK_KEYS_STRIDE);
 	text_int(t, "local K_%s = %ld\n", "STRIDE", LOCK_KEYS_STRIDE);
-	text_str(t, "local A_ACQUIRE = {");
-	for (size_t i = 0; i < ACQUIRE_NARGS; i++)
-		text_int(t, "%s = %ld, ", acquire[i], (long)i + 1);
-	text_int(t, "%s = %ld}\n", "GROUPS", ACQUIRE_NARGS + 1);
-	text_str(t, "local A_RELEASE = {");
-	for (size_t i = 0; i < RELEASE_NARGS; i++)
-		text_int(t, "%s = %ld, ", release[i], (long)i + 1);
-	text_str(t, "}\nlocal HOLDER_FIELDS = {");
+	for (size_t i = 0; i < COUNT_OF(positions); i++)
+		add_positions(t, &positions[i]);
+	text_str(t, "local HOLDER_FIELDS = {");
 	for (size_t i = 0; i < HOLDER_NFIELDS; i++)
 		text_fmt(t, "'%s', ", fields[i], NULL, NULL);
+	text_str(t, "}\nlocal STATUS = {OK = 'OK', ");
+	for (size_t i = 0; i < COUNT_OF(errors); i++)
+		text_fmt(t, "%s = '%s', ", errors[i], errors[i], NULL);
 	text_str(t, "}\n");
+	for (size_t i = 0; i < COUNT_OF(words); i++)
+		add_words(t, &words[i]);
 }
 
 /* "acquire" of "../core/acquire.lua", into `out`. */

@@ -141,9 +141,10 @@ end
 
 -- The KEYS layout shared by acquire, renew, release and withdraw (K_TOKEN
 -- ... K_WSEQ, then K_L ... K_WS per node: the lock's own, and from
--- K_ANCESTORS on every K_STRIDE keys an ancestor's), the ARGV tables
--- A_ACQUIRE and A_RELEASE and the reply's HOLDER_FIELDS are declared once
--- in script_iface.h; embed-lua writes them in front of this file.
+-- K_ANCESTORS on every K_STRIDE keys an ancestor's), every script's ARGV
+-- (A_<SCRIPT>) and other KEYS (K_<SCRIPT>), the reply's HOLDER_FIELDS and
+-- the words of a reply are declared once in script_iface.h; embed-lua
+-- writes them in front of this file.
 
 local DIR_LOCK = '.lock' -- name.h's NAME_DIR_LOCK: a namespace's own lock
 

@@ -64,23 +64,74 @@ int args_fmt(struct args *a, const char *fmt, ...)
 	return args_add(a, buf, n);
 }
 
-/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
-int args_key(struct args *a, const struct store *st, const char *type,
-		    const char *name, size_t len)
+char *key_new(const struct store *st, const char *type, const char *name,
+	      size_t len)
 {
 	size_t plen = strlen(st->keyprefix), tlen = strlen(type);
 	char *k = malloc(plen + tlen + 1 + len + 1);
-	int err;
 
 	if (k == NULL)
-		return -ENOMEM;
+		return NULL;
 	memcpy(k, st->keyprefix, plen);
 	memcpy(k + plen, type, tlen);
 	k[plen + tlen] = ':';
 	memcpy(k + plen + tlen + 1, name, len);
-	err = args_add(a, k, plen + tlen + 1 + len);
+	k[plen + tlen + 1 + len] = '\0';
+	return k;
+}
+
+/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
+int args_key(struct args *a, const struct store *st, const char *type,
+	     const char *name, size_t len)
+{
+	char *k = key_new(st, type, name, len);
+	int err;
+
+	if (k == NULL)
+		return -ENOMEM;
+	err = args_add(a, k, strlen(st->keyprefix) + strlen(type) + 1 + len);
 	free(k);
 	return err;
+}
+
+int args_keys(struct args *a, const struct store *st, const struct key *v,
+	      size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = v[i].type && v[i].name
+			      ? args_key(a, st, v[i].type, v[i].name,
+					 strlen(v[i].name))
+			      : -EINVAL;
+	return err;
+}
+
+int args_vec_bin(struct args *a, const char *const *v, size_t n, size_t bin,
+		 size_t bin_len)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (v[i] == NULL)
+			err = -EINVAL;
+		else if (i == bin)
+			err = args_add(a, v[i], bin_len);
+		else
+			err = args_str(a, v[i]);
+	}
+	return err;
+}
+
+int args_vec(struct args *a, const char *const *v, size_t n)
+{
+	return args_vec_bin(a, v, n, n, 0);
+}
+
+const char *args_num(char buf[ARGS_NUM_MAX], long long v)
+{
+	snprintf(buf, ARGS_NUM_MAX, "%lld", v);
+	return buf;
 }
 
 void args_clear(struct args *a)
