@@ -56,23 +56,23 @@ local groups = group_set(tonumber(ARGV[A.GID]), a)
 
 if string.find(flags, 'd', 1, true) then
   unqueue_set()
-  return plain_reply('OK', now, 'removed')
+  return plain_reply(STATUS.OK, now, WORD.REMOVED)
 end
 
 for _, m in ipairs(members) do
   local ns = ns_attrs(KEYS[m.base + KM.NS], m.nsroot)
   if not ns then
     unqueue_set()
-    return plain_reply('ENOENT', now)
+    return plain_reply(STATUS.ENOENT, now)
   end
   if not may_lock(ns, uid, groups) then
     unqueue_set()
-    return plain_reply('EACCES', now)
+    return plain_reply(STATUS.EACCES, now)
   end
   m.limit = ns[6]
   if not m.dirlock and redis.call('EXISTS', KEYS[m.base + KM.PATHNS]) == 1 then
     unqueue_set()
-    return plain_reply('EISDIR', now)
+    return plain_reply(STATUS.EISDIR, now)
   end
 end
 
@@ -89,13 +89,13 @@ for _, m in ipairs(members) do
 end
 
 if blocker then
-  if not wait then return plain_reply('EAGAIN', now) end
+  if not wait then return plain_reply(STATUS.EAGAIN, now) end
   local first = not me
   if first then
     -- a wait that would close a cycle of owners waiting on each other is
     -- refused at once, as in acquire.lua (every member counts)
     if would_deadlock(who, id, members, blocker, now) then
-      return plain_reply('EDEADLK', now, blocker)
+      return plain_reply(STATUS.EDEADLK, now, blocker)
     end
     local sn, sm = {}, {}
     for i, m in ipairs(members) do sn[i], sm[i] = m.node, m.mode end
@@ -117,11 +117,11 @@ if blocker then
     queue_at(m.lock, {id = wid, seq = me.seq, exp = me.exp, mode = m.mode},
              first)
   end
-  return plain_reply('EAGAIN', now, blocker)
+  return plain_reply(STATUS.EAGAIN, now, blocker)
 end
 
 unqueue_set()
-local r2 = {'OK', now, 'new', 'T', #members}
+local r2 = {STATUS.OK, now, WORD.NEW, KIND.TOKENS, #members}
 for _, m in ipairs(members) do
   local mine = find_holder(m.holders, id)
   if mine then

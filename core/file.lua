@@ -29,7 +29,7 @@ local trunc = string.find(ARGV[A.FLAGS], 't', 1, true) ~= nil
 local now = now_ms()
 
 if not ns_attrs(KEYS[K.NS], ARGV[A.NS_IS_ROOT] == '1') then
-  return plain_reply('ENOENT', now)
+  return plain_reply(STATUS.ENOENT, now)
 end
 local holders = live_holders(KEYS[K.LOCK], now)
 local rec = file_record(KEYS[K.FILES], leaf)
@@ -39,26 +39,30 @@ local function reply(status, extra, file)
 end
 
 if op == 'create' then
-  if redis.call('EXISTS', KEYS[K.PATHNS]) == 1 then return plain_reply('EISDIR', now) end
-  if excl and (rec or has_lease(holders)) then return reply('EEXIST', '', rec) end
+  if redis.call('EXISTS', KEYS[K.PATHNS]) == 1 then
+    return plain_reply(STATUS.EISDIR, now)
+  end
+  if excl and (rec or has_lease(holders)) then
+    return reply(STATUS.EEXIST, WORD.NONE, rec)
+  end
   if rec and trunc and rec.data ~= '' then
     rec.data = ''
     rec.mtime = now
     file_save(KEYS[K.FILES], leaf, rec)
   end
-  if rec then return reply('OK', '', rec) end
+  if rec then return reply(STATUS.OK, WORD.NONE, rec) end
   rec = {id = redis.call('INCR', KEYS[K.FSEQ]), mode = tonumber(ARGV[A.MODE]),
          uid = tonumber(ARGV[A.UID]), gid = tonumber(ARGV[A.GID]), ctime = now,
          mtime = now, data = ''}
   file_save(KEYS[K.FILES], leaf, rec)
-  return reply('OK', 'created', rec)
+  return reply(STATUS.OK, WORD.CREATED, rec)
 end
 
 if op == 'unlink' or op == 'attr' then
-  if not rec then return plain_reply('ENOENT', now) end
+  if not rec then return plain_reply(STATUS.ENOENT, now) end
   if op == 'unlink' then
     redis.call('HDEL', KEYS[K.FILES], leaf)
-    return reply('OK', '', nil)
+    return reply(STATUS.OK, WORD.NONE, nil)
   end
   if ARGV[A.MODE] ~= '' then rec.mode = tonumber(ARGV[A.MODE]) end
   if ARGV[A.UID] ~= '' then rec.uid = tonumber(ARGV[A.UID]) end
@@ -67,11 +71,13 @@ if op == 'unlink' or op == 'attr' then
   rec.mtime = now
   if ARGV[A.MTIME] ~= '' then rec.mtime = tonumber(ARGV[A.MTIME]) end
   file_save(KEYS[K.FILES], leaf, rec)
-  return reply('OK', '', rec)
+  return reply(STATUS.OK, WORD.NONE, rec)
 end
 
 -- write, truncate: the descriptor's file, or (ID 0) the one there is
-if id ~= 0 and (not rec or rec.id ~= id) then return reply('OK', 'gone', rec) end
+if id ~= 0 and (not rec or rec.id ~= id) then
+  return reply(STATUS.OK, WORD.GONE, rec)
+end
 if not rec then
   rec = {id = redis.call('INCR', KEYS[K.FSEQ]), mode = tonumber(ARGV[A.MODE]),
          uid = tonumber(ARGV[A.UID]), gid = tonumber(ARGV[A.GID]), ctime = now,
@@ -81,15 +87,17 @@ local d, at = rec.data, tonumber(ARGV[A.OFFSET])
 if op == 'write' then
   local data = ARGV[A.DATA]
   if append then at = #d end
-  if at + #data > FILE_DATA_MAX then return reply('EFBIG', '', rec) end
+  if at + #data > FILE_DATA_MAX then
+    return reply(STATUS.EFBIG, WORD.NONE, rec)
+  end
   if at > #d then d = d .. string.rep('\0', at - #d) end
   d = string.sub(d, 1, at) .. data .. string.sub(d, at + #data + 1)
 else
-  if at > FILE_DATA_MAX then return reply('EFBIG', '', rec) end
+  if at > FILE_DATA_MAX then return reply(STATUS.EFBIG, WORD.NONE, rec) end
   if at > #d then d = d .. string.rep('\0', at - #d) end
   d = string.sub(d, 1, at)
 end
 rec.data = d
 rec.mtime = now
 file_save(KEYS[K.FILES], leaf, rec)
-return reply('OK', '', rec)
+return reply(STATUS.OK, WORD.NONE, rec)

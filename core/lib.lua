@@ -34,8 +34,10 @@
 -- one entry in its parent's, which every change keeps equal to its top
 -- score (reindex_at), so "is anything below held" is one look at one key.
 --
--- Replies are flat arrays: {status, now_ms, extra, kind, payload...}, kind
--- 'L' (lock), 'N' (namespace), 'D' (listing) or '-' (nothing).
+-- Replies are flat arrays: {status, now_ms, extra, kind, payload...}, each
+-- word of them declared in script_iface.h: status STATUS.*, extra WORD.*
+-- or a blocker (blocker_of), kind KIND.LOCK, NAMESPACE, LISTING, TOKENS
+-- or NONE (nothing).
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -375,7 +377,7 @@ local function lock_reply(status, now, extra, holders, waiters, du, queue,
     if h.tok > tok then tok = h.tok end
   end
   local mode = holders[1] and holders[1].mode or 'x'
-  local r = {status, now, extra, 'L', mode, tok, waiters or 0, du or 0,
+  local r = {status, now, extra, KIND.LOCK, mode, tok, waiters or 0, du or 0,
              #holders}
   for _, h in ipairs(holders) do
     for _, k in ipairs(HOLDER_FIELDS) do
@@ -440,11 +442,12 @@ local function group_set(gid, first)
 end
 
 local function ns_reply(status, now, extra, a)
-  return {status, now, extra, 'N', a[1], a[2], a[3], a[4], a[5], a[6] or 0}
+  return {status, now, extra, KIND.NAMESPACE, a[1], a[2], a[3], a[4], a[5],
+          a[6] or 0}
 end
 
 local function plain_reply(status, now, extra)
-  return {status, now, extra or '', '-'}
+  return {status, now, extra or WORD.NONE, KIND.NONE}
 end
 
 -- The record of live waiter `id`, or nil (a dead one is deleted).
@@ -546,6 +549,18 @@ local function unqueue_at(v, id)
   end
 end
 
+-- What holds a request back, as a reply's extra names it (script_iface.h's
+-- BLOCKER_KINDS): "<kind>|<until ms>|<what>", a lock node (BLOCKER.HOLDER),
+-- the id of a waiting request ahead (WAITER) or a namespace (SEMAPHORE).
+local function blocker_of(kind, until_ms, what)
+  return kind .. '|' .. until_ms .. '|' .. what
+end
+
+-- The kind and the what of blocker `b`.
+local function blocker_parts(b)
+  return string.match(b, '^([^|]*)|[^|]*|(.*)$')
+end
+
 -- ---- deadlocks ------------------------------------------------------------
 -- Who waits, for the deadlock check: a lease's owner ("o:<owner id>"), or a
 -- handle lock's process ("p:<node>:<pid>", flock/fcntl being per process).
@@ -608,8 +623,7 @@ end
 -- requester of the waiter ahead of it.
 local function would_deadlock(me, id, locks, blocker, now)
   local blocking, ahead, elsewhere = {}, nil, true
-  local kind, at = string.sub(blocker, 1, 1), string.find(blocker, '|', 3, true)
-  local what = string.sub(blocker, at + 1)
+  local kind, what = blocker_parts(blocker)
   for _, l in ipairs(locks) do
     for _, h in ipairs(l.holders) do
       if h.id ~= id and not (l.mode == 's' and h.mode == 's') then
@@ -618,8 +632,8 @@ local function would_deadlock(me, id, locks, blocker, now)
     end
     if l.node == what then elsewhere = false end
   end
-  if kind == 'w' then ahead = what end
-  if kind == 'h' and elsewhere then
+  if kind == BLOCKER.WAITER then ahead = what end
+  if kind == BLOCKER.HOLDER and elsewhere then
     for _, h in ipairs(live_holders(tree_key('l', what), now)) do
       blocking[#blocking + 1] = h
     end
@@ -672,23 +686,25 @@ local function find_blocker(v, holders, id, wid, r, now, own_only)
       consider(nearest_waiter(KEYS[ancestor_key(v, j, K_Q)], r, mode, now,
                               wid))
     end
-    if best then return 'w|' .. best.exp .. '|' .. best.id end
+    if best then return blocker_of(BLOCKER.WAITER, best.exp, best.id) end
   end
   local h = first_conflict(holders, id, mode)
-  if h then return 'h|' .. h.exp .. '|' .. v.node end
+  if h then return blocker_of(BLOCKER.HOLDER, h.exp, v.node) end
   local du = delayed_until(KEYS[v.at], id)
-  if du then return 'h|' .. du .. '|' .. v.node end
+  if du then return blocker_of(BLOCKER.HOLDER, du, v.node) end
   if own_only then return nil end
   for j = 0, v.nanc - 1 do
     local key = KEYS[ancestor_key(v, j, K_L)]
     h = first_conflict(live_holders(key, now), id, mode)
     du = delayed_until(key, id)
-    if h then return 'h|' .. h.exp .. '|' .. ancestor_node(v.node, j) end
-    if du then return 'h|' .. du .. '|' .. ancestor_node(v.node, j) end
+    if h or du then
+      return blocker_of(BLOCKER.HOLDER, h and h.exp or du,
+                        ancestor_node(v.node, j))
+    end
   end
   if v.leaf == DIR_LOCK then
     local node, exp = hold_below(v, mode, now)
-    if node then return 'h|' .. exp .. '|' .. node end
+    if node then return blocker_of(BLOCKER.HOLDER, exp, node) end
   end
   return nil
 end
@@ -765,14 +781,14 @@ local function semaphore_blocker(v, limit, wid, r, now)
   local sq = tree_key('sq', nspath)
   local held, first = slots_held(ancestor_key(v, v.nanc - 1, K_L), v.leaf, now)
   if held + sem_waiters_before(sq, r, now, wid) < limit then return nil end
-  return 's|' .. (first or (now + 1000)) .. '|' .. nspath, sq
+  return blocker_of(BLOCKER.SEMAPHORE, first or (now + 1000), nspath), sq
 end
 
 -- A request that a semaphore held back leaves its queue (granted or gone):
 -- the ones behind it may go now.  Returns the wake notice for the reply.
 local function semaphore_left(w)
   redis.call('ZREM', tree_key('sq', w.sq), w.id)
-  return {'wake', w.sq}
+  return {WORD.WAKE, w.sq}
 end
 
 local MAX_GRANTS = 32

@@ -13,9 +13,9 @@
 local K, A = K_LIST, A_LIST
 local now = now_ms()
 if not ns_attrs(KEYS[K.NS], ARGV[A.IS_ROOT] == '1') then
-  return plain_reply('ENOENT', now)
+  return plain_reply(STATUS.ENOENT, now)
 end
-local r = {'OK', now, '', 'D', 0}
+local r = {STATUS.OK, now, WORD.NONE, KIND.LISTING, 0}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[K.CHILDREN])) do
   r[#r + 1] = name
   r[#r + 1] = 'd'

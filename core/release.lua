@@ -25,40 +25,40 @@ local now = now_ms()
 local holders = live_holders(KEYS[K_L], now)
 local mine, at = find_holder(holders, id)
 if mine and tok ~= 0 and mine.tok ~= tok then
-  return lock_reply('ESTALE', now, 'held', holders)
+  return lock_reply(STATUS.ESTALE, now, WORD.HELD, holders)
 end
 if not mine and tok ~= 0 then
-  if #holders == 0 then return plain_reply('ESTALE', now, 'lost') end
-  return lock_reply('ESTALE', now, 'lost', holders)
+  if #holders == 0 then return plain_reply(STATUS.ESTALE, now, WORD.LOST) end
+  return lock_reply(STATUS.ESTALE, now, WORD.LOST, holders)
 end
 if #holders == 0 then
   local files = files_key(ARGV[A.NODE], ARGV[A.LEAF])
   if ARGV[A.UNLINK] == '1' and redis.call('HDEL', files, ARGV[A.LEAF]) == 1 then
-    return plain_reply('OK', now, 'unlinked')
+    return plain_reply(STATUS.OK, now, WORD.UNLINKED)
   end
-  return plain_reply('ENOENT', now)
+  return plain_reply(STATUS.ENOENT, now)
 end
 local ended, extra
 if mine then
   ended = {mine}
   table.remove(holders, at)
-  extra = 'released'
+  extra = WORD.RELEASED
 elseif force then
   ended = holders
   holders = {}
-  extra = 'broken'
+  extra = WORD.BROKEN
 else
-  return lock_reply('EPERM', now, '', holders)
+  return lock_reply(STATUS.EPERM, now, WORD.NONE, holders)
 end
 local grants = grant_waiting(ARGV[A.NODE], ARGV[A.LEAF], holders, now)
 -- a slot of a semaphore came free: wake the requests it holds back
 local nspath = semaphore_of(the_lock(ARGV[A.NODE], ARGV[A.LEAF], 'x'))
 if nspath and (tonumber(redis.call('HGET', KEYS[K_NS], 'limit') or 0) or 0) > 0 then
-  grants[#grants + 1] = {'wake', nspath}
+  grants[#grants + 1] = {WORD.WAKE, nspath}
 end
 save_holders(KEYS[K_L], holders)
 reindex(holders, ARGV[A.LEAF], ARGV[A.NODE], now)
-return with_grants(lock_reply('OK', now, extra, ended, nil, nil, nil, nil,
+return with_grants(lock_reply(STATUS.OK, now, extra, ended, nil, nil, nil, nil,
                               waiters_near(the_lock(ARGV[A.NODE],
                                                     ARGV[A.LEAF], 'x'))),
                    grants)

@@ -16,9 +16,9 @@ local now = now_ms()
 local holders = live_holders(KEYS[K_L], now)
 local mine = find_holder(holders, id)
 if not mine or (tok ~= 0 and mine.tok ~= tok) then
-  local extra = 'free'
-  if #holders > 0 then extra = 'held' end
-  return lock_reply('ESTALE', now, extra, holders, waiter_count())
+  local extra = WORD.FREE
+  if #holders > 0 then extra = WORD.HELD end
+  return lock_reply(STATUS.ESTALE, now, extra, holders, waiter_count())
 end
 if ARGV[A.TTL_MS] ~= '' then mine.ttl = tonumber(ARGV[A.TTL_MS]) end
 if ARGV[A.KEEPALIVE] ~= '' then mine.ka = ARGV[A.KEEPALIVE] end
@@ -30,4 +30,4 @@ mine.ren = now
 mine.exp = now + mine.ttl
 save_holders(KEYS[K_L], holders)
 reindex(holders, ARGV[A.LEAF], ARGV[A.NODE], now)
-return lock_reply('OK', now, '', holders, waiter_count())
+return lock_reply(STATUS.OK, now, WORD.NONE, holders, waiter_count())

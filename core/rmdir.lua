@@ -12,7 +12,9 @@
 -- Replies: OK; ENOENT; ENOTEMPTY.
 local K, A = K_RMDIR, A_RMDIR
 local now = now_ms()
-if redis.call('EXISTS', KEYS[K.NS]) == 0 then return plain_reply('ENOENT', now) end
+if redis.call('EXISTS', KEYS[K.NS]) == 0 then
+  return plain_reply(STATUS.ENOENT, now)
+end
 if redis.call('SCARD', KEYS[K.CHILDREN]) > 0 or
    redis.call('HLEN', KEYS[K.FILES]) > 0 or
    zlive(KEYS[K.TX], now) > 0 or
@@ -20,7 +22,7 @@ if redis.call('SCARD', KEYS[K.CHILDREN]) > 0 or
    nearest_waiter(KEYS[K.Q], nil, 'x', now, '') or
    nearest_waiter(KEYS[K.WX], nil, 'x', now, '') or
    nearest_waiter(KEYS[K.WS], nil, 'x', now, '') then
-  return plain_reply('ENOTEMPTY', now)
+  return plain_reply(STATUS.ENOTEMPTY, now)
 end
 redis.call('DEL', KEYS[K.NS], KEYS[K.CHILDREN], KEYS[K.TX], KEYS[K.TS],
            KEYS[K.LOCK], KEYS[K.Q], KEYS[K.WX], KEYS[K.WS])
@@ -30,4 +32,4 @@ if parent then
   redis.call('HSET', KEYS[K.PARENT_NS], 'mode', parent[1], 'uid', parent[2],
              'gid', parent[3], 'ctime', parent[4], 'mtime', now)
 end
-return plain_reply('OK', now)
+return plain_reply(STATUS.OK, now)

@@ -10,20 +10,23 @@
 local K, A = K_STAT, A_STAT
 local now = now_ms()
 if ARGV[A.IS_ROOT] == '1' then
-  return ns_reply('OK', now, '', ns_attrs(KEYS[K.PATHNS], true))
+  return ns_reply(STATUS.OK, now, WORD.NONE, ns_attrs(KEYS[K.PATHNS], true))
 end
 if not ns_attrs(KEYS[K.NS], ARGV[A.NS_IS_ROOT] == '1') then
-  return plain_reply('ENOENT', now)
+  return plain_reply(STATUS.ENOENT, now)
 end
 if ARGV[A.IS_DIR_LOCK] ~= '1' then
   local a = ns_attrs(KEYS[K.PATHNS], false)
-  if a then return ns_reply('OK', now, '', a) end
+  if a then return ns_reply(STATUS.OK, now, WORD.NONE, a) end
 end
 local holders = live_holders(KEYS[K.LOCK], now)
 local du = delayed_until(KEYS[K.LOCK], nil)
 local file = file_record(KEYS[K.FILES], ARGV[A.LEAF])
-if #holders == 0 and not du and not file then return plain_reply('OK', now) end
+if #holders == 0 and not du and not file then
+  return plain_reply(STATUS.OK, now)
+end
 -- a lock in an expired hold's lock-delay shows, held by nobody; its
 -- waiters follow in queue order (the first QUEUE_LISTED)
-return lock_reply('OK', now, '', holders, redis.call('ZCARD', KEYS[K.Q]), du,
+return lock_reply(STATUS.OK, now, WORD.NONE, holders,
+                  redis.call('ZCARD', KEYS[K.Q]), du,
                   queue_listing(KEYS[K.Q], now, QUEUE_LISTED), file)

@@ -31,6 +31,6 @@ if undone or #grants > 0 then
   save_holders(KEYS[K_L], holders)
   reindex(holders, leaf, node, now)
 end
-local extra = 'absent'
-if was then extra = 'removed' end
-return with_grants(plain_reply('OK', now, extra), grants)
+local extra = WORD.ABSENT
+if was then extra = WORD.REMOVED end
+return with_grants(plain_reply(STATUS.OK, now, extra), grants)
