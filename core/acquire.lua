@@ -25,11 +25,11 @@
 -- grantable; each call renews its waiter lease.
 --
 -- A queued request may be granted by the call that ends the hold ahead of
--- it (lib.lua's grant_waiting): a provisional hold marked with its waiter
--- id.  Its next call with that waiter id confirms it: the hold gets its
--- full ttl and the reply says 'new', as if this call had made it.  With
--- 'c' the call only confirms: ESTALE 'lost' when the hold is gone, and
--- nothing is queued or granted.
+-- it (lib_wait.lua's grant_waiting): a provisional hold marked with its
+-- waiter id.  Its next call with that waiter id confirms it: the hold gets
+-- its full ttl and the reply says 'new', as if this call had made it.
+-- With 'c' the call only confirms: ESTALE 'lost' when the hold is gone,
+-- and nothing is queued or granted.
 --
 -- A lock file directly in a namespace with a limit (user.lockfs.limit) is
 -- granted only while fewer locks than that are held there and no request
@@ -108,13 +108,13 @@ if ARGV[A.ABSORB_ID] and ARGV[A.ABSORB_ID] ~= '' then
   end
 end
 
--- Who blocks this request (lib.lua's find_blocker)?
+-- Who blocks this request (lib_wait.lua's find_blocker)?
 local me = live_waiter(wid, now)
 local r = me and me.seq or nil
 local blocker = find_blocker(the_lock(node, leaf, mode), holders, id, wid,
                              r, now, absorbed)
 -- a namespace with a limit: a free slot, and no request it held back
--- earlier (lib.lua's semaphores)
+-- earlier (lib_wait.lua's semaphores)
 local sq = nil
 if not blocker then
   blocker, sq = semaphore_blocker(the_lock(node, leaf, mode), ns[6], wid, r,
@@ -134,7 +134,7 @@ if blocker then
   local who = who_of(ARGV[A.KIND], id, ARGV[A.HOLDER_NODE], ARGV[A.PID])
   if first then
     -- a wait that would close a cycle of owners waiting on each other is
-    -- refused at once (lib.lua's would_deadlock)
+    -- refused at once (lib_wait.lua's would_deadlock)
     if would_deadlock(who, id, {{holders = holders, mode = mode, node = node}},
                       blocker, now) then
       return plain_reply(STATUS.EDEADLK, now, blocker)

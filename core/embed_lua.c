@@ -2,21 +2,23 @@
  * embed_lua.c - build-time helper: turns the server-side Lua into C, so
  * the daemon carries its scripts and loads them into Redis on connect.
  *
- * usage: embed-lua --library LAYOUT NAME OUTPUT LIB SCRIPT...
+ * usage: embed-lua --library LAYOUT NAME OUTPUT NLIB LIB... SCRIPT...
  *        embed-lua --plain NAME OUTPUT FILE
  *
  * --library makes one Redis Functions library (loaded once per server
  * with FUNCTION LOAD, called with FCALL) of: the declarations of
  * script_iface.h as Lua constants (so the scripts name keys, arguments
- * and reply fields exactly as the C side lays them out), LIB (lib.lua)
- * once, and each SCRIPT's body as a function of its own, registered as
+ * and reply fields exactly as the C side lays them out), the NLIB files
+ * LIB (lib.lua, lib_wait.lua: each may use what the ones before it
+ * define) once, in order, and each SCRIPT's body as a function of its
+ * own, registered as
  * "<id>_<its file name without .lua>".  <id>, "lockfs_<LAYOUT>_<hash of
  * the library's text>", also names the library (NAME_id in the C file):
  * two builds of one layout whose scripts differ never run each other's
  * code.  A body reads KEYS and ARGV as a script does: its registered
- * function sets them from its arguments first, and calls LIB's
- * call_begin(), which clears what one call keeps for itself.  The C file defines
- * `const char NAME[]` (the library) and `const char NAME_id[]`.
+ * function sets them from its arguments first, and calls lib.lua's
+ * call_begin(), which clears what one call keeps for itself.  The C file
+ * defines `const char NAME[]` (the library) and `const char NAME_id[]`.
  *
  * --plain embeds one file as it is (the HTTP page, fs/http_page.html) as
  * `const char NAME[]`.
@@ -205,10 +207,10 @@ static void script_name_of(const char *path, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)strcspn(base, "."), base);
 }
 
-/* The library of `layout` from lib.lua `inputs[0]` and the scripts after
- * it, into `lib`; its id into `id`. */
-static int make_library(const char *layout, char **inputs, int ninputs,
-			struct text *lib, char *id, size_t idsize)
+/* The library of `layout` from the `nlib` library files that begin
+ * `inputs` and the scripts after them, into `lib`; its id into `id`. */
+static int make_library(const char *layout, int nlib, char **inputs,
+			int ninputs, struct text *lib, char *id, size_t idsize)
 {
 	struct text body = {0};
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -217,9 +219,10 @@ static int make_library(const char *layout, char **inputs, int ninputs,
 
 	text_str(&body, "local KEYS, ARGV -- set by each function below\n");
 	add_iface(&body);
-	if (text_file(&body, inputs[0]) < 0)
-		goto out;
-	for (int i = 1; i < ninputs; i++) {
+	for (int i = 0; i < nlib; i++)
+		if (text_file(&body, inputs[i]) < 0)
+			goto out;
+	for (int i = nlib; i < ninputs; i++) {
 		script_name_of(inputs[i], fname, sizeof(fname));
 		text_fmt(&body, "\nlocal function body_%s()\n", fname, NULL,
 			 NULL);
@@ -233,7 +236,7 @@ static int make_library(const char *layout, char **inputs, int ninputs,
 		 (unsigned long long)(h & 0xffffffffULL));
 	text_fmt(lib, "#!lua name=%s\n", id, NULL, NULL);
 	text_add(lib, body.s, body.len);
-	for (int i = 1; i < ninputs; i++) {
+	for (int i = nlib; i < ninputs; i++) {
 		script_name_of(inputs[i], fname, sizeof(fname));
 		text_fmt(lib,
 			 "redis.register_function('%s_%s', function(keys, args)"
@@ -264,16 +267,19 @@ int main(int argc, char **argv)
 	FILE *out = NULL;
 	int rc = 1;
 	bool library = argc > 1 && strcmp(argv[1], "--library") == 0;
+	char *end = NULL;
+	long nlib = library && argc > 5 ? strtol(argv[5], &end, 10) : 0;
 
-	if (!(library && argc >= 6) &&
+	if (!(library && end && *end == '\0' && nlib >= 1 &&
+	      argc >= 6 + nlib) &&
 	    !(argc == 5 && strcmp(argv[1], "--plain") == 0)) {
 		fprintf(stderr, "usage: embed-lua --library LAYOUT NAME OUTPUT "
-				"LIB SCRIPT...\n"
+				"NLIB LIB... SCRIPT...\n"
 				"       embed-lua --plain NAME OUTPUT FILE\n");
 		return 2;
 	}
-	if (library ? make_library(argv[2], argv + 5, argc - 5, &t, id,
-				   sizeof(id)) < 0
+	if (library ? make_library(argv[2], (int)nlib, argv + 6, argc - 6, &t,
+				   id, sizeof(id)) < 0
 		    : text_file(&t, argv[4]) < 0)
 		goto out;
 	out = fopen(argv[3 + library], "wb");

@@ -12,13 +12,14 @@
 -- break) and must hear ESTALE, whoever holds the lock now and even with
 -- force: a paused holder never releases or breaks its successor's lock.
 -- The lock then goes at once to the requests queued for it that it lets
--- through (lib.lua's grant_waiting); the reply ends with those grants.
+-- through (lib_wait.lua's grant_waiting); the reply ends with those
+-- grants.
 -- Replies: OK 'released' | OK 'broken' with the lock payload listing the
 -- holds that ended (and whether a queued request may sleep on its
--- releases: lib.lua's waiters_near); ESTALE ('held': it holds another grant; 'lost': it holds
--- none) when TOKEN names a grant that is gone; ENOENT when nobody holds
--- it (OK 'unlinked' when UNLINK took its unheld lock file away); EPERM
--- when others hold it and force is off.
+-- releases: lib_wait.lua's waiters_near); ESTALE ('held': it holds
+-- another grant; 'lost': it holds none) when TOKEN names a grant that is
+-- gone; ENOENT when nobody holds it (OK 'unlinked' when UNLINK took its
+-- unheld lock file away); EPERM when others hold it and force is off.
 local A = A_RELEASE
 local id, tok, force = ARGV[A.HOLDER_ID], tonumber(ARGV[A.TOKEN]), ARGV[A.FORCE] == '1'
 local now = now_ms()

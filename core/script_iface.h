@@ -59,7 +59,8 @@
 /* withdraw.lua's ARGV (KEYS: the lock layout) */
 #define WITHDRAW_ARGS(X) X(WAITER_ID) X(LEAF) X(NODE)
 
-/* stat.lua; WR sits where the lock layout has it (lib.lua's live_waiter) */
+/* stat.lua; WR sits where the lock layout has it (for lib_wait.lua's
+ * live_waiter) */
 #define STAT_KEYS(X) X(PATHNS) X(LOCK) X(NS) X(WR) X(Q) X(FILES)
 #define STAT_ARGS(X) X(IS_ROOT) X(IS_DIR_LOCK) X(NS_IS_ROOT) X(LEAF)
 

@@ -294,7 +294,8 @@ static int parse_holder(redisReply **e, struct lock_holder *h)
 }
 
 /* The waiters a lock reply lists after its holders: count, then per
- * waiter node, uid, pid, session, mode, since (lib.lua's queue_listing). */
+ * waiter node, uid, pid, session, mode, since (lib_wait.lua's
+ * queue_listing). */
 #define WAITER_NFIELDS 6
 static int parse_queued(const redisReply *r, size_t *at,
 			struct lock_state *ls)

@@ -5,7 +5,7 @@
 -- ARGV: A_WITHDRAW (script_iface.h): WAITER_ID, LEAF, NODE
 -- A grant another call made to the request (provisional: its daemon has
 -- not confirmed it) is undone, and the lock goes on to the next requests
--- it lets through (lib.lua's grant_waiting; the reply ends with those
+-- it lets through (lib_wait.lua's grant_waiting; the reply ends with those
 -- grants).
 -- Replies: OK 'removed' | OK 'absent'.
 local A = A_WITHDRAW
