@@ -25,11 +25,11 @@
 -- grantable; each call renews its waiter lease.
 --
 -- A queued request may be granted by the call that ends the hold ahead of
--- it (lib.lua's grant_waiting): a provisional hold marked with its waiter
--- id.  Its next call with that waiter id confirms it: the hold gets its
--- full ttl and the reply says 'new', as if this call had made it.  With
--- 'c' the call only confirms: ESTALE 'lost' when the hold is gone, and
--- nothing is queued or granted.
+-- it (lib_wait.lua's grant_waiting): a provisional hold marked with its
+-- waiter id.  Its next call with that waiter id confirms it: the hold gets
+-- its full ttl and the reply says 'new', as if this call had made it.
+-- With 'c' the call only confirms: ESTALE 'lost' when the hold is gone,
+-- and nothing is queued or granted.
 --
 -- A lock file directly in a namespace with a limit (user.lockfs.limit) is
 -- granted only while fewer locks than that are held there and no request
@@ -60,42 +60,42 @@ local now = now_ms()
 local ns = ns_attrs(KEYS[K_NS], ARGV[A.NS_IS_ROOT] == '1')
 if not ns then
   unqueue(wid)
-  return plain_reply('ENOENT', now)
+  return plain_reply(STATUS.ENOENT, now)
 end
 if not may_lock(ns, tonumber(ARGV[A.UID]), group_set(tonumber(ARGV[A.GID]), A.GROUPS)) then
   unqueue(wid)
-  return plain_reply('EACCES', now)
+  return plain_reply(STATUS.EACCES, now)
 end
 if ARGV[A.IS_DIR_LOCK] ~= '1' and redis.call('EXISTS', KEYS[K_PATHNS]) == 1 then
   unqueue(wid)
-  return plain_reply('EISDIR', now)
+  return plain_reply(STATUS.EISDIR, now)
 end
 
 local holders = live_holders(KEYS[K_L], now)
 local mine = find_holder(holders, id)
 if confirm and not mine then
   unqueue(wid)
-  return plain_reply('ESTALE', now, 'lost')
+  return plain_reply(STATUS.ESTALE, now, WORD.LOST)
 end
 if excl and not (mine and mine.pw == wid) and
    (#holders > 0 or file_record(files_key(node, leaf), leaf)) then
   unqueue(wid)
-  return lock_reply('EEXIST', now, '', holders, waiter_count())
+  return lock_reply(STATUS.EEXIST, now, WORD.NONE, holders, waiter_count())
 end
-if probe and mine then return plain_reply('OK', now, 'held') end
+if probe and mine then return plain_reply(STATUS.OK, now, WORD.HELD) end
 if mine then
   -- a grant made for this very request is new to it; any other request
   -- of the same holder claims the hold too, so a withdrawal of the first
   -- can no longer undo it
-  local extra = 'renewed'
-  if mine.pw == wid and wid ~= '' then extra = 'new' end
+  local extra = WORD.RENEWED
+  if mine.pw == wid and wid ~= '' then extra = WORD.NEW end
   unqueue(wid)
   mine.pw = nil
   mine.ren = now
   mine.exp = now + mine.ttl
   save_holders(KEYS[K_L], holders)
   reindex(holders, leaf, node, now)
-  return lock_reply('OK', now, extra, holders, waiter_count())
+  return lock_reply(STATUS.OK, now, extra, holders, waiter_count())
 end
 
 local absorbed = false
@@ -108,35 +108,36 @@ if ARGV[A.ABSORB_ID] and ARGV[A.ABSORB_ID] ~= '' then
   end
 end
 
--- Who blocks this request (lib.lua's find_blocker)?
+-- Who blocks this request (lib_wait.lua's find_blocker)?
 local me = live_waiter(wid, now)
 local r = me and me.seq or nil
 local blocker = find_blocker(the_lock(node, leaf, mode), holders, id, wid,
                              r, now, absorbed)
 -- a namespace with a limit: a free slot, and no request it held back
--- earlier (lib.lua's semaphores)
+-- earlier (lib_wait.lua's semaphores)
 local sq = nil
 if not blocker then
   blocker, sq = semaphore_blocker(the_lock(node, leaf, mode), ns[6], wid, r,
                                   now)
 end
 if probe then
-  return plain_reply(blocker and 'EAGAIN' or 'OK', now, blocker and '' or 'free')
+  if blocker then return plain_reply(STATUS.EAGAIN, now, WORD.NONE) end
+  return plain_reply(STATUS.OK, now, WORD.FREE)
 end
 
 if blocker then
   if not wait then
-    return lock_reply('EAGAIN', now, '', holders, waiter_count(),
+    return lock_reply(STATUS.EAGAIN, now, WORD.NONE, holders, waiter_count(),
                       delayed_until(KEYS[K_L], id))
   end
   local first = not me
   local who = who_of(ARGV[A.KIND], id, ARGV[A.HOLDER_NODE], ARGV[A.PID])
   if first then
     -- a wait that would close a cycle of owners waiting on each other is
-    -- refused at once (lib.lua's would_deadlock)
+    -- refused at once (lib_wait.lua's would_deadlock)
     if would_deadlock(who, id, {{holders = holders, mode = mode, node = node}},
                       blocker, now) then
-      return plain_reply('EDEADLK', now, blocker)
+      return plain_reply(STATUS.EDEADLK, now, blocker)
     end
     me = {id = wid, lnode = node, mode = mode, dnode = ARGV[A.DAEMON_NODE],
           seq = redis.call('INCR', KEYS[K_WSEQ]),
@@ -146,13 +147,14 @@ if blocker then
   expire_at_least(tree_key('wo', who), now + tonumber(ARGV[A.WAITER_LEASE_MS]))
   me.exp = now + tonumber(ARGV[A.WAITER_LEASE_MS])
   if sq and not me.sq then -- held back by the limit: in its queue too
-    me.sq = string.sub(blocker, string.find(blocker, '|', 3, true) + 1)
+    local _, nspath = blocker_parts(blocker)
+    me.sq = nspath
     redis.call('ZADD', sq, me.seq, wid)
   end
   if me.sq then expire_at_least(tree_key('sq', me.sq), me.exp) end
   redis.call('HSET', KEYS[K_WR], wid, cmsgpack.pack(me))
   queue_at(the_lock(node, leaf, mode), me, first)
-  return lock_reply('EAGAIN', now, blocker, holders, waiter_count(),
+  return lock_reply(STATUS.EAGAIN, now, blocker, holders, waiter_count(),
                     delayed_until(KEYS[K_L], id))
 end
 
@@ -169,5 +171,5 @@ holders[#holders + 1] = {
 }
 save_holders(KEYS[K_L], holders)
 reindex(holders, leaf, node, now)
-return with_grants(lock_reply('OK', now, 'new', holders, waiter_count()),
-                   notices)
+return with_grants(lock_reply(STATUS.OK, now, WORD.NEW, holders,
+                              waiter_count()), notices)

@@ -2,21 +2,23 @@
  * embed_lua.c - build-time helper: turns the server-side Lua into C, so
  * the daemon carries its scripts and loads them into Redis on connect.
  *
- * usage: embed-lua --library LAYOUT NAME OUTPUT LIB SCRIPT...
+ * usage: embed-lua --library LAYOUT NAME OUTPUT NLIB LIB... SCRIPT...
  *        embed-lua --plain NAME OUTPUT FILE
  *
  * --library makes one Redis Functions library (loaded once per server
  * with FUNCTION LOAD, called with FCALL) of: the declarations of
  * script_iface.h as Lua constants (so the scripts name keys, arguments
- * and reply fields exactly as the C side lays them out), LIB (lib.lua)
- * once, and each SCRIPT's body as a function of its own, registered as
+ * and reply fields exactly as the C side lays them out), the NLIB files
+ * LIB (lib.lua, lib_wait.lua: each may use what the ones before it
+ * define) once, in order, and each SCRIPT's body as a function of its
+ * own, registered as
  * "<id>_<its file name without .lua>".  <id>, "lockfs_<LAYOUT>_<hash of
  * the library's text>", also names the library (NAME_id in the C file):
  * two builds of one layout whose scripts differ never run each other's
  * code.  A body reads KEYS and ARGV as a script does: its registered
- * function sets them from its arguments first, and calls LIB's
- * call_begin(), which clears what one call keeps for itself.  The C file defines
- * `const char NAME[]` (the library) and `const char NAME_id[]`.
+ * function sets them from its arguments first, and calls lib.lua's
+ * call_begin(), which clears what one call keeps for itself.  The C file
+ * defines `const char NAME[]` (the library) and `const char NAME_id[]`.
  *
  * --plain embeds one file as it is (the HTTP page, fs/http_page.html) as
  * `const char NAME[]`.
@@ -91,37 +93,109 @@ static int text_file(struct text *t, const char *path)
 	return err ? -1 : 0;
 }
 
+/* One list of KEYS or ARGV positions: `local TABLE = {...}`, with
+ * NAME = first, first + 1, ..., N = how many, and `tail` (when not NULL)
+ * = first + N, where a variable tail of the list starts. */
+struct positions {
+	const char *table;
+	const char *const *names;
+	size_t n;
+	long first;
+	const char *tail;
+};
+
+/* One list of reply words: `local TABLE = {...}`, NAME = 'text'. */
+struct words {
+	const char *table;
+	const char *const *names, *const *texts;
+	size_t n;
+};
+
+#define NAME_OF(name) #name,
+#define PAIR_NAME_OF(name, text) #name,
+#define PAIR_TEXT_OF(name, text) #text,
+#define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define POSITIONS(table, list, first, tail)                                   \
+	{table, (const char *const[]){list(NAME_OF)},                         \
+	 COUNT_OF(((const char *const[]){list(NAME_OF)})), first, tail}
+#define WORDS(table, list)                                                    \
+	{table, (const char *const[]){list(PAIR_NAME_OF)},                    \
+	 (const char *const[]){list(PAIR_TEXT_OF)},                           \
+	 COUNT_OF(((const char *const[]){list(PAIR_NAME_OF)}))}
+
+static void add_positions(struct text *t, const struct positions *p)
+{
+	text_fmt(t, "local %s = {", p->table, NULL, NULL);
+	for (size_t i = 0; i < p->n; i++)
+		text_int(t, "%s = %ld, ", p->names[i], p->first + (long)i);
+	if (p->tail)
+		text_int(t, "%s = %ld, ", p->tail, p->first + (long)p->n);
+	text_int(t, "%s = %ld}\n", "N", (long)p->n);
+}
+
+static void add_words(struct text *t, const struct words *w)
+{
+	text_fmt(t, "local %s = {", w->table, NULL, NULL);
+	for (size_t i = 0; i < w->n; i++)
+		text_fmt(t, "%s = '%s', ", w->names[i], w->texts[i], NULL);
+	text_str(t, "}\n");
+}
+
 /* The Lua twin of script_iface.h. */
 static void add_iface(struct text *t)
 {
-	static const char *const fixed[] = {
-#define NAME_OF(name) #name,
-		LOCK_KEYS_FIXED(NAME_OF)};
+	static const char *const fixed[] = {LOCK_KEYS_FIXED(NAME_OF)};
 	static const char *const per_node[] = {LOCK_KEYS_NODE(NAME_OF)};
-	static const char *const acquire[] = {ACQUIRE_ARGS(NAME_OF)};
-	static const char *const release[] = {RELEASE_ARGS(NAME_OF)};
 	static const char *const fields[] = {HOLDER_FIELDS(NAME_OF)};
-#undef NAME_OF
+	const struct positions positions[] = {
+		POSITIONS("A_ACQUIRE", ACQUIRE_ARGS, 1, "GROUPS"),
+		POSITIONS("A_ACQUIRE_SET", ACQUIRE_SET_ARGS, 1, "MEMBERS"),
+		/* within one member's run of keys, and of arguments */
+		POSITIONS("K_SET_MEMBER", SET_MEMBER_KEYS, 0, "LOCK"),
+		POSITIONS("A_SET_MEMBER", SET_MEMBER_ARGS, 0, NULL),
+		POSITIONS("A_RENEW", RENEW_ARGS, 1, NULL),
+		POSITIONS("A_RELEASE", RELEASE_ARGS, 1, NULL),
+		POSITIONS("A_WITHDRAW", WITHDRAW_ARGS, 1, NULL),
+		POSITIONS("K_STAT", STAT_KEYS, 1, NULL),
+		POSITIONS("A_STAT", STAT_ARGS, 1, NULL),
+		POSITIONS("K_LIST", LIST_KEYS, 1, NULL),
+		POSITIONS("A_LIST", LIST_ARGS, 1, NULL),
+		POSITIONS("K_MKDIR", MKDIR_KEYS, 1, NULL),
+		POSITIONS("A_MKDIR", MKDIR_ARGS, 1, NULL),
+		POSITIONS("K_RMDIR", RMDIR_KEYS, 1, NULL),
+		POSITIONS("A_RMDIR", RMDIR_ARGS, 1, NULL),
+		POSITIONS("K_SETATTR", SETATTR_KEYS, 1, NULL),
+		POSITIONS("A_SETATTR", SETATTR_ARGS, 1, NULL),
+		POSITIONS("K_FILE", FILE_KEYS, 1, NULL),
+		POSITIONS("A_FILE", FILE_ARGS, 1, NULL),
+	};
+	const struct words words[] = {
+		WORDS("WORD", REPLY_WORDS),
+		WORDS("KIND", REPLY_KINDS),
+		WORDS("BLOCKER", BLOCKER_KINDS),
+	};
+	static const char *const errors[] = {REPLY_ERRORS(NAME_OF)};
 	long k = 1;
 
 	text_str(t, "-- generated from script_iface.h by embed-lua\n");
 	for (size_t i = 0; i < LOCK_KEYS_NFIXED; i++, k++)
 		text_int(t, "local K_%s = %ld\n", fixed[i], k);
+	text_int(t, "local K_%s = %ld\n", "NFIXED", LOCK_KEYS_NFIXED);
 	for (size_t i = 0; i < LOCK_KEYS_STRIDE; i++)
 		text_int(t, "local K_%s = %ld\n", per_node[i], k + (long)i);
 	text_int(t, "local K_%s = %ld\n", "ANCESTORS", k + LOCK_KEYS_STRIDE);
 	text_int(t, "local K_%s = %ld\n", "STRIDE", LOCK_KEYS_STRIDE);
-	text_str(t, "local A_ACQUIRE = {");
-	for (size_t i = 0; i < ACQUIRE_NARGS; i++)
-		text_int(t, "%s = %ld, ", acquire[i], (long)i + 1);
-	text_int(t, "%s = %ld}\n", "GROUPS", ACQUIRE_NARGS + 1);
-	text_str(t, "local A_RELEASE = {");
-	for (size_t i = 0; i < RELEASE_NARGS; i++)
-		text_int(t, "%s = %ld, ", release[i], (long)i + 1);
-	text_str(t, "}\nlocal HOLDER_FIELDS = {");
+	for (size_t i = 0; i < COUNT_OF(positions); i++)
+		add_positions(t, &positions[i]);
+	text_str(t, "local HOLDER_FIELDS = {");
 	for (size_t i = 0; i < HOLDER_NFIELDS; i++)
 		text_fmt(t, "'%s', ", fields[i], NULL, NULL);
+	text_str(t, "}\nlocal STATUS = {OK = 'OK', ");
+	for (size_t i = 0; i < COUNT_OF(errors); i++)
+		text_fmt(t, "%s = '%s', ", errors[i], errors[i], NULL);
 	text_str(t, "}\n");
+	for (size_t i = 0; i < COUNT_OF(words); i++)
+		add_words(t, &words[i]);
 }
 
 /* "acquire" of "../core/acquire.lua", into `out`. */
@@ -133,10 +207,10 @@ static void script_name_of(const char *path, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)strcspn(base, "."), base);
 }
 
-/* The library of `layout` from lib.lua `inputs[0]` and the scripts after
- * it, into `lib`; its id into `id`. */
-static int make_library(const char *layout, char **inputs, int ninputs,
-			struct text *lib, char *id, size_t idsize)
+/* The library of `layout` from the `nlib` library files that begin
+ * `inputs` and the scripts after them, into `lib`; its id into `id`. */
+static int make_library(const char *layout, int nlib, char **inputs,
+			int ninputs, struct text *lib, char *id, size_t idsize)
 {
 	struct text body = {0};
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
@@ -145,9 +219,10 @@ static int make_library(const char *layout, char **inputs, int ninputs,
 
 	text_str(&body, "local KEYS, ARGV -- set by each function below\n");
 	add_iface(&body);
-	if (text_file(&body, inputs[0]) < 0)
-		goto out;
-	for (int i = 1; i < ninputs; i++) {
+	for (int i = 0; i < nlib; i++)
+		if (text_file(&body, inputs[i]) < 0)
+			goto out;
+	for (int i = nlib; i < ninputs; i++) {
 		script_name_of(inputs[i], fname, sizeof(fname));
 		text_fmt(&body, "\nlocal function body_%s()\n", fname, NULL,
 			 NULL);
@@ -161,7 +236,7 @@ static int make_library(const char *layout, char **inputs, int ninputs,
 		 (unsigned long long)(h & 0xffffffffULL));
 	text_fmt(lib, "#!lua name=%s\n", id, NULL, NULL);
 	text_add(lib, body.s, body.len);
-	for (int i = 1; i < ninputs; i++) {
+	for (int i = nlib; i < ninputs; i++) {
 		script_name_of(inputs[i], fname, sizeof(fname));
 		text_fmt(lib,
 			 "redis.register_function('%s_%s', function(keys, args)"
@@ -192,16 +267,19 @@ int main(int argc, char **argv)
 	FILE *out = NULL;
 	int rc = 1;
 	bool library = argc > 1 && strcmp(argv[1], "--library") == 0;
+	char *end = NULL;
+	long nlib = library && argc > 5 ? strtol(argv[5], &end, 10) : 0;
 
-	if (!(library && argc >= 6) &&
+	if (!(library && end && *end == '\0' && nlib >= 1 &&
+	      argc >= 6 + nlib) &&
 	    !(argc == 5 && strcmp(argv[1], "--plain") == 0)) {
 		fprintf(stderr, "usage: embed-lua --library LAYOUT NAME OUTPUT "
-				"LIB SCRIPT...\n"
+				"NLIB LIB... SCRIPT...\n"
 				"       embed-lua --plain NAME OUTPUT FILE\n");
 		return 2;
 	}
-	if (library ? make_library(argv[2], argv + 5, argc - 5, &t, id,
-				   sizeof(id)) < 0
+	if (library ? make_library(argv[2], (int)nlib, argv + 6, argc - 6, &t,
+				   id, sizeof(id)) < 0
 		    : text_file(&t, argv[4]) < 0)
 		goto out;
 	out = fopen(argv[3 + library], "wb");

@@ -17,6 +17,7 @@
 
 #include "info.h"
 #include "metrics.h"
+#include "script_iface.h"
 
 struct store_config {
 	/* redis://host:port[/db], unix:/path, or
@@ -67,10 +68,21 @@ struct store_grant {
 	const char *wake_ns;
 };
 
+/* What holds a request back: a reply's extra "<kind>|<until>|<what>". */
+struct store_blocker {
+	enum blocker_kind kind; /* BLOCKER_NONE: the extra names none */
+	int64_t until_ms;       /* the Redis clock: its end as known now */
+	const char *what;       /* a lock node, a waiter id or a namespace */
+};
+
 struct store_result {
 	int err;             /* 0 or -errno */
 	int64_t now_ms;      /* the Redis clock when the script ran */
 	const char *extra;   /* script-specific word, e.g. "new", "broken" */
+	/* `extra` parsed (script_iface.h's REPLY_WORDS and BLOCKER_KINDS):
+	 * a word (WORD_NONE for "" and for a blocker), or a blocker */
+	enum reply_word word;
+	struct store_blocker blocker;
 	enum store_kind kind;
 	struct ns_attr ns;        /* STORE_NAMESPACE */
 	struct lock_state lock;   /* STORE_LOCK */

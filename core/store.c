@@ -15,20 +15,6 @@
 #include "script_iface.h"
 #include "store_i.h"
 
-/*
- * Push `n` arguments laid out by one of script_iface.h's enums; every slot
- * must be filled, so a field declared there and forgotten here fails the
- * call (and the unit-store suite) instead of shifting the others.
- */
-static int args_vec(struct args *a, const char *const *v, size_t n)
-{
-	int err = 0;
-
-	for (size_t i = 0; i < n && err == 0; i++)
-		err = v[i] ? args_str(a, v[i]) : -EINVAL;
-	return err;
-}
-
 /* ---- operations ---------------------------------------------------- */
 
 static bool is_root(const char *path)
@@ -39,21 +25,18 @@ static bool is_root(const char *path)
 /*
  * The keys of one lock, for the layout at the top of lib.lua: with
  * `globals`, the fixed keys of script_iface.h's LOCK_KEYS_FIXED (token,
- * n:<ns>, n:<path>, wr, wseq); without, only the lock's namespace keys
- * n:<ns>, n:<path> (a lock-set member's).  Then the keys of
- * LOCK_KEYS_NODE for the node itself and each ancestor, root first.
- * Returns the node of `path` in `*node` and how many ancestors it has in
- * `*nanc` (may be NULL).
+ * n:<ns>, n:<path>, wr, wseq); without, a lock-set member's
+ * SET_MEMBER_KEYS (n:<ns>, n:<path>).  Then the keys of LOCK_KEYS_NODE
+ * for the node itself and each ancestor, root first.  Returns the node of
+ * `path` in `*node` and how many ancestors it has in `*nanc` (may be NULL).
  */
 static int path_keys(struct call *c, const char *path, bool globals,
 		     char **node, size_t *nanc)
 {
-	/* script_iface.h's LOCK_KEYS_NODE, in its order */
-	static const char *const per_node[] = {"l", "tx", "ts",
-					       "q", "wx", "ws"};
-	_Static_assert(sizeof(per_node) / sizeof(per_node[0]) ==
-			       LOCK_KEYS_STRIDE,
-		       "per-node keys as script_iface.h declares them");
+	static const char *const per_node[LOCK_KEYS_STRIDE] = {
+		[LOCK_KEY_L] = "l", [LOCK_KEY_TX] = "tx", [LOCK_KEY_TS] = "ts",
+		[LOCK_KEY_Q] = "q", [LOCK_KEY_WX] = "wx", [LOCK_KEY_WS] = "ws",
+	};
 	struct store *st = c->st;
 	size_t lens[NAME_DEPTH_MAX + 1], n;
 	char *ns = NULL;
@@ -69,27 +52,26 @@ static int path_keys(struct call *c, const char *path, bool globals,
 	err = -ENAMETOOLONG;
 	if (n > NAME_DEPTH_MAX + 1)
 		goto out;
-	for (int k = 0; k < LOCK_KEYS_NFIXED; k++) {
-		switch (k) {
-		case LOCK_KEY_TOKEN:
-			err = globals ? args_key(&c->a, st, "token", "", 0) : 0;
-			break;
-		case LOCK_KEY_NS:
-			err = args_key(&c->a, st, "n", ns, strlen(ns));
-			break;
-		case LOCK_KEY_PATHNS:
-			err = args_key(&c->a, st, "n", path, strlen(path));
-			break;
-		case LOCK_KEY_WR:
-			err = globals ? args_key(&c->a, st, "wr", "", 0) : 0;
-			break;
-		case LOCK_KEY_WSEQ:
-			err = globals ? args_key(&c->a, st, "wseq", "", 0) : 0;
-			break;
-		}
-		if (err < 0)
-			goto out;
+	if (globals) {
+		const struct key fixed[LOCK_KEYS_NFIXED] = {
+			[LOCK_KEY_TOKEN] = {"token", ""},
+			[LOCK_KEY_NS] = {"n", ns},
+			[LOCK_KEY_PATHNS] = {"n", path},
+			[LOCK_KEY_WR] = {"wr", ""},
+			[LOCK_KEY_WSEQ] = {"wseq", ""},
+		};
+
+		err = args_keys(&c->a, st, fixed, LOCK_KEYS_NFIXED);
+	} else {
+		const struct key member[SET_MEMBER_NKEYS] = {
+			[SET_MEMBER_KEY_NS] = {"n", ns},
+			[SET_MEMBER_KEY_PATHNS] = {"n", path},
+		};
+
+		err = args_keys(&c->a, st, member, SET_MEMBER_NKEYS);
 	}
+	if (err < 0)
+		goto out;
 	for (size_t i = 0; i <= n; i++) {
 		/* the node itself first, then its ancestors, root first */
 		size_t len = i == 0 ? strlen(*node) : lens[i - 1];
@@ -220,10 +202,10 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 {
 	struct call *c = call_new(st, SCRIPT_RENEW, cb, arg);
 	static const struct command none;
+	char tok[ARGS_NUM_MAX], ttl[ARGS_NUM_MAX], delay[ARGS_NUM_MAX];
 	int64_t ttl_ms, lock_delay_ms;
 	int keepalive;
 	const char *note;
-	size_t note_len;
 	char *node = NULL;
 	int err;
 
@@ -231,35 +213,32 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 	ttl_ms = cmd->has_ttl ? cmd->ttl_ms : 0;
 	keepalive = cmd->has_keepalive ? (int)cmd->keepalive : -1;
 	note = cmd->has_note ? cmd->note : NULL;
-	note_len = cmd->note_len;
 	lock_delay_ms = cmd->has_lock_delay ? cmd->lock_delay_ms : -1;
 
 	if (c == NULL)
 		return -ENOMEM;
 	err = lock_keys(c, path, &node);
-	if (err < 0)
-		goto out;
-	if ((err = args_str(&c->a, holder_id)) < 0 ||
-	    (err = args_fmt(&c->a, "%lld", (long long)token)) < 0)
-		goto out;
-	err = ttl_ms > 0 ? args_fmt(&c->a, "%lld", (long long)ttl_ms)
-			 : args_str(&c->a, "");
-	if (err < 0)
-		goto out;
-	err = keepalive >= 0 ? args_str(&c->a, keepalive_name(keepalive))
-			     : args_str(&c->a, "");
-	if (err < 0)
-		goto out;
-	if ((err = args_str(&c->a, note ? "1" : "0")) < 0 ||
-	    (err = args_add(&c->a, note ? note : "", note ? note_len : 0)) <
-		    0 ||
-	    (err = args_str(&c->a, name_base(path))) < 0 ||
-	    (err = args_str(&c->a, node)) < 0)
-		goto out;
-	err = lock_delay_ms >= 0
-		      ? args_fmt(&c->a, "%lld", (long long)lock_delay_ms)
-		      : args_str(&c->a, "");
-out:
+	if (err == 0) {
+		const char *v[RENEW_NARGS] = {
+			[RENEW_HOLDER_ID] = holder_id,
+			[RENEW_TOKEN] = args_num(tok, token),
+			[RENEW_TTL_MS] =
+				ttl_ms > 0 ? args_num(ttl, ttl_ms) : "",
+			[RENEW_KEEPALIVE] =
+				keepalive >= 0 ? keepalive_name(keepalive) : "",
+			[RENEW_SET_NOTE] = note ? "1" : "0",
+			[RENEW_NOTE] = note ? note : "",
+			[RENEW_LEAF] = name_base(path),
+			[RENEW_NODE] = node,
+			[RENEW_LOCK_DELAY_MS] =
+				lock_delay_ms >= 0
+					? args_num(delay, lock_delay_ms)
+					: "",
+		};
+
+		err = args_vec_bin(&c->a, v, RENEW_NARGS, RENEW_NOTE,
+				   note ? cmd->note_len : 0);
+	}
 	free(node);
 	return call_start(c, err);
 }
@@ -334,10 +313,20 @@ int store_acquire_set(struct store *st, char *const *paths,
 		      const struct store_wait *wait, bool withdraw,
 		      store_cb *cb, void *arg)
 {
+	/* the set's globals at the positions lib.lua's K_* give them (so its
+	 * waiter helpers work unchanged); the per-lock namespace slots between
+	 * them repeat the token key, unused: each member brings its own */
+	static const struct key fixed[LOCK_KEYS_NFIXED] = {
+		[LOCK_KEY_TOKEN] = {"token", ""}, [LOCK_KEY_NS] = {"token", ""},
+		[LOCK_KEY_PATHNS] = {"token", ""}, [LOCK_KEY_WR] = {"wr", ""},
+		[LOCK_KEY_WSEQ] = {"wseq", ""},
+	};
 	struct call *c = call_new(st, SCRIPT_ACQUIRE_SET, cb, arg);
 	struct args members = {0};
-	char flags[3] = "";
-	int err = 0;
+	char flags[3] = "", ttl[ARGS_NUM_MAX], lease[ARGS_NUM_MAX];
+	char uid[ARGS_NUM_MAX], gid[ARGS_NUM_MAX], pid[ARGS_NUM_MAX];
+	char sid[ARGS_NUM_MAX], count[ARGS_NUM_MAX];
+	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
@@ -346,60 +335,56 @@ int store_acquire_set(struct store *st, char *const *paths,
 		strcat(flags, "w");
 	if (withdraw)
 		strcat(flags, "d");
-	/*
-	 * The set's globals at the positions lib.lua's K_* give them (so its
-	 * waiter helpers work unchanged); the per-lock namespace slots between
-	 * them repeat the token key, unused: each member brings its own.
-	 */
-	for (int k = 0; k < LOCK_KEYS_NFIXED && err == 0; k++)
-		err = args_key(&c->a, st,
-			       k == LOCK_KEY_WR	    ? "wr"
-			       : k == LOCK_KEY_WSEQ ? "wseq"
-						    : "token",
-			       "", 0);
+	err = args_keys(&c->a, st, fixed, LOCK_KEYS_NFIXED);
 	for (size_t i = 0; i < n && err == 0; i++) {
-		char *node = NULL;
+		const char *leaf = name_base(paths[i]);
+		char *node = NULL, nanc_s[ARGS_NUM_MAX];
 		size_t nanc = 0;
 
-		const char *leaf = name_base(paths[i]);
-
 		err = path_keys(c, paths[i], false, &node, &nanc);
-		if (err == 0)
-			err = args_str(&members, modes[i] == LOCK_MODE_SHARED
-							 ? "s"
-							 : "x");
-		if (err == 0)
-			err = args_str(&members, leaf);
-		if (err == 0)
-			err = args_str(&members, node);
-		if (err == 0)
-			err = args_str(&members,
-				       strchr(paths[i], '/') ? "0" : "1");
-		if (err == 0)
-			err = args_str(&members,
-				       name_is_dir_lock(leaf) ? "1" : "0");
-		if (err == 0)
-			err = args_fmt(&members, "%zu", nanc);
+		if (err == 0) {
+			const char *v[SET_MEMBER_NARGS] = {
+				[SET_MEMBER_MODE] = modes[i] == LOCK_MODE_SHARED
+							    ? "s"
+							    : "x",
+				[SET_MEMBER_LEAF] = leaf,
+				[SET_MEMBER_NODE] = node,
+				[SET_MEMBER_NS_IS_ROOT] =
+					strchr(paths[i], '/') ? "0" : "1",
+				[SET_MEMBER_IS_DIR_LOCK] =
+					name_is_dir_lock(leaf) ? "1" : "0",
+				[SET_MEMBER_NANCESTORS] =
+					args_num(nanc_s, (long long)nanc),
+			};
+
+			err = args_vec(&members, v, SET_MEMBER_NARGS);
+		}
 		free(node);
 	}
 	if (err < 0)
 		goto out;
 	c->nkeys = c->a.n;
-	if ((err = args_str(&c->a, h->id)) < 0 ||
-	    (err = args_fmt(&c->a, "%lld", (long long)h->ttl_ms)) < 0 ||
-	    (err = args_str(&c->a, flags)) < 0 ||
-	    (err = args_str(&c->a, wait ? wait->waiter_id : "")) < 0 ||
-	    (err = args_fmt(&c->a, "%lld",
-			    (long long)(wait ? wait->lease_ms : 0))) < 0 ||
-	    (err = args_str(&c->a, wait ? wait->daemon_node : "")) < 0 ||
-	    (err = args_str(&c->a, h->node)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)h->uid)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)h->gid)) < 0 ||
-	    (err = args_fmt(&c->a, "%d", (int)h->pid)) < 0 ||
-	    (err = args_fmt(&c->a, "%d", (int)h->session)) < 0 ||
-	    (err = args_str(&c->a, keepalive_name(h->keepalive))) < 0 ||
-	    (err = args_fmt(&c->a, "%zu", n)) < 0)
-		goto out;
+	{
+		const char *v[ACQUIRE_SET_NARGS] = {
+			[ACQUIRE_SET_HOLDER_ID] = h->id,
+			[ACQUIRE_SET_TTL_MS] = args_num(ttl, h->ttl_ms),
+			[ACQUIRE_SET_FLAGS] = flags,
+			[ACQUIRE_SET_WAITER_ID] = wait ? wait->waiter_id : "",
+			[ACQUIRE_SET_WAITER_LEASE_MS] =
+				args_num(lease, wait ? wait->lease_ms : 0),
+			[ACQUIRE_SET_DAEMON_NODE] =
+				wait ? wait->daemon_node : "",
+			[ACQUIRE_SET_HOLDER_NODE] = h->node,
+			[ACQUIRE_SET_UID] = args_num(uid, (unsigned)h->uid),
+			[ACQUIRE_SET_GID] = args_num(gid, (unsigned)h->gid),
+			[ACQUIRE_SET_PID] = args_num(pid, (int)h->pid),
+			[ACQUIRE_SET_SESSION] = args_num(sid, (int)h->session),
+			[ACQUIRE_SET_KEEPALIVE] = keepalive_name(h->keepalive),
+			[ACQUIRE_SET_NMEMBERS] = args_num(count, (long long)n),
+		};
+
+		err = args_vec(&c->a, v, ACQUIRE_SET_NARGS);
+	}
 	for (int i = 0; i < members.n && err == 0; i++)
 		err = args_add(&c->a, members.v[i], members.len[i]);
 	for (size_t i = 0; i < h->ngroups && err == 0; i++)
@@ -420,12 +405,15 @@ int store_withdraw(struct store *st, const char *path, const char *waiter_id,
 		return -ENOMEM;
 	c->undo = true;
 	err = lock_keys(c, path, &node);
-	if (err == 0)
-		err = args_str(&c->a, waiter_id);
-	if (err == 0)
-		err = args_str(&c->a, name_base(path));
-	if (err == 0)
-		err = args_str(&c->a, node);
+	if (err == 0) {
+		const char *v[WITHDRAW_NARGS] = {
+			[WITHDRAW_WAITER_ID] = waiter_id,
+			[WITHDRAW_LEAF] = name_base(path),
+			[WITHDRAW_NODE] = node,
+		};
+
+		err = args_vec(&c->a, v, WITHDRAW_NARGS);
+	}
 	free(node);
 	return call_start(c, err);
 }
@@ -439,34 +427,34 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 
 	if (c == NULL)
 		return -ENOMEM;
-	if (is_root(path)) {
-		err = args_key(&c->a, st, "n", "", 0);
-		if (err < 0 || (err = args_key(&c->a, st, "l", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "n", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "q", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "f", "", 0)) < 0)
-			goto out;
-	} else {
-		if ((err = name_parent(path, &ns)) < 0 ||
-		    (err = name_lock_node(path, &node)) < 0 ||
-		    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0 ||
-		    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
-		    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
-		    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-		    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0 ||
-		    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0)
-			goto out;
-	}
-	c->nkeys = 6;
-	/* a name that is nothing is told without the script (call_send; the
-	 * positions of these keys and arguments: store_call.c's STAT_*) */
-	c->peek = !is_root(path) && !name_is_dir_lock(leaf);
-	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, name_is_dir_lock(leaf) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, ns && is_root(ns) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, leaf)) < 0)
+	/* the root: every key of the root namespace's own */
+	if (!is_root(path) && ((err = name_parent(path, &ns)) < 0 ||
+			       (err = name_lock_node(path, &node)) < 0))
 		goto out;
+	{
+		const char *ns_name = ns ? ns : "", *lock = node ? node : "";
+		const struct key k[STAT_NKEYS] = {
+			[STAT_KEY_PATHNS] = {"n", path},
+			[STAT_KEY_LOCK] = {"l", lock},
+			[STAT_KEY_NS] = {"n", ns_name},
+			[STAT_KEY_WR] = {"wr", ""},
+			[STAT_KEY_Q] = {"q", lock},
+			[STAT_KEY_FILES] = {"f", ns_name},
+		};
+		const char *v[STAT_NARGS] = {
+			[STAT_IS_ROOT] = is_root(path) ? "1" : "0",
+			[STAT_IS_DIR_LOCK] = name_is_dir_lock(leaf) ? "1" : "0",
+			[STAT_NS_IS_ROOT] = ns && is_root(ns) ? "1" : "0",
+			[STAT_LEAF] = leaf,
+		};
+
+		err = args_keys(&c->a, st, k, STAT_NKEYS);
+		c->nkeys = STAT_NKEYS;
+		if (err == 0)
+			err = args_vec(&c->a, v, STAT_NARGS);
+	}
+	/* a name that is nothing is told without the script (call_send) */
+	c->peek = !is_root(path) && !name_is_dir_lock(leaf);
 out:
 	free(ns);
 	free(node);
@@ -477,23 +465,33 @@ int store_list(struct store *st, const char *ns, bool flock_view,
 	       store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_LIST, cb, arg);
-	size_t len = strlen(ns);
+	const struct key k[LIST_NKEYS] = {
+		[LIST_KEY_NS] = {"n", ns},
+		[LIST_KEY_CHILDREN] = {"c", ns},
+		[LIST_KEY_TX] = {"tx", ns},
+		[LIST_KEY_TS] = {"ts", ns},
+		[LIST_KEY_FILES] = {"f", ns},
+	};
+	char *locks = NULL;
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	if ((err = args_key(&c->a, st, "n", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "c", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "tx", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "ts", ns, len)) < 0 ||
-	    (err = args_key(&c->a, st, "f", ns, len)) < 0)
-		goto out;
-	c->nkeys = 5;
-	if ((err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
-	    (err = args_str(&c->a, flock_view ? "flock" : "lease")) < 0 ||
-	    (err = args_key(&c->a, st, "l", ns, len)) < 0)
-		goto out;
-out:
+	err = args_keys(&c->a, st, k, LIST_NKEYS);
+	c->nkeys = LIST_NKEYS;
+	locks = key_new(st, "l", ns, strlen(ns));
+	if (err == 0 && locks == NULL)
+		err = -ENOMEM;
+	if (err == 0) {
+		const char *v[LIST_NARGS] = {
+			[LIST_IS_ROOT] = is_root(ns) ? "1" : "0",
+			[LIST_VIEW] = flock_view ? "flock" : "lease",
+			[LIST_LOCK_PREFIX] = locks,
+		};
+
+		err = args_vec(&c->a, v, LIST_NARGS);
+	}
+	free(locks);
 	return call_start(c, err);
 }
 
@@ -501,27 +499,34 @@ int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
 		gid_t gid, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_MKDIR, cb, arg);
-	char *parent = NULL;
-	size_t len = strlen(path);
+	char *parent = NULL, mode_s[ARGS_NUM_MAX], uid_s[ARGS_NUM_MAX];
+	char gid_s[ARGS_NUM_MAX];
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	if ((err = name_parent(path, &parent)) < 0 ||
-	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
-	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
-	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "f", parent, strlen(parent))) < 0)
-		goto out;
-	c->nkeys = 5;
-	if ((err = args_str(&c->a, name_base(path))) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)mode)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)uid)) < 0 ||
-	    (err = args_fmt(&c->a, "%u", (unsigned)gid)) < 0 ||
-	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
-		goto out;
-out:
+	err = name_parent(path, &parent);
+	if (err == 0) {
+		const struct key k[MKDIR_NKEYS] = {
+			[MKDIR_KEY_PARENT_NS] = {"n", parent},
+			[MKDIR_KEY_PARENT_CHILDREN] = {"c", parent},
+			[MKDIR_KEY_NS] = {"n", path},
+			[MKDIR_KEY_LOCK] = {"l", path},
+			[MKDIR_KEY_PARENT_FILES] = {"f", parent},
+		};
+		const char *v[MKDIR_NARGS] = {
+			[MKDIR_LEAF] = name_base(path),
+			[MKDIR_MODE] = args_num(mode_s, (unsigned)mode),
+			[MKDIR_UID] = args_num(uid_s, (unsigned)uid),
+			[MKDIR_GID] = args_num(gid_s, (unsigned)gid),
+			[MKDIR_PARENT_IS_ROOT] = is_root(parent) ? "1" : "0",
+		};
+
+		err = args_keys(&c->a, st, k, MKDIR_NKEYS);
+		c->nkeys = MKDIR_NKEYS;
+		if (err == 0)
+			err = args_vec(&c->a, v, MKDIR_NARGS);
+	}
 	free(parent);
 	return call_start(c, err);
 }
@@ -530,32 +535,44 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_RMDIR, cb, arg);
 	char *parent = NULL;
-	size_t len = strlen(path);
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	if ((err = name_parent(path, &parent)) < 0 ||
-	    (err = args_key(&c->a, st, "n", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "c", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "tx", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "ts", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "l", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "n", parent, strlen(parent))) < 0 ||
-	    (err = args_key(&c->a, st, "c", parent, strlen(parent))) < 0 ||
-	    (err = args_key(&c->a, st, "q", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "wx", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "ws", path, len)) < 0 ||
-	    (err = args_key(&c->a, st, "f", path, len)) < 0)
-		goto out;
-	c->nkeys = 12;
-	if ((err = args_str(&c->a, name_base(path))) < 0 ||
-	    (err = args_str(&c->a, is_root(parent) ? "1" : "0")) < 0)
-		goto out;
-out:
+	err = name_parent(path, &parent);
+	if (err == 0) {
+		const struct key k[RMDIR_NKEYS] = {
+			[RMDIR_KEY_NS] = {"n", path},
+			[RMDIR_KEY_CHILDREN] = {"c", path},
+			[RMDIR_KEY_TX] = {"tx", path},
+			[RMDIR_KEY_WR] = {"wr", ""},
+			[RMDIR_KEY_TS] = {"ts", path},
+			[RMDIR_KEY_LOCK] = {"l", path},
+			[RMDIR_KEY_PARENT_NS] = {"n", parent},
+			[RMDIR_KEY_PARENT_CHILDREN] = {"c", parent},
+			[RMDIR_KEY_Q] = {"q", path},
+			[RMDIR_KEY_WX] = {"wx", path},
+			[RMDIR_KEY_WS] = {"ws", path},
+			[RMDIR_KEY_FILES] = {"f", path},
+		};
+		const char *v[RMDIR_NARGS] = {
+			[RMDIR_LEAF] = name_base(path),
+			[RMDIR_PARENT_IS_ROOT] = is_root(parent) ? "1" : "0",
+		};
+
+		err = args_keys(&c->a, st, k, RMDIR_NKEYS);
+		c->nkeys = RMDIR_NKEYS;
+		if (err == 0)
+			err = args_vec(&c->a, v, RMDIR_NARGS);
+	}
 	free(parent);
 	return call_start(c, err);
+}
+
+/* `v` in decimal into `buf` when it is set (>= 0), else "": unchanged. */
+static const char *num_or_unset(char buf[ARGS_NUM_MAX], long v)
+{
+	return v >= 0 ? args_num(buf, v) : "";
 }
 
 /* setattr.lua: each of mode, uid, gid, limit set when >= 0. */
@@ -564,22 +581,29 @@ static int setattr_call(struct store *st, const char *path, long mode,
 			store_cb *cb, void *arg)
 {
 	struct call *c = call_new(st, SCRIPT_SETATTR, cb, arg);
-	const long v[] = {mode, uid, gid, limit};
+	char mode_s[ARGS_NUM_MAX], uid_s[ARGS_NUM_MAX], gid_s[ARGS_NUM_MAX];
+	char limit_s[ARGS_NUM_MAX], caller_s[ARGS_NUM_MAX];
+	const struct key k[SETATTR_NKEYS] = {
+		[SETATTR_KEY_NS] = {"n", path},
+	};
 	int err;
 
 	if (c == NULL)
 		return -ENOMEM;
-	if ((err = args_key(&c->a, st, "n", path, strlen(path))) < 0)
-		goto out;
-	c->nkeys = 1;
-	if ((err = args_str(&c->a, is_root(path) ? "1" : "0")) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]) && err == 0; i++)
-		err = v[i] >= 0 ? args_fmt(&c->a, "%ld", v[i])
-				: args_str(&c->a, "");
-	if (err == 0)
-		err = args_fmt(&c->a, "%ld", caller_uid);
-out:
+	err = args_keys(&c->a, st, k, SETATTR_NKEYS);
+	c->nkeys = SETATTR_NKEYS;
+	if (err == 0) {
+		const char *v[SETATTR_NARGS] = {
+			[SETATTR_IS_ROOT] = is_root(path) ? "1" : "0",
+			[SETATTR_MODE] = num_or_unset(mode_s, mode),
+			[SETATTR_UID] = num_or_unset(uid_s, uid),
+			[SETATTR_GID] = num_or_unset(gid_s, gid),
+			[SETATTR_LIMIT] = num_or_unset(limit_s, limit),
+			[SETATTR_CALLER_UID] = args_num(caller_s, caller_uid),
+		};
+
+		err = args_vec(&c->a, v, SETATTR_NARGS);
+	}
 	return call_start(c, err);
 }
 
@@ -606,6 +630,8 @@ int store_file(struct store *st, const char *path,
 	};
 	struct call *c = call_new(st, SCRIPT_FILE, cb, arg);
 	char *ns = NULL, *node = NULL, flags[4] = "";
+	char id[ARGS_NUM_MAX], mode[ARGS_NUM_MAX], uid[ARGS_NUM_MAX];
+	char gid[ARGS_NUM_MAX], offset[ARGS_NUM_MAX], mtime[ARGS_NUM_MAX];
 	const char *leaf = name_base(path);
 	int err;
 
@@ -618,37 +644,40 @@ int store_file(struct store *st, const char *path,
 	if (fc->truncate)
 		strcat(flags, "t");
 	if ((err = name_parent(path, &ns)) < 0 ||
-	    (err = name_lock_node(path, &node)) < 0 ||
-	    (err = args_key(&c->a, st, "n", ns, strlen(ns))) < 0 ||
-	    (err = args_key(&c->a, st, "f", ns, strlen(ns))) < 0 ||
-	    (err = args_key(&c->a, st, "l", node, strlen(node))) < 0 ||
-	    (err = args_key(&c->a, st, "wr", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "q", node, strlen(node))) < 0 ||
-	    (err = args_key(&c->a, st, "fseq", "", 0)) < 0 ||
-	    (err = args_key(&c->a, st, "n", path, strlen(path))) < 0)
-		goto out;
-	c->nkeys = c->a.n;
-	if ((err = args_str(&c->a, op_name[fc->op])) < 0 ||
-	    (err = args_str(&c->a, leaf)) < 0 ||
-	    (err = args_str(&c->a, is_root(ns) ? "1" : "0")) < 0 ||
-	    (err = args_fmt(&c->a, "%lld", (long long)fc->id)) < 0 ||
-	    (err = args_str(&c->a, flags)) < 0)
+	    (err = name_lock_node(path, &node)) < 0)
 		goto out;
 	{
-		const long v[] = {fc->mode, fc->uid, fc->gid};
+		const struct key k[FILE_NKEYS] = {
+			[FILE_KEY_NS] = {"n", ns},
+			[FILE_KEY_FILES] = {"f", ns},
+			[FILE_KEY_LOCK] = {"l", node},
+			[FILE_KEY_WR] = {"wr", ""},
+			[FILE_KEY_Q] = {"q", node},
+			[FILE_KEY_FSEQ] = {"fseq", ""},
+			[FILE_KEY_PATHNS] = {"n", path},
+		};
+		const char *v[FILE_NARGS] = {
+			[FILE_ARG_OP] = op_name[fc->op],
+			[FILE_ARG_LEAF] = leaf,
+			[FILE_ARG_NS_IS_ROOT] = is_root(ns) ? "1" : "0",
+			[FILE_ARG_ID] = args_num(id, fc->id),
+			[FILE_ARG_FLAGS] = flags,
+			[FILE_ARG_MODE] = num_or_unset(mode, fc->mode),
+			[FILE_ARG_UID] = num_or_unset(uid, fc->uid),
+			[FILE_ARG_GID] = num_or_unset(gid, fc->gid),
+			[FILE_ARG_OFFSET] = args_num(offset, fc->offset),
+			[FILE_ARG_DATA] = fc->data ? fc->data : "",
+			[FILE_ARG_MTIME] =
+				fc->has_mtime ? args_num(mtime, fc->mtime_ms)
+					      : "",
+		};
 
-		for (size_t i = 0; i < 3 && err == 0; i++)
-			err = v[i] >= 0 ? args_fmt(&c->a, "%ld", v[i])
-					: args_str(&c->a, "");
+		err = args_keys(&c->a, st, k, FILE_NKEYS);
+		c->nkeys = FILE_NKEYS;
+		if (err == 0)
+			err = args_vec_bin(&c->a, v, FILE_NARGS, FILE_ARG_DATA,
+					   fc->len);
 	}
-	if (err == 0)
-		err = args_fmt(&c->a, "%lld", (long long)fc->offset);
-	if (err == 0)
-		err = args_add(&c->a, fc->data ? fc->data : "", fc->len);
-	if (err == 0)
-		err = fc->has_mtime ? args_fmt(&c->a, "%lld",
-					       (long long)fc->mtime_ms)
-				    : args_str(&c->a, "");
 out:
 	free(ns);
 	free(node);

@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "locator.h"
 #include "log.h"
+#include "script_iface.h"
 #include "store_i.h"
 #include "metrics.h"
 
@@ -300,14 +301,15 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		call_free(c);
 }
 
-/* Where the stat call's keys and arguments are (store_stat builds them). */
+/* Where the stat call's keys and arguments are (store_stat builds them
+ * by script_iface.h's STAT_KEYS and STAT_ARGS). */
 enum {
-	STAT_PATH_NS = 0,   /* n:<path> */
-	STAT_LOCK = 1,      /* l:<node> */
-	STAT_NS = 2,        /* n:<ns> */
-	STAT_FILES = 5,     /* f:<ns> */
-	STAT_NS_IS_ROOT = 8, /* '1' | '0' */
-	STAT_LEAF = 9,
+	PEEK_PATH_NS = STAT_KEY_PATHNS, /* n:<path> */
+	PEEK_LOCK = STAT_KEY_LOCK,      /* l:<node> */
+	PEEK_NS = STAT_KEY_NS,          /* n:<ns> */
+	PEEK_FILES = STAT_KEY_FILES,    /* f:<ns> */
+	PEEK_NS_IS_ROOT = STAT_NKEYS + STAT_NS_IS_ROOT, /* '1' | '0' */
+	PEEK_LEAF = STAT_NKEYS + STAT_LEAF,
 };
 
 /*
@@ -318,7 +320,7 @@ enum {
 static bool peek_says_nothing(const struct call *c, const redisReply *r,
 			      struct store_result *res)
 {
-	size_t want = c->a.v[STAT_NS_IS_ROOT][0] == '1' ? 3 : 4; /* root: 3 */
+	size_t want = c->a.v[PEEK_NS_IS_ROOT][0] == '1' ? 3 : 4; /* root: 3 */
 
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != want ||
 	    r->element[0]->type != REDIS_REPLY_ARRAY ||
@@ -372,19 +374,19 @@ static bool send_peek(struct call *c)
 {
 	redisAsyncContext *ac = c->st->ac;
 	const struct args *a = &c->a;
-	bool ns_is_root = a->v[STAT_NS_IS_ROOT][0] == '1';
+	bool ns_is_root = a->v[PEEK_NS_IS_ROOT][0] == '1';
 
 	if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK ||
 	    redisAsyncCommand(ac, NULL, NULL, "TIME") != REDIS_OK ||
 	    redisAsyncCommand(ac, NULL, NULL, "EXISTS %b %b",
-			      a->v[STAT_PATH_NS], a->len[STAT_PATH_NS],
-			      a->v[STAT_LOCK], a->len[STAT_LOCK]) != REDIS_OK ||
+			      a->v[PEEK_PATH_NS], a->len[PEEK_PATH_NS],
+			      a->v[PEEK_LOCK], a->len[PEEK_LOCK]) != REDIS_OK ||
 	    redisAsyncCommand(ac, NULL, NULL, "HEXISTS %b %b",
-			      a->v[STAT_FILES], a->len[STAT_FILES],
-			      a->v[STAT_LEAF], a->len[STAT_LEAF]) != REDIS_OK ||
+			      a->v[PEEK_FILES], a->len[PEEK_FILES],
+			      a->v[PEEK_LEAF], a->len[PEEK_LEAF]) != REDIS_OK ||
 	    (!ns_is_root &&
-	     redisAsyncCommand(ac, NULL, NULL, "EXISTS %b", a->v[STAT_NS],
-			       a->len[STAT_NS]) != REDIS_OK) ||
+	     redisAsyncCommand(ac, NULL, NULL, "EXISTS %b", a->v[PEEK_NS],
+			       a->len[PEEK_NS]) != REDIS_OK) ||
 	    redisAsyncCommand(ac, on_peek, c, "EXEC") != REDIS_OK)
 		return false;
 	c->in_flight = true;

@@ -165,8 +165,31 @@ int args_add(struct args *a, const char *s, size_t len);
 int args_str(struct args *a, const char *s);
 int args_fmt(struct args *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The key "{prefix}:<type>:<name>" (`len` bytes of name), malloc'd. */
+char *key_new(const struct store *st, const char *type, const char *name,
+	      size_t len);
 int args_key(struct args *a, const struct store *st, const char *type,
 	     const char *name, size_t len);
+/* One key of a call's KEYS: "{prefix}:<type>:<name>". */
+struct key {
+	const char *type;
+	const char *name;
+};
+/*
+ * Push `n` keys, or `n` arguments, laid out by one of script_iface.h's
+ * enums; every slot must be filled, so a field declared there and
+ * forgotten by the caller fails the call (and the unit-store suite)
+ * instead of shifting the others.  args_vec_bin: argument `bin` is
+ * `bin_len` bytes, which may hold NULs.
+ */
+int args_keys(struct args *a, const struct store *st, const struct key *v,
+	      size_t n);
+int args_vec(struct args *a, const char *const *v, size_t n);
+int args_vec_bin(struct args *a, const char *const *v, size_t n, size_t bin,
+		 size_t bin_len);
+/* `v` in decimal, in `buf`; returns `buf`. */
+#define ARGS_NUM_MAX 24
+const char *args_num(char buf[ARGS_NUM_MAX], long long v);
 void args_clear(struct args *a);
 void result_clear(struct store_result *r);
 int parse_reply(const redisReply *r, struct store_result *res);

@@ -64,23 +64,74 @@ int args_fmt(struct args *a, const char *fmt, ...)
 	return args_add(a, buf, n);
 }
 
-/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
-int args_key(struct args *a, const struct store *st, const char *type,
-		    const char *name, size_t len)
+char *key_new(const struct store *st, const char *type, const char *name,
+	      size_t len)
 {
 	size_t plen = strlen(st->keyprefix), tlen = strlen(type);
 	char *k = malloc(plen + tlen + 1 + len + 1);
-	int err;
 
 	if (k == NULL)
-		return -ENOMEM;
+		return NULL;
 	memcpy(k, st->keyprefix, plen);
 	memcpy(k + plen, type, tlen);
 	k[plen + tlen] = ':';
 	memcpy(k + plen + tlen + 1, name, len);
-	err = args_add(a, k, plen + tlen + 1 + len);
+	k[plen + tlen + 1 + len] = '\0';
+	return k;
+}
+
+/* Append the key "{prefix}:<type>:<name>" where name is `len` bytes. */
+int args_key(struct args *a, const struct store *st, const char *type,
+	     const char *name, size_t len)
+{
+	char *k = key_new(st, type, name, len);
+	int err;
+
+	if (k == NULL)
+		return -ENOMEM;
+	err = args_add(a, k, strlen(st->keyprefix) + strlen(type) + 1 + len);
 	free(k);
 	return err;
+}
+
+int args_keys(struct args *a, const struct store *st, const struct key *v,
+	      size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++)
+		err = v[i].type && v[i].name
+			      ? args_key(a, st, v[i].type, v[i].name,
+					 strlen(v[i].name))
+			      : -EINVAL;
+	return err;
+}
+
+int args_vec_bin(struct args *a, const char *const *v, size_t n, size_t bin,
+		 size_t bin_len)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (v[i] == NULL)
+			err = -EINVAL;
+		else if (i == bin)
+			err = args_add(a, v[i], bin_len);
+		else
+			err = args_str(a, v[i]);
+	}
+	return err;
+}
+
+int args_vec(struct args *a, const char *const *v, size_t n)
+{
+	return args_vec_bin(a, v, n, n, 0);
+}
+
+const char *args_num(char buf[ARGS_NUM_MAX], long long v)
+{
+	snprintf(buf, ARGS_NUM_MAX, "%lld", v);
+	return buf;
 }
 
 void args_clear(struct args *a)
@@ -105,23 +156,83 @@ void result_clear(struct store_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* A reply's status (script_iface.h's REPLY_ERRORS) as 0 or -errno. */
 static int errno_of(const char *status)
 {
+#define ERRNO_OF(name) {#name, name},
 	static const struct {
 		const char *name;
 		int err;
-	} map[] = {
-		{"OK", 0},          {"EEXIST", EEXIST}, {"EAGAIN", EAGAIN},
-		{"ENOENT", ENOENT}, {"EISDIR", EISDIR}, {"ESTALE", ESTALE},
-		{"EPERM", EPERM},   {"ENOTEMPTY", ENOTEMPTY},
-		{"EINVAL", EINVAL}, {"EACCES", EACCES},
-		{"EDEADLK", EDEADLK}, {"EFBIG", EFBIG},
-	};
+	} map[] = {{"OK", 0}, REPLY_ERRORS(ERRNO_OF)};
+#undef ERRNO_OF
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(status, map[i].name) == 0)
 			return -map[i].err;
 	return -EIO;
+}
+
+#define TEXT_OF(name, text) #text,
+
+/* The word `s` is (REPLY_WORDS), or -1. */
+static int word_of(const char *s)
+{
+	static const char *const words[REPLY_NWORDS] = {REPLY_WORDS(TEXT_OF)};
+
+	for (int i = 0; i < REPLY_NWORDS; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A reply's kind (REPLY_KINDS); anything else counts as none. */
+static enum reply_kind kind_of(const redisReply *e)
+{
+	static const char *const kinds[REPLY_NKINDS] = {REPLY_KINDS(TEXT_OF)};
+
+	for (int i = 0; i < REPLY_NKINDS; i++)
+		if (strcmp(e->str, kinds[i]) == 0)
+			return i;
+	return REPLY_KIND_NONE;
+}
+
+/* "<kind>|<until ms>|<what>" (BLOCKER_KINDS) into `b`; -EINVAL if not. */
+static int blocker_of(const char *s, struct store_blocker *b)
+{
+	static const char *const kinds[BLOCKER_NKINDS] = {
+		[BLOCKER_NONE] = "", BLOCKER_KINDS(TEXT_OF)};
+	const char *bar = strchr(s, '|');
+	char *end;
+
+	if (bar == NULL)
+		return -EINVAL;
+	for (int i = BLOCKER_NONE + 1; i < BLOCKER_NKINDS; i++) {
+		if (strlen(kinds[i]) != (size_t)(bar - s) ||
+		    strncmp(s, kinds[i], bar - s) != 0)
+			continue;
+		b->until_ms = strtoll(bar + 1, &end, 10);
+		if (end == bar + 1 || *end != '|')
+			return -EINVAL;
+		b->kind = i;
+		b->what = end + 1;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+#undef TEXT_OF
+
+/* A reply's extra: a word, or a blocker; -EIO for anything else. */
+static int parse_extra(const char *extra, struct store_result *res)
+{
+	int word = word_of(extra);
+
+	if (word >= 0) {
+		res->word = word;
+		return 0;
+	}
+	res->word = WORD_NONE;
+	return blocker_of(extra, &res->blocker) == 0 ? 0 : -EIO;
 }
 
 static int64_t elem_int(const redisReply *r)
@@ -183,7 +294,8 @@ static int parse_holder(redisReply **e, struct lock_holder *h)
 }
 
 /* The waiters a lock reply lists after its holders: count, then per
- * waiter node, uid, pid, session, mode, since (lib.lua's queue_listing). */
+ * waiter node, uid, pid, session, mode, since (lib_wait.lua's
+ * queue_listing). */
 #define WAITER_NFIELDS 6
 static int parse_queued(const redisReply *r, size_t *at,
 			struct lock_state *ls)
@@ -320,7 +432,8 @@ static int parse_grants(const redisReply *g, struct store_result *res)
 		    e->element[0]->type != REDIS_REPLY_STRING ||
 		    e->element[1]->type != REDIS_REPLY_STRING)
 			return -EIO;
-		if (e->elements == 2 && strcmp(e->element[0]->str, "wake") == 0) {
+		if (e->elements == 2 &&
+		    word_of(e->element[0]->str) == WORD_WAKE) {
 			res->grants[k] = (struct store_grant){
 				.wake_ns = e->element[1]->str};
 			res->ngrants++;
@@ -346,12 +459,11 @@ static int parse_grants(const redisReply *g, struct store_result *res)
 int parse_reply(const redisReply *r, struct store_result *res)
 {
 	redisReply tail;
-	char kind;
+	int err;
 
 	if (r->type == REDIS_REPLY_ARRAY && r->elements > 4 &&
 	    r->element[r->elements - 1]->type == REDIS_REPLY_ARRAY) {
-		int err = parse_grants(r->element[r->elements - 1], res);
-
+		err = parse_grants(r->element[r->elements - 1], res);
 		if (err < 0)
 			return err;
 		tail = *r;
@@ -367,9 +479,11 @@ int parse_reply(const redisReply *r, struct store_result *res)
 	res->err = errno_of(r->element[0]->str);
 	res->now_ms = elem_int(r->element[1]);
 	res->extra = r->element[2]->str;
-	kind = r->element[3]->len ? r->element[3]->str[0] : '-';
-	switch (kind) {
-	case 'N':
+	err = parse_extra(res->extra, res);
+	if (err < 0)
+		return err;
+	switch (kind_of(r->element[3])) {
+	case REPLY_KIND_NAMESPACE:
 		if (r->elements != 10)
 			return -EIO;
 		res->kind = STORE_NAMESPACE;
@@ -380,13 +494,13 @@ int parse_reply(const redisReply *r, struct store_result *res)
 		res->ns.mtime_ms = elem_int(r->element[8]);
 		res->ns.limit = elem_int(r->element[9]);
 		return 0;
-	case 'L':
+	case REPLY_KIND_LOCK:
 		res->kind = STORE_LOCK;
 		return parse_lock(r, 4, res);
-	case 'D':
+	case REPLY_KIND_LISTING:
 		res->kind = STORE_LISTING;
 		return parse_listing(r, res);
-	case 'T':
+	case REPLY_KIND_TOKENS:
 		res->kind = STORE_TOKENS;
 		if (r->elements < 5 ||
 		    r->elements != 5 + (size_t)elem_int(r->element[4]))

@@ -2,13 +2,14 @@
 -- timed out, or its daemon shutting down).
 --
 -- KEYS: the lock layout of lib.lua.
--- ARGV: 1 waiter id, 2 leaf, 3 node
+-- ARGV: A_WITHDRAW (script_iface.h): WAITER_ID, LEAF, NODE
 -- A grant another call made to the request (provisional: its daemon has
 -- not confirmed it) is undone, and the lock goes on to the next requests
--- it lets through (lib.lua's grant_waiting; the reply ends with those
+-- it lets through (lib_wait.lua's grant_waiting; the reply ends with those
 -- grants).
 -- Replies: OK 'removed' | OK 'absent'.
-local wid, leaf, node = ARGV[1], ARGV[2], ARGV[3]
+local A = A_WITHDRAW
+local wid, leaf, node = ARGV[A.WAITER_ID], ARGV[A.LEAF], ARGV[A.NODE]
 local now = now_ms()
 local rec = live_waiter(wid, now)
 local was = rec ~= nil
@@ -30,6 +31,6 @@ if undone or #grants > 0 then
   save_holders(KEYS[K_L], holders)
   reindex(holders, leaf, node, now)
 end
-local extra = 'absent'
-if was then extra = 'removed' end
-return with_grants(plain_reply('OK', now, extra), grants)
+local extra = WORD.ABSENT
+if was then extra = WORD.REMOVED end
+return with_grants(plain_reply(STATUS.OK, now, extra), grants)

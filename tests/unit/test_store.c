@@ -40,6 +40,10 @@ struct seen {
 	bool done;
 	int err;
 	char extra[32];
+	enum reply_word word;
+	enum blocker_kind blocker;
+	int64_t blocker_until;
+	char blocker_what[64];
 	enum store_kind kind;
 	int64_t token;
 	size_t nholders;
@@ -163,6 +167,12 @@ static void record(void *arg, const struct store_result *r)
 	s->done = true;
 	s->err = r->err;
 	snprintf(s->extra, sizeof(s->extra), "%s", r->extra ? r->extra : "");
+	s->word = r->word;
+	s->blocker = r->blocker.kind;
+	s->blocker_until = r->blocker.until_ms;
+	if (r->blocker.what)
+		snprintf(s->blocker_what, sizeof(s->blocker_what), "%s",
+			 r->blocker.what);
 	s->kind = r->kind;
 	if (r->kind == STORE_LOCK) {
 		s->token = r->lock.token;
@@ -404,11 +414,13 @@ static void test_acquire_table(void **state)
 	s = acquire(f, "job", "A");
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "new");
+	assert_int_equal(s.word, WORD_NEW);
 	assert_true(s.token > 0);
 	tok = s.token;
 	s = acquire(f, "job", "A"); /* held by the caller: a renewal */
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "renewed");
+	assert_int_equal(s.word, WORD_RENEWED);
 	assert_int_equal(s.token, tok);
 	s = acquire_as(f, "job", "A", LOCK_MODE_EXCLUSIVE, 10000, true);
 	assert_int_equal(s.err, -EEXIST);
@@ -438,6 +450,7 @@ static void test_acquire_probe(void **state)
 	s = probe(f, "a/x", "A");
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "free");
+	assert_int_equal(s.word, WORD_FREE);
 	s = acquire(f, "a/.lock", "B");
 	assert_int_equal(s.err, 0);
 	t0 = s.token;
@@ -508,6 +521,10 @@ static void test_summaries_deep(void **state)
 	assert_int_equal(s.err, -EAGAIN);
 	/* the nearest expiry first: A's lock, named to the waiter */
 	assert_true(strstr(s.extra, "|a/b/c/d") != NULL);
+	assert_int_equal(s.blocker, BLOCKER_HOLDER);
+	assert_string_equal(s.blocker_what, "a/b/c/d");
+	assert_true(s.blocker_until > s.now);
+	assert_int_equal(s.word, WORD_NONE);
 	assert_int_equal(withdraw(f, ".lock", "wW").err, 0);
 	/* a shared request below a shared summary is not blocked */
 	assert_int_equal(acquire_as(f, "a/b/c/s", "S", LOCK_MODE_SHARED, 5000,
@@ -523,6 +540,7 @@ static void test_summaries_deep(void **state)
 	s = acquire_wait(f, "a/.lock", "W2", LOCK_MODE_EXCLUSIVE, "wW2",
 			 false);
 	assert_true(strstr(s.extra, "|a/b/c/s") != NULL);
+	assert_string_equal(s.blocker_what, "a/b/c/s");
 	assert_int_equal(withdraw(f, "a/.lock", "wW2").err, 0);
 	assert_int_equal(release(f, "a/b/c/s", "S", 0, false).err, 0);
 	/* nothing left below: the root is free, and a listing is empty */
@@ -622,6 +640,7 @@ static void test_renew_and_release_rules(void **state)
 	r = renew(f, "r", "B", 0, 0, NULL);
 	assert_int_equal(r.err, -ESTALE);
 	assert_string_equal(r.extra, "held");
+	assert_int_equal(r.word, WORD_HELD);
 	assert_int_equal(renew(f, "r", "A", s.token + 1000, 0, NULL).err,
 			 -ESTALE);
 	assert_int_equal(release(f, "r", "B", 0, false).err, -EPERM);
@@ -630,6 +649,7 @@ static void test_renew_and_release_rules(void **state)
 	r = release(f, "r", "B", 0, true);
 	assert_int_equal(r.err, 0);
 	assert_string_equal(r.extra, "broken");
+	assert_int_equal(r.word, WORD_BROKEN);
 	assert_string_equal(r.holder0, "A");
 	assert_int_equal(stat_of(f, "r").kind, STORE_NONE);
 	assert_int_equal(renew(f, "r", "A", s.token, 0, NULL).err, -ESTALE);
@@ -642,6 +662,7 @@ static void test_renew_and_release_rules(void **state)
 	r = release(f, "r", "A", s.token, true);
 	assert_int_equal(r.err, -ESTALE);
 	assert_string_equal(r.extra, "lost");
+	assert_int_equal(r.word, WORD_LOST);
 	assert_int_equal(release(f, "r", "A", s.token, false).err, -ESTALE);
 	assert_int_equal(stat_of(f, "r").kind, STORE_LOCK);
 	/* knowing of no grant, root breaks and others are refused */
@@ -694,6 +715,7 @@ static void test_lock_files(void **state)
 	s = file_do(f, "d/f", excl);
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "created");
+	assert_int_equal(s.word, WORD_CREATED);
 	assert_true(s.file);
 	assert_int_equal(s.file_mode, 0640);
 	assert_int_equal(s.nholders, 0);
@@ -746,17 +768,20 @@ static void test_lock_files(void **state)
 	assert_int_equal(s.nholders, 1);
 	s = file_write(f, "d/f", id, 0, "old descriptor");
 	assert_string_equal(s.extra, "gone");
+	assert_int_equal(s.word, WORD_GONE);
 	assert_int_equal(s.data_len, 0);
 	/* the lease view's unlink: a release first, the file stays ... */
 	s = unlink_lock(f, "d/f", "A");
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "released");
+	assert_int_equal(s.word, WORD_RELEASED);
 	assert_true(stat_of(f, "d/f").file);
 	/* ... then, unheld, the file goes; a release never removes it */
 	assert_int_equal(release(f, "d/f", "A", 0, false).err, -ENOENT);
 	assert_true(stat_of(f, "d/f").file);
 	s = unlink_lock(f, "d/f", "A");
 	assert_string_equal(s.extra, "unlinked");
+	assert_int_equal(s.word, WORD_UNLINKED);
 	assert_int_equal(stat_of(f, "d/f").kind, STORE_NONE);
 	assert_int_equal(unlink_lock(f, "d/f", "A").err, -ENOENT);
 	/* O_TRUNC on a create empties a file that exists */
@@ -923,6 +948,7 @@ static void test_lock_sets(void **state)
 			"db/orders", LOCK_MODE_EXCLUSIVE);
 	assert_int_equal(s.err, -EAGAIN);
 	assert_true(strncmp(s.extra, "h|", 2) == 0);
+	assert_int_equal(s.blocker, BLOCKER_HOLDER);
 	assert_int_equal(stat_of(f, "db/free").kind, STORE_NONE);
 	assert_int_equal(acquire(f, "db/free", "C").err, -EAGAIN);
 	assert_int_equal(release(f, "db/orders", "A", 0, false).err, 0);
@@ -1006,6 +1032,7 @@ static void test_release_hands_over(void **state)
 	s = withdraw(f, "h/x", "wB");
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "removed");
+	assert_int_equal(s.word, WORD_REMOVED);
 	assert_int_equal(s.ngrants, 1);
 	assert_string_equal(s.grant_wid[0], "wC");
 	assert_true(s.grant_token[0] > tok);
@@ -1014,9 +1041,11 @@ static void test_release_hands_over(void **state)
 	s = acquire_wait(f, "h/x", "C", LOCK_MODE_EXCLUSIVE, "wC", true);
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "new");
+	assert_int_equal(s.word, WORD_NEW);
 	assert_true(s.exp0 - s.now > 50000);
 	s = acquire_wait(f, "h/x", "C", LOCK_MODE_EXCLUSIVE, "wC", true);
 	assert_string_equal(s.extra, "renewed");
+	assert_int_equal(s.word, WORD_RENEWED);
 	/* a confirmed grant is not undone by a late withdrawal */
 	assert_int_equal(withdraw(f, "h/x", "wC").err, 0);
 	assert_string_equal(stat_of(f, "h/x").holder0, "C");
@@ -1049,6 +1078,7 @@ static void test_release_hands_over(void **state)
 	s = acquire_wait(f, "g/.lock", "P", LOCK_MODE_EXCLUSIVE, "wP", false);
 	assert_int_equal(s.err, 0);
 	assert_string_equal(s.extra, "new");
+	assert_int_equal(s.word, WORD_NEW);
 }
 
 static struct seen set_limit(struct fixture *f, const char *path, long limit,
@@ -1092,6 +1122,8 @@ static void test_semaphore(void **state)
 	assert_int_equal(s.err, -EAGAIN);
 	assert_true(strncmp(s.extra, "s|", 2) == 0);
 	assert_true(strstr(s.extra, "|gpu") != NULL);
+	assert_int_equal(s.blocker, BLOCKER_SEMAPHORE);
+	assert_string_equal(s.blocker_what, "gpu");
 	assert_int_equal(acquire_wait(f, "gpu/d", "D", LOCK_MODE_EXCLUSIVE, "wD",
 				      false).err, -EAGAIN);
 	s = release(f, "gpu/a", "A", 0, false);
@@ -1189,6 +1221,7 @@ static void test_lock_delay(void **state)
 	assert_int_equal(acquire(f, "d/.lock", "C").err, -EAGAIN);
 	s = acquire_wait(f, "d/x", "B", LOCK_MODE_EXCLUSIVE, "wB", false);
 	assert_true(strncmp(s.extra, "h|", 2) == 0); /* wakes at its end */
+	assert_int_equal(s.blocker, BLOCKER_HOLDER);
 	assert_int_equal(withdraw(f, "d/x", "wB").err, 0);
 	sleep_ms(700);
 	assert_int_equal(acquire(f, "d/x", "B").err, 0);
