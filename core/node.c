@@ -175,7 +175,7 @@ int node_renew_error(struct node *n, const char *path, const char *holder_id,
 		leases_lost_notice(n->leases, path, holder_id);
 		return -ESTALE;
 	}
-	return strcmp(res->extra, "held") == 0 ? -EPERM : -ESTALE;
+	return res->word == WORD_HELD ? -EPERM : -ESTALE;
 }
 
 int node_renewed(struct node *n, const char *path, const char *holder_id,
@@ -297,7 +297,7 @@ void node_grant_delivered(struct node *n, const struct node_grant *g,
 		leases_forget(n->leases, g->path, g->absorbed_id);
 	if (mine == NULL)
 		return;
-	is_new = strcmp(res->extra, "new") == 0;
+	is_new = res->word == WORD_NEW;
 	if (delivered || (!is_new && mine->kind == HOLDER_LEASE))
 		node_granted(n, g->path, mine, is_new && delivered,
 			     g->waited_s, res->now_ms);
@@ -329,7 +329,7 @@ static void on_end_answer(void *arg, const struct store_result *res)
 	struct node_end *e = arg;
 	struct store_result told = *res;
 
-	if (e->unlink && res->err == 0 && strcmp(res->extra, "unlinked") == 0) {
+	if (e->unlink && res->err == 0 && res->word == WORD_UNLINKED) {
 		/* an unheld lock file made in the flock view: gone */
 	} else if (res->err == 0) {
 		node_ended(e->n, e->unlink ? res->extra : "released", e->path,

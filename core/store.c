@@ -101,7 +101,7 @@ static int lock_keys(struct call *c, const char *path, char **node)
 static void undo_late_grant(struct call *c, const struct store_result *res)
 {
 	if (c->comp_path == NULL || res->err != 0 || res->extra == NULL ||
-	    strcmp(res->extra, "new") != 0)
+	    res->word != WORD_NEW)
 		return;
 	store_disown(c->st, c->comp_path, c->comp_holder, res->lock.token,
 		     "granted after its caller was told EIO");

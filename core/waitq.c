@@ -201,7 +201,7 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 			store_disown(w->wq->st, w->set_paths[i], w->h.id,
 				     res->tokens[i],
 				     "granted after its request was withdrawn");
-	} else if (res && res->err == 0 && strcmp(res->extra, "new") == 0) {
+	} else if (res && res->err == 0 && res->word == WORD_NEW) {
 		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
 			     "granted after its request was withdrawn");
 	}

@@ -65,7 +65,8 @@ static void waiter_granted(struct waiter *w, int64_t token,
 		.note_len = w->h_note ? strlen(w->h_note) : 0,
 	};
 	struct store_result res = {
-		.now_ms = now_ms, .extra = "new", .kind = STORE_LOCK,
+		.now_ms = now_ms, .extra = "new", .word = WORD_NEW,
+		.kind = STORE_LOCK,
 		.lock = {.mode = w->h.mode, .token = token, .nholders = 1,
 			 .holders = &mine},
 	};
@@ -179,7 +180,8 @@ void waiter_confirm(struct waiter *w, const struct store_result *res)
 				  .lease_ms = w->wq->lease_ms,
 				  .daemon_node = w->wq->daemon,
 				  .confirm = true};
-	struct store_result lost = {.err = -ESTALE, .extra = "lost"};
+	struct store_result lost = {.err = -ESTALE, .extra = "lost",
+				    .word = WORD_LOST};
 
 	if (res && res->err == 0) {
 		waiter_confirmed(w, res);

@@ -223,8 +223,10 @@ static void test_renew_errors(void **state)
 {
 	struct fixture *f = *state;
 	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 3);
-	struct store_result held = {.err = -ESTALE, .extra = "held"};
-	struct store_result free_ = {.err = -ESTALE, .extra = "free"};
+	struct store_result held = {.err = -ESTALE, .extra = "held",
+				    .word = WORD_HELD};
+	struct store_result free_ = {.err = -ESTALE, .extra = "free",
+				     .word = WORD_FREE};
 	struct store_result eio = {.err = -EIO, .extra = ""};
 
 	/* a stranger writing to another's lock: EPERM */

@@ -182,6 +182,10 @@ static void answer(int i, int err, const char *extra)
 				   .extra = extra, .kind = STORE_NONE};
 	struct lock_holder h = {.id = "owner", .node = "n1", .token = 7};
 
+	/* (the store parses the extra into its word so) */
+	if (strcmp(extra, "new") == 0)
+		res.word = WORD_NEW;
+
 	assert_true(i < ncalls);
 	assert_false(calls[i].answered);
 	calls[i].answered = true;
