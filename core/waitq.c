@@ -216,25 +216,23 @@ static void waiter_clean_up(struct waiter *w, const struct store_result *res)
 	waiter_destroy(w);
 }
 
-/* Parse "h|<exp>|<node>" / "w|<exp>|<id>" into a routing key and expiry. */
-static int parse_blocker(const char *extra, char *key, size_t size,
-			 int64_t *exp)
+/* The routing key that tells of the end of blocker `b` (the store parsed
+ * it from the reply), or -EINVAL when the reply names none. */
+static int blocker_key(const struct store_blocker *b, char *key, size_t size)
 {
-	char *end;
-
-	if ((extra[0] != 'h' && extra[0] != 'w' && extra[0] != 's') ||
-	    extra[1] != '|')
+	switch (b->kind) {
+	case BLOCKER_HOLDER:
+		waitq_lock_key(b->what, key, size);
+		return 0;
+	case BLOCKER_SEMAPHORE: /* a namespace's limit: any slot freed */
+		waitq_semaphore_key(b->what, key, size);
+		return 0;
+	case BLOCKER_WAITER:
+		snprintf(key, size, "w.%s", b->what);
+		return 0;
+	default:
 		return -EINVAL;
-	*exp = strtoll(extra + 2, &end, 10);
-	if (*end != '|')
-		return -EINVAL;
-	if (extra[0] == 'h')
-		waitq_lock_key(end + 1, key, size);
-	else if (extra[0] == 's') /* a namespace's limit: any slot freed */
-		waitq_semaphore_key(end + 1, key, size);
-	else
-		snprintf(key, size, "w.%s", end + 1);
-	return 0;
+	}
 }
 
 /* Does `w` sleep behind another waiter of this daemon (not a chain head)? */
@@ -288,7 +286,9 @@ static void waiter_sleep(struct waiter *w, const struct store_result *res,
 	int64_t exp = 0, delay;
 	bool fresh;
 
-	if (parse_blocker(res->extra, key, sizeof(key), &exp) < 0) {
+	if (blocker_key(&res->blocker, key, sizeof(key)) == 0) {
+		exp = res->blocker.until_ms;
+	} else {
 		key[0] = '\0';
 		exp = res->now_ms + WAITQ_BROKER_DOWN_MS;
 	}

@@ -182,9 +182,16 @@ static void answer(int i, int err, const char *extra)
 				   .extra = extra, .kind = STORE_NONE};
 	struct lock_holder h = {.id = "owner", .node = "n1", .token = 7};
 
-	/* (the store parses the extra into its word so) */
+	char *what;
+
+	/* (the store parses the extra into its word or blocker so) */
 	if (strcmp(extra, "new") == 0)
 		res.word = WORD_NEW;
+	if (extra[0] == 'h' && extra[1] == '|') {
+		res.blocker.kind = BLOCKER_HOLDER;
+		res.blocker.until_ms = strtoll(extra + 2, &what, 10);
+		res.blocker.what = what + 1;
+	}
 
 	assert_true(i < ncalls);
 	assert_false(calls[i].answered);
