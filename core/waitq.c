@@ -24,10 +24,10 @@
  * in flight is remembered (wake_pending) and acted on when the call
  * returns, so no wake-up is lost and no two calls overlap.
  *
- * Waiters are parked per routing key, the way Redis's blocked.c parks
- * clients per key: a hash from the key a waiter sleeps on (and from its own
- * lock's key) to the waiters there, so a message costs O(waiters of that
- * key), not O(waiters of the node).
+ * Waiters are parked per routing key, the way the Redis server parks its
+ * blocked clients per key: a hash from the key a waiter sleeps on (and
+ * from its own lock's key) to the waiters there, so a message costs
+ * O(waiters of that key), not O(waiters of the node).
  *
  * Only the head of a chain on this node polls: a waiter whose predecessor
  * is a waiter of this same daemon hears it leave from this daemon itself

@@ -9,15 +9,18 @@
  *
  *   ops.c                       the operation table: picks the file below
  *                               by the inode's kind and the mount's view
- *   lookup.c lockfile.c         one file per kind of object: lock files
- *   flockfile.c handlelock.c    (lease view, flock view), handle locks,
- *   ns.c xattr.c setwrite.c     namespaces, attributes, lock-set writes,
- *   control.c request.c http.c  the control files and the HTTP endpoints
- *   hold.c                      a held lock's renewal and unlink, which
- *                               both views of a lock file share
- *   attr.c                      attributes and entries, getattr
+ *   lockfile.c flockfile.c      one file per kind of object: lock files
+ *   handlelock.c ns.c xattr.c   (lease view, flock view), handle locks,
+ *   setwrite.c control.c        namespaces, attributes, lock-set writes,
+ *   request.c http.c            the control files, the HTTP endpoints
+ *   hold.c getattr.c report.c   what both views share: a held lock's
+ *                               truncate and unlink, lookups and getattrs,
+ *                               the status and metrics text
+ *   attr.c                      attributes and entries
  *   op.c  handle.c  inode.c     a request and its parking; open files;
  *                               inodes
+ *
+ * None calls a file above it, nor another of its own row.
  *
  * Loop thread only, like all of the daemon.
  */
