@@ -28,6 +28,7 @@
 
 #include "info.h"
 #include "metrics.h"
+#include "notify.h"
 #include "result.h"
 
 struct event_base;
@@ -37,12 +38,26 @@ struct leases;
 struct notifier;
 struct node;
 struct command;
-struct notifier_stats;
 
 struct node_stats {
 	uint64_t grants, releases;
 	uint64_t handoffs; /* grants answered from a release elsewhere */
 };
+
+/* This node now, for the status file, metrics and HTTP (node_status). */
+struct node_status {
+	struct node_stats counts;
+	size_t holds;  /* holds taken through this node and kept alive */
+	size_t waits;  /* requests waiting */
+	bool redis_up; /* connected and answering */
+	int64_t redis_since_ms; /* wall clock: since when up or down */
+	struct store_stats redis;
+	int amqp_up; /* 1 up, 0 down, -1 no broker configured */
+	int64_t amqp_since_ms;
+	const char *amqp_broker; /* "host:port" in use, "" for none */
+	struct notifier_stats amqp; /* zero without a broker */
+};
+void node_status(const struct node *n, struct node_status *out);
 
 struct node_config {
 	const char *name;                  /* this node's name */
@@ -83,7 +98,6 @@ void node_cancel(struct waiter *w, int err);
 void node_when_queued(struct waiter *w, void (*cb)(void *arg));
 /* End every wait with `err` (unmount, shutdown). */
 void node_fail_all(struct node *n, int err);
-size_t node_waits(const struct node *n);
 
 /* ---- one call each (store.h) --------------------------------------- */
 
@@ -178,21 +192,11 @@ const struct lock_holder *node_lease_handle_of(struct node *n,
 /* onlost=: the signal `id`'s hold of `path` sends its holder when lost. */
 void node_lease_onlost(struct node *n, const char *path, const char *id,
 		       int sig);
-/* How many holds were taken through this node. */
-size_t node_leases(const struct node *n);
+
 
 
 /* ---- state, for status and metrics --------------------------------- */
 
-/* Redis connected and answering, and since when (wall-clock ms). */
-bool node_redis_up(const struct node *n, int64_t *since_ms);
-/* The broker: 1 up, 0 down, -1 none configured; since when. */
-int node_amqp_up(const struct node *n, int64_t *since_ms);
-/* "host:port" of the broker in use ("" while none, or without a broker). */
-const char *node_amqp_broker(const struct node *n);
-void node_redis_stats(const struct node *n, struct store_stats *out);
-/* false without a broker */
-bool node_amqp_stats(const struct node *n, struct notifier_stats *out);
 /*
  * While someone reads /.lockfs/events (or an HTTP event stream): every
  * event comes here, and every node of the tree is told, again every

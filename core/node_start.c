@@ -242,11 +242,6 @@ void node_fail_all(struct node *n, int err)
 		waitq_fail_all(n->wq, err);
 }
 
-size_t node_waits(const struct node *n)
-{
-	return waitq_count(n->wq);
-}
-
 int node_stat(struct node *n, const char *path, store_cb *cb, void *arg)
 {
 	return store_stat(n->st, path, cb, arg);
@@ -325,43 +320,23 @@ void node_lease_onlost(struct node *n, const char *path, const char *id,
 	leases_set_onlost(n->leases, path, id, sig);
 }
 
-size_t node_leases(const struct node *n)
+void node_status(const struct node *n, struct node_status *out)
 {
-	return leases_count(n->leases);
-}
-
-const char *node_amqp_broker(const struct node *n)
-{
-	return n->nt ? notifier_broker(n->nt) : "";
-}
-
-bool node_redis_up(const struct node *n, int64_t *since_ms)
-{
-	if (since_ms)
-		*since_ms = store_since_ms(n->st);
-	return store_connected(n->st);
-}
-
-int node_amqp_up(const struct node *n, int64_t *since_ms)
-{
-	if (since_ms)
-		*since_ms = notifier_since_ms(n->nt);
-	if (n->nt == NULL)
-		return -1;
-	return notifier_connected(n->nt) ? 1 : 0;
-}
-
-void node_redis_stats(const struct node *n, struct store_stats *out)
-{
-	store_get_stats(n->st, out);
-}
-
-bool node_amqp_stats(const struct node *n, struct notifier_stats *out)
-{
-	if (n->nt == NULL)
-		return false;
-	notifier_get_stats(n->nt, out);
-	return true;
+	memset(out, 0, sizeof(*out));
+	node_get_stats(n, &out->counts);
+	out->holds = leases_count(n->leases);
+	out->waits = waitq_count(n->wq);
+	out->redis_up = store_connected(n->st);
+	out->redis_since_ms = store_since_ms(n->st);
+	store_get_stats(n->st, &out->redis);
+	out->amqp_up = -1;
+	out->amqp_broker = "";
+	if (n->nt) {
+		out->amqp_up = notifier_connected(n->nt) ? 1 : 0;
+		out->amqp_since_ms = notifier_since_ms(n->nt);
+		out->amqp_broker = notifier_broker(n->nt);
+		notifier_get_stats(n->nt, &out->amqp);
+	}
 }
 
 int node_watch_events(struct node *n)

@@ -363,6 +363,7 @@ static void serve_locks(struct http *h, struct evhttp_request *req)
 {
 	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	struct evkeyvalq params;
+	struct node_status ns;
 	const char *prefix = "";
 	struct http_walk *c;
 	int err;
@@ -381,7 +382,8 @@ static void serve_locks(struct http *h, struct evhttp_request *req)
 		reply_json_error(req, 400, "Bad Request", "prefix too long");
 		return;
 	}
-	if (!node_redis_up(h->fs->node, NULL)) {
+	node_status(h->fs->node, &ns);
+	if (!ns.redis_up) {
 		/* known away: say so at once rather than wait for it */
 		evhttp_clear_headers(&params);
 		add_header(req, "Retry-After", "1");

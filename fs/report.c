@@ -11,24 +11,18 @@
 #include "clock.h"
 #include "http.h"
 #include "lockfs_config.h"
-#include "notify.h"
 #include "report.h"
 
 int report_status(struct lockfs *fs, char **text, size_t *len)
 {
-	struct node_stats ns;
-	int64_t redis_since, amqp_since;
-	bool redis_up;
-	int amqp_up;
+	struct node_status ns;
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
 
 	if (f == NULL)
 		return -ENOMEM;
-	node_get_stats(fs->node, &ns);
-	redis_up = node_redis_up(fs->node, &redis_since);
-	amqp_up = node_amqp_up(fs->node, &amqp_since);
+	node_status(fs->node, &ns);
 	fprintf(f,
 		"version=%s\n"
 		"node=%s\n"
@@ -46,14 +40,15 @@ int report_status(struct lockfs *fs, char **text, size_t *len)
 		"uptime=%lld\n"
 		"http=%s\n",
 		LOCKFS_VERSION, fs->opt->node, fs->opt->prefix,
-		redis_up ? "connected" : "disconnected",
-		(long long)(redis_since / 1000), (long long)(redis_since % 1000),
-		amqp_up < 0 ? "none" : amqp_up ? "connected" : "disconnected",
-		(long long)(amqp_since / 1000), (long long)(amqp_since % 1000),
-		node_amqp_broker(fs->node), node_leases(fs->node), node_waits(fs->node),
-		(unsigned long long)ns.grants,
-		(unsigned long long)ns.releases,
-		(unsigned long long)ns.handoffs,
+		ns.redis_up ? "connected" : "disconnected",
+		(long long)(ns.redis_since_ms / 1000),
+		(long long)(ns.redis_since_ms % 1000),
+		ns.amqp_up < 0 ? "none" : ns.amqp_up ? "connected" : "disconnected",
+		(long long)(ns.amqp_since_ms / 1000),
+		(long long)(ns.amqp_since_ms % 1000), ns.amqp_broker, ns.holds,
+		ns.waits, (unsigned long long)ns.counts.grants,
+		(unsigned long long)ns.counts.releases,
+		(unsigned long long)ns.counts.handoffs,
 		(long long)(wall_ms() - fs->started_ms) / 1000,
 		fs->http ? http_address(fs->http) : "off");
 	if (fclose(f) != 0) {
@@ -73,34 +68,28 @@ static size_t count_readers(const struct lockfs *fs)
 
 int report_metrics(struct lockfs *fs, char **text, size_t *len)
 {
-	struct metrics_now now = {
-		.node = fs->opt->node,
-		.locks_held = node_leases(fs->node),
-		.waiters = node_waits(fs->node),
-		.event_readers = count_readers(fs),
-		.redis_up = node_redis_up(fs->node, NULL),
-		.amqp_up = node_amqp_up(fs->node, NULL),
-	};
-	struct store_stats ss;
-	struct notifier_stats amqp = {0};
-	struct node_stats ns;
+	struct node_status ns;
+	struct metrics_now now = {0};
 
-	node_get_stats(fs->node, &ns);
-	now.grants = ns.grants;
-	now.handoffs = ns.handoffs;
+	node_status(fs->node, &ns);
+	now.node = fs->opt->node;
+	now.locks_held = ns.holds;
+	now.waiters = ns.waits;
+	now.event_readers = count_readers(fs);
+	now.redis_up = ns.redis_up;
+	now.amqp_up = ns.amqp_up;
+	now.grants = ns.counts.grants;
+	now.handoffs = ns.counts.handoffs;
 	now.uptime_s = (wall_ms() - fs->started_ms) / 1000.0;
-	node_redis_stats(fs->node, &ss);
-	now.redis_calls = ss.calls;
-	now.redis_errors = ss.errors;
-	now.redis_timeouts = ss.timeouts;
-	now.redis_reconnects = ss.reconnects;
-	now.redis_rtt_buckets = ss.rtt_buckets;
-	now.redis_rtt_sum_s = ss.rtt_sum_s;
-	if (node_amqp_stats(fs->node, &amqp)) {
-		now.amqp_published = amqp.published;
-		now.amqp_delivered = amqp.delivered;
-		now.amqp_reconnects = amqp.reconnects;
-		now.amqp_bindings = amqp.bindings;
-	}
+	now.redis_calls = ns.redis.calls;
+	now.redis_errors = ns.redis.errors;
+	now.redis_timeouts = ns.redis.timeouts;
+	now.redis_reconnects = ns.redis.reconnects;
+	now.redis_rtt_buckets = ns.redis.rtt_buckets;
+	now.redis_rtt_sum_s = ns.redis.rtt_sum_s;
+	now.amqp_published = ns.amqp.published;
+	now.amqp_delivered = ns.amqp.delivered;
+	now.amqp_reconnects = ns.amqp.reconnects;
+	now.amqp_bindings = ns.amqp.bindings;
 	return metrics_render(node_metrics(fs->node), &now, text, len);
 }
