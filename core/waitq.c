@@ -1,44 +1,10 @@
 /*
- * waitq.c - waiting for locks without threads (see waitq.h): the queue
- * of this daemon's requests and each one's life, from its first call to
- * its end.  A grant another call made for one of them (handed over,
- * answered from, confirmed) is waitq_grant.c's; waitq_i.h is what the two
- * share.
- *
- * A waiter is always in one state of enum waiter_state (waitq_i.h):
- * asking, queued (sleeping on a routing-key binding and a re-check timer,
- * or asking again), or, once its callback has run, granted, confirming or
- * ending, where it lingers only while a store call is still in flight or
- * to be retried, so that a late grant can be released and the queue entry
- * withdrawn, or a grant handed over confirmed.  At most one store call is
- * in flight at a time (in_flight), in every state.
- *
- * A blocking request may hold a queue entry from the moment its first call
- * is sent: that call can be answered after the waiter was (interrupt,
- * timeout, unmount), or not at all (EIO), and still have queued it in
- * Redis.  So every blocking waiter that sent a call withdraws its entry at
- * its end, whatever the last reply said, and keeps trying (every
- * RETRY_AFTER_EIO_MS) while Redis does not answer, until the entry's own
- * lease would have run out anyway.  Withdrawing is idempotent.
- * A wake-up (message, timer, broker reconnect) that arrives while a call is
- * in flight is remembered (wake_pending) and acted on when the call
- * returns, so no wake-up is lost and no two calls overlap.
- *
- * Waiters are parked per routing key, the way the Redis server parks its
- * blocked clients per key: a hash from the key a waiter sleeps on (and
- * from its own lock's key) to the waiters there, so a message costs
- * O(waiters of that key), not O(waiters of the node).
- *
- * Only the head of a chain on this node polls: a waiter whose predecessor
- * is a waiter of this same daemon hears it leave from this daemon itself
- * (its announcement is delivered locally, broker or not), so when the
- * broker goes away or comes back, and while it is away, one request per
- * waited lock asks Redis, not every waiter.
- *
- * Waiters form a chain: each sleeps on the nearest request ahead of it
- * ("w.<id>") or, at the head, on the lock that blocks it ("l.<hash>"), so a
- * release wakes one request, not all of them.  Every wake-up is only a hint;
- * the answer always comes from Redis.
+ * waitq.c - waiting for locks without threads (see waitq.h): the queue's
+ * public side.  A request is made a waiter here (its holder copied, its
+ * timers armed, its first call sent), cancelled, failed with the rest at
+ * shutdown, and woken by what the broker says (a release on the key it
+ * sleeps on, a grant for this daemon, the broker going or coming back).
+ * Its life between (waitq_waiter.c) is the layer below.
  */
 #include "waitq_i.h"
 
@@ -49,345 +15,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/random.h>
-#include <time.h>
 
-#include "clock.h"
-#include "hash.h"
-#include "log.h"
-#include "name.h"
 #include "notify.h"
-
-#define RECHECK_AFTER_BIND_MS 100
-
-void waitq_lock_key(const char *node, char *buf, size_t size)
-{
-	snprintf(buf, size, "l.%016llx", (unsigned long long)hash_str(node));
-}
-
-void waitq_semaphore_key(const char *ns, char *buf, size_t size)
-{
-	snprintf(buf, size, "s.%016llx", (unsigned long long)hash_str(ns));
-}
-
-static struct waiter_list *bucket(struct waiter_list *index,
-				  const char *key)
-{
-	return &index[hash_str(key) & (WAITQ_BUCKETS - 1)];
-}
-
-static void waiter_unbind(struct waiter *w)
-{
-	if (w->key[0]) {
-		LIST_REMOVE(w, by_key);
-		if (w->wq->nt)
-			notifier_unbind(w->wq->nt, w->key);
-	}
-	w->key[0] = '\0';
-}
-
-/* Sleep on `key`; true when that is a new binding. */
-static bool waiter_bind(struct waiter *w, const char *key)
-{
-	if (strcmp(w->key, key) == 0)
-		return false;
-	waiter_unbind(w);
-	if (w->wq->nt && notifier_bind(w->wq->nt, key) < 0)
-		return false;
-	snprintf(w->key, sizeof(w->key), "%s", key);
-	LIST_INSERT_HEAD(bucket(w->wq->key_index, w->key), w, by_key);
-	return true;
-}
-
-void waiter_destroy(struct waiter *w)
-{
-	waiter_unbind(w);
-	if (w->own_key[0]) {
-		LIST_REMOVE(w, by_own_key);
-		notifier_unbind(w->wq->nt, w->own_key);
-	}
-	if (w->recheck)
-		event_free(w->recheck);
-	if (w->deadline)
-		event_free(w->deadline);
-	LIST_REMOVE(w, link);
-	LIST_REMOVE(w, by_id);
-	w->wq->count--;
-	for (size_t i = 0; i < w->nset; i++)
-		free(w->set_paths[i]);
-	free(w->set_paths);
-	free(w->set_modes);
-	free(w->path);
-	free(w->h_id);
-	free(w->h_node);
-	free(w->h_note);
-	free(w->h_absorb);
-	free(w->h_groups);
-	free(w);
-}
-
-void waiter_announce_left(struct waiter *w)
-{
-	char key[WAITQ_KEY_MAX];
-
-	/* a blocking waiter's first call went out before its acquire
-	 * returned; one that never blocks is never in Redis's queue */
-	if (!w->block || w->wq->nt == NULL)
-		return; /* nobody sleeps behind it */
-	snprintf(key, sizeof(key), "w.%s", w->id);
-	notifier_publish(w->wq->nt, key, "", 0);
-}
-
-void waiter_answer_as(struct waiter *w, enum waiter_state next, int err,
-		      const struct store_result *res)
-{
-	if (waiter_answered(w))
-		return;
-	w->state = next;
-	evtimer_del(w->recheck);
-	evtimer_del(w->deadline);
-	w->cb(w->arg, err, res);
-}
-
-static void waiter_answer(struct waiter *w, int err,
-			  const struct store_result *res)
-{
-	waiter_answer_as(w, WAITER_ENDING, err, res);
-}
-
-void waitq_arm(struct event *ev, int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 1)
-		ms = 1;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
-}
-
-static void on_withdrawn(void *arg, const struct store_result *res)
-{
-	struct waiter *w = arg;
-
-	w->in_flight = false;
-	if (res->err == -EIO && mono_ms() < w->entry_until) {
-		/* Redis did not answer: the entry may live on; try again */
-		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
-		return;
-	}
-	waiter_announce_left(w);
-	waiter_destroy(w);
-}
-
-static int waiter_withdraw(struct waiter *w)
-{
-	if (w->nset)
-		return store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
-					 w->nset, &w->h,
-					 &(struct store_wait){w->id, 0, "", false},
-					 true, on_withdrawn, w);
-	return store_withdraw(w->wq->st, w->path, w->id, on_withdrawn, w);
-}
-
-/* After its answer: undo what the last call did, then go away. */
-static void waiter_clean_up(struct waiter *w, const struct store_result *res)
-{
-	if (w->state == WAITER_GRANTED || w->state == WAITER_CONFIRMING) {
-		waiter_confirm(w, res);
-		return;
-	}
-	if (res && res->err == 0 && res->kind == STORE_TOKENS) {
-		for (size_t i = 0; i < res->ntokens && i < w->nset; i++)
-			store_disown(w->wq->st, w->set_paths[i], w->h.id,
-				     res->tokens[i],
-				     "granted after its request was withdrawn");
-	} else if (res && res->err == 0 && res->word == WORD_NEW) {
-		store_disown(w->wq->st, w->path, w->h.id, res->lock.token,
-			     "granted after its request was withdrawn");
-	}
-	if (w->block && mono_ms() < w->entry_until) {
-		if (waiter_withdraw(w) == 0)
-			w->in_flight = true;
-		else /* Redis not answering now: again later */
-			waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
-		return;
-	}
-	waiter_announce_left(w);
-	waiter_destroy(w);
-}
-
-/* The routing key that tells of the end of blocker `b` (the store parsed
- * it from the reply), or -EINVAL when the reply names none. */
-static int blocker_key(const struct store_blocker *b, char *key, size_t size)
-{
-	switch (b->kind) {
-	case BLOCKER_HOLDER:
-		waitq_lock_key(b->what, key, size);
-		return 0;
-	case BLOCKER_SEMAPHORE: /* a namespace's limit: any slot freed */
-		waitq_semaphore_key(b->what, key, size);
-		return 0;
-	case BLOCKER_WAITER:
-		snprintf(key, size, "w.%s", b->what);
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
-
-/* Does `w` sleep behind another waiter of this daemon (not a chain head)? */
-static bool behind_local(const struct waiter *w)
-{
-	return strncmp(w->key, w->wq->local_key, strlen(w->wq->local_key)) ==
-	       0;
-}
-
-static int64_t recheck_delay(struct waiter *w, int64_t blocker_in_ms)
-{
-	int64_t ms = w->wq->lease_ms / 3;
-
-	if (blocker_in_ms + 20 < ms)
-		ms = blocker_in_ms + 20;
-	if (!notifier_connected(w->wq->nt) && !behind_local(w) &&
-	    ms > WAITQ_BROKER_DOWN_MS)
-		ms = WAITQ_BROKER_DOWN_MS;
-	return ms;
-}
-
-/*
- * Most waits are for the lock itself: once Redis says `w` must wait,
- * listen for its releases for as long as the wait lasts (the bindings are
- * counted: one per lock per daemon).  Never before the first answer: an
- * acquire that is granted at once costs the broker nothing.  A release
- * between that answer and the binding taking hold is not lost: it hands
- * the lock to the queued request itself when it can (a grant, told on the
- * daemon's own key), and the first sleep re-checks soon (waiter_sleep).
- */
-static void waiter_bind_own(struct waiter *w)
-{
-	char key[WAITQ_KEY_MAX], *node = NULL;
-
-	if (w->own_key[0] || w->wq->nt == NULL ||
-	    name_lock_node(w->path, &node) < 0)
-		return;
-	waitq_lock_key(node, key, sizeof(key));
-	free(node);
-	if (notifier_bind(w->wq->nt, key) == 0) {
-		snprintf(w->own_key, sizeof(w->own_key), "%s", key);
-		LIST_INSERT_HEAD(bucket(w->wq->own_index, key), w, by_own_key);
-	}
-}
-
-/* Sleep on what blocks `w` (`res`); `first`: it was just queued. */
-static void waiter_sleep(struct waiter *w, const struct store_result *res,
-			 bool first)
-{
-	char key[WAITQ_KEY_MAX];
-	int64_t exp = 0, delay;
-	bool fresh;
-
-	if (blocker_key(&res->blocker, key, sizeof(key)) == 0) {
-		exp = res->blocker.until_ms;
-	} else {
-		key[0] = '\0';
-		exp = res->now_ms + WAITQ_BROKER_DOWN_MS;
-	}
-	/* a binding is asynchronous: a new one (and the first one, made just
-	 * before asking) may have missed a release; check again soon */
-	fresh = key[0] && ((waiter_bind(w, key) &&
-			    strcmp(key, w->own_key) != 0) ||
-			   first);
-	delay = recheck_delay(w, exp - res->now_ms);
-	/* a release may have slipped by before the new binding took hold */
-	if (fresh && delay > RECHECK_AFTER_BIND_MS)
-		delay = RECHECK_AFTER_BIND_MS;
-	waitq_arm(w->recheck, delay);
-}
-
-void waiter_on_attempt(void *arg, const struct store_result *res)
-{
-	struct waiter *w = arg;
-	bool was_queued;
-
-	w->in_flight = false;
-	if (waiter_answered(w)) {
-		waiter_clean_up(w, res);
-		return;
-	}
-	was_queued = w->state == WAITER_QUEUED;
-	if (res->err == -EAGAIN && w->block && res->extra[0]) {
-		bool first = !was_queued;
-
-		if (first && w->wq->queued_cb)
-			w->wq->queued_cb(w->wq->queued_arg, w->path, &w->h,
-					 res->now_ms);
-		w->state = WAITER_QUEUED;
-		waiter_bind_own(w);
-		waiter_sleep(w, res, first);
-		if (first && w->queued_hook)
-			w->queued_hook(w->arg);
-	} else if (res->err == -EIO && was_queued) {
-		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS); /* keep our place */
-	} else {
-		if (res->err == -EDEADLK && w->wq->deadlock_cb)
-			w->wq->deadlock_cb(w->wq->queued_arg, w->path, &w->h,
-					   res->now_ms);
-		waiter_answer(w, res->err, res);
-		if (res->err == -EIO) {
-			/* unknown outcome: it may have queued us after all */
-			waiter_clean_up(w, NULL);
-			return;
-		}
-		/* one never queued has nobody chained behind it: granted at
-		 * once, an acquire tells the broker nothing */
-		if (was_queued)
-			waiter_announce_left(w);
-		waiter_destroy(w);
-		return;
-	}
-	if (w->wake_pending) {
-		w->wake_pending = false;
-		waiter_attempt(w);
-	}
-}
-
-/* Ask Redis (once) whether `w` can be granted now; 0 or -errno. */
-static int waiter_send(struct waiter *w)
-{
-	struct store_wait wait = {
-		.waiter_id = w->id,
-		.lease_ms = w->wq->lease_ms,
-		.daemon_node = w->wq->daemon,
-	};
-	int err;
-
-	if (w->nset)
-		err = store_acquire_set(w->wq->st, w->set_paths, w->set_modes,
-					w->nset, &w->h,
-					w->block ? &wait : NULL, false,
-					waiter_on_attempt, w);
-	else
-		err = store_acquire(w->wq->st, w->path, &w->h, w->excl,
-				    w->block ? &wait : NULL, waiter_on_attempt,
-				    w);
-	if (err == 0) {
-		w->in_flight = true;
-		if (w->block)
-			w->entry_until = mono_ms() + w->wq->lease_ms;
-	}
-	return err;
-}
-
-void waiter_attempt(struct waiter *w)
-{
-	if (w->in_flight) {
-		w->wake_pending = true;
-		return;
-	}
-	evtimer_del(w->recheck);
-	if (waiter_send(w) < 0)
-		waitq_arm(w->recheck, RETRY_AFTER_EIO_MS);
-}
 
 static void on_recheck(evutil_socket_t fd, short what, void *arg)
 {
@@ -514,7 +143,7 @@ static struct waiter *waiter_new(struct waitq *wq, const char *path,
 	w->arg = arg;
 	snprintf(w->id, sizeof(w->id), "%s.%llu", wq->daemon,
 		 (unsigned long long)++wq->next_id);
-	LIST_INSERT_HEAD(bucket(wq->id_index, w->id), w, by_id);
+	LIST_INSERT_HEAD(waitq_bucket(wq->id_index, w->id), w, by_id);
 	w->path = strdup(path);
 	w->recheck = evtimer_new(wq->base, on_recheck, w);
 	w->deadline = evtimer_new(wq->base, on_deadline, w);
@@ -621,16 +250,6 @@ size_t waitq_count(const struct waitq *wq)
 	return n;
 }
 
-struct waiter *waitq_find_waiter(struct waitq *wq, const char *id)
-{
-	struct waiter *w;
-
-	LIST_FOREACH(w, bucket(wq->id_index, id), by_id)
-		if (strcmp(w->id, id) == 0)
-			return w;
-	return NULL;
-}
-
 void waitq_on_message(struct waitq *wq, const char *key, const char *body,
 		      size_t len)
 {
@@ -642,10 +261,10 @@ void waitq_on_message(struct waitq *wq, const char *key, const char *body,
 	}
 
 	/* an attempt never ends (or rebinds) a waiter before its reply */
-	LIST_FOREACH(w, bucket(wq->key_index, key), by_key)
+	LIST_FOREACH(w, waitq_bucket(wq->key_index, key), by_key)
 		if (!waiter_answered(w) && strcmp(w->key, key) == 0)
 			waiter_attempt(w);
-	LIST_FOREACH(w, bucket(wq->own_index, key), by_own_key)
+	LIST_FOREACH(w, waitq_bucket(wq->own_index, key), by_own_key)
 		if (!waiter_answered(w) && w->in_flight &&
 		    strcmp(w->key, key) != 0 && strcmp(w->own_key, key) == 0)
 			w->wake_pending = true; /* it may be about to sleep on it */
@@ -656,11 +275,49 @@ void waitq_on_broker(struct waitq *wq, bool up)
 	struct waiter *w;
 
 	LIST_FOREACH(w, &wq->list, link) {
-		if (w->state != WAITER_QUEUED || behind_local(w))
+		if (w->state != WAITER_QUEUED || waiter_behind_local(w))
 			continue; /* its local predecessor will tell it */
 		if (up)
 			waiter_attempt(w); /* messages may have been missed */
 		else if (!w->in_flight)
 			waitq_arm(w->recheck, WAITQ_BROKER_DOWN_MS);
 	}
+}
+
+void waitq_hand_over(struct waitq *wq, const struct store_result *res)
+{
+	char key[WAITQ_KEY_MAX + 2], body[WAITQ_KEY_MAX + 64];
+	int len;
+
+	for (size_t i = 0; i < res->ngrants; i++) {
+		const struct store_grant *g = &res->grants[i];
+
+		if (g->wake_ns) {
+			waitq_semaphore_key(g->wake_ns, key, sizeof(key));
+			if (wq->nt)
+				notifier_publish(wq->nt, key, "", 0);
+			else
+				waitq_on_message(wq, key, NULL, 0);
+			continue;
+		}
+		if (strcmp(g->daemon, wq->daemon) == 0) { /* ours: directly */
+			waitq_grant_arrived(wq, g->waiter_id, g->token, g->expires_ms,
+				      res->now_ms);
+			continue;
+		}
+		len = snprintf(body, sizeof(body), "%s %lld %lld %lld",
+			       g->waiter_id, (long long)g->token,
+			       (long long)g->expires_ms,
+			       (long long)res->now_ms);
+		if (len < 0 || (size_t)len >= sizeof(body))
+			continue;
+		snprintf(key, sizeof(key), "g.%s", g->daemon);
+		if (wq->nt)
+			notifier_publish(wq->nt, key, body, len);
+	}
+}
+
+uint64_t waitq_handoffs(const struct waitq *wq)
+{
+	return wq->handoffs;
 }

@@ -41,7 +41,7 @@ typedef void waitq_queued_cb(void *arg, const char *path,
 			     const struct store_holder *h, int64_t now_ms);
 
 /*
- * A request answered from a grant another call made (waitq_grant.c)
+ * A request answered from a grant another call made (waitq_waiter.c)
  * confirmed it (`res`: 0 and the lock) or learned it is gone (-ESTALE or
  * another error): holder `holder_id`, grant `token`.
  */
@@ -52,7 +52,7 @@ typedef void waitq_confirmed_cb(void *arg, const char *path,
 /*
  * Does holder `holder_id` still hold grant `token` of `path` on this node?
  * A grant handed over is confirmed only if it is still held a little
- * later (waitq_grant.c): a short hold ends before it needs confirming.
+ * later (waitq_waiter.c): a short hold ends before it needs confirming.
  */
 typedef bool waitq_held_cb(void *arg, const char *path, const char *holder_id,
 			   int64_t token);

@@ -1,8 +1,9 @@
 /*
- * waitq_i.h - the wait queue's insides, shared by waitq.c (the queue and a
- * waiter's life: submit, ask, park, wake, cancel, withdraw, end) and
- * waitq_grant.c (a grant another call made: handed over, answered from,
- * confirmed).  Nothing outside those two files includes it.
+ * waitq_i.h - the wait queue's insides, shared by waitq.c (the queue's
+ * public side: submit, cancel, wake) and the layer below it,
+ * waitq_waiter.c (a waiter's life: ask, park, withdraw, end; and a grant
+ * another call made: handed over, answered from, confirmed).  Nothing
+ * outside those two files includes it.
  */
 #ifndef LOCKFS_WAITQ_I_H
 #define LOCKFS_WAITQ_I_H
@@ -125,32 +126,47 @@ static inline bool waiter_answered(const struct waiter *w)
 	return w->state != WAITER_ASKING && w->state != WAITER_QUEUED;
 }
 
-/* waitq.c: a waiter's life */
+/* ---- waitq_waiter.c: a waiter's life, what waitq.c calls --------------- */
 
+/* The list of `index` that `key` hashes to. */
+struct waiter_list *waitq_bucket(struct waiter_list *index, const char *key);
 /* Arm timer `ev` to fire in `ms` (at least 1). */
 void waitq_arm(struct event *ev, int64_t ms);
+/* Ask Redis (once) whether `w` can be granted now; 0 or -errno. */
+int waiter_send(struct waiter *w);
+/* Ask Redis whether `w` can be granted now, or after the call in flight. */
+void waiter_attempt(struct waiter *w);
+/* Run `w`'s callback (once) with `err` and `res`: its answer. */
+void waiter_answer(struct waiter *w, int err, const struct store_result *res);
+/* After its answer: undo what the last call did (`res`, NULL for none),
+ * then go away. */
+void waiter_clean_up(struct waiter *w, const struct store_result *res);
+/* Does `w` sleep behind another waiter of this daemon (not a chain head)? */
+bool waiter_behind_local(const struct waiter *w);
+/* Unbind, unindex and free `w`: its end. */
+void waiter_destroy(struct waiter *w);
+/* A message on this daemon's grant key ("g.<daemon>"). */
+void waitq_on_grant(struct waitq *wq, const char *body, size_t len);
+/* Grant `token` (expiring at `expires_ms`, the Redis clock `now_ms`) made
+ * for this daemon's waiter `id`: answer it, or give the grant back. */
+void waitq_grant_arrived(struct waitq *wq, const char *id, int64_t token,
+			 int64_t expires_ms, int64_t now_ms);
+
+/* ---- and within waitq_waiter.c ---------------------------------------- */
+
 /* The waiter of this daemon with id `id`, or NULL. */
 struct waiter *waitq_find_waiter(struct waitq *wq, const char *id);
 /* Run `w`'s callback (once) and move it to `next`, an answered state. */
 void waiter_answer_as(struct waiter *w, enum waiter_state next, int err,
 		      const struct store_result *res);
-/* Ask Redis whether `w` can be granted now, or after the call in flight. */
-void waiter_attempt(struct waiter *w);
 /* The reply to an acquire call of `w` (`arg`): an attempt or a confirmation. */
 void waiter_on_attempt(void *arg, const struct store_result *res);
 /* Tell the requests chained behind `w` that it left the queue. */
 void waiter_announce_left(struct waiter *w);
-/* Unbind, unindex and free `w`: its end. */
-void waiter_destroy(struct waiter *w);
-
-/* waitq_grant.c: a grant another call made */
-
 /*
  * `w` is GRANTED or CONFIRMING: `res`, the reply to the call that was in
  * flight (NULL: none was), may confirm it; otherwise confirm it now.
  */
 void waiter_confirm(struct waiter *w, const struct store_result *res);
-/* A message on this daemon's grant key ("g.<daemon>"). */
-void waitq_on_grant(struct waitq *wq, const char *body, size_t len);
 
 #endif
