@@ -383,8 +383,7 @@ void node_lease_onlost(struct node *n, const char *path, const char *id,
 		       int sig)
 {
 }
-bool node_lost_shows(struct node *n, const char *path, const char *owner_id,
-		     int64_t retry_ms)
+bool node_lost_shows(struct node *n, const char *path, const char *owner_id)
 {
 	return false;
 }
