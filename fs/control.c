@@ -285,12 +285,7 @@ void control_read(struct lockfs *fs, fuse_req_t req, struct inode *in,
 			     (fi->flags & O_NONBLOCK) != 0);
 		return;
 	}
-	if (off < 0 || (size_t)off >= h->text_len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, h->text + off,
-			       size < h->text_len - off ? size
-							: h->text_len - off);
+	handle_reply_text(req, h, size, off);
 }
 
 static void control_close(struct handle *h)

@@ -153,11 +153,9 @@ void flockfile_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 	struct op *op;
 
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
-		op = op_new(req, in, in->path);
-		if (op == NULL) {
-			fuse_reply_err(req, ENOMEM);
+		op = op_of(req, in);
+		if (op == NULL)
 			return;
-		}
 		op->fi = *fi;
 		op_started(op, node_file(fs->node, in->path, &fc,
 					 truncated_at_open, op));
@@ -202,11 +200,9 @@ void flockfile_write(fuse_req_t req, struct handle *h, const char *buf,
 		fuse_reply_err(req, off < 0 ? EINVAL : EFBIG);
 		return;
 	}
-	op = op_new(req, h->in, h->in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, h->in);
+	if (op == NULL)
 		return;
-	}
 	op->h = h;
 	op->size = size;
 	op_started(op, node_file(fs->node, op->path, &fc, written, op));
@@ -283,11 +279,9 @@ void flockfile_setattr(fuse_req_t req, struct inode *in, const struct stat *attr
 		if (to_set & FUSE_SET_ATTR_GID)
 			fc.gid = attr->st_gid;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	op->h = h;
 	if (fi)
 		op->fi = *fi;

@@ -221,11 +221,9 @@ void getattr_start(fuse_req_t req, struct inode *in, bool lenient,
 		fuse_reply_attr(req, &st, fresh);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	op->u.getattr.lenient = lenient;
 	if (h && h->type == HANDLE_LOCK)
 		op->h = h; /* an fstat(2) */

@@ -120,6 +120,17 @@ void handle_reply_open(fuse_req_t req, struct inode *in,
 	}
 }
 
+void handle_reply_text(fuse_req_t req, const struct handle *h, size_t size,
+		       off_t off)
+{
+	if (off < 0 || (size_t)off >= h->text_len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, h->text + off,
+			       size < h->text_len - off ? size
+							: h->text_len - off);
+}
+
 void handle_close(struct lockfs *fs, struct handle *h)
 {
 	if (h == NULL)

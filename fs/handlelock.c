@@ -126,11 +126,9 @@ static void handle_lock(fuse_req_t req, fuse_ino_t ino, uint64_t lock_owner,
 		fuse_reply_err(req, 0);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	err = request_owner(req, &op->owner);
 	if (err < 0) {
 		op_fail(op, err);
@@ -226,11 +224,9 @@ void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, in ? EINVAL : ESTALE);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	handle_lock_id(fs, fi->lock_owner, true, op->owner.id,
 		       sizeof(op->owner.id));
 	op->u.getlk.type = lock->l_type;

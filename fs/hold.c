@@ -59,11 +59,9 @@ void hold_setattr(fuse_req_t req, struct inode *in, int to_set,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	/* what it renews: as a write through `h` would, else the caller's */
 	if (h) {
 		op->owner = h->owner;

@@ -205,26 +205,13 @@ void lockfile_open(fuse_req_t req, struct inode *in,
 		open_plain(req, in, fi, &owner);
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	op->fi = *fi;
 	if (err == 0)
 		op->owner = owner;
 	op_started(op, start_acquire(op, false));
-}
-
-static void reply_text(fuse_req_t req, const struct handle *h, size_t size,
-		       off_t off)
-{
-	if (off < 0 || (size_t)off >= h->text_len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, h->text + off,
-			       size < h->text_len - off ? size
-							: h->text_len - off);
 }
 
 static void read_done(void *arg, const struct store_result *res)
@@ -247,7 +234,7 @@ static void read_done(void *arg, const struct store_result *res)
 		op_fail(op, err);
 		return;
 	}
-	reply_text(op->req, op->h, op->size, op->u.read.off);
+	handle_reply_text(op->req, op->h, op->size, op->u.read.off);
 	op_free(op);
 }
 
@@ -257,14 +244,12 @@ void lockfile_read(fuse_req_t req, struct handle *h, size_t size, off_t off)
 	struct op *op;
 
 	if (off > 0 && h->text) {
-		reply_text(req, h, size, off);
+		handle_reply_text(req, h, size, off);
 		return;
 	}
-	op = op_new(req, h->in, h->in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, h->in);
+	if (op == NULL)
 		return;
-	}
 	op->h = h;
 	op->size = size;
 	op->u.read.off = off;
@@ -308,11 +293,9 @@ void lockfile_write(fuse_req_t req, struct handle *h, const char *buf,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	op = op_new(req, h->in, h->in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, h->in);
+	if (op == NULL)
 		return;
-	}
 	op->owner = h->owner;
 	snprintf(op->owner.id, sizeof(op->owner.id), "%s", id);
 	op->size = size;

@@ -108,6 +108,9 @@ void handle_free(struct handle *h);
  * reply closes it again. */
 void handle_reply_open(fuse_req_t req, struct inode *in,
 		       struct fuse_file_info *fi, struct handle *h);
+/* Answer a read of `size` bytes at `off` from `h`'s text snapshot. */
+void handle_reply_text(fuse_req_t req, const struct handle *h, size_t size,
+		       off_t off);
 /* The kernel released lock-file descriptor `h` (NULL: none): close it. */
 void handle_close(struct lockfs *fs, struct handle *h);
 /*

@@ -100,12 +100,10 @@ nomem:
 void ns_opendir(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	struct op *op = op_of(req, in);
 
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	if (op == NULL)
 		return;
-	}
 	op->fi = *fi;
 	op_started(op, node_list(fs->node, in->path, fs->opt->open_flock,
 				 opendir_done, op));
@@ -205,11 +203,9 @@ void ns_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
 		getattr_start(req, in, false, NULL); /* times: no-op */
 		return;
 	}
-	op = op_new(req, in, in->path);
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	op = op_of(req, in);
+	if (op == NULL)
 		return;
-	}
 	op_started(op, node_setattr(op->fs->node, in->path,
 				    to_set & FUSE_SET_ATTR_MODE
 					    ? (long)(attr->st_mode & 07777)

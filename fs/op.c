@@ -39,6 +39,15 @@ struct op *op_new(fuse_req_t req, struct inode *in, const char *path)
 	return op;
 }
 
+struct op *op_of(fuse_req_t req, struct inode *in)
+{
+	struct op *op = op_new(req, in, in->path);
+
+	if (op == NULL)
+		fuse_reply_err(req, ENOMEM);
+	return op;
+}
+
 void op_free(struct op *op)
 {
 	if (op == NULL)

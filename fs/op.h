@@ -90,6 +90,8 @@ struct handle *handle_of(const struct fuse_file_info *fi);
 /* A new op for `req` on `in` (may be NULL) and `path` (copied; may be
  * NULL), or NULL for ENOMEM. */
 struct op *op_new(fuse_req_t req, struct inode *in, const char *path);
+/* An op for a call on `in` (its path), or NULL after answering ENOMEM. */
+struct op *op_of(fuse_req_t req, struct inode *in);
 void op_free(struct op *op);
 /* Answer `op` with -`err` and free it. */
 void op_fail(struct op *op, int err);

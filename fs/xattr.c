@@ -102,12 +102,10 @@ static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
 			bool list, bool info)
 {
 	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	struct op *op = op_of(req, in);
 
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	if (op == NULL)
 		return;
-	}
 	op->size = size;
 	op->u.xattr.list = list;
 	op->u.xattr.info = info;
@@ -163,12 +161,10 @@ static void limit_done(void *arg, const struct store_result *res)
 static void set_limit(fuse_req_t req, struct inode *in, long limit)
 {
 	struct lockfs *fs = fs_of(req);
-	struct op *op = op_new(req, in, in->path);
+	struct op *op = op_of(req, in);
 
-	if (op == NULL) {
-		fuse_reply_err(req, ENOMEM);
+	if (op == NULL)
 		return;
-	}
 	op_started(op, node_set_limit(fs->node, op->path, limit,
 				      fuse_req_ctx(req)->uid, limit_done, op));
 }
