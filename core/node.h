@@ -28,7 +28,6 @@
 
 #include "info.h"
 #include "metrics.h"
-#include "notify.h"
 #include "result.h"
 
 struct event_base;

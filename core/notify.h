@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "result.h" /* struct notifier_stats */
+
 struct event_base;
 struct notifier;
 
@@ -63,9 +65,6 @@ const char *notifier_broker(const struct notifier *n);
 
 /* Counters for metrics (loop side; a delivery counts ours too;
  * `bindings`: bindings and unbindings asked of the broker). */
-struct notifier_stats {
-	uint64_t published, delivered, reconnects, bindings;
-};
 void notifier_get_stats(const struct notifier *n, struct notifier_stats *out);
 
 /*

@@ -140,6 +140,11 @@ struct file_change {
 };
 
 /* Counters for metrics: answered calls, failures, timeouts, reconnects. */
+/* The notifier's counters (notify.h). */
+struct notifier_stats {
+	uint64_t published, delivered, reconnects, bindings;
+};
+
 struct store_stats {
 	uint64_t calls, errors, timeouts, reconnects;
 	uint64_t rtt_buckets[METRICS_RTT_BUCKETS]; /* metrics_rtt_bounds */

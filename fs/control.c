@@ -27,7 +27,6 @@
 
 #include "backlog.h"
 #include "clock.h"
-#include "notify.h"
 #include "http.h"
 #include "lockfs.h"
 #include "log.h"
