@@ -2,8 +2,10 @@
  * lease.h - the leases this node granted, kept for two jobs:
  *
  *  - keepalive (the README): a lease with keepalive=session is renewed
- *    while its owner's session (owner=process: its process) is alive on
- *    this node, and released with reason owner-exit as soon as it is gone;
+ *    while its owner's session (owner=process: its process; owner=user:
+ *    the session of the process that took it) is alive on this node, and
+ *    released with reason owner-exit as soon as it is gone (a release
+ *    that finds the hold already gone drops the entry without an event);
  *  - ESTALE: an owner whose lease expired or was broken meanwhile gets
  *    ESTALE, not EPERM or ENOENT, when it next writes or unlinks, so a
  *    paused holder learns it lost the lock.  Lost leases are remembered for
@@ -14,8 +16,8 @@
  * session does, until they are unlocked or their file is closed.
  *
  * Redis stays the truth: this table only decides when to ask it.  Runs on
- * the loop thread; the table owns its entries and copies every string it is
- * given.
+ * the loop thread; the table owns its entries and copies the strings it
+ * keeps of a holder (not its note, which it never needs).
  */
 #ifndef LOCKFS_LEASE_H
 #define LOCKFS_LEASE_H
@@ -34,8 +36,9 @@ struct leases;
 
 /*
  * Called when keepalive ends a lease (reason "owner-exit"), sees a lease
- * with keepalive=off run out (reason "expired"), or a hold is lost against
- * its holder's will (reason "lost", once per grant: leases_lost_notice).
+ * with keepalive=off run out (reason "lost", then "expired"), or a hold is
+ * lost against its holder's will (reason "lost", once per grant:
+ * leases_lost_notice).
  */
 typedef void leases_event_cb(void *arg, const char *path, const char *reason,
 			     const struct lock_holder *h);
@@ -47,8 +50,10 @@ void leases_free(struct leases *lt);
 void leases_set_event_cb(struct leases *lt, leases_event_cb *cb, void *arg);
 
 /*
- * Record that holder `h` (a lease) holds `path` now, as a store result
- * reported; replaces an earlier entry of the same owner and path.
+ * Record that holder `h` (a lease or a handle lock) holds `path` now, as a
+ * store result reported; replaces an earlier entry of the same owner and
+ * path.  Its age (leases_get_fresh) counts from this call; `now_ms`, the
+ * Redis clock, is not used.
  */
 int leases_granted(struct leases *lt, const char *path,
 		   const struct lock_holder *h, int64_t now_ms);
@@ -129,7 +134,8 @@ const struct lock_holder *leases_handle_of(struct leases *lt,
 /* Is `id`'s hold of `path` remembered as lost (expired, broken)? */
 bool leases_is_lost(struct leases *lt, const char *path, const char *id);
 
-/* How many live leases this node keeps (for status). */
+/* How many holds this node keeps and has not lost, leases and handle
+ * locks alike (for status). */
 size_t leases_count(const struct leases *lt);
 
 #endif
