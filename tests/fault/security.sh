@@ -134,7 +134,7 @@ if [ -n "${LOCKFS_AMQPS_URL:-}" ] && [ -f "${LOCKFS_TEST_CACERT:-}" ]; then
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca \
 		-keyout $T.key -out $T.otherca 2>/dev/null
 	tls_node tlsbad $T.otherca
-	sleep 2
+	wait_until 10 grep -q 'amqp: cannot connect' "$CLUSTER_DIR/tlsbad.log"
 	check "with another CA the broker is refused" disconnected info_field "$CLUSTER_DIR/tlsbad/.lockfs/status" amqp
 	check "and the daemon says why" 1 bash -c "grep -c 'amqp: cannot connect' $CLUSTER_DIR/tlsbad.log"
 	check "locks still work there (Redis is the truth)" OK fsop open "$CLUSTER_DIR/tlsbad/sec/tls2" wcn
