@@ -335,7 +335,8 @@ static void on_end_answer(void *arg, const struct store_result *res)
 		node_ended(e->n, e->unlink ? res->extra : "released", e->path,
 			   res->lock.holders, res->lock.nholders, res->now_ms,
 			   res->wake);
-		leases_forget(e->n->leases, e->path, e->holder_id);
+		if (e->unlink) /* (an unlock forgot it when it asked) */
+			leases_forget(e->n->leases, e->path, e->holder_id);
 	} else if (e->unlink && res->err == -ESTALE) {
 		/* remembered, not forgotten: see node_renew_error() */
 		leases_lost_notice(e->n->leases, e->path, e->holder_id);
