@@ -87,10 +87,19 @@ int64_t store_redis_now(const struct store *st)
 	return 0; /* never asked here: no grant messages */
 }
 
+/* What the node service asked of the store, for the tests to answer. */
+static int ndisowned;
+static int64_t disowned_token;
+static store_cb *end_cb; /* a release or unlink asked for, unanswered */
+static void *end_arg;
+static bool end_force;
+
 void store_disown(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, const char *why)
 {
-	(void)st, (void)path, (void)holder_id, (void)token, (void)why;
+	(void)st, (void)path, (void)holder_id, (void)why;
+	ndisowned++;
+	disowned_token = token;
 }
 int store_renew(struct store *st, const char *path, const char *holder_id,
 		int64_t token, const struct command *cmd, store_cb *cb,
@@ -103,16 +112,19 @@ int store_renew(struct store *st, const char *path, const char *holder_id,
 int store_unlink(struct store *st, const char *path, const char *holder_id,
 		 int64_t token, bool force, store_cb *cb, void *arg)
 {
-	(void)st, (void)path, (void)holder_id, (void)token, (void)force;
-	(void)cb, (void)arg;
-	return -EIO;
+	(void)st, (void)path, (void)holder_id, (void)token;
+	end_cb = cb;
+	end_arg = arg;
+	end_force = force;
+	return 0;
 }
 int store_release(struct store *st, const char *path, const char *holder_id,
 		  int64_t token, bool force, store_cb *cb, void *arg)
 {
 	(void)st, (void)path, (void)holder_id, (void)token, (void)force;
-	(void)cb, (void)arg;
-	return -EIO;
+	end_cb = cb;
+	end_arg = arg;
+	return 0;
 }
 
 /* ---- fixture -------------------------------------------------------- */
@@ -128,6 +140,8 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	npublished = 0;
+	ndisowned = 0;
+	end_cb = NULL;
 	f->base = event_base_new();
 	assert_int_equal(leases_new(f->base, NULL, "/proc", &f->lt), 0);
 	assert_int_equal(
@@ -358,6 +372,162 @@ static void test_handle_plan(void **state)
 			 NODE_LOCK_TAKE);
 }
 
+/* ---- grants delivered or not, ends of holds ------------------------- */
+
+static struct store_result granted(struct lock_holder *h, enum reply_word w)
+{
+	struct store_result res = {.now_ms = 1000, .kind = STORE_LOCK,
+				   .word = w};
+
+	res.extra = w == WORD_NEW ? "new" : "renewed";
+	res.lock.token = h->token;
+	res.lock.nholders = 1;
+	res.lock.holders = h;
+	return res;
+}
+
+static void test_grant_delivered_or_disowned(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 7);
+	struct store_result res = granted(&h, WORD_NEW);
+	struct node_grant g = {.res = &res, .holder_id = h.id, .path = "p"};
+	struct node_stats st;
+
+	node_grant_delivered(f->node, &g, true);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.grants, 1);
+	assert_int_equal(leases_token(f->lt, "p", h.id), 7);
+	assert_int_equal(ndisowned, 0);
+	/* a new grant nobody received: not counted, not kept, released */
+	leases_forget(f->lt, "p", h.id);
+	node_grant_delivered(f->node, &g, false);
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.grants, 1);
+	assert_null(leases_get(f->lt, "p", h.id));
+	assert_int_equal(ndisowned, 1);
+	assert_int_equal(disowned_token, 7);
+	/* a lease its holder had before, renewed by an open whose reply
+	 * failed: still its holder's */
+	res = granted(&h, WORD_RENEWED);
+	node_grant_delivered(f->node, &g, false);
+	assert_int_equal(ndisowned, 1);
+	assert_non_null(leases_get(f->lt, "p", h.id));
+	/* a handle lock nobody received is let go, new or not */
+	h = holder("n1:F0001", HOLDER_HANDLE, 8);
+	res = granted(&h, WORD_RENEWED);
+	g.holder_id = h.id;
+	node_grant_delivered(f->node, &g, false);
+	assert_int_equal(ndisowned, 2);
+	assert_int_equal(disowned_token, 8);
+}
+
+static void test_grant_absorbs_a_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder lease = holder("n1:1000:s40", HOLDER_LEASE, 3);
+	struct lock_holder h = holder("n1:F0001", HOLDER_HANDLE, 4);
+	struct store_result res = granted(&h, WORD_NEW);
+	struct node_grant g = {.res = &res, .holder_id = h.id, .path = "p",
+			       .absorbed_id = lease.id};
+
+	node_granted(f->node, "p", &lease, true, 0, 900);
+	node_grant_delivered(f->node, &g, true);
+	/* the handle lock took the lease's place: the lease is gone here */
+	assert_null(leases_get(f->lt, "p", lease.id));
+	assert_false(leases_is_lost(f->lt, "p", lease.id));
+	assert_int_equal(leases_token(f->lt, "p", h.id), 4);
+}
+
+static void test_set_grant_delivered_or_disowned(void **state)
+{
+	struct fixture *f = *state;
+	char *paths[] = {"a", "b"};
+	enum lock_mode modes[] = {LOCK_MODE_EXCLUSIVE, LOCK_MODE_SHARED};
+	int64_t tokens[] = {11, 12};
+	struct store_holder sh = {.id = "n1:1000:s40", .node = "n1",
+				  .uid = 1000, .kind = HOLDER_LEASE};
+	struct store_result res = {.now_ms = 1000, .kind = STORE_TOKENS,
+				   .tokens = tokens, .ntokens = 2};
+	struct node_grant g = {.res = &res, .holder_id = sh.id,
+			       .paths = paths, .modes = modes, .count = 2,
+			       .set_holder = &sh};
+
+	node_grant_delivered(f->node, &g, true);
+	assert_int_equal(leases_token(f->lt, "a", sh.id), 11);
+	assert_int_equal(leases_token(f->lt, "b", sh.id), 12);
+	assert_int_equal(leases_get(f->lt, "b", sh.id)->mode,
+			 LOCK_MODE_SHARED);
+	node_grant_delivered(f->node, &g, false);
+	assert_int_equal(ndisowned, 2);
+	assert_null(leases_get(f->lt, "a", sh.id));
+}
+
+static int end_err;
+static void on_end(void *arg, const struct store_result *res)
+{
+	(void)arg;
+	end_err = res->err;
+}
+
+static void answer_end(struct store_result *res)
+{
+	store_cb *cb = end_cb;
+
+	assert_non_null(cb);
+	end_cb = NULL;
+	cb(end_arg, res);
+}
+
+static void test_unlink_ends_a_hold(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 5);
+	struct store_result ok = {.word = WORD_RELEASED, .extra = "released",
+				  .now_ms = 2000, .wake = true,
+				  .lock = {.holders = &h, .nholders = 1}};
+	struct store_result stale = {.err = -ESTALE, .extra = "free",
+				     .word = WORD_FREE};
+	struct node_stats st;
+
+	node_granted(f->node, "u", &h, true, 0, 1000);
+	assert_int_equal(node_unlink_hold(f->node, "u", h.id, 1000, on_end,
+					  NULL),
+			 0);
+	assert_false(end_force); /* only root breaks another's lock */
+	answer_end(&ok);
+	assert_int_equal(end_err, 0);
+	assert_null(leases_get(f->lt, "u", h.id));
+	assert_false(leases_is_lost(f->lt, "u", h.id));
+	node_get_stats(f->node, &st);
+	assert_int_equal(st.releases, 1);
+	assert_int_equal(npublished, 1); /* its waiters hear it */
+	/* a hold lost meanwhile: ESTALE, and remembered as lost */
+	node_granted(f->node, "u", &h, true, 0, 3000);
+	assert_int_equal(node_unlink_hold(f->node, "u", h.id, 0, on_end,
+					  NULL),
+			 0);
+	assert_true(end_force);
+	answer_end(&stale);
+	assert_int_equal(end_err, -ESTALE);
+	assert_true(leases_is_lost(f->lt, "u", h.id));
+}
+
+static void test_unlock_of_a_lock_already_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:F0002", HOLDER_HANDLE, 6);
+	struct store_result gone = {.err = -ENOENT, .extra = ""};
+
+	node_granted(f->node, "k", &h, true, 0, 1000);
+	assert_int_equal(node_unlock(f->node, "k", h.id, on_end, NULL), 0);
+	/* forgotten when asked: a write through its file renews it no more */
+	assert_null(leases_get(f->lt, "k", h.id));
+	end_err = 1;
+	answer_end(&gone);
+	assert_int_equal(end_err, 0); /* unlocked all the same, as POSIX */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +546,16 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_handle_plan, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_grant_delivered_or_disowned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_absorbs_a_lease,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_set_grant_delivered_or_disowned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlink_ends_a_hold, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unlock_of_a_lock_already_gone, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
