@@ -12,15 +12,17 @@
  *   lockfile.c flockfile.c      one file per kind of object: lock files
  *   handlelock.c ns.c xattr.c   (lease view, flock view), handle locks,
  *   setwrite.c control.c        namespaces, attributes, lock-set writes,
- *   request.c http.c            the control files, the HTTP endpoints
- *   hold.c getattr.c report.c   what both views share: a held lock's
- *                               truncate and unlink, lookups and getattrs,
- *                               the status and metrics text
+ *                               the control files
+ *   hold.c report.c request.c   what they share, each calling only those
+ *   getattr.c http.c            after it: a held lock's truncate and
+ *                               unlink, the status and metrics text,
+ *                               request handles, lookups and getattrs,
+ *                               the HTTP endpoints
  *   attr.c                      attributes and entries
  *   op.c  handle.c  inode.c     a request and its parking; open files;
  *                               inodes
  *
- * None calls a file above it, nor another of its own row.
+ * None calls a file above it, nor (in the second row) another of its row.
  *
  * Loop thread only, like all of the daemon.
  */
