@@ -1,11 +1,16 @@
 /*
  * metrics.c - the Prometheus text format of a node's counters (see
  * metrics.h).  Every sample carries the label node="<name>"; node names
- * are [A-Za-z0-9._-] (owner.h), so they need no escaping.
+ * are [A-Za-z0-9._-] (owner.h), so they need no escaping.  A namespace
+ * label is its path with a leading "/" ("/" for the root, "/a/b"), so
+ * that no namespace can be shown as "other"; it is escaped as the format
+ * wants, and a name that is not UTF-8 (which the format cannot carry) is
+ * counted under "other".
  */
 #include "metrics.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +24,28 @@ static const double wait_bounds[METRICS_WAIT_BUCKETS] = {
 	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600,
 };
 
+/* how long a hold lasted: 0.1 s to a day */
+static const double hold_bounds[METRICS_HOLD_BUCKETS] = {
+	0.1, 1, 10, 60, 300, 900, 3600, 14400, 86400,
+};
+
+/* from a release in Redis to the grant reaching its request here */
+static const double handoff_bounds[METRICS_HANDOFF_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	0.25,  0.5,    1,     2.5,   5,    10,
+};
+
 const double metrics_rtt_bounds[METRICS_RTT_BUCKETS] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 	0.005,  0.01,    0.05,   0.25,  1,
 };
+
+void metrics_clear(struct metrics *m)
+{
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++)
+		free(m->ns[i].name);
+	memset(m, 0, sizeof(*m));
+}
 
 void metrics_event(struct metrics *m, const char *event)
 {
@@ -31,13 +54,87 @@ void metrics_event(struct metrics *m, const char *event)
 			m->events[i]++;
 }
 
+static void observe(struct metrics_histogram *h, const double *bounds,
+		    size_t nbounds, double seconds)
+{
+	for (size_t i = 0; i < nbounds; i++)
+		if (seconds <= bounds[i])
+			h->buckets[i]++;
+	h->count++;
+	h->sum_s += seconds;
+}
+
 void metrics_wait(struct metrics *m, double seconds)
 {
-	for (int i = 0; i < METRICS_WAIT_BUCKETS; i++)
-		if (seconds <= wait_bounds[i])
-			m->wait_buckets[i]++;
-	m->wait_count++;
-	m->wait_sum_s += seconds;
+	observe(&m->wait, wait_bounds, METRICS_WAIT_BUCKETS, seconds);
+}
+
+void metrics_handoff(struct metrics_histogram *h, double seconds)
+{
+	observe(h, handoff_bounds, METRICS_HANDOFF_BUCKETS, seconds);
+}
+
+/* How many continuation bytes UTF-8 lead byte `c` wants, or -1. */
+static int utf8_tail(unsigned char c)
+{
+	if (c < 0x80)
+		return 0;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 1;
+	if (c >= 0xe0 && c <= 0xef)
+		return 2;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 3;
+	return -1;
+}
+
+/* Is `s` well-formed UTF-8 (no overlong form, surrogate, or code point
+ * past U+10FFFF)? */
+static bool is_utf8(const char *s)
+{
+	static const uint32_t least[4] = {0, 0x80, 0x800, 0x10000};
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int tail = utf8_tail(*p);
+		uint32_t cp;
+
+		if (tail < 0)
+			return false;
+		cp = *p & (tail ? 0xff >> (tail + 2) : 0x7f);
+		for (int i = 1; i <= tail; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false; /* (a NUL stops here too) */
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (cp < least[tail] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += tail + 1;
+	}
+	return true;
+}
+
+size_t metrics_namespace(struct metrics *m, const char *ns)
+{
+	size_t i;
+
+	if (!is_utf8(ns))
+		return METRICS_NS_OTHER;
+	for (i = 0; i < METRICS_NAMESPACES_MAX && m->ns[i].name; i++)
+		if (strcmp(m->ns[i].name, ns) == 0)
+			return i;
+	if (i == METRICS_NAMESPACES_MAX ||
+	    (m->ns[i].name = strdup(ns)) == NULL)
+		return METRICS_NS_OTHER;
+	return i;
+}
+
+void metrics_hold_ended(struct metrics *m, const char *ns, double seconds)
+{
+	struct metrics_namespace *slot = &m->ns[metrics_namespace(m, ns)];
+
+	observe(&slot->hold, hold_bounds, METRICS_HOLD_BUCKETS, seconds);
 }
 
 static void header(FILE *f, const char *name, const char *type,
@@ -58,21 +155,114 @@ static void one(FILE *f, const char *name, const char *type,
 	sample(f, name, node, v);
 }
 
+/* The labels of one series: node="<node>", and its namespace's, if any
+ * (`ns`: the name kept in a slot, "" for the root; NULL for "other"). */
+struct series {
+	const char *node;
+	bool by_ns;
+	const char *ns;
+};
+
+static void labels(FILE *f, const struct series *s)
+{
+	fprintf(f, "node=\"%s\"", s->node);
+	if (!s->by_ns)
+		return;
+	fputs(",namespace=\"", f);
+	if (s->ns == NULL)
+		fputs("other", f);
+	else
+		fputc('/', f);
+	for (const char *c = s->ns; c && *c; c++) {
+		if (*c == '\\' || *c == '"')
+			fputc('\\', f);
+		if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+	fputc('"', f);
+}
+
 /* Buckets are cumulative already (each counts everything <= its bound). */
+static void histogram_series(FILE *f, const char *name,
+			     const struct series *s, const double *bounds,
+			     const uint64_t *buckets, size_t n, uint64_t count,
+			     double sum)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s_bucket{", name);
+		labels(f, s);
+		fprintf(f, ",le=\"%g\"} %llu\n", bounds[i],
+			(unsigned long long)buckets[i]);
+	}
+	fprintf(f, "%s_bucket{", name);
+	labels(f, s);
+	fprintf(f, ",le=\"+Inf\"} %llu\n%s_sum{", (unsigned long long)count,
+		name);
+	labels(f, s);
+	fprintf(f, "} %.9g\n%s_count{", sum, name);
+	labels(f, s);
+	fprintf(f, "} %llu\n", (unsigned long long)count);
+}
+
 static void histogram(FILE *f, const char *name, const char *help,
 		      const char *node, const double *bounds,
 		      const uint64_t *buckets, size_t n, uint64_t count,
 		      double sum)
 {
+	struct series s = {.node = node};
+
 	header(f, name, "histogram", help);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s_bucket{node=\"%s\",le=\"%g\"} %llu\n", name,
-			node, bounds[i], (unsigned long long)buckets[i]);
-	fprintf(f, "%s_bucket{node=\"%s\",le=\"+Inf\"} %llu\n", name, node,
-		(unsigned long long)count);
-	fprintf(f, "%s_sum{node=\"%s\"} %.9g\n", name, node, sum);
-	fprintf(f, "%s_count{node=\"%s\"} %llu\n", name, node,
-		(unsigned long long)count);
+	histogram_series(f, name, &s, bounds, buckets, n, count, sum);
+}
+
+/* A namespace slot in use: taken by a name, or "other" once it counted. */
+static bool slot_used(const struct metrics *m, const struct metrics_now *n,
+		      size_t i)
+{
+	if (m->ns[i].name)
+		return true;
+	return i == METRICS_NS_OTHER &&
+	       (m->ns[i].hold.count || (n->oldest_hold_s &&
+					n->oldest_hold_s[i] >= 0));
+}
+
+/* lockfs_hold_seconds and lockfs_oldest_hold_seconds, per namespace. */
+static void by_namespace(FILE *f, const struct metrics *m,
+			 const struct metrics_now *n)
+{
+	const char *hold = "lockfs_hold_seconds";
+	const char *oldest = "lockfs_oldest_hold_seconds";
+
+	header(f, hold, "histogram",
+	       "How long holds taken through this node lasted, counted as "
+	       "each ended (released, broken, expired, owner-exit), by the "
+	       "namespace of the lock.");
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++) {
+		struct series s = {n->node, true, m->ns[i].name};
+
+		if (slot_used(m, n, i))
+			histogram_series(f, hold, &s, hold_bounds,
+					 m->ns[i].hold.buckets,
+					 METRICS_HOLD_BUCKETS,
+					 m->ns[i].hold.count,
+					 m->ns[i].hold.sum_s);
+	}
+	if (n->oldest_hold_s == NULL)
+		return;
+	header(f, oldest, "gauge",
+	       "Age of the oldest hold held now through this node, by the "
+	       "namespace of the lock (only namespaces with a hold now).");
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++) {
+		struct series s = {n->node, true, m->ns[i].name};
+
+		if (n->oldest_hold_s[i] < 0)
+			continue;
+		fprintf(f, "%s{", oldest);
+		labels(f, &s);
+		fprintf(f, "} %.15g\n", n->oldest_hold_s[i]);
+	}
 }
 
 static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
@@ -110,8 +300,16 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	    (double)n->handoffs);
 	histogram(f, "lockfs_acquire_wait_seconds",
 		  "Time from an acquire request to its grant.", node,
-		  wait_bounds, m->wait_buckets, METRICS_WAIT_BUCKETS,
-		  m->wait_count, m->wait_sum_s);
+		  wait_bounds, m->wait.buckets, METRICS_WAIT_BUCKETS,
+		  m->wait.count, m->wait.sum_s);
+	by_namespace(f, m, n);
+	if (n->handoff)
+		histogram(f, "lockfs_handoff_seconds",
+			  "Time from a release in Redis to the grant it handed "
+			  "over reaching its waiting request on this node, by "
+			  "the Redis clock.", node, handoff_bounds,
+			  n->handoff->buckets, METRICS_HANDOFF_BUCKETS,
+			  n->handoff->count, n->handoff->sum_s);
 	one(f, "lockfs_redis_up", "gauge", "1 while Redis is connected.",
 	    node, n->redis_up);
 	one(f, "lockfs_redis_calls_total", "counter",
