@@ -532,3 +532,12 @@ size_t leases_count(const struct leases *lt)
 			n++;
 	return n;
 }
+
+void leases_each(const struct leases *lt, leases_each_cb *cb, void *arg)
+{
+	const struct lease *l;
+
+	TAILQ_FOREACH(l, &lt->list, link)
+		if (!l->lost)
+			cb(arg, l->path, &l->h);
+}

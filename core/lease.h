@@ -138,4 +138,10 @@ bool leases_is_lost(struct leases *lt, const char *path, const char *id);
  * locks alike (for status). */
 size_t leases_count(const struct leases *lt);
 
+/* Call `cb` for each hold this node keeps and has not lost (the holds
+ * leases_count() counts), with its path and holder as last reported. */
+typedef void leases_each_cb(void *arg, const char *path,
+			    const struct lock_holder *h);
+void leases_each(const struct leases *lt, leases_each_cb *cb, void *arg);
+
 #endif

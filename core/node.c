@@ -57,6 +57,7 @@ void node_free(struct node *n)
 		return;
 	if (n->free_parts)
 		n->free_parts(n);
+	metrics_clear(&n->metrics);
 	free(n->name);
 	free(n);
 }
@@ -65,6 +66,40 @@ void node_free(struct node *n)
 void node_heard_watch(struct node *n)
 {
 	n->watched_until_ms = mono_ms() + WATCHED_FOR_MS;
+}
+
+/* The namespace of lock file `path` (the directory it is in, "" for the
+ * root) into `ns`, NAME_PATH_MAX + 1 bytes. */
+static void lock_namespace(const char *path, char *ns)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(ns, NAME_PATH_MAX + 1, "%.*s",
+		 slash ? (int)(slash - path) : 0, path);
+}
+
+/* Seconds from `from_ms` to `to_ms`, never negative. */
+static double seconds_between(int64_t from_ms, int64_t to_ms)
+{
+	return to_ms > from_ms ? (to_ms - from_ms) / 1000.0 : 0;
+}
+
+/*
+ * Hold `h` of `path` ended at `time_ms` (the Redis clock): how long it
+ * lasted, if it was taken through this node (its holder's node is this
+ * one) and its start is known.
+ */
+static void count_hold(struct node *n, const char *path,
+		       const struct lock_holder *h, int64_t time_ms)
+{
+	char ns[NAME_PATH_MAX + 1];
+
+	if (h->node == NULL || strcmp(h->node, n->name) != 0 ||
+	    h->acquired_ms <= 0)
+		return;
+	lock_namespace(path, ns);
+	metrics_hold_ended(&n->metrics, ns,
+			   seconds_between(h->acquired_ms, time_ms));
 }
 
 void node_publish(struct node *n, const char *event, const char *path,
@@ -78,6 +113,8 @@ void node_publish(struct node *n, const char *event, const char *path,
 	bool watched = mono_ms() < n->watched_until_ms;
 
 	metrics_event(&n->metrics, event);
+	if (ends)
+		count_hold(n, path, h, time_ms);
 	if (!watched && !(ends && wakes))
 		return; /* nobody would hear it */
 	if (n->nt == NULL || name_lock_node(path, &lnode) < 0)
@@ -115,6 +152,7 @@ void node_granted_set(struct node *n, char *const *paths,
 			.uid = h->uid, .gid = h->gid, .pid = h->pid,
 			.session = h->session, .kind = HOLDER_LEASE,
 			.mode = modes[i], .token = res->tokens[i],
+			.acquired_ms = res->now_ms, .renewed_ms = res->now_ms,
 			.ttl_ms = h->ttl_ms, .keepalive = h->keepalive,
 		};
 
@@ -398,6 +436,43 @@ void node_get_stats(const struct node *n, struct node_stats *out)
 {
 	*out = n->stats;
 	out->handoffs = n->wq ? waitq_handoffs(n->wq) : 0;
+}
+
+/* What node_oldest_holds() walks the lease table with. */
+struct oldest_walk {
+	struct metrics *m;
+	int64_t now_ms;
+	double *oldest_s;
+};
+
+static void oldest_one(void *arg, const char *path,
+		       const struct lock_holder *h)
+{
+	struct oldest_walk *w = arg;
+	char ns[NAME_PATH_MAX + 1];
+	size_t slot;
+	double age;
+
+	if (h->acquired_ms <= 0)
+		return; /* its start is unknown */
+	lock_namespace(path, ns);
+	slot = metrics_namespace(w->m, ns);
+	age = seconds_between(h->acquired_ms, w->now_ms);
+	if (age > w->oldest_s[slot])
+		w->oldest_s[slot] = age;
+}
+
+void node_oldest_holds(struct node *n, double *oldest_s)
+{
+	struct oldest_walk w = {.m = &n->metrics, .oldest_s = oldest_s};
+
+	/* the Redis clock, as the holds' acquired times are */
+	w.now_ms = store_redis_now(n->st);
+	if (w.now_ms == 0)
+		w.now_ms = wall_ms();
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++)
+		oldest_s[i] = -1;
+	leases_each(n->leases, oldest_one, &w);
 }
 
 struct metrics *node_metrics(struct node *n)

@@ -292,5 +292,12 @@ int node_file_hold(struct node *n, const char *path,
 
 void node_get_stats(const struct node *n, struct node_stats *out);
 struct metrics *node_metrics(struct node *n);
+/*
+ * The age (seconds, by the Redis clock) of the oldest hold this node keeps
+ * now, per namespace slot of node_metrics() (METRICS_NS_SLOTS of them,
+ * -1 for a namespace with no hold now), for lockfs_oldest_hold_seconds.
+ * A namespace met here for the first time takes a slot.
+ */
+void node_oldest_holds(struct node *n, double *oldest_s);
 
 #endif

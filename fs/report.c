@@ -70,8 +70,10 @@ int report_metrics(struct lockfs *fs, char **text, size_t *len)
 {
 	struct node_status ns;
 	struct metrics_now now = {0};
+	double oldest_s[METRICS_NS_SLOTS];
 
 	node_status(fs->node, &ns);
+	node_oldest_holds(fs->node, oldest_s);
 	now.node = fs->opt->node;
 	now.locks_held = ns.holds;
 	now.waiters = ns.waits;
@@ -91,5 +93,6 @@ int report_metrics(struct lockfs *fs, char **text, size_t *len)
 	now.amqp_delivered = ns.amqp.delivered;
 	now.amqp_reconnects = ns.amqp.reconnects;
 	now.amqp_bindings = ns.amqp.bindings;
+	now.oldest_hold_s = oldest_s;
 	return metrics_render(node_metrics(fs->node), &now, text, len);
 }

@@ -3,7 +3,8 @@
  * and notifier: what a grant and the end of a hold do on this node (counts,
  * events on the right routing key, the lease table), which errno a failed
  * renewal gives, and the lease table's own rules (tokens of lost leases,
- * a handle lock found by its owner, lost entries, counts).
+ * a handle lock found by its owner, lost entries, counts), and what the
+ * metrics count of holds (how long they lasted, the oldest held now).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "lease.h"
 #include "node.h"
 #include "node_i.h"
@@ -528,6 +530,111 @@ static void test_unlock_of_a_lock_already_gone(void **state)
 	assert_int_equal(end_err, 0); /* unlocked all the same, as POSIX */
 }
 
+/* ---- metrics: how long holds lasted, the oldest held now ----------- */
+
+static const struct metrics_histogram *hold_times(struct fixture *f,
+						  const char *ns)
+{
+	struct metrics *m = node_metrics(f->node);
+
+	return &m->ns[metrics_namespace(m, ns)].hold;
+}
+
+static void test_hold_ends_are_timed_by_namespace(void **state)
+{
+	struct fixture *f = *state;
+	struct lock_holder h = holder("n1:1000:s40", HOLDER_LEASE, 9);
+	struct lock_holder theirs = holder("n2:1000:s40", HOLDER_LEASE, 4);
+	struct store_result released = {
+		.now_ms = 4000, .kind = STORE_LOCK,
+		.lock = {.nholders = 1, .holders = &h}};
+
+	h.acquired_ms = 1000;
+	node_granted(f->node, "db/orders", &h, true, 0, 1000);
+	node_ended(f->node, "released", "db/orders", &h, 1, 3500, true);
+	assert_int_equal(hold_times(f, "db")->count, 1);
+	assert_true(hold_times(f, "db")->sum_s == 2.5);
+	/* another node's hold, broken from here: not this node's */
+	theirs.node = "n2";
+	theirs.acquired_ms = 1000;
+	node_ended(f->node, "broken", "db/orders", &theirs, 1, 5000, true);
+	assert_int_equal(hold_times(f, "db")->count, 1);
+	/* every end counts: expired (a root lock), owner-exit (a directory
+	 * lock, in the directory it is in) */
+	node_publish(f->node, "expired", "top", &h, 62000, false);
+	assert_int_equal(hold_times(f, "")->count, 1);
+	assert_int_equal(hold_times(f, "")->buckets[3], 0); /* > 60 s */
+	assert_int_equal(hold_times(f, "")->buckets[4], 1); /* <= 300 s */
+	node_ended(f->node, "owner-exit", "db/.lock", &h, 1, 1100, true);
+	assert_int_equal(hold_times(f, "db")->count, 2);
+	assert_int_equal(hold_times(f, "db")->buckets[0], 1); /* 0.1 s */
+	/* what ends no hold is not timed */
+	node_publish(f->node, "acquired", "db/orders", &h, 9000, false);
+	assert_int_equal(hold_times(f, "db")->count, 2);
+	/* an unlock, when its answer comes */
+	node_granted(f->node, "db/orders", &h, true, 0, 1000);
+	assert_int_equal(node_unlock(f->node, "db/orders", h.id, on_end, NULL),
+			 0);
+	answer_end(&released);
+	assert_int_equal(hold_times(f, "db")->count, 3);
+	assert_true(hold_times(f, "db")->sum_s == 2.5 + 0.1 + 3);
+}
+
+static void assert_about(double seconds, double want)
+{
+	if (seconds < want - 0.01 || seconds > want + 0.5)
+		fail_msg("%g seconds, not about %g", seconds, want);
+}
+
+static void test_oldest_holds_by_namespace(void **state)
+{
+	struct fixture *f = *state;
+	struct metrics *m = node_metrics(f->node);
+	/* the fake store knows no Redis clock: the wall clock stands in */
+	int64_t now = wall_ms();
+	struct lock_holder a = holder("n1:1000:s40", HOLDER_LEASE, 1);
+	struct lock_holder b = holder("n1:1001:s41", HOLDER_LEASE, 2);
+	struct lock_holder lost = holder("n1:1002:s42", HOLDER_LEASE, 3);
+	struct lock_holder top = holder("n1:F0001", HOLDER_HANDLE, 4);
+	char *paths[] = {"sets/x"};
+	enum lock_mode modes[] = {LOCK_MODE_EXCLUSIVE};
+	int64_t tokens[] = {5};
+	struct store_holder sh = {.id = "n1:1003:s43", .node = "n1",
+				  .kind = HOLDER_LEASE};
+	struct store_result set = {.now_ms = now - 3000,
+				   .kind = STORE_TOKENS, .tokens = tokens,
+				   .ntokens = 1};
+	double oldest_s[METRICS_NS_SLOTS];
+	int with_holds = 0;
+
+	a.acquired_ms = now - 5000;
+	b.acquired_ms = now - 1000;
+	lost.acquired_ms = now - 9000;
+	top.acquired_ms = now - 2000;
+	node_granted(f->node, "db/a", &a, true, 0, now);
+	node_granted(f->node, "db/b", &b, true, 0, now);
+	node_granted(f->node, "db/c", &lost, true, 0, now);
+	node_ended(f->node, "broken", "db/c", &lost, 1, now, false);
+	node_granted(f->node, ".lock", &top, true, 0, now);
+	/* a lock set's members start when the set was granted */
+	node_granted_set(f->node, paths, modes, 1, &sh, &set, 0);
+	node_oldest_holds(f->node, oldest_s);
+	assert_about(oldest_s[metrics_namespace(m, "db")], 5);
+	assert_about(oldest_s[metrics_namespace(m, "")], 2);
+	assert_about(oldest_s[metrics_namespace(m, "sets")], 3);
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++)
+		with_holds += oldest_s[i] >= 0;
+	assert_int_equal(with_holds, 3);
+	/* nothing held: no namespace has an oldest hold */
+	leases_forget(f->lt, "db/a", a.id);
+	leases_forget(f->lt, "db/b", b.id);
+	leases_forget(f->lt, ".lock", top.id);
+	leases_forget(f->lt, "sets/x", sh.id);
+	node_oldest_holds(f->node, oldest_s);
+	for (size_t i = 0; i < METRICS_NS_SLOTS; i++)
+		assert_true(oldest_s[i] < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +663,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_unlock_of_a_lock_already_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_hold_ends_are_timed_by_namespace, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_oldest_holds_by_namespace, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
