@@ -55,6 +55,8 @@ struct node_status {
 	int64_t amqp_since_ms;
 	const char *amqp_broker; /* "host:port" in use, "" for none */
 	struct notifier_stats amqp; /* zero without a broker */
+	/* release-to-grant times of grants handed over; NULL: no queue */
+	const struct metrics_histogram *handoff_times;
 };
 void node_status(const struct node *n, struct node_status *out);
 

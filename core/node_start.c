@@ -329,6 +329,7 @@ void node_status(const struct node *n, struct node_status *out)
 	out->redis_up = store_connected(n->st);
 	out->redis_since_ms = store_since_ms(n->st);
 	store_get_stats(n->st, &out->redis);
+	out->handoff_times = n->wq ? waitq_handoff_times(n->wq) : NULL;
 	out->amqp_up = -1;
 	out->amqp_broker = "";
 	if (n->nt) {

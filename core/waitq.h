@@ -32,6 +32,7 @@
 #define WAITQ_KEY_MAX 128
 
 struct event_base;
+struct metrics_histogram;
 struct notifier;
 struct waitq;
 struct waiter;
@@ -135,6 +136,8 @@ void waitq_hand_over(struct waitq *wq, const struct store_result *res);
 
 /* Requests answered from a grant another call made, since the start. */
 uint64_t waitq_handoffs(const struct waitq *wq);
+/* ... and how long each took from its release (waitq_waiter.c). */
+const struct metrics_histogram *waitq_handoff_times(const struct waitq *wq);
 
 /* "l.<16 hex digits>": where releases of lock node `node` are published. */
 void waitq_lock_key(const char *node, char *buf, size_t size);

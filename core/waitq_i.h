@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "metrics.h"
 #include "waitq.h"
 
 struct event;
@@ -118,6 +119,8 @@ struct waitq {
 	waitq_confirmed_cb *confirmed_cb;
 	waitq_held_cb *held_cb;
 	uint64_t handoffs;
+	/* of those, the time from the release to the grant's arrival */
+	struct metrics_histogram handoff_times;
 };
 
 /* Has its callback run (granted, confirming or ending)? */

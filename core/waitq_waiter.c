@@ -1,8 +1,9 @@
 /*
  * waitq_waiter.c - a waiting request's life (see waitq.h), from its first
  * call to its end, and a grant another call made for it (handed over,
- * answered from, confirmed).  waitq.c, above it, is the queue's public
- * side; waitq_i.h is what the two share.
+ * answered from, confirmed, and timed from its release: the hand-over
+ * histogram).  waitq.c, above it, is the queue's public side; waitq_i.h
+ * is what the two share.
  *
  * A waiter is always in one state of enum waiter_state (waitq_i.h):
  * asking, queued (sleeping on a routing-key binding and a re-check timer,
@@ -491,7 +492,15 @@ void waitq_grant_arrived(struct waitq *wq, const char *id, int64_t token,
 		waiter_attempt(w); /* too old to trust: ask */
 		return;
 	}
+	/* how long the grant took to get here, by the Redis clock */
+	metrics_handoff(&wq->handoff_times,
+			redis_now > now ? (redis_now - now) / 1000.0 : 0);
 	waiter_granted(w, token, expires, now);
+}
+
+const struct metrics_histogram *waitq_handoff_times(const struct waitq *wq)
+{
+	return &wq->handoff_times;
 }
 
 /* A grant message: "<waiter id> <token> <expiry> <now>". */

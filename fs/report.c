@@ -94,5 +94,6 @@ int report_metrics(struct lockfs *fs, char **text, size_t *len)
 	now.amqp_reconnects = ns.amqp.reconnects;
 	now.amqp_bindings = ns.amqp.bindings;
 	now.oldest_hold_s = oldest_s;
+	now.handoff = ns.handoff_times;
 	return metrics_render(node_metrics(fs->node), &now, text, len);
 }

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "metrics.h"
 #include "notify.h"
 #include "store.h"
 #include "waitq.h"
@@ -576,10 +577,13 @@ static void stale_grant_only_wakes(struct fixture *f, struct outcome *o)
 
 static void test_grant_stale_by_the_redis_clock_wakes(void **state)
 {
+	struct fixture *f = *state;
 	struct outcome o = {0};
 
 	redis_ahead_ms = 2000; /* the message is two seconds old */
-	stale_grant_only_wakes(*state, &o);
+	stale_grant_only_wakes(f, &o);
+	/* not answered from the message: no hand-over time */
+	assert_int_equal(waitq_handoff_times(f->wq)->count, 0);
 }
 
 static void test_grant_before_any_redis_time_wakes(void **state)
@@ -630,6 +634,25 @@ static void test_grant_after_interrupt_is_disowned(void **state)
 	answer(1, 0, "removed");
 }
 
+/* The time from the release (the message's Redis clock) to the grant's
+ * arrival here (store_redis_now) is counted. */
+static void test_handed_over_time_is_counted(void **state)
+{
+	struct fixture *f = *state;
+	const struct metrics_histogram *h = waitq_handoff_times(f->wq);
+	struct outcome o = {0};
+
+	redis_ahead_ms = 30; /* the message is 30 ms old */
+	queued_then_handed_over(f, &o);
+	assert_int_equal(waitq_handoffs(f->wq), 1);
+	assert_int_equal(h->count, 1);
+	assert_true(h->sum_s >= 0.03 && h->sum_s < 0.25);
+	assert_int_equal(h->buckets[4], 0); /* not within 25 ms */
+	assert_int_equal(h->buckets[7], 1); /* within 250 ms */
+	grant_held = false;
+	run_ms(f, 700);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +697,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_grant_after_interrupt_is_disowned, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_handed_over_time_is_counted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
