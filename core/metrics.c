@@ -35,6 +35,11 @@ static const double handoff_bounds[METRICS_HANDOFF_BUCKETS] = {
 	0.25,  0.5,    1,     2.5,   5,    10,
 };
 
+_Static_assert(METRICS_WAIT_BUCKETS <= METRICS_BUCKETS_MAX &&
+		       METRICS_HOLD_BUCKETS <= METRICS_BUCKETS_MAX &&
+		       METRICS_HANDOFF_BUCKETS <= METRICS_BUCKETS_MAX,
+	       "a histogram has more buckets than struct metrics_histogram");
+
 const double metrics_rtt_bounds[METRICS_RTT_BUCKETS] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 	0.005,  0.01,    0.05,   0.25,  1,
