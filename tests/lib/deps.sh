@@ -5,7 +5,7 @@ LOCKFS_PACKAGES="meson ninja-build pkg-config gcc libfuse3-dev fuse3
 libhiredis-dev librabbitmq-dev libevent-dev libcmocka-dev redis-server
 rabbitmq-server python3 procps psmisc util-linux openssl clang libclang-rt-14-dev
 valgrind scdoc man-db python3-filelock python3-portalocker python3-fasteners perl attr
-chromium chromium-driver curl iproute2 socat faketime"
+chromium chromium-driver curl iproute2 socat faketime prometheus"
 
 # install_missing: apt-get install what dpkg does not have yet.  The
 # packages' own service start-up is suppressed: lockfs starts private
