@@ -73,8 +73,10 @@ P2=$(port_of "$N2")
 # metrics_lint PORT: what promtool finds wrong with a node's /metrics
 metrics_lint() {
 	local text
-	text=$(curl -sf -m 10 "http://127.0.0.1:$1/metrics") && [ -n "$text" ] ||
-		{ echo "no metrics at port $1"; return 1; }
+	if ! text=$(curl -sf -m 10 "http://127.0.0.1:$1/metrics") || [ -z "$text" ]; then
+		echo "no metrics at port $1"
+		return 1
+	fi
 	promtool check metrics <<<"$text"
 }
 silent "promtool check metrics: n1's /metrics" metrics_lint "$P1"
