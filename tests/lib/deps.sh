@@ -6,7 +6,7 @@ libhiredis-dev librabbitmq-dev libevent-dev libcmocka-dev redis-server
 rabbitmq-server python3 procps psmisc util-linux openssl clang libclang-rt-14-dev
 valgrind scdoc man-db python3-filelock python3-portalocker python3-fasteners perl attr
 chromium chromium-driver curl iproute2 socat faketime
-build-essential debhelper lintian systemd"
+build-essential debhelper lintian systemd prometheus"
 
 # install_missing: apt-get install what dpkg does not have yet.  The
 # packages' own service start-up is suppressed: lockfs starts private
