@@ -4,7 +4,8 @@
 # what those tests cover (tests/lib/dashcheck.py), and a real Prometheus
 # (Debian's binary, not the system service) scraping two nodes once a
 # second with those rules loaded sees a lock held on n1 and a request
-# waiting for it on n2, both targets up, and every rule healthy; each
+# waiting for it on n2, how long the lock has been held and, once it
+# ended, its hold timed, both targets up, and every rule healthy; each
 # node's /metrics passes `promtool check metrics`.
 . "$(dirname "$0")/../lib/cluster.sh"
 EXAMPLE=$REPO/examples/prometheus
@@ -156,6 +157,12 @@ all_rules_ok() {
 	[ "$(wc -l <<<"$out")" = "$(grep -c -E '^ *- (record|alert):' "$RULES")" ] &&
 		! grep -qv ' ok $' <<<"$out"
 }
+expect "Prometheus sees how long n1 has held it, in its namespace" \
+	wait_until 30 shows \
+	"lockfs_oldest_hold_seconds{instance=\"$I1\",namespace=\"/prom\"} > 0"
+expect "... and the cluster's oldest hold there (a recording rule)" \
+	wait_until 30 shows \
+	"namespace:lockfs_oldest_hold_seconds:max{namespace=\"/prom\"} > 0"
 expect "every rule is loaded and evaluates" wait_until 10 all_rules_ok
 all_rules_ok || rules_health | sed 's/^/    /'
 expect "both targets are still up" targets_up
@@ -167,6 +174,8 @@ HOLDER=""
 WAITER=""
 expect "Prometheus sees n2 wait no more" wait_until 30 \
 	shows "lockfs_waiters{instance=\"$I2\"} == 0"
+expect "... and n1 timed the hold that ended" wait_until 30 \
+	shows "lockfs_hold_seconds_count{instance=\"$I1\",namespace=\"/prom\"} >= 1"
 rm -f "$N1/prom/job"
 prom_stop
 finish
