@@ -86,6 +86,10 @@ expect "the unit is /lib/systemd/system/lockfs.service, examples/lockfs.service 
 expect "... and is not enabled" bash -c "! ls /etc/systemd/system/*.wants/lockfs.service 2>/dev/null"
 expect "the README and the fstab example are in /usr/share/doc/lockfs" \
 	test -s /usr/share/doc/lockfs/README.md.gz -a -s /usr/share/doc/lockfs/examples/fstab
+expect "... and the Prometheus rules, uncompressed, as promtool reads them" \
+	promtool check rules /usr/share/doc/lockfs/examples/prometheus/lockfs.rules.yml
+expect "... with the dashboard" \
+	test -s /usr/share/doc/lockfs/examples/prometheus/lockfs-dashboard.json
 check "/etc/lockfs.conf is root's, mode 0600" "600 root" stat -c '%a %U' /etc/lockfs.conf
 check "... and a conffile" 1 bash -c "dpkg-query -W -f='\${Conffiles}' lockfs | grep -c '^ /etc/lockfs.conf '"
 
