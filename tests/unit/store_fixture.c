@@ -183,21 +183,23 @@ void answer(struct fixture *f, int rc, struct seen *s)
 	wait_for(f, s);
 }
 
+/* Holder `id`'s lease, as process 42 of session 40 on node n1. */
+static struct store_holder lease_holder(const char *id, enum lock_mode mode,
+					int64_t ttl_ms)
+{
+	struct store_holder h = {
+		.id = id, .node = "n1", .uid = 1000, .gid = 1000, .pid = 42,
+		.session = 40, .kind = HOLDER_LEASE, .mode = mode,
+		.ttl_ms = ttl_ms, .keepalive = KEEPALIVE_OFF,
+	};
+
+	return h;
+}
+
 struct seen acquire_as(struct fixture *f, const char *path, const char *id,
 		       enum lock_mode mode, int64_t ttl_ms, bool excl)
 {
-	struct store_holder h = {
-	    .id = id,
-	    .node = "n1",
-	    .uid = 1000,
-	    .gid = 1000,
-	    .pid = 42,
-	    .session = 40,
-	    .kind = HOLDER_LEASE,
-	    .mode = mode,
-	    .ttl_ms = ttl_ms,
-	    .keepalive = KEEPALIVE_OFF,
-	};
+	struct store_holder h = lease_holder(id, mode, ttl_ms);
 	struct seen s = {0};
 
 	answer(f, store_acquire(f->st, path, &h, excl, NULL, record, &s), &s);
@@ -209,21 +211,11 @@ struct seen acquire_as(struct fixture *f, const char *path, const char *id,
 struct seen acquire_delayed(struct fixture *f, const char *path, const char *id,
 			    int64_t ttl_ms, int64_t delay_ms)
 {
-	struct store_holder h = {
-	    .id = id,
-	    .node = "n1",
-	    .uid = 1000,
-	    .gid = 1000,
-	    .pid = 42,
-	    .session = 40,
-	    .kind = HOLDER_LEASE,
-	    .mode = LOCK_MODE_EXCLUSIVE,
-	    .ttl_ms = ttl_ms,
-	    .keepalive = KEEPALIVE_OFF,
-	    .lock_delay_ms = delay_ms,
-	};
+	struct store_holder h =
+		lease_holder(id, LOCK_MODE_EXCLUSIVE, ttl_ms);
 	struct seen s = {0};
 
+	h.lock_delay_ms = delay_ms;
 	answer(f, store_acquire(f->st, path, &h, false, NULL, record, &s), &s);
 	return s;
 }
@@ -265,18 +257,7 @@ struct seen acquire_wait(struct fixture *f, const char *path, const char *id,
 /* Would holder `id` (exclusive lease) wait for `path` now? */
 struct seen probe(struct fixture *f, const char *path, const char *id)
 {
-	struct store_holder h = {
-	    .id = id,
-	    .node = "n1",
-	    .uid = 1000,
-	    .gid = 1000,
-	    .pid = 42,
-	    .session = 40,
-	    .kind = HOLDER_LEASE,
-	    .mode = LOCK_MODE_EXCLUSIVE,
-	    .ttl_ms = 10000,
-	    .keepalive = KEEPALIVE_OFF,
-	};
+	struct store_holder h = lease_holder(id, LOCK_MODE_EXCLUSIVE, 10000);
 	struct seen s = {0};
 
 	answer(f, store_acquire_probe(f->st, path, &h, record, &s), &s);
@@ -388,17 +369,7 @@ struct seen unlink_lock(struct fixture *f, const char *path, const char *id)
 struct seen acquire_set(struct fixture *f, const char *id, const char *wid,
 			bool withdraw, size_t n, ...)
 {
-	struct store_holder h = {
-	    .id = id,
-	    .node = "n1",
-	    .uid = 1000,
-	    .gid = 1000,
-	    .pid = 42,
-	    .session = 40,
-	    .kind = HOLDER_LEASE,
-	    .ttl_ms = 10000,
-	    .keepalive = KEEPALIVE_OFF,
-	};
+	struct store_holder h = lease_holder(id, LOCK_MODE_EXCLUSIVE, 10000);
 	struct store_wait w = {
 	    .waiter_id = wid, .lease_ms = 5000, .daemon_node = "n1"};
 	char *paths[8];
