@@ -94,6 +94,15 @@ fail:
 	return -ENOMEM;
 }
 
+const struct lock_holder *lock_state_holder(const struct lock_state *st,
+					    const char *id)
+{
+	for (size_t i = 0; i < st->nholders; i++)
+		if (strcmp(st->holders[i].id, id) == 0)
+			return &st->holders[i];
+	return NULL;
+}
+
 void lock_state_clear(struct lock_state *st)
 {
 	if (st == NULL)

@@ -114,6 +114,9 @@ struct lock_state {
 const char *lock_mode_name(enum lock_mode m);     /* "exclusive"/"shared" */
 const char *holder_kind_name(enum holder_kind k); /* "lease"/"handle" */
 
+/* The holder of `st` with id `id`, or NULL. */
+const struct lock_holder *lock_state_holder(const struct lock_state *st,
+					    const char *id);
 /* Free everything `st` owns and zero it; NULL is a no-op. */
 void lock_state_clear(struct lock_state *st);
 /* A deep copy into `*dst` (owned by the caller): 0 or -ENOMEM. */

@@ -27,15 +27,6 @@
 
 #include "node_i.h"
 
-static const struct lock_holder *holder_in(const struct lock_state *ls,
-					   const char *id)
-{
-	for (size_t i = 0; i < ls->nholders; i++)
-		if (strcmp(ls->holders[i].id, id) == 0)
-			return &ls->holders[i];
-	return NULL;
-}
-
 int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out)
 {
@@ -62,6 +53,13 @@ void node_free(struct node *n)
 	free(n);
 }
 
+
+int64_t node_redis_time(const struct node *n)
+{
+	int64_t now = store_redis_now(n->st);
+
+	return now ? now : wall_ms();
+}
 
 void node_heard_watch(struct node *n)
 {
@@ -192,9 +190,8 @@ void node_confirmed(void *arg, const char *path, const char *holder_id,
 
 	if (held == NULL || held->token != token)
 		return; /* released or replaced meanwhile: nothing to keep */
-	for (size_t i = 0; res->err == 0 && i < res->lock.nholders; i++)
-		if (strcmp(res->lock.holders[i].id, holder_id) == 0)
-			now = &res->lock.holders[i];
+	if (res->err == 0)
+		now = lock_state_holder(&res->lock, holder_id);
 	if (now && now->token == token) {
 		leases_granted(n->leases, path, now, res->now_ms);
 		return;
@@ -223,7 +220,7 @@ int node_renewed(struct node *n, const char *path, const char *holder_id,
 
 	if (res->err < 0)
 		return node_renew_error(n, path, holder_id, res, by_handle);
-	mine = holder_in(&res->lock, holder_id);
+	mine = lock_state_holder(&res->lock, holder_id);
 	if (mine)
 		leases_granted(n->leases, path, mine, res->now_ms);
 	return 0;
@@ -329,9 +326,9 @@ void node_grant_delivered(struct node *n, const struct node_grant *g,
 					res, "its requester is gone");
 		return;
 	}
-	mine = holder_in(&res->lock, g->holder_id);
+	mine = lock_state_holder(&res->lock, g->holder_id);
 	/* a handle lock that converted its requester's lease: gone */
-	if (g->absorbed_id && holder_in(&res->lock, g->absorbed_id) == NULL)
+	if (g->absorbed_id && lock_state_holder(&res->lock, g->absorbed_id) == NULL)
 		leases_forget(n->leases, g->path, g->absorbed_id);
 	if (mine == NULL)
 		return;
@@ -464,12 +461,10 @@ static void oldest_one(void *arg, const char *path,
 
 void node_oldest_holds(struct node *n, double *oldest_s)
 {
-	struct oldest_walk w = {.m = &n->metrics, .oldest_s = oldest_s};
-
 	/* the Redis clock, as the holds' acquired times are */
-	w.now_ms = store_redis_now(n->st);
-	if (w.now_ms == 0)
-		w.now_ms = wall_ms();
+	struct oldest_walk w = {.m = &n->metrics, .oldest_s = oldest_s,
+				.now_ms = node_redis_time(n)};
+
 	for (size_t i = 0; i < METRICS_NS_SLOTS; i++)
 		oldest_s[i] = -1;
 	leases_each(n->leases, oldest_one, &w);

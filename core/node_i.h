@@ -45,6 +45,10 @@ struct node {
 	int64_t watched_until_ms; /* some node reads events (monotonic) */
 };
 
+/* Now by the Redis clock, as this node saw it last (the wall clock
+ * before Redis ever answered): event times, the ages of holds. */
+int64_t node_redis_time(const struct node *n);
+
 /* A node said it reads events (WATCH_KEY). */
 void node_heard_watch(struct node *n);
 

@@ -86,14 +86,6 @@ static void on_broker_state(void *arg, bool up)
 		notifier_publish(n->nt, WATCH_ASK_KEY, "ask", 3);
 }
 
-/* Event times are the Redis clock's, as this node saw it last. */
-static int64_t event_time(const struct node *n)
-{
-	int64_t now = store_redis_now(n->st);
-
-	return now ? now : wall_ms();
-}
-
 static void on_lease_event(void *arg, const char *path, const char *reason,
 			   const struct lock_holder *h)
 {
@@ -103,10 +95,10 @@ static void on_lease_event(void *arg, const char *path, const char *reason,
 		if (n->lost)
 			n->lost(n->arg, path);
 	} else if (strcmp(reason, "owner-exit") == 0)
-		node_ended(n, reason, path, h, 1, event_time(n), true);
+		node_ended(n, reason, path, h, 1, node_redis_time(n), true);
 	else /* its own node saw a keepalive=off lease run out (its
 	      * waiters wake then by themselves) */
-		node_publish(n, reason, path, h, event_time(n), false);
+		node_publish(n, reason, path, h, node_redis_time(n), false);
 }
 
 static void publish_request(void *arg, const char *event, const char *path,

@@ -70,7 +70,7 @@ void waitq_semaphore_key(const char *ns, char *buf, size_t size)
 }
 
 struct waiter_list *waitq_bucket(struct waiter_list *index,
-				  const char *key)
+				 const char *key)
 {
 	return &index[hash_str(key) & (WAITQ_BUCKETS - 1)];
 }
@@ -149,7 +149,7 @@ void waiter_answer_as(struct waiter *w, enum waiter_state next, int err,
 }
 
 void waiter_answer(struct waiter *w, int err,
-			  const struct store_result *res)
+		   const struct store_result *res)
 {
 	waiter_answer_as(w, WAITER_ENDING, err, res);
 }

@@ -39,7 +39,7 @@ struct timespec ms_to_ts(int64_t ms)
  * holder or, unheld, by the file's owner.
  */
 void lock_attr(const struct op *op, const struct lock_state *ls,
-		      uint64_t ino, struct stat *st)
+	       uint64_t ino, struct stat *st)
 {
 	struct lock_state named = *ls;
 	const struct lock_holder *h = ls->nholders ? &ls->holders[0] : NULL;
@@ -112,7 +112,7 @@ double ns_fresh_s(const struct inode *in)
 }
 
 void ns_attr_to_stat(const struct ns_attr *a, uint64_t ino,
-			    struct stat *st)
+		     struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -159,7 +159,7 @@ void fill_entry(struct fuse_entry_param *e, struct inode *in)
 
 /* Reply with an entry for `in`; takes a lookup reference on success. */
 void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
-			const struct stat *st)
+		 const struct stat *st)
 {
 	struct fuse_entry_param e;
 
@@ -171,15 +171,6 @@ void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
 		inodes_ref(in);
 	else
 		inodes_drop_if_unused(fs->inodes, in);
-}
-
-const struct lock_holder *find_holder(const struct lock_state *ls,
-					     const char *id)
-{
-	for (size_t i = 0; i < ls->nholders; i++)
-		if (strcmp(ls->holders[i].id, id) == 0)
-			return &ls->holders[i];
-	return NULL;
 }
 
 bool lock_shown(const struct lockfs *fs, const struct lock_state *ls)

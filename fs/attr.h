@@ -30,8 +30,6 @@ void fill_entry(struct fuse_entry_param *e, struct inode *in);
 /* Reply with an entry for `in`; takes a lookup reference on success. */
 void reply_entry(struct lockfs *fs, fuse_req_t req, struct inode *in,
 		 const struct stat *st);
-const struct lock_holder *find_holder(const struct lock_state *ls,
-				      const char *id);
 
 /* The flock view: does `ls` show as a file in this mount's view? */
 bool lock_shown(const struct lockfs *fs, const struct lock_state *ls);

@@ -99,7 +99,7 @@ static void created(void *arg, const struct store_result *res)
 }
 
 void flockfile_create(fuse_req_t req, const char *path, const struct inode *parent,
-		 mode_t mode, struct fuse_file_info *fi)
+		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -178,7 +178,7 @@ static void written(void *arg, const struct store_result *res)
 }
 
 void flockfile_write(fuse_req_t req, struct handle *h, const char *buf,
-		size_t size, off_t off)
+		     size_t size, off_t off)
 {
 	struct lockfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -237,7 +237,7 @@ static void attr_changed(void *arg, const struct store_result *res)
 }
 
 void flockfile_setattr(fuse_req_t req, struct inode *in, const struct stat *attr,
-		  int to_set, struct fuse_file_info *fi)
+		       int to_set, struct fuse_file_info *fi)
 {
 	struct lockfs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);

@@ -168,7 +168,7 @@ static void note_lock(struct fuse_file_info *fi, bool posix)
 }
 
 void lockfs_flock(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi, int op)
+		  struct fuse_file_info *fi, int op)
 {
 	int type = (op & LOCK_UN) ? F_UNLCK
 		   : (op & LOCK_SH) ? F_RDLCK
@@ -180,8 +180,8 @@ void lockfs_flock(fuse_req_t req, fuse_ino_t ino,
 }
 
 void lockfs_setlk(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi, struct flock *lock,
-			 int sleep)
+		  struct fuse_file_info *fi, struct flock *lock,
+		  int sleep)
 {
 	if (lock->l_type != F_UNLCK)
 		note_lock(fi, true);
@@ -214,7 +214,7 @@ static void getlk_done(void *arg, const struct store_result *res)
 }
 
 void lockfs_getlk(fuse_req_t req, fuse_ino_t ino,
-			 struct fuse_file_info *fi, struct flock *lock)
+		  struct fuse_file_info *fi, struct flock *lock)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);

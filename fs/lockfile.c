@@ -15,7 +15,8 @@
 static void acquired(struct op *op, const struct store_result *res)
 {
 	struct lockfs *fs = op->fs;
-	const struct lock_holder *mine = find_holder(&res->lock, op->owner.id);
+	const struct lock_holder *mine =
+		lock_state_holder(&res->lock, op->owner.id);
 	struct handle *h = calloc(1, sizeof(*h));
 	struct inode *in = op->in;
 	struct node_grant grant = {

@@ -30,7 +30,7 @@ static void mkdir_done(void *arg, const struct store_result *res)
 }
 
 void ns_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-			 mode_t mode)
+	      mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct op *op;

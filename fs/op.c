@@ -112,7 +112,7 @@ int request_owner(fuse_req_t req, struct owner *o)
 
 /* The path of child `name` of directory inode `parent`, or -errno. */
 int child_path(struct lockfs *fs, fuse_ino_t parent, const char *name,
-		      struct inode **pin, char **path)
+	       struct inode **pin, char **path)
 {
 	struct inode *p = inodes_get(fs->inodes, parent);
 
@@ -135,7 +135,7 @@ bool is_control_name(const struct inode *parent, const char *name)
  * directory's own name.
  */
 struct op *child_op(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, int control_err)
+		    const char *name, int control_err)
 {
 	struct inode *p = NULL;
 	struct op *op = NULL;

@@ -47,7 +47,7 @@ static void lockset_holder(fuse_req_t req, const struct owner *o,
 }
 
 void setwrite_acquire(fuse_req_t req, int flags, const char *buf,
-			  size_t size)
+		      size_t size)
 {
 	struct lockfs *fs = fs_of(req);
 	bool block = !(flags & O_NONBLOCK); /* as the descriptor is now */
@@ -84,7 +84,7 @@ void setwrite_acquire(fuse_req_t req, int flags, const char *buf,
 
 /* A write to a request handle, for its writer's owner. */
 void setwrite_request(fuse_req_t req, struct request *r,
-			     const char *buf, size_t size)
+		      const char *buf, size_t size)
 {
 	gid_t groups[GROUPS_MAX];
 	struct store_holder h;

@@ -113,7 +113,7 @@ static void start_xattr(fuse_req_t req, struct inode *in, size_t size,
 }
 
 void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    size_t size)
+	       size_t size)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
@@ -198,7 +198,7 @@ static int xattr_refusal(const struct inode *in, const char *name)
 }
 
 void xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    const char *value, size_t size, int flags)
+	       const char *value, size_t size, int flags)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
@@ -219,7 +219,7 @@ void xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name,
 }
 
 void xattr_remove(fuse_req_t req, fuse_ino_t ino,
-			       const char *name)
+		  const char *name)
 {
 	struct lockfs *fs = fs_of(req);
 	struct inode *in = inodes_get(fs->inodes, ino);
