@@ -37,10 +37,12 @@ static const double handoff_bounds[METRICS_HANDOFF_BUCKETS] = {
 
 _Static_assert(METRICS_WAIT_BUCKETS <= METRICS_BUCKETS_MAX &&
 		       METRICS_HOLD_BUCKETS <= METRICS_BUCKETS_MAX &&
-		       METRICS_HANDOFF_BUCKETS <= METRICS_BUCKETS_MAX,
+		       METRICS_HANDOFF_BUCKETS <= METRICS_BUCKETS_MAX &&
+		       METRICS_RTT_BUCKETS <= METRICS_BUCKETS_MAX,
 	       "a histogram has more buckets than struct metrics_histogram");
 
-const double metrics_rtt_bounds[METRICS_RTT_BUCKETS] = {
+/* a Redis call's round trip */
+static const double rtt_bounds[METRICS_RTT_BUCKETS] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 	0.005,  0.01,    0.05,   0.25,  1,
 };
@@ -77,6 +79,11 @@ void metrics_wait(struct metrics *m, double seconds)
 void metrics_handoff(struct metrics_histogram *h, double seconds)
 {
 	observe(h, handoff_bounds, METRICS_HANDOFF_BUCKETS, seconds);
+}
+
+void metrics_rtt(struct metrics_histogram *h, double seconds)
+{
+	observe(h, rtt_bounds, METRICS_RTT_BUCKETS, seconds);
 }
 
 /* How many continuation bytes UTF-8 lead byte `c` wants, or -1. */
@@ -329,12 +336,12 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	one(f, "lockfs_redis_reconnects_total", "counter",
 	    "Connections made to Redis after the first.", node,
 	    (double)n->redis_reconnects);
-	if (n->redis_rtt_buckets)
+	if (n->redis_rtt)
 		histogram(f, "lockfs_redis_call_seconds",
 			  "Round trip of each Redis call.", node,
-			  metrics_rtt_bounds, n->redis_rtt_buckets,
-			  METRICS_RTT_BUCKETS, n->redis_calls,
-			  n->redis_rtt_sum_s);
+			  rtt_bounds, n->redis_rtt->buckets,
+			  METRICS_RTT_BUCKETS, n->redis_rtt->count,
+			  n->redis_rtt->sum_s);
 	if (n->amqp_up < 0)
 		return;
 	one(f, "lockfs_amqp_up", "gauge", "1 while RabbitMQ is connected.",

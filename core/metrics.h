@@ -70,8 +70,7 @@ struct metrics_now {
 	uint64_t grants, handoffs;
 	int redis_up, amqp_up; /* 1 or 0; amqp_up -1 without a broker */
 	uint64_t redis_calls, redis_errors, redis_timeouts, redis_reconnects;
-	const uint64_t *redis_rtt_buckets; /* METRICS_RTT_BUCKETS, or NULL */
-	double redis_rtt_sum_s;
+	const struct metrics_histogram *redis_rtt; /* or NULL */
 	uint64_t amqp_published, amqp_delivered, amqp_reconnects;
 	uint64_t amqp_bindings;
 	double uptime_s;
@@ -104,9 +103,8 @@ void metrics_hold_ended(struct metrics *m, const char *ns, double seconds);
 /* Count one grant handed over `seconds` after its release (`h` is kept
  * by its owner, the wait queue). */
 void metrics_handoff(struct metrics_histogram *h, double seconds);
-
-/* The bucket bounds (seconds) of a Redis round-trip histogram. */
-extern const double metrics_rtt_bounds[METRICS_RTT_BUCKETS];
+/* One Redis call's round trip, into `h` (the store's). */
+void metrics_rtt(struct metrics_histogram *h, double seconds);
 
 /* The whole text into a new buffer.  0 or -ENOMEM. */
 int metrics_render(const struct metrics *m, const struct metrics_now *now,

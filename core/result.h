@@ -147,8 +147,7 @@ struct notifier_stats {
 
 struct store_stats {
 	uint64_t calls, errors, timeouts, reconnects;
-	uint64_t rtt_buckets[METRICS_RTT_BUCKETS]; /* metrics_rtt_bounds */
-	double rtt_sum_s;
+	struct metrics_histogram rtt; /* of the answered calls */
 };
 
 /* The end of one acquire: 0 and the store's result (granted: extra "new"

@@ -99,10 +99,7 @@ static void count_reply(struct call *c, const redisReply *reply)
 		return;
 	}
 	st->calls++;
-	st->rtt_sum_s += rtt_s;
-	for (int i = 0; i < METRICS_RTT_BUCKETS; i++)
-		if (rtt_s <= metrics_rtt_bounds[i])
-			st->rtt_buckets[i]++;
+	metrics_rtt(&st->rtt, rtt_s);
 }
 
 /* A reply to `c`: Redis answers, if `c` was sent after it fell silent. */

@@ -87,8 +87,7 @@ int report_metrics(struct lockfs *fs, char **text, size_t *len)
 	now.redis_errors = ns.redis.errors;
 	now.redis_timeouts = ns.redis.timeouts;
 	now.redis_reconnects = ns.redis.reconnects;
-	now.redis_rtt_buckets = ns.redis.rtt_buckets;
-	now.redis_rtt_sum_s = ns.redis.rtt_sum_s;
+	now.redis_rtt = &ns.redis.rtt;
 	now.amqp_published = ns.amqp.published;
 	now.amqp_delivered = ns.amqp.delivered;
 	now.amqp_reconnects = ns.amqp.reconnects;
