@@ -319,5 +319,10 @@ void waitq_hand_over(struct waitq *wq, const struct store_result *res)
 
 uint64_t waitq_handoffs(const struct waitq *wq)
 {
-	return wq->handoffs;
+	return wq->handoff_times.count;
+}
+
+const struct metrics_histogram *waitq_handoff_times(const struct waitq *wq)
+{
+	return &wq->handoff_times;
 }

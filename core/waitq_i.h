@@ -118,8 +118,8 @@ struct waitq {
 	void *queued_arg;
 	waitq_confirmed_cb *confirmed_cb;
 	waitq_held_cb *held_cb;
-	uint64_t handoffs;
-	/* of those, the time from the release to the grant's arrival */
+	/* grants handed over and answered from (its count): the time from
+	 * the release to the grant's arrival */
 	struct metrics_histogram handoff_times;
 };
 

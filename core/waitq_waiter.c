@@ -462,7 +462,6 @@ static void waiter_granted(struct waiter *w, int64_t token,
 	};
 
 	w->grant_token = token;
-	w->wq->handoffs++;
 	waiter_answer_as(w, WAITER_GRANTED, 0, &res);
 	/* confirmed a quarter into its provisional life, if still held then
 	 * (waiter_confirm): most short holds end before, and cost no call */
@@ -496,11 +495,6 @@ void waitq_grant_arrived(struct waitq *wq, const char *id, int64_t token,
 	metrics_handoff(&wq->handoff_times,
 			redis_now > now ? (redis_now - now) / 1000.0 : 0);
 	waiter_granted(w, token, expires, now);
-}
-
-const struct metrics_histogram *waitq_handoff_times(const struct waitq *wq)
-{
-	return &wq->handoff_times;
 }
 
 /* A grant message: "<waiter id> <token> <expiry> <now>". */
