@@ -64,37 +64,40 @@ fail:
  */
 #define OWN_LEASE_FRESH_MS 500
 
-/* `op`'s owner's fresh lease on its path as attributes of `ino`. */
-static bool own_lease_attr(struct op *op, uint64_t ino, struct stat *st)
+/* `op`'s owner's lease on its path, if fresh and shown as a lease. */
+static const struct lock_holder *own_fresh_lease(const struct op *op)
 {
 	const struct lock_holder *h =
 		node_lease_fresh(op->fs->node, op->path, op->owner.id,
 				 OWN_LEASE_FRESH_MS);
-	struct lock_state ls = {.mode = h ? h->mode : LOCK_MODE_EXCLUSIVE,
-				.nholders = 1};
 
 	/* (a flock view shows a lock file's own attributes: ask Redis) */
 	if (h == NULL || h->kind != HOLDER_LEASE || op->fs->opt->open_flock)
-		return false;
-	ls.token = h->token;
-	ls.holders = (struct lock_holder *)h;
+		return NULL;
+	return h;
+}
+
+/* Lease `h` of `op`'s owner as attributes of `ino`. */
+static void own_lease_attr(const struct op *op, const struct lock_holder *h,
+			   uint64_t ino, struct stat *st)
+{
+	struct lock_state ls = {.mode = h->mode, .token = h->token,
+				.nholders = 1,
+				.holders = (struct lock_holder *)h};
+
 	lock_attr(op, &ls, ino, st);
-	return true;
 }
 
 static bool lookup_own_lease(struct op *op)
 {
+	const struct lock_holder *h = own_fresh_lease(op);
 	struct inode *in;
 	struct stat st;
-	const struct lock_holder *h =
-		node_lease_fresh(op->fs->node, op->path, op->owner.id,
-				 OWN_LEASE_FRESH_MS);
 
-	if (h == NULL || h->kind != HOLDER_LEASE || op->fs->opt->open_flock)
+	if (h == NULL ||
+	    (in = inodes_intern(op->fs->inodes, op->path, INODE_LOCK)) == NULL)
 		return false;
-	in = inodes_intern(op->fs->inodes, op->path, INODE_LOCK);
-	if (in == NULL || !own_lease_attr(op, in->ino, &st))
-		return false;
+	own_lease_attr(op, h, in->ino, &st);
 	reply_entry(op->fs, op->req, in, &st);
 	op_free(op);
 	return true;
@@ -213,6 +216,7 @@ void getattr_start(fuse_req_t req, struct inode *in, bool lenient,
 {
 	struct lockfs *fs = fs_of(req);
 	double fresh = in->kind == INODE_NAMESPACE ? ns_fresh_s(in) : 0;
+	const struct lock_holder *own;
 	struct op *op;
 	struct stat st;
 
@@ -230,7 +234,8 @@ void getattr_start(fuse_req_t req, struct inode *in, bool lenient,
 	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
 		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
 	if (in->kind == INODE_LOCK && op->owner.id[0] &&
-	    own_lease_attr(op, in->ino, &st)) {
+	    (own = own_fresh_lease(op)) != NULL) {
+		own_lease_attr(op, own, in->ino, &st);
 		fuse_reply_attr(req, &st, 0);
 		op_free(op);
 		return;
