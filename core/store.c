@@ -88,6 +88,13 @@ out:
 	return err;
 }
 
+/* Push `n` keys laid out by a script_iface.h enum as the call's KEYS. */
+static int call_keys(struct call *c, const struct key *k, size_t n)
+{
+	c->nkeys = (int)n;
+	return args_keys(&c->a, c->st, k, n);
+}
+
 /* The keys of acquire, renew, release and withdraw: one lock's layout. */
 static int lock_keys(struct call *c, const char *path, char **node)
 {
@@ -448,8 +455,7 @@ int store_stat(struct store *st, const char *path, store_cb *cb, void *arg)
 			[STAT_LEAF] = leaf,
 		};
 
-		err = args_keys(&c->a, st, k, STAT_NKEYS);
-		c->nkeys = STAT_NKEYS;
+		err = call_keys(c, k, STAT_NKEYS);
 		if (err == 0)
 			err = args_vec(&c->a, v, STAT_NARGS);
 	}
@@ -477,8 +483,7 @@ int store_list(struct store *st, const char *ns, bool flock_view,
 
 	if (c == NULL)
 		return -ENOMEM;
-	err = args_keys(&c->a, st, k, LIST_NKEYS);
-	c->nkeys = LIST_NKEYS;
+	err = call_keys(c, k, LIST_NKEYS);
 	locks = key_new(st, "l", ns, strlen(ns));
 	if (err == 0 && locks == NULL)
 		err = -ENOMEM;
@@ -522,8 +527,7 @@ int store_mkdir(struct store *st, const char *path, mode_t mode, uid_t uid,
 			[MKDIR_PARENT_IS_ROOT] = is_root(parent) ? "1" : "0",
 		};
 
-		err = args_keys(&c->a, st, k, MKDIR_NKEYS);
-		c->nkeys = MKDIR_NKEYS;
+		err = call_keys(c, k, MKDIR_NKEYS);
 		if (err == 0)
 			err = args_vec(&c->a, v, MKDIR_NARGS);
 	}
@@ -560,8 +564,7 @@ int store_rmdir(struct store *st, const char *path, store_cb *cb, void *arg)
 			[RMDIR_PARENT_IS_ROOT] = is_root(parent) ? "1" : "0",
 		};
 
-		err = args_keys(&c->a, st, k, RMDIR_NKEYS);
-		c->nkeys = RMDIR_NKEYS;
+		err = call_keys(c, k, RMDIR_NKEYS);
 		if (err == 0)
 			err = args_vec(&c->a, v, RMDIR_NARGS);
 	}
@@ -590,8 +593,7 @@ static int setattr_call(struct store *st, const char *path, long mode,
 
 	if (c == NULL)
 		return -ENOMEM;
-	err = args_keys(&c->a, st, k, SETATTR_NKEYS);
-	c->nkeys = SETATTR_NKEYS;
+	err = call_keys(c, k, SETATTR_NKEYS);
 	if (err == 0) {
 		const char *v[SETATTR_NARGS] = {
 			[SETATTR_IS_ROOT] = is_root(path) ? "1" : "0",
@@ -672,8 +674,7 @@ int store_file(struct store *st, const char *path,
 					      : "",
 		};
 
-		err = args_keys(&c->a, st, k, FILE_NKEYS);
-		c->nkeys = FILE_NKEYS;
+		err = call_keys(c, k, FILE_NKEYS);
 		if (err == 0)
 			err = args_vec_bin(&c->a, v, FILE_NARGS, FILE_ARG_DATA,
 					   fc->len);
