@@ -58,8 +58,7 @@ static struct handle *file_handle(fuse_req_t req, struct inode *in,
 	h->in = in;
 	h->file_id = file_id;
 	h->open_flags = fi->flags;
-	if (request_owner(req, &h->owner) < 0)
-		h->owner.id[0] = '\0';
+	request_owner_or_none(req, &h->owner);
 	return h;
 }
 
@@ -119,8 +118,7 @@ void flockfile_create(fuse_req_t req, const char *path, const struct inode *pare
 		return;
 	}
 	op->fi = *fi;
-	if (request_owner(req, &op->owner) < 0)
-		op->owner.id[0] = '\0';
+	request_owner_or_none(req, &op->owner);
 	op_started(op, node_file(fs->node, path, &fc, created, op));
 }
 

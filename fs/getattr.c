@@ -231,8 +231,8 @@ void getattr_start(fuse_req_t req, struct inode *in, bool lenient,
 	op->u.getattr.lenient = lenient;
 	if (h && h->type == HANDLE_LOCK)
 		op->h = h; /* an fstat(2) */
-	if (in->kind == INODE_LOCK && request_owner(req, &op->owner) < 0)
-		op->owner.id[0] = '\0'; /* no owner: none of its leases is lost */
+	if (in->kind == INODE_LOCK) /* no owner: none of its leases is lost */
+		request_owner_or_none(req, &op->owner);
 	if (in->kind == INODE_LOCK && op->owner.id[0] &&
 	    (own = own_fresh_lease(op)) != NULL) {
 		own_lease_attr(op, own, in->ino, &st);

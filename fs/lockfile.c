@@ -128,8 +128,7 @@ static void create_placeholder(fuse_req_t req, const char *path,
 	}
 	h->type = HANDLE_PLACEHOLDER;
 	h->in = in;
-	if (request_owner(req, &h->owner) < 0)
-		h->owner.id[0] = '\0';
+	request_owner_or_none(req, &h->owner);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	in->placeholders++;

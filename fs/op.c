@@ -110,6 +110,12 @@ int request_owner(fuse_req_t req, struct owner *o)
 				  ctx->gid, ctx->pid, fs->opt->owner, o);
 }
 
+void request_owner_or_none(fuse_req_t req, struct owner *o)
+{
+	if (request_owner(req, o) < 0)
+		o->id[0] = '\0';
+}
+
 /* The path of child `name` of directory inode `parent`, or -errno. */
 int child_path(struct lockfs *fs, fuse_ino_t parent, const char *name,
 	       struct inode **pin, char **path)

@@ -108,6 +108,9 @@ int op_parked(struct op *op, int err, bool block);
 
 /* The caller of `req` as an owner (procfs: its session). */
 int request_owner(fuse_req_t req, struct owner *o);
+/* The same, or an owner with an empty id, which holds nothing, when the
+ * caller's owner cannot be read (a reply that does not need one). */
+void request_owner_or_none(fuse_req_t req, struct owner *o);
 /*
  * The holder `o` takes a lock as, of `kind` in `mode`, with `req`'s
  * supplementary groups (kept in `groups`, GROUPS_MAX of them, which must
