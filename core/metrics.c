@@ -199,34 +199,32 @@ static void labels(FILE *f, const struct series *s)
 /* Buckets are cumulative already (each counts everything <= its bound). */
 static void histogram_series(FILE *f, const char *name,
 			     const struct series *s, const double *bounds,
-			     const uint64_t *buckets, size_t n, uint64_t count,
-			     double sum)
+			     size_t n, const struct metrics_histogram *h)
 {
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s_bucket{", name);
 		labels(f, s);
 		fprintf(f, ",le=\"%g\"} %llu\n", bounds[i],
-			(unsigned long long)buckets[i]);
+			(unsigned long long)h->buckets[i]);
 	}
 	fprintf(f, "%s_bucket{", name);
 	labels(f, s);
-	fprintf(f, ",le=\"+Inf\"} %llu\n%s_sum{", (unsigned long long)count,
+	fprintf(f, ",le=\"+Inf\"} %llu\n%s_sum{", (unsigned long long)h->count,
 		name);
 	labels(f, s);
-	fprintf(f, "} %.9g\n%s_count{", sum, name);
+	fprintf(f, "} %.9g\n%s_count{", h->sum_s, name);
 	labels(f, s);
-	fprintf(f, "} %llu\n", (unsigned long long)count);
+	fprintf(f, "} %llu\n", (unsigned long long)h->count);
 }
 
 static void histogram(FILE *f, const char *name, const char *help,
-		      const char *node, const double *bounds,
-		      const uint64_t *buckets, size_t n, uint64_t count,
-		      double sum)
+		      const char *node, const double *bounds, size_t n,
+		      const struct metrics_histogram *h)
 {
 	struct series s = {.node = node};
 
 	header(f, name, "histogram", help);
-	histogram_series(f, name, &s, bounds, buckets, n, count, sum);
+	histogram_series(f, name, &s, bounds, n, h);
 }
 
 /* A namespace slot in use: taken by a name, or "other" once it counted. */
@@ -256,10 +254,7 @@ static void by_namespace(FILE *f, const struct metrics *m,
 
 		if (slot_used(m, n, i))
 			histogram_series(f, hold, &s, hold_bounds,
-					 m->ns[i].hold.buckets,
-					 METRICS_HOLD_BUCKETS,
-					 m->ns[i].hold.count,
-					 m->ns[i].hold.sum_s);
+					 METRICS_HOLD_BUCKETS, &m->ns[i].hold);
 	}
 	if (n->oldest_hold_s == NULL)
 		return;
@@ -312,16 +307,14 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	    (double)n->handoffs);
 	histogram(f, "lockfs_acquire_wait_seconds",
 		  "Time from an acquire request to its grant.", node,
-		  wait_bounds, m->wait.buckets, METRICS_WAIT_BUCKETS,
-		  m->wait.count, m->wait.sum_s);
+		  wait_bounds, METRICS_WAIT_BUCKETS, &m->wait);
 	by_namespace(f, m, n);
 	if (n->handoff)
 		histogram(f, "lockfs_handoff_seconds",
 			  "Time from a release in Redis to the grant it handed "
 			  "over reaching its waiting request on this node, by "
 			  "the Redis clock.", node, handoff_bounds,
-			  n->handoff->buckets, METRICS_HANDOFF_BUCKETS,
-			  n->handoff->count, n->handoff->sum_s);
+			  METRICS_HANDOFF_BUCKETS, n->handoff);
 	one(f, "lockfs_redis_up", "gauge", "1 while Redis is connected.",
 	    node, n->redis_up);
 	one(f, "lockfs_redis_calls_total", "counter",
@@ -339,9 +332,7 @@ static void body(FILE *f, const struct metrics *m, const struct metrics_now *n)
 	if (n->redis_rtt)
 		histogram(f, "lockfs_redis_call_seconds",
 			  "Round trip of each Redis call.", node,
-			  rtt_bounds, n->redis_rtt->buckets,
-			  METRICS_RTT_BUCKETS, n->redis_rtt->count,
-			  n->redis_rtt->sum_s);
+			  rtt_bounds, METRICS_RTT_BUCKETS, n->redis_rtt);
 	if (n->amqp_up < 0)
 		return;
 	one(f, "lockfs_amqp_up", "gauge", "1 while RabbitMQ is connected.",
