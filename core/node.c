@@ -53,7 +53,6 @@ void node_free(struct node *n)
 	free(n);
 }
 
-
 int64_t node_redis_time(const struct node *n)
 {
 	int64_t now = store_redis_now(n->st);

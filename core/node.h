@@ -194,8 +194,6 @@ const struct lock_holder *node_lease_handle_of(struct node *n,
 void node_lease_onlost(struct node *n, const char *path, const char *id,
 		       int sig);
 
-
-
 /* ---- state, for status and metrics --------------------------------- */
 
 /*
@@ -210,9 +208,6 @@ void node_unwatch_events(struct node *n);
 int node_new(const char *name, struct leases *leases, struct notifier *nt,
 	     struct node **out);
 void node_free(struct node *n);
-
-
-
 
 /*
  * The errno a failed renewal of `holder_id`'s hold on `path` gives its

@@ -313,7 +313,6 @@ void store_disown(struct store *st, const char *path, const char *holder_id,
 			  path);
 }
 
-
 int store_acquire_set(struct store *st, char *const *paths,
 		      const enum lock_mode *modes, size_t n,
 		      const struct store_holder *h,

@@ -61,7 +61,6 @@ enum script {
 	SCRIPT_COUNT
 };
 
-
 /* A growable argument vector (keys, then arguments) of binary strings. */
 struct args {
 	int n, cap;

@@ -167,7 +167,6 @@ void lockfile_create(fuse_req_t req, const char *path,
 	op_started(op, start_acquire(op, (fi->flags & O_EXCL) != 0));
 }
 
-
 static void open_plain(fuse_req_t req, struct inode *in,
 		       struct fuse_file_info *fi, const struct owner *owner)
 {

@@ -326,7 +326,6 @@ static void lockfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
-
 static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv = {0};
@@ -338,7 +337,6 @@ static void lockfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_files = inodes_count(fs_of(req)->inodes);
 	fuse_reply_statfs(req, &sv);
 }
-
 
 static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -353,7 +351,6 @@ static void lockfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_EXPORT_SUPPORT |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
-
 
 int lockfs_inodes_init(struct lockfs *fs)
 {
@@ -381,7 +378,6 @@ int lockfs_inodes_init(struct lockfs *fs)
 		return -ENOMEM;
 	return 0;
 }
-
 
 const struct fuse_lowlevel_ops lockfs_ops = {
 	.init = lockfs_init,
